@@ -20,7 +20,8 @@ Device::Device(const std::string& spec) {
   if (spec.rfind(prefix, 0) == 0 && spec.size() > prefix.size()) {
     const std::string digits = spec.substr(prefix.size());
     bool all_digits = digits.size() <= 4;
-    for (char c : digits) all_digits = all_digits && (c >= '0' && c <= '9');
+    for (char c : digits)
+      all_digits = all_digits && (c >= '0' && c <= '9');
     if (all_digits) {
       type = DeviceType::CUDA;
       index = std::stoi(digits);

@@ -7,31 +7,43 @@ namespace loom {
 
 std::size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::Float64: return 8;
-    case DType::Float32: return 4;
-    case DType::Float16: return 2;
-    case DType::Int32: return 4;
-    case DType::Int64: return 8;
-    case DType::Bool: return 1;
+    case DType::Float64:
+      return 8;
+    case DType::Float32:
+      return 4;
+    case DType::Float16:
+      return 2;
+    case DType::Int32:
+      return 4;
+    case DType::Int64:
+      return 8;
+    case DType::Bool:
+      return 1;
   }
   throw std::invalid_argument("dtype_size: unknown DType value");
 }
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::Float64: return "float64";
-    case DType::Float32: return "float32";
-    case DType::Float16: return "float16";
-    case DType::Int32: return "int32";
-    case DType::Int64: return "int64";
-    case DType::Bool: return "bool";
+    case DType::Float64:
+      return "float64";
+    case DType::Float32:
+      return "float32";
+    case DType::Float16:
+      return "float16";
+    case DType::Int32:
+      return "int32";
+    case DType::Int64:
+      return "int64";
+    case DType::Bool:
+      return "bool";
   }
   return "unknown";
 }
 
 DType dtype_from_name(const std::string& name) {
-  for (DType d : {DType::Float64, DType::Float32, DType::Float16, DType::Int32, DType::Int64,
-                  DType::Bool}) {
+  for (DType d :
+       {DType::Float64, DType::Float32, DType::Float16, DType::Int32, DType::Int64, DType::Bool}) {
     if (name == dtype_name(d)) return d;
   }
   throw std::invalid_argument("unknown dtype '" + name +
