@@ -2,7 +2,7 @@
 //
 // DType is a plain enum so that it can cross the backend interface (and the CUDA
 // boundary) without templates. Code that needs the C++ type uses dispatch_dtype()
-// in tensor/dtype_dispatch.h. float16 on the CPU is Eigen::half; on the GPU, __half.
+// in tensor/cpu/dtype_dispatch.h. float16 on the CPU is Eigen::half; on the GPU, __half.
 // Both are IEEE binary16, so the bytes are the same on both sides.
 #pragma once
 

@@ -1,0 +1,23 @@
+// autograd/ops/matmul.cpp: matmul and its backward.
+//
+// Shapes: a [..., m, k] @ b [..., k, n] -> y [..., m, n], g [..., m, n]
+//   da = g @ b^T  [..., m, k]      db = a^T @ g  [..., k, n]
+// then summed back over broadcast batch dims. The transposes are views: the backend reads
+// them in place through its transpose flags, so backward makes no transposed copies.
+#include "autograd/functions.h"
+#include "autograd/node.h"
+
+namespace loom {
+
+// Saves a and b (each gradient needs the other operand).
+Variable matmul(const Variable& a, const Variable& b) {
+  return record("MatmulBackward", matmul(a.data(), b.data()), {a, b},
+                {{"a", a.data()}, {"b", b.data()}},
+                [sa = a.shape(), sb = b.shape()](const Tensor& g, const SavedTensors& s) {
+                  const Tensor ga = matmul(g, s["b"].transpose(-1, -2));
+                  const Tensor gb = matmul(s["a"].transpose(-1, -2), g);
+                  return std::vector<Tensor>{sum_to_shape(ga, sa), sum_to_shape(gb, sb)};
+                });
+}
+
+}  // namespace loom

@@ -1,0 +1,131 @@
+// tensor/backend.h: the one narrow interface every device backend implements.
+//
+// The Tensor frontend (tensor.cpp, ops_*.cpp) handles shapes, views, broadcasting, dtype
+// checks and error messages. A Backend only runs kernels on raw buffers: every pointer is the
+// start of a compact (dense, row-major) buffer of `n` elements, except `compact` and
+// `strided_write`, which take a StridedLayout and are how views become dense and dense
+// results are written into views. All operands of one call are on the same device and, unless
+// stated, share one dtype. The frontend checks shapes, dtypes and devices before calling;
+// a backend checks only what it alone can (index bounds, unsupported dtypes) and throws
+// loom::Error. The full contract, op by op, is in tensor/README.md.
+//
+// Dispatch happens in exactly one place: backend_for(device). The CPU backend registers
+// itself; the CUDA library calls register_backend(DeviceType::CUDA, ...) at start-up, so
+// tensor/ never depends on cuda/.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/device.h"
+#include "tensor/dtype.h"
+
+namespace loom {
+
+constexpr int kMaxDims = 8;  // the most dims a strided copy handles (views have at most this)
+
+// A view into a buffer, in elements: element (i0..in-1) lives at offset + sum(ik * strides[k]).
+struct StridedLayout {
+  int ndim = 0;
+  int64_t sizes[kMaxDims] = {};
+  int64_t strides[kMaxDims] = {};
+  int64_t offset = 0;
+};
+
+enum class UnaryOp { Neg, Exp, Log, Tanh, Sigmoid, Relu, Sqrt, Abs, Sign };
+// y = f(x, s): Add x+s, Mul x*s, Div x/s, RSub s-x, RDiv s/x, Pow x^s, LeakyRelu (x>0?x:s*x),
+// Max max(x,s), Min min(x,s).
+enum class ScalarOp { Add, Mul, Div, RSub, RDiv, Pow, LeakyRelu, Max, Min };
+// Arithmetic ops produce the input dtype; comparisons (Eq..Ge) produce Bool.
+enum class BinaryOp { Add, Sub, Mul, Div, Max, Min, Pow, Eq, Ne, Lt, Le, Gt, Ge };
+// Sum and Max produce the input dtype; ArgMax produces Int64 (first maximum wins).
+enum class ReduceOp { Sum, Max, Min, ArgMax };
+
+bool is_comparison(BinaryOp op);
+const char* unary_op_name(UnaryOp op);
+const char* binary_op_name(BinaryOp op);
+
+// C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] for b in [0, batch), where op(X) is X or
+// X^T. A[b] starts at a + b*stride_a and is stored row-major with leading dimension lda:
+// untransposed it is [m, k] (lda >= k), transposed it is stored as [k, m] (lda >= m).
+// Likewise B is [k, n] or stored [n, k]; C is [m, n] with ldc >= n. stride_a == 0 broadcasts
+// one A over the batch. beta == 0 means C is not read (it may hold garbage).
+struct MatmulArgs {
+  int64_t batch = 1, m = 0, n = 0, k = 0;
+  bool trans_a = false, trans_b = false;
+  int64_t lda = 0, ldb = 0, ldc = 0;
+  int64_t stride_a = 0, stride_b = 0, stride_c = 0;
+  double alpha = 1.0, beta = 0.0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  // ---- memory -----------------------------------------------------------------------
+  // `bytes` may be 0 (return nullptr or any pointer deallocate accepts). deallocate gets
+  // the same byte count back, so a backend can keep freed blocks in a cache by size.
+  virtual void* allocate(std::size_t bytes, Device device) = 0;
+  virtual void deallocate(void* ptr, std::size_t bytes, Device device) = 0;
+  virtual void copy_host_to_device(void* dst, const void* src, std::size_t bytes, Device dev) = 0;
+  virtual void copy_device_to_host(void* dst, const void* src, std::size_t bytes, Device dev) = 0;
+  virtual void copy_device_to_device(void* dst, const void* src, std::size_t bytes, Device dev) = 0;
+
+  // ---- layout -----------------------------------------------------------------------
+  // dst[0..n) = value converted to dtype (n elements).
+  virtual void fill(void* dst, DType dtype, int64_t n, double value) = 0;
+  // Gathers the view `src_layout` of buffer `src` into the compact buffer `dst`.
+  virtual void compact(const void* src, const StridedLayout& src_layout, void* dst,
+                       DType dtype) = 0;
+  // Scatters the compact buffer `src` into the view `dst_layout` of buffer `dst`.
+  virtual void strided_write(const void* src, void* dst, const StridedLayout& dst_layout,
+                             DType dtype) = 0;
+  // dst[i] = (dst_dtype) src[i]; float16 rounds to nearest even; bool is x != 0.
+  virtual void cast(const void* src, DType src_dtype, void* dst, DType dst_dtype, int64_t n) = 0;
+
+  // ---- elementwise (floating dtypes; Neg/Abs/Sign also integers) ----------------------
+  virtual void unary(UnaryOp op, const void* x, void* y, DType dtype, int64_t n) = 0;
+  virtual void unary_scalar(ScalarOp op, const void* x, double scalar, void* y, DType dtype,
+                            int64_t n) = 0;
+  // out[i] = a[i] op b[i]; a, b have `dtype`; out has `dtype` or Bool for comparisons.
+  virtual void binary(BinaryOp op, const void* a, const void* b, void* out, DType dtype,
+                      int64_t n) = 0;
+  // out[i] = cond[i] ? a[i] : b[i]; cond is Bool.
+  virtual void where(const void* cond, const void* a, const void* b, void* out, DType dtype,
+                     int64_t n) = 0;
+
+  // ---- reductions ---------------------------------------------------------------------
+  // x is [outer, n, inner]; out is [outer, inner]: reduces the middle axis (n >= 1).
+  virtual void reduce(ReduceOp op, const void* x, void* out, DType dtype, int64_t outer, int64_t n,
+                      int64_t inner) = 0;
+
+  // ---- linear algebra -----------------------------------------------------------------
+  virtual void matmul(const void* a, const void* b, void* c, DType dtype,
+                      const MatmulArgs& args) = 0;
+
+  // ---- indexing (index is Int64, K entries, each in [0, rows)) -------------------------
+  // src [outer, rows, inner] -> out [outer, K, inner]: out[o, k, i] = src[o, index[k], i].
+  virtual void index_select(const void* src, const int64_t* index, void* out, DType dtype,
+                            int64_t outer, int64_t rows, int64_t inner, int64_t K) = 0;
+  // dst [outer, rows, inner] += scattered src [outer, K, inner]: dst[o, index[k], i] +=
+  // src[o, k, i]. Repeated indices accumulate.
+  virtual void index_add(void* dst, const int64_t* index, const void* src, DType dtype,
+                         int64_t outer, int64_t rows, int64_t inner, int64_t K) = 0;
+
+  // ---- random (floating dtypes; see tensor/philox.h for the counter convention) --------
+  virtual void random_uniform(void* dst, DType dtype, int64_t n, uint64_t seed, uint64_t offset,
+                              double low, double high) = 0;
+  virtual void random_normal(void* dst, DType dtype, int64_t n, uint64_t seed, uint64_t offset,
+                             double mean, double stddev) = 0;
+};
+
+// The only dispatch point: the backend that runs work for `device`. Throws loom::Error
+// "this build has no CUDA backend" when no backend is registered for the device type.
+Backend& backend_for(Device device);
+// Installs `backend` (not owned; must outlive all tensors) for a device type.
+void register_backend(DeviceType type, Backend* backend);
+// Whether a backend is registered for the type (does not check that a device exists).
+bool has_backend(DeviceType type);
+
+}  // namespace loom

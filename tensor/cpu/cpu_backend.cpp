@@ -1,0 +1,104 @@
+// tensor/cpu/cpu_backend.cpp: host memory for the CPU backend, and the thread-count setting.
+#include "tensor/cpu/cpu_backend.h"
+
+#include <Eigen/Core>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "tensor/cpu/threads.h"
+#include "tensor/error.h"
+
+namespace loom {
+namespace cpu {
+
+CpuBackend& cpu_backend() {
+  // Never destroyed on purpose: tensors in other static objects may free their storage
+  // during static destruction, after a function-local static backend would be gone.
+  static CpuBackend* backend = new CpuBackend();
+  return *backend;
+}
+
+// Why a cache: every op allocates its output. For outputs of a few hundred KB, glibc
+// returns freed memory to the OS and the next allocation page-faults it back in, which cost
+// ~45% on a 256^3 matmul (docs/results/core-bench-cpu.md). Freed blocks of at least
+// kMinCached bytes are kept per exact (rounded) size and reused, up to kCacheLimit in total.
+// Under AddressSanitizer the cache is off, so use-after-free is still caught.
+namespace {
+constexpr std::size_t kMinCached = 16 * 1024;
+constexpr std::size_t kCacheLimit = std::size_t(256) << 20;
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kUseCache = false;
+#else
+constexpr bool kUseCache = true;
+#endif
+std::size_t round_up(std::size_t bytes) {
+  return ((bytes + 63) / 64) * 64;
+}
+}  // namespace
+
+void* CpuBackend::allocate(std::size_t bytes, Device) {
+  // 64-byte alignment suits AVX-512 loads; aligned_alloc needs a multiple of the alignment.
+  const std::size_t rounded = round_up(bytes);
+  if (rounded == 0) return nullptr;
+  if (kUseCache && rounded >= kMinCached) {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    auto it = cache_.find(rounded);
+    if (it != cache_.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      cached_bytes_ -= rounded;
+      return p;
+    }
+  }
+  void* p = std::aligned_alloc(64, rounded);
+  LOOM_CHECK(p != nullptr, "cpu allocate: out of memory allocating ", bytes, " bytes");
+  return p;
+}
+
+void CpuBackend::deallocate(void* ptr, std::size_t bytes, Device) {
+  if (ptr == nullptr) return;
+  const std::size_t rounded = round_up(bytes);
+  if (kUseCache && rounded >= kMinCached) {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    if (cached_bytes_ + rounded <= kCacheLimit) {
+      cache_[rounded].push_back(ptr);
+      cached_bytes_ += rounded;
+      return;
+    }
+  }
+  std::free(ptr);
+}
+
+void CpuBackend::empty_cache() {
+  std::lock_guard<std::mutex> lock(cache_mutex_);
+  for (auto& entry : cache_) {
+    for (void* p : entry.second)
+      std::free(p);
+  }
+  cache_.clear();
+  cached_bytes_ = 0;
+}
+
+void CpuBackend::copy_host_to_device(void* dst, const void* src, std::size_t bytes, Device) {
+  if (bytes) std::memcpy(dst, src, bytes);
+}
+void CpuBackend::copy_device_to_host(void* dst, const void* src, std::size_t bytes, Device) {
+  if (bytes) std::memcpy(dst, src, bytes);
+}
+void CpuBackend::copy_device_to_device(void* dst, const void* src, std::size_t bytes, Device) {
+  if (bytes) std::memmove(dst, src, bytes);
+}
+
+}  // namespace cpu
+
+void set_num_threads(int n) {
+  LOOM_CHECK(n >= 1, "set_num_threads: expected n >= 1, got ", n);
+  Eigen::setNbThreads(n);
+}
+
+int get_num_threads() {
+  return Eigen::nbThreads();
+}
+
+}  // namespace loom

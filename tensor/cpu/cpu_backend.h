@@ -1,0 +1,58 @@
+// tensor/cpu/cpu_backend.h (internal): the CPU implementation of loom::Backend.
+//
+// One class, its methods spread over files by job: cpu_backend.cpp (memory), copy_cast.cpp
+// (fill, compact, strided_write, cast), elementwise.cpp, reduce.cpp, matmul.cpp, index.cpp,
+// random.cpp. Buffers are plain host memory, 64-byte aligned. No Eigen in this header.
+#pragma once
+
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "tensor/backend.h"
+
+namespace loom::cpu {
+
+class CpuBackend final : public Backend {
+ public:
+  const char* name() const override { return "cpu"; }
+  void* allocate(std::size_t bytes, Device device) override;
+  void deallocate(void* ptr, std::size_t bytes, Device device) override;
+  // Frees every cached block (see cpu_backend.cpp).
+  void empty_cache();
+  void copy_host_to_device(void* dst, const void* src, std::size_t bytes, Device dev) override;
+  void copy_device_to_host(void* dst, const void* src, std::size_t bytes, Device dev) override;
+  void copy_device_to_device(void* dst, const void* src, std::size_t bytes, Device dev) override;
+  void fill(void* dst, DType dtype, int64_t n, double value) override;
+  void compact(const void* src, const StridedLayout& src_layout, void* dst, DType dtype) override;
+  void strided_write(const void* src, void* dst, const StridedLayout& dst_layout,
+                     DType dtype) override;
+  void cast(const void* src, DType src_dtype, void* dst, DType dst_dtype, int64_t n) override;
+  void unary(UnaryOp op, const void* x, void* y, DType dtype, int64_t n) override;
+  void unary_scalar(ScalarOp op, const void* x, double scalar, void* y, DType dtype,
+                    int64_t n) override;
+  void binary(BinaryOp op, const void* a, const void* b, void* out, DType dtype,
+              int64_t n) override;
+  void where(const void* cond, const void* a, const void* b, void* out, DType dtype,
+             int64_t n) override;
+  void reduce(ReduceOp op, const void* x, void* out, DType dtype, int64_t outer, int64_t n,
+              int64_t inner) override;
+  void matmul(const void* a, const void* b, void* c, DType dtype, const MatmulArgs& args) override;
+  void index_select(const void* src, const int64_t* index, void* out, DType dtype, int64_t outer,
+                    int64_t rows, int64_t inner, int64_t K) override;
+  void index_add(void* dst, const int64_t* index, const void* src, DType dtype, int64_t outer,
+                 int64_t rows, int64_t inner, int64_t K) override;
+  void random_uniform(void* dst, DType dtype, int64_t n, uint64_t seed, uint64_t offset, double low,
+                      double high) override;
+  void random_normal(void* dst, DType dtype, int64_t n, uint64_t seed, uint64_t offset, double mean,
+                     double stddev) override;
+
+ private:
+  std::mutex cache_mutex_;
+  std::unordered_map<std::size_t, std::vector<void*>> cache_;  // rounded size -> free blocks
+  std::size_t cached_bytes_ = 0;
+};
+
+CpuBackend& cpu_backend();
+
+}  // namespace loom::cpu
