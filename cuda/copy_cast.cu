@@ -1,0 +1,182 @@
+// cuda/copy_cast.cu: fill, the strided gather/scatter (compact, strided_write) and cast.
+// CPU twin: tensor/cpu/copy_cast.cpp.
+//
+// compact and strided_write only move bytes, so they are compiled per element size (1, 2, 4, 8
+// bytes), not per dtype: one kernel, templated on the word and the direction, walks the dense
+// index i of the view, turns it into coordinates (last dim fastest, as the CPU's odometer) and
+// the element offset offset + sum(coord[d] * stride[d]), all in int64.
+//
+// Conversions follow the CPU exactly: a value goes through the compute type of each side
+// (double -> float -> __half; __half -> float -> int), bool is "x != 0", float16 rounds to
+// nearest even. fill converts its value on the host once, the same way.
+//
+// Left out: a vectorized cast (cast is rarely on a hot path); strided_write into views whose
+// elements overlap (an expanded view): the CPU writes them in order, last wins; here which
+// thread wins is unspecified. The frontend never writes into such views.
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstring>
+
+#include "cuda/check.cuh"
+#include "cuda/cuda_backend.h"
+#include "cuda/kernel_util.cuh"
+#include "cuda/launch.cuh"
+
+namespace loom::cuda {
+namespace {
+
+constexpr int kBlock = kDefaultBlockSize;
+
+// ---- kernels -----------------------------------------------------------------------------
+
+// dst[0..n) = value. With vec, the first n / N elements go as N-element packs (dst is
+// 16-byte aligned), then the tail one by one.
+template <typename T, int N>
+__global__ void fill_kernel(T* __restrict__ dst, int64_t n, T value, bool vec) {
+  int64_t done = 0;
+  if (vec) {
+    Pack<T, N> pack;
+#pragma unroll
+    for (int j = 0; j < N; ++j)
+      pack.v[j] = value;
+    const int64_t packs = n / N;
+    auto* out = reinterpret_cast<Pack<T, N>*>(dst);
+    for (int64_t p : grid_stride(packs))
+      out[p] = pack;
+    done = packs * N;
+  }
+  for (int64_t i : grid_stride(n - done))
+    dst[done + i] = value;
+}
+
+// The element offset of dense index i in the view `l` (sizes, strides, offset in elements).
+__device__ __forceinline__ int64_t view_offset(const StridedLayout& l, int64_t i) {
+  int64_t off = l.offset;
+#pragma unroll
+  for (int d = kMaxDims - 1; d >= 0; --d) {
+    if (d < l.ndim) {
+      const int64_t size = l.sizes[d];
+      off += (i % size) * l.strides[d];
+      i /= size;
+    }
+  }
+  return off;
+}
+
+// kGather: dst[i] = src[view(i)] (compact). Otherwise dst[view(i)] = src[i] (strided_write).
+// The layout travels by value in the kernel's parameter space (~140 bytes).
+template <typename W, bool kGather>
+__global__ void strided_copy_kernel(const W* __restrict__ src, W* __restrict__ dst, StridedLayout l,
+                                    int64_t total) {
+  for (int64_t i : grid_stride(total)) {
+    const int64_t off = view_offset(l, i);
+    if (kGather) {
+      dst[i] = src[off];
+    } else {
+      dst[off] = src[i];
+    }
+  }
+}
+
+// dst[i] = (D) src[i] through both compute types; bool is x != 0.
+template <typename S, typename D>
+__global__ void cast_kernel(const S* __restrict__ src, D* __restrict__ dst, int64_t n) {
+  for (int64_t i : grid_stride(n)) {
+    const auto v = to_compute(src[i]);
+    if constexpr (std::is_same_v<D, bool>) {
+      dst[i] = v != decltype(v)(0);
+    } else {
+      dst[i] = to_out<D>(static_cast<ComputeT<D>>(v));
+    }
+  }
+}
+
+// ---- host launchers ----------------------------------------------------------------------
+
+// The host-side conversion of fill's value, identical to the CPU's
+// static_cast<T>(static_cast<ComputeT<T>>(value)).
+template <typename T>
+T host_convert(double value) {
+  if constexpr (std::is_same_v<T, __half>) {
+    return __float2half_rn(static_cast<float>(value));
+  } else {
+    return static_cast<T>(value);
+  }
+}
+
+int64_t layout_numel(const StridedLayout& l, const char* op) {
+  LOOM_CHECK(l.ndim >= 0 && l.ndim <= kMaxDims, op, ": layout has ", l.ndim, " dims (at most ",
+             kMaxDims, ")");
+  int64_t total = 1;
+  for (int d = 0; d < l.ndim; ++d) {
+    LOOM_CHECK(l.sizes[d] >= 0, op, ": negative size ", l.sizes[d], " in dim ", d);
+    total *= l.sizes[d];
+  }
+  return total;
+}
+
+template <bool kGather>
+void launch_strided_copy(const void* src, void* dst, const StridedLayout& l, DType dtype,
+                         const char* op) {
+  const int64_t total = layout_numel(l, op);
+  if (total == 0) return;
+  const cudaStream_t stream = op_stream();
+  dispatch_word(dtype, op, [&](auto tag) {
+    using W = typename decltype(tag)::type;
+    const LaunchConfig cfg = launch_for(total, kBlock, op);
+    strided_copy_kernel<W, kGather><<<cfg.grid, cfg.block, 0, stream>>>(
+        static_cast<const W*>(src), static_cast<W*>(dst), l, total);
+    LOOM_CUDA_CHECK_LAUNCH();
+  });
+}
+
+}  // namespace
+
+void CudaBackend::fill(void* dst, DType dtype, int64_t n, double value) {
+  LOOM_CHECK(n >= 0, "fill: negative element count ", n);
+  if (n == 0) return;
+  const cudaStream_t stream = op_stream();
+  dispatch_dtype(dtype, "fill", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    constexpr int N = kPackOf<T>;
+    const bool vec = is_aligned(dst, sizeof(T) * N) && n >= N;
+    const LaunchConfig cfg = launch_for(vec ? n / N : n, kBlock, "fill");
+    fill_kernel<T, N>
+        <<<cfg.grid, cfg.block, 0, stream>>>(static_cast<T*>(dst), n, host_convert<T>(value), vec);
+    LOOM_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void CudaBackend::compact(const void* src, const StridedLayout& src_layout, void* dst,
+                          DType dtype) {
+  launch_strided_copy<true>(src, dst, src_layout, dtype, "compact");
+}
+
+void CudaBackend::strided_write(const void* src, void* dst, const StridedLayout& dst_layout,
+                                DType dtype) {
+  launch_strided_copy<false>(src, dst, dst_layout, dtype, "strided_write");
+}
+
+void CudaBackend::cast(const void* src, DType src_dtype, void* dst, DType dst_dtype, int64_t n) {
+  LOOM_CHECK(n >= 0, "cast: negative element count ", n);
+  if (n == 0) return;
+  const cudaStream_t stream = op_stream();
+  if (src_dtype == dst_dtype) {
+    LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<std::size_t>(n) * dtype_size(src_dtype),
+                                    cudaMemcpyDeviceToDevice, stream));
+    return;
+  }
+  dispatch_dtype(src_dtype, "cast", [&](auto stag) {
+    using S = typename decltype(stag)::type;
+    dispatch_dtype(dst_dtype, "cast", [&](auto dtag) {
+      using D = typename decltype(dtag)::type;
+      const LaunchConfig cfg = launch_for(n, kBlock, "cast");
+      cast_kernel<S, D>
+          <<<cfg.grid, cfg.block, 0, stream>>>(static_cast<const S*>(src), static_cast<D*>(dst), n);
+      LOOM_CUDA_CHECK_LAUNCH();
+    });
+  });
+}
+
+}  // namespace loom::cuda

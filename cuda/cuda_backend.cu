@@ -1,0 +1,95 @@
+// cuda/cuda_backend.cu: the CudaBackend object, its memory and copies, and the
+// deterministic-index_add setting. The kernels live in the files named after their CPU twins
+// (see cuda_backend.h).
+//
+// No kernels here. Memory comes from the device's caching allocator on the current stream, so
+// a block freed by one op is reused by the next without cudaMalloc/cudaFree or a sync. Copies
+// are cudaMemcpyAsync on the current stream:
+//   - host to device returns once the runtime has staged the (pageable) source, so the caller
+//     may free it at once; the copy itself completes in stream order before later kernels;
+//   - device to host synchronizes the stream before returning: the caller reads the bytes next;
+//   - device to device is stream-ordered; the regions must not overlap (the frontend copies an
+//     overlapping source first, see Tensor::copy_).
+//
+// Left out: peer-to-peer copies between GPUs (the frontend goes through the host).
+#include <cuda_runtime_api.h>
+
+#include <atomic>
+#include <string>
+
+#include "cuda/allocator.cuh"
+#include "cuda/check.cuh"
+#include "cuda/cuda_backend.h"
+#include "cuda/device.h"
+#include "cuda/stream.cuh"
+
+namespace loom::cuda {
+namespace {
+
+std::atomic<bool> g_deterministic{true};
+
+// Throws the error a user sees when asking for a CUDA tensor on a machine without a device:
+//   "cuda backend: allocate on cuda:0: no CUDA device (CUDA: no device (cudaErrorNoDevice: ...))"
+// and check_device's message for an index that does not exist on a machine with devices.
+void require_device(Device device, const char* op) {
+  LOOM_CHECK(device.is_cuda(), "cuda backend: ", op, ": ", device.str(), " is not a CUDA device");
+  if (device_count() == 0) {
+    LOOM_FAIL("cuda backend: ", op, " on ", device.str(), ": no CUDA device (", device_report(),
+              ")");
+  }
+  check_device(device.index, op);
+}
+
+}  // namespace
+
+void set_deterministic(bool on) {
+  g_deterministic.store(on);
+}
+bool deterministic() {
+  return g_deterministic.load();
+}
+
+CudaBackend& cuda_backend() {
+  // Constructing it makes no CUDA call, so registering it before main() is safe everywhere.
+  static CudaBackend backend;
+  return backend;
+}
+
+void* CudaBackend::allocate(std::size_t bytes, Device device) {
+  require_device(device, "allocate");
+  if (bytes == 0) return nullptr;
+  return device_allocator(device.index).allocate(bytes, stream_id(current_stream(device.index)));
+}
+
+void CudaBackend::deallocate(void* ptr, std::size_t /*bytes*/, Device device) {
+  if (ptr == nullptr) return;  // includes every allocation of 0 bytes
+  device_allocator(device.index).deallocate(ptr);
+}
+
+void CudaBackend::copy_host_to_device(void* dst, const void* src, std::size_t bytes, Device dev) {
+  require_device(dev, "copy_host_to_device");
+  if (bytes == 0) return;
+  DeviceGuard guard(dev.index);
+  LOOM_CUDA_CHECK(
+      cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, current_stream(dev.index)));
+}
+
+void CudaBackend::copy_device_to_host(void* dst, const void* src, std::size_t bytes, Device dev) {
+  require_device(dev, "copy_device_to_host");
+  if (bytes == 0) return;
+  DeviceGuard guard(dev.index);
+  const cudaStream_t stream = current_stream(dev.index);
+  LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream));
+  // The caller reads dst next: wait for the copy (and everything queued before it).
+  LOOM_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+void CudaBackend::copy_device_to_device(void* dst, const void* src, std::size_t bytes, Device dev) {
+  require_device(dev, "copy_device_to_device");
+  if (bytes == 0) return;
+  DeviceGuard guard(dev.index);
+  LOOM_CUDA_CHECK(
+      cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, current_stream(dev.index)));
+}
+
+}  // namespace loom::cuda

@@ -1,0 +1,392 @@
+// cuda/elementwise.cu: unary, unary-with-scalar, binary and where kernels.
+// CPU twin: tensor/cpu/elementwise.cpp (the reference for every result and every refusal).
+//
+// One kernel per arity (map1_kernel, map2_kernel), templated on the element types and on a
+// functor that computes one element in the compute type (float for __half). The op becomes a
+// template argument through dispatch_enum, so the kernel has no switch inside. Each kernel has
+// two paths, chosen by the launcher:
+//   - vectorized: when every pointer is aligned to its 16-byte pack and n >= one pack, threads
+//     load and store whole packs (a float4 for float32, 8 __halfs for float16, 2 doubles...),
+//     then the n % N tail is done element by element;
+//   - scalar: one element per grid-stride step. It is the reference the vector path must equal
+//     (same functor, same conversions), and the path for misaligned views.
+// Broadcasting is not done here: the frontend expands and compacts operands first.
+//
+// What is supported per dtype is the CPU's: floating dtypes get every op; integers get
+// neg/abs/sign/relu, the scalar ops add/mul/div/rsub/max/min (computed in double, division
+// truncated, as the CPU does) and binary arithmetic, max/min and comparisons (no pow); bool
+// gets comparisons, max, min and where. Integer division by zero throws, like the CPU; finding
+// it costs a synchronization, so only integer division pays it.
+//
+// Left out: fusing several ops into one kernel (see the fused LSTM cell), NaN-propagation rules
+// for max/min beyond "a < b ? b : a" (the CPU's Eigen kernels are not consistent either).
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include "cuda/check.cuh"
+#include "cuda/cuda_backend.h"
+#include "cuda/kernel_util.cuh"
+#include "cuda/launch.cuh"
+
+namespace loom::cuda {
+namespace {
+
+constexpr int kBlock = kDefaultBlockSize;
+
+// ---- device math, overloaded for float and double ---------------------------------------
+
+__device__ __forceinline__ float m_exp(float x) {
+  return expf(x);
+}
+__device__ __forceinline__ double m_exp(double x) {
+  return exp(x);
+}
+__device__ __forceinline__ float m_log(float x) {
+  return logf(x);
+}
+__device__ __forceinline__ double m_log(double x) {
+  return log(x);
+}
+__device__ __forceinline__ float m_tanh(float x) {
+  return tanhf(x);
+}
+__device__ __forceinline__ double m_tanh(double x) {
+  return tanh(x);
+}
+__device__ __forceinline__ float m_sqrt(float x) {
+  return sqrtf(x);
+}
+__device__ __forceinline__ double m_sqrt(double x) {
+  return sqrt(x);
+}
+__device__ __forceinline__ float m_abs(float x) {
+  return fabsf(x);
+}
+__device__ __forceinline__ double m_abs(double x) {
+  return fabs(x);
+}
+__device__ __forceinline__ float m_pow(float x, float y) {
+  return powf(x, y);
+}
+__device__ __forceinline__ double m_pow(double x, double y) {
+  return pow(x, y);
+}
+
+// ---- functors: one element, in the compute type C ----------------------------------------
+
+template <UnaryOp O>
+struct UnaryF {
+  template <typename C>
+  __device__ C operator()(C x) const {
+    if constexpr (O == UnaryOp::Neg) {
+      return static_cast<C>(-x);
+    } else if constexpr (O == UnaryOp::Abs) {
+      if constexpr (std::is_floating_point_v<C>) {
+        return m_abs(x);
+      } else {
+        return x < C(0) ? static_cast<C>(-x) : x;
+      }
+    } else if constexpr (O == UnaryOp::Sign) {
+      return static_cast<C>((x > C(0)) - (x < C(0)));
+    } else if constexpr (O == UnaryOp::Relu) {
+      return x > C(0) ? x : C(0);
+    } else if constexpr (O == UnaryOp::Exp) {
+      return m_exp(x);
+    } else if constexpr (O == UnaryOp::Log) {
+      return m_log(x);
+    } else if constexpr (O == UnaryOp::Tanh) {
+      return m_tanh(x);
+    } else if constexpr (O == UnaryOp::Sqrt) {
+      return m_sqrt(x);
+    } else {
+      static_assert(O == UnaryOp::Sigmoid);
+      return C(1) / (C(1) + m_exp(-x));  // the CPU's formula
+    }
+  }
+};
+
+// Floating x op s, with s already converted to C (as the CPU converts it to T, or float).
+template <ScalarOp O, typename C>
+struct ScalarFloatF {
+  C s;
+  __device__ C operator()(C x) const {
+    if constexpr (O == ScalarOp::Add) {
+      return x + s;
+    } else if constexpr (O == ScalarOp::Mul) {
+      return x * s;
+    } else if constexpr (O == ScalarOp::Div) {
+      return x / s;
+    } else if constexpr (O == ScalarOp::RSub) {
+      return s - x;
+    } else if constexpr (O == ScalarOp::RDiv) {
+      return s / x;
+    } else if constexpr (O == ScalarOp::Pow) {
+      return m_pow(x, s);
+    } else if constexpr (O == ScalarOp::LeakyRelu) {
+      return x > C(0) ? x : s * x;
+    } else if constexpr (O == ScalarOp::Max) {
+      return x < s ? s : x;
+    } else {
+      static_assert(O == ScalarOp::Min);
+      return s < x ? s : x;
+    }
+  }
+};
+
+// Integer x op s, computed in double and truncated back to T, as the CPU does.
+template <ScalarOp O, typename T>
+struct ScalarIntF {
+  double s;
+  __device__ T operator()(T xi) const {
+    const double x = static_cast<double>(xi);
+    double r = 0;
+    if constexpr (O == ScalarOp::Add) r = x + s;
+    if constexpr (O == ScalarOp::Mul) r = x * s;
+    if constexpr (O == ScalarOp::Div) r = trunc(x / s);
+    if constexpr (O == ScalarOp::RSub) r = s - x;
+    if constexpr (O == ScalarOp::Max) r = x < s ? s : x;
+    if constexpr (O == ScalarOp::Min) r = s < x ? s : x;
+    return static_cast<T>(r);
+  }
+};
+
+// a op b. Comparisons return bool; the rest C. Integer division by zero writes 0 to *error
+// (any thread may; they all write the same) and produces 0.
+template <BinaryOp O>
+struct BinaryF {
+  unsigned long long* error = nullptr;
+  template <typename C>
+  __device__ auto operator()(C a, C b) const {
+    if constexpr (O == BinaryOp::Eq)
+      return a == b;
+    else if constexpr (O == BinaryOp::Ne)
+      return a != b;
+    else if constexpr (O == BinaryOp::Lt)
+      return a < b;
+    else if constexpr (O == BinaryOp::Le)
+      return a <= b;
+    else if constexpr (O == BinaryOp::Gt)
+      return a > b;
+    else if constexpr (O == BinaryOp::Ge)
+      return a >= b;
+    else if constexpr (O == BinaryOp::Max)
+      return a < b ? b : a;
+    else if constexpr (O == BinaryOp::Min)
+      return b < a ? b : a;
+    else if constexpr (O == BinaryOp::Add)
+      return static_cast<C>(a + b);
+    else if constexpr (O == BinaryOp::Sub)
+      return static_cast<C>(a - b);
+    else if constexpr (O == BinaryOp::Mul)
+      return static_cast<C>(a * b);
+    else if constexpr (O == BinaryOp::Pow)
+      return m_pow(a, b);
+    else {
+      static_assert(O == BinaryOp::Div);
+      if constexpr (std::is_floating_point_v<C>) {
+        return a / b;
+      } else {
+        if (b == C(0)) {
+          *error = 0;
+          return C(0);
+        }
+        return static_cast<C>(a / b);
+      }
+    }
+  }
+};
+
+// ---- kernels -----------------------------------------------------------------------------
+
+// y[i] = f(x[i]) for i in [0, n). vec: packs of N (all pointers aligned), then the tail.
+template <typename In, typename Out, int N, typename F>
+__global__ void map1_kernel(const In* __restrict__ x, Out* __restrict__ y, int64_t n, bool vec,
+                            F f) {
+  int64_t done = 0;
+  if (vec) {
+    const int64_t packs = n / N;
+    const auto* xp = reinterpret_cast<const Pack<In, N>*>(x);
+    auto* yp = reinterpret_cast<Pack<Out, N>*>(y);
+    for (int64_t p : grid_stride(packs)) {
+      const Pack<In, N> a = xp[p];
+      Pack<Out, N> r;
+#pragma unroll
+      for (int j = 0; j < N; ++j)
+        r.v[j] = to_out<Out>(f(to_compute(a.v[j])));
+      yp[p] = r;
+    }
+    done = packs * N;
+  }
+  for (int64_t i : grid_stride(n - done))
+    y[done + i] = to_out<Out>(f(to_compute(x[done + i])));
+}
+
+// out[i] = f(a[i], b[i]); same two paths as map1_kernel.
+template <typename In, typename Out, int N, typename F>
+__global__ void map2_kernel(const In* __restrict__ a, const In* __restrict__ b,
+                            Out* __restrict__ out, int64_t n, bool vec, F f) {
+  int64_t done = 0;
+  if (vec) {
+    const int64_t packs = n / N;
+    const auto* ap = reinterpret_cast<const Pack<In, N>*>(a);
+    const auto* bp = reinterpret_cast<const Pack<In, N>*>(b);
+    auto* op = reinterpret_cast<Pack<Out, N>*>(out);
+    for (int64_t p : grid_stride(packs)) {
+      const Pack<In, N> x = ap[p], y = bp[p];
+      Pack<Out, N> r;
+#pragma unroll
+      for (int j = 0; j < N; ++j)
+        r.v[j] = to_out<Out>(f(to_compute(x.v[j]), to_compute(y.v[j])));
+      op[p] = r;
+    }
+    done = packs * N;
+  }
+  for (int64_t i : grid_stride(n - done)) {
+    out[done + i] = to_out<Out>(f(to_compute(a[done + i]), to_compute(b[done + i])));
+  }
+}
+
+// out[i] = cond[i] ? a[i] : b[i], moving element-sized words.
+template <typename W>
+__global__ void where_kernel(const bool* __restrict__ cond, const W* __restrict__ a,
+                             const W* __restrict__ b, W* __restrict__ out, int64_t n) {
+  for (int64_t i : grid_stride(n))
+    out[i] = cond[i] ? a[i] : b[i];
+}
+
+// ---- host launchers ----------------------------------------------------------------------
+
+template <typename In, typename Out, typename F>
+void launch_map1(const void* x, void* y, int64_t n, F f, const char* name, cudaStream_t stream) {
+  constexpr int N = kPackOf<In>;
+  const bool vec = n >= N && is_aligned(x, sizeof(In) * N) && is_aligned(y, sizeof(Out) * N);
+  const LaunchConfig cfg = launch_for(vec ? n / N : n, kBlock, name);
+  map1_kernel<In, Out, N><<<cfg.grid, cfg.block, 0, stream>>>(static_cast<const In*>(x),
+                                                              static_cast<Out*>(y), n, vec, f);
+  LOOM_CUDA_CHECK_LAUNCH();
+}
+
+template <typename In, typename Out, typename F>
+void launch_map2(const void* a, const void* b, void* out, int64_t n, F f, const char* name,
+                 cudaStream_t stream) {
+  constexpr int N = kPackOf<In>;
+  const bool vec = n >= N && is_aligned(a, sizeof(In) * N) && is_aligned(b, sizeof(In) * N) &&
+                   is_aligned(out, sizeof(Out) * N);
+  const LaunchConfig cfg = launch_for(vec ? n / N : n, kBlock, name);
+  map2_kernel<In, Out, N><<<cfg.grid, cfg.block, 0, stream>>>(
+      static_cast<const In*>(a), static_cast<const In*>(b), static_cast<Out*>(out), n, vec, f);
+  LOOM_CUDA_CHECK_LAUNCH();
+}
+
+const char* scalar_op_name(ScalarOp op) {
+  static const char* names[] = {"add", "mul",        "div",     "rsub",   "rdiv",
+                                "pow", "leaky_relu", "maximum", "minimum"};
+  return names[static_cast<int>(op)];
+}
+
+}  // namespace
+
+void CudaBackend::unary(UnaryOp op, const void* x, void* y, DType dtype, int64_t n) {
+  LOOM_CHECK(n >= 0, unary_op_name(op), ": negative element count ", n);
+  if (n == 0) return;
+  const cudaStream_t stream = op_stream();
+  dispatch_dtype(dtype, unary_op_name(op), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, bool>) {
+      LOOM_FAIL(unary_op_name(op), ": not supported for bool tensors");
+    } else {
+      dispatch_enum<UnaryOp, UnaryOp::Neg, UnaryOp::Exp, UnaryOp::Log, UnaryOp::Tanh,
+                    UnaryOp::Sigmoid, UnaryOp::Relu, UnaryOp::Sqrt, UnaryOp::Abs, UnaryOp::Sign>(
+          op, [&](auto c) {
+            constexpr UnaryOp O = decltype(c)::value;
+            constexpr bool kIntegerOk =
+                O == UnaryOp::Neg || O == UnaryOp::Abs || O == UnaryOp::Sign || O == UnaryOp::Relu;
+            if constexpr (kIsFloat<T> || kIntegerOk) {
+              launch_map1<T, T>(x, y, n, UnaryF<O>{}, unary_op_name(op), stream);
+            } else {
+              LOOM_FAIL(unary_op_name(op), ": not supported for integer dtypes");
+            }
+          });
+    }
+  });
+}
+
+void CudaBackend::unary_scalar(ScalarOp op, const void* x, double s, void* y, DType dtype,
+                               int64_t n) {
+  LOOM_CHECK(n >= 0, scalar_op_name(op), ": negative element count ", n);
+  if (n == 0) return;
+  const cudaStream_t stream = op_stream();
+  dispatch_dtype(dtype, scalar_op_name(op), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, bool>) {
+      LOOM_FAIL("scalar arithmetic is not supported for bool tensors");
+    } else {
+      dispatch_enum<ScalarOp, ScalarOp::Add, ScalarOp::Mul, ScalarOp::Div, ScalarOp::RSub,
+                    ScalarOp::RDiv, ScalarOp::Pow, ScalarOp::LeakyRelu, ScalarOp::Max,
+                    ScalarOp::Min>(op, [&](auto c) {
+        constexpr ScalarOp O = decltype(c)::value;
+        if constexpr (kIsFloat<T>) {
+          using C = ComputeT<T>;
+          launch_map1<T, T>(x, y, n, ScalarFloatF<O, C>{static_cast<C>(s)}, scalar_op_name(op),
+                            stream);
+        } else if constexpr (O == ScalarOp::RDiv || O == ScalarOp::Pow ||
+                             O == ScalarOp::LeakyRelu) {
+          LOOM_FAIL("scalar op ", scalar_op_name(op), ": not supported for integer dtypes");
+        } else {
+          launch_map1<T, T>(x, y, n, ScalarIntF<O, T>{s}, scalar_op_name(op), stream);
+        }
+      });
+    }
+  });
+}
+
+void CudaBackend::binary(BinaryOp op, const void* a, const void* b, void* out, DType dtype,
+                         int64_t n) {
+  const char* name = binary_op_name(op);
+  LOOM_CHECK(n >= 0, name, ": negative element count ", n);
+  if (n == 0) return;
+  const cudaStream_t stream = op_stream();
+  dispatch_dtype(dtype, name, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    dispatch_enum<BinaryOp, BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div,
+                  BinaryOp::Max, BinaryOp::Min, BinaryOp::Pow, BinaryOp::Eq, BinaryOp::Ne,
+                  BinaryOp::Lt, BinaryOp::Le, BinaryOp::Gt, BinaryOp::Ge>(op, [&](auto c) {
+      constexpr BinaryOp O = decltype(c)::value;
+      constexpr bool kCompare = O >= BinaryOp::Eq;
+      constexpr bool kArith = O == BinaryOp::Add || O == BinaryOp::Sub || O == BinaryOp::Mul ||
+                              O == BinaryOp::Div || O == BinaryOp::Pow;
+      using Out = std::conditional_t<kCompare, bool, T>;
+      if constexpr (std::is_same_v<T, bool> && kArith) {
+        LOOM_FAIL(name, ": not supported for bool tensors");
+      } else if constexpr (!kIsFloat<T> && O == BinaryOp::Pow) {
+        LOOM_FAIL(name, ": not supported for integer dtypes");
+      } else if constexpr (!kIsFloat<T> && O == BinaryOp::Div) {
+        // The one op that can fail inside the kernel: report it like the CPU does.
+        ErrorSlot error(stream);
+        BinaryF<O> f;
+        f.error = error.get();
+        launch_map2<T, Out>(a, b, out, n, f, name, stream);
+        LOOM_CHECK(error.read() < 0, "div: integer division by zero");
+      } else {
+        launch_map2<T, Out>(a, b, out, n, BinaryF<O>{}, name, stream);
+      }
+    });
+  });
+}
+
+void CudaBackend::where(const void* cond, const void* a, const void* b, void* out, DType dtype,
+                        int64_t n) {
+  LOOM_CHECK(n >= 0, "where: negative element count ", n);
+  if (n == 0) return;
+  const cudaStream_t stream = op_stream();
+  dispatch_word(dtype, "where", [&](auto tag) {
+    using W = typename decltype(tag)::type;
+    const LaunchConfig cfg = launch_for(n, kBlock, "where");
+    where_kernel<W><<<cfg.grid, cfg.block, 0, stream>>>(
+        static_cast<const bool*>(cond), static_cast<const W*>(a), static_cast<const W*>(b),
+        static_cast<W*>(out), n);
+    LOOM_CUDA_CHECK_LAUNCH();
+  });
+}
+
+}  // namespace loom::cuda
