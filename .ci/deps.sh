@@ -8,7 +8,7 @@ packages=(
   libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev libarchive-dev
   libopenmpi-dev openmpi-bin
-  clang clang-format
+  clang clang-format libclang-rt-14-dev
   python3 python3-matplotlib python3-torch libopenblas0-pthread
 )
 

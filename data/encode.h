@@ -1,0 +1,50 @@
+// data/encode.h: cleaned texts -> fixed-length id rows, and the multi-threaded bulk helpers.
+//
+// pad_or_truncate follows Keras' pad_sequences: 'pre' truncation keeps the *last* max_len ids,
+// 'post' keeps the first; 'pre' padding puts the zeros (Vocabulary::kPad) in front, 'post' after.
+// Keras' default is 'pre' for both, and so is ours. A text with no known words becomes a row of
+// padding. The bulk helpers split the rows into contiguous chunks, one std::thread each
+// (parallel.h), and give the same bytes for any thread count.
+// Left out: bucketing by length, dynamic (per-batch) padding.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/example.h"
+#include "data/text_pipeline.h"
+#include "data/vocab.h"
+
+namespace loom::data {
+
+enum class PadSide { Pre, Post };
+
+struct EncodeOptions {
+  int64_t max_len = 100;  // > 0
+  PadSide padding = PadSide::Pre;
+  PadSide truncating = PadSide::Pre;
+};
+
+// Writes exactly options.max_len ids to out[0, max_len). Throws when max_len <= 0.
+void pad_or_truncate(const std::vector<int32_t>& ids, const EncodeOptions& options, int32_t* out);
+
+// Cleaned form of every text (TextPipeline::clean), in order. threads <= 0: all cores.
+std::vector<std::string> clean_texts(const std::vector<std::string>& texts,
+                                     const TextPipeline& pipeline, int threads = 1);
+std::vector<std::string> clean_texts(const std::vector<TextExample>& examples,
+                                     const TextPipeline& pipeline, int threads = 1);
+
+// A transform for ImdbReadOptions::transform: replaces ex.text by pipeline.clean(ex.text), so
+// the cleaning runs on the reader's worker threads while the archive is still being read.
+// `pipeline` must outlive the read.
+std::function<void(TextExample&)> clean_transform(const TextPipeline& pipeline);
+
+// Encodes cleaned[rows[k]] (every row when `rows` is empty) into row k of the result:
+// shape [rows, max_len], row-major.
+std::vector<int32_t> encode_texts(const std::vector<std::string>& cleaned, const Vocabulary& vocab,
+                                  const EncodeOptions& options,
+                                  const std::vector<int64_t>& rows = {}, int threads = 1);
+
+}  // namespace loom::data

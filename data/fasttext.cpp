@@ -1,0 +1,53 @@
+// data/fasttext.cpp: the line parser and the streaming reader (see fasttext.h).
+#include "data/fasttext.h"
+
+#include "data/utf8.h"
+#include "tensor/error.h"
+
+namespace loom::data {
+
+TextExample parse_fasttext_line(std::string_view line, const std::string& source, int64_t line_no) {
+  static constexpr std::string_view kPrefix = "__label__";
+  LOOM_CHECK(line.substr(0, kPrefix.size()) == kPrefix, "fastText '", source, "' line ", line_no,
+             ": expected the line to start with __label__<1|2>");
+  size_t end = line.find_first_of(" \t", kPrefix.size());
+  if (end == std::string_view::npos) end = line.size();
+  const std::string_view label = line.substr(kPrefix.size(), end - kPrefix.size());
+  LOOM_CHECK(label == "1" || label == "2", "fastText '", source, "' line ", line_no,
+             ": unknown label '__label__", sanitize_utf8(label.substr(0, 40)),
+             "' (expected __label__1 or __label__2)");
+  TextExample ex;
+  ex.label = label == "2" ? 1.0f : 0.0f;
+  ex.id = line_no;
+  if (end < line.size()) ex.text = sanitize_utf8(line.substr(end + 1));
+  return ex;
+}
+
+FastTextReader::FastTextReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {
+  LOOM_CHECK(in_.good(), "FastTextReader: cannot open '", path, "'");
+}
+
+bool FastTextReader::next(TextExample& ex) {
+  while (std::getline(in_, buffer_)) {
+    ++line_;
+    if (!buffer_.empty() && buffer_.back() == '\r') buffer_.pop_back();
+    if (buffer_.empty()) continue;
+    ex = parse_fasttext_line(buffer_, path_, line_);
+    return true;
+  }
+  LOOM_CHECK(in_.eof(), "FastTextReader: read error in '", path_, "' after line ", line_);
+  return false;
+}
+
+int64_t for_each_fasttext(const std::string& path, const std::function<bool(TextExample&)>& fn) {
+  FastTextReader reader(path);
+  TextExample ex;
+  int64_t count = 0;
+  while (reader.next(ex)) {
+    ++count;
+    if (!fn(ex)) break;
+  }
+  return count;
+}
+
+}  // namespace loom::data

@@ -1,0 +1,46 @@
+// data/fasttext.h: the fastText classification format, streamed one line at a time.
+//
+// One example per line: "__label__<L> <text>", as the Amazon reviews polarity dataset ships it
+// (__label__1 = negative -> 0, __label__2 = positive -> 1). Files have millions of lines, so
+// they are never loaded whole: FastTextReader reads line by line (a std::string buffer reused),
+// and for_each_fasttext wraps it in a callback. Lines ending in "\r\n" are handled; blank lines
+// are skipped; a line without a "__label__" prefix or with another label throws naming the file,
+// line and label. The text may be empty; invalid UTF-8 is replaced (utf8.h); NUL bytes are kept
+// for the cleaner (which turns them into spaces).
+// Left out: multi-label lines ("__label__a __label__b text"), custom label maps.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "data/example.h"
+
+namespace loom::data {
+
+// Parses one line (without its '\n'); `source` and `line` name it in errors.
+TextExample parse_fasttext_line(std::string_view line, const std::string& source, int64_t line_no);
+
+class FastTextReader {
+ public:
+  explicit FastTextReader(const std::string& path);  // throws when the file cannot be opened
+
+  // Reads the next example; false at the end of the file. ex.id is the 1-based line number.
+  bool next(TextExample& ex);
+
+  int64_t line() const { return line_; }
+
+ private:
+  std::string path_;
+  std::ifstream in_;
+  std::string buffer_;
+  int64_t line_ = 0;
+};
+
+// Calls fn(example) for each example in order; stops early when fn returns false.
+// Returns the number of examples passed to fn.
+int64_t for_each_fasttext(const std::string& path, const std::function<bool(TextExample&)>& fn);
+
+}  // namespace loom::data

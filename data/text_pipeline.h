@@ -1,0 +1,87 @@
+// data/text_pipeline.h: raw review bytes -> clean, lowercase, space-separated tokens.
+//
+// One pass over the bytes, no regex, the output buffer reused between calls. In order:
+//   0. invalid UTF-8 is replaced by U+FFFD (utf8.h); the steps below only ever touch ASCII bytes,
+//      so a multi-byte character is never cut;
+//   1. strip_html: every "<...>" (up to the first '>') becomes a space; a '<' with no '>' after it
+//      is an ordinary symbol;
+//   2. remove_digits: 0-9 become spaces;
+//   3. remove_symbols: ASCII punctuation !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~ becomes a space, so
+//      "don't" gives "don" "t" (as Keras' Tokenizer filters do);
+//   4. lowercase: A-Z -> a-z (ASCII only; non-ASCII characters are kept as they are);
+//   5. tokenize: split on spaces; ASCII whitespace and control bytes (NUL included) always
+//      separate tokens, whatever the options;
+//   6. remove_stopwords: drop tokens found in the stopword list (default: data/stopwords_en.txt).
+// The result is the *cleaned form*: tokens joined by single spaces, no leading/trailing space.
+// Everything downstream (vocabulary, encoding) reads that form.
+// Left out: Unicode case folding, stemming, n-grams, non-ASCII punctuation (kept inside tokens).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "data/string_table.h"
+
+namespace loom::data {
+
+struct TextOptions {
+  bool strip_html = true;
+  bool remove_digits = true;
+  bool remove_symbols = true;
+  bool lowercase = true;
+  bool remove_stopwords = false;
+};
+
+// The built-in English list (data/stopwords_en.txt, compiled in).
+std::vector<std::string> default_english_stopwords();
+
+// Reads a stopword file: one word per line, '#' comment lines and blank lines ignored.
+// Throws loom::Error naming the file when it cannot be read.
+std::vector<std::string> load_stopwords(const std::string& path);
+
+class TextPipeline {
+ public:
+  // `stopwords` is only used when options.remove_stopwords; empty means the built-in list.
+  explicit TextPipeline(TextOptions options = {}, std::vector<std::string> stopwords = {});
+
+  // Writes the cleaned form of `text` (any bytes) into `out`, replacing its content and reusing
+  // its capacity. Thread-safe: a const TextPipeline can be shared by worker threads.
+  void clean(std::string_view text, std::string& out) const;
+  std::string clean(std::string_view text) const;
+
+  // Convenience for tests and small inputs: the cleaned form split into words.
+  std::vector<std::string> tokenize(std::string_view text) const;
+
+  const TextOptions& options() const { return options_; }
+
+ private:
+  // kTagOpen is '<' when strip_html: the start of a tag, or else an ordinary symbol.
+  enum ByteClass : unsigned char { kKeep = 0, kSeparator = 1, kTagOpen = 2 };
+  // Ends the word in [word, o): drops it if it is a stopword (returns `word`), else appends a
+  // space (returns o + 1). The caller's next word starts at the returned pointer.
+  char* end_word(char* word, char* o) const;
+
+  TextOptions options_;
+  unsigned char map_[256];    // byte -> byte after lowercasing
+  unsigned char class_[256];  // byte -> ByteClass under options_
+  StringTable stopwords_;
+  size_t max_stopword_len_ = 0;  // longer words skip the stopword lookup (0: no stopwords)
+};
+
+// Calls f(std::string_view word) for each word of a cleaned form (split on ' ').
+template <typename F>
+void for_each_word(std::string_view cleaned, F&& f) {
+  // A plain byte loop: words average ~5 bytes, too short for memchr's call to pay off.
+  const char* p = cleaned.data();
+  const char* const end = p + cleaned.size();
+  while (p < end) {
+    const char* w = p;
+    while (p < end && *p != ' ')
+      ++p;
+    if (p > w) f(std::string_view(w, static_cast<size_t>(p - w)));
+    ++p;
+  }
+}
+
+}  // namespace loom::data

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# tests/fuzz/run_fuzz.sh: build loom's libFuzzer targets with clang and run each for a while.
+#
+# Usage: tests/fuzz/run_fuzz.sh [SECONDS_PER_TARGET=60] [TARGET...]
+#   targets: fuzz_csv fuzz_fasttext fuzz_tokenizer (default: all)
+# Needs clang++ (Debian: clang-14) and its fuzzer runtime (Debian: libclang-rt-14-dev or
+# libclang-common-14-dev, which ships libclang_rt.fuzzer). Builds into $LOOM_FUZZ_DIR
+# (default build-fuzz/ in the repo); corpora grow in build-fuzz/corpus/<target>/, crashing
+# inputs land in build-fuzz/artifacts/. Not part of ctest: fuzzing runs for a set time.
+# Exit status: non-zero if any target found a crash.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=${1:-60}
+shift || true
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(fuzz_csv fuzz_fasttext fuzz_tokenizer)
+out=${LOOM_FUZZ_DIR:-$root/build-fuzz}
+cxx=${CXX_FUZZ:-$(command -v clang++-14 || command -v clang++)}
+mkdir -p "$out/artifacts"
+
+# The stopword list is compiled in by CMake; do the same here.
+{
+  echo 'namespace loom::data::detail {'
+  echo 'extern const char* const kEnglishStopwordsText;'
+  printf 'const char* const kEnglishStopwordsText = R"loom('
+  cat "$root/data/stopwords_en.txt"
+  echo ')loom";'
+  echo '}'
+} > "$out/stopwords_en.cpp"
+
+flags=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+       -I"$root")
+common=("$root/data/utf8.cpp")
+declare -A sources=(
+  [fuzz_csv]="$root/data/csv.cpp"
+  [fuzz_fasttext]="$root/data/fasttext.cpp"
+  [fuzz_tokenizer]="$root/data/text_pipeline.cpp $out/stopwords_en.cpp"
+)
+# A few seeds per target so the fuzzer starts from the interesting structure.
+seed() { mkdir -p "$out/corpus/$1"; printf '%b' "$3" > "$out/corpus/$1/$2"; }
+seed fuzz_csv header 'review,sentiment\n"a ""quoted"", text\nwith newline",positive\nplain,negative\r\n'
+seed fuzz_csv series 'month,passengers\n1949-01,112\n1949-02,118.5\n'
+seed fuzz_fasttext lines '__label__1 bad\n__label__2 good \xc3\xa9\n__label__3 x\nno label\n'
+seed fuzz_tokenizer html '\x1f<br />Hello, World! 10/10 caf\xc3\xa9 \xe2\x82 don'"'"'t <unclosed'
+
+status=0
+for t in "${targets[@]}"; do
+  [[ -n "${sources[$t]:-}" ]] || { echo "run_fuzz: unknown target $t" >&2; exit 2; }
+  echo "== building $t"
+  # shellcheck disable=SC2086
+  "$cxx" "${flags[@]}" "$root/tests/fuzz/$t.cpp" "${common[@]}" ${sources[$t]} -o "$out/$t"
+  echo "== running $t for ${seconds}s"
+  if ! "$out/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+      -artifact_prefix="$out/artifacts/$t-" -print_final_stats=1 "$out/corpus/$t" \
+      > "$out/$t.log" 2>&1; then
+    echo "run_fuzz: $t FAILED; see $out/$t.log and $out/artifacts/" >&2
+    status=1
+  fi
+  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)' "$out/$t.log" || true
+done
+exit $status
