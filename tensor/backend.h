@@ -118,6 +118,67 @@ class Backend {
                               double low, double high) = 0;
   virtual void random_normal(void* dst, DType dtype, int64_t n, uint64_t seed, uint64_t offset,
                              double mean, double stddev) = 0;
+
+  // ---- fused LSTM cell, one timestep of B rows x H units (tensor/kernels/lstm_pointwise.h) --
+  // The fused LSTM (nn/lstm_fused.cpp) does its GEMMs with matmul() and everything between
+  // them with these two calls. Gate order i, f, g, o: gate k of unit j is column k*H + j of a
+  // [B, 4H] row. All buffers dense row-major; floating dtypes. Not pure virtual, so a backend
+  // without them still builds: the default throws "not implemented by backend <name>".
+  //
+  // forward:  gates [B, 4H]  in: pre-activations (both biases included), out: activations
+  //           c_prev [B, H] in;  c, tanh_c, h [B, H] out  (c may not alias c_prev)
+  virtual void lstm_pointwise_forward(void* gates, const void* c_prev, void* c, void* tanh_c,
+                                      void* h, DType dtype, int64_t B, int64_t H);
+  // backward: dh [B, H] in: dL/dh_t through every path
+  //           dc [B, H] in: dL/dc_t arriving from step t+1, out: dL/dc_{t-1} (in place)
+  //           act [B, 4H] in: the saved activations
+  //           d_pre [B, 4H] out: dL/d(pre-activations); may alias act
+  //           c_prev, tanh_c [B, H] in: saved by forward (c_{t-1} and tanh(c_t))
+  virtual void lstm_pointwise_backward(const void* dh, void* dc, const void* act, void* d_pre,
+                                       const void* c_prev, const void* tanh_c, DType dtype,
+                                       int64_t B, int64_t H);
+
+  // ---- mixed precision: the dynamic loss scaler's two kernels (nn/amp/grad_scaler.cpp) ------
+  // The scaler's state (scale, counters, found_inf) lives in one-element buffers on the device,
+  // so that neither call needs the host to read a device value (no synchronisation on a GPU).
+  // Not pure virtual: the default throws "not implemented by backend <name>"; the CPU versions
+  // are in tensor/cpu/cpu_amp.cpp.
+  //
+  // Unscale + check, ONE pass over `num` gradient buffers: buffer i (grads[i], a device pointer)
+  // holds counts[i] dense elements of `dtype` (floating). Every element is multiplied in place
+  // by *inv_scale; if any element is inf or NaN, *found_inf is set to 1.0f, otherwise it is not
+  // written (so several calls OR into one flag). `grads` and `counts` are HOST arrays of `num`
+  // entries; inv_scale and found_inf are device pointers to one float32 each.
+  virtual void amp_unscale_and_check(void* const* grads, const int64_t* counts, int num,
+                                     DType dtype, const float* inv_scale, float* found_inf);
+  // Update after a step. scale: one float32; counters: int64 [kAmpNumCounters] (below);
+  // found_inf: one float32 (nonzero = this step overflowed). All device pointers.
+  //   overflow: scale *= backoff_factor, growth_tracker = 0, consecutive_skips++, skipped_steps++,
+  //             collapsed = 1 if scale < min_scale, else 2 if consecutive_skips >=
+  //             max_consecutive_skips (> 0)
+  //   else:     consecutive_skips = 0, growth_tracker++, and when it reaches growth_interval:
+  //             scale *= growth_factor (unless that overflows float32), growth_tracker = 0.
+  // `collapsed` is sticky: once nonzero only the host (loading a state) resets it.
+  enum AmpCounter { kAmpGrowthTracker, kAmpConsecutiveSkips, kAmpSkippedSteps, kAmpCollapsed,
+                    kAmpNumCounters };
+  struct AmpScaleUpdate {
+    double growth_factor = 2.0, backoff_factor = 0.5;
+    int64_t growth_interval = 2000;
+    double min_scale = 1.0;
+    int64_t max_consecutive_skips = 20;  // <= 0: no limit
+  };
+  virtual void amp_update_scale(float* scale, int64_t* counters, const float* found_inf,
+                                const AmpScaleUpdate& args);
+
+  // ---- mixed precision: a GEMM with float16 inputs and a float32 output ----------------------
+  // C = alpha * op(A) @ op(B) + beta * C exactly as matmul() (same MatmulArgs), but A and B are
+  // `ab_dtype` (Float16) and C is `c_dtype` (Float32): products of float16 values accumulated
+  // in float32 and stored as float32, with no rounding of C to float16 (cuBLAS: cublasGemmEx
+  // with CUDA_R_16F inputs, CUDA_R_32F output, CUBLAS_COMPUTE_32F; tensor cores). For code that
+  // keeps a float32 accumulator across GEMMs, e.g. the fused LSTM's gates += h W_hh^T (beta = 1)
+  // under autocast. Default: throws "not implemented by backend <name>".
+  virtual void matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
+                            const MatmulArgs& args);
 };
 
 // The only dispatch point: the backend that runs work for `device`. Throws loom::Error

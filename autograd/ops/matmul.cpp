@@ -4,6 +4,7 @@
 //   da = g @ b^T  [..., m, k]      db = a^T @ g  [..., k, n]
 // then summed back over broadcast batch dims. The transposes are views: the backend reads
 // them in place through its transpose flags, so backward makes no transposed copies.
+#include "autograd/autocast_state.h"
 #include "autograd/functions.h"
 #include "autograd/node.h"
 
@@ -11,6 +12,8 @@ namespace loom {
 
 // Saves a and b (each gradient needs the other operand).
 Variable matmul(const Variable& a, const Variable& b) {
+  // Under autocast (nn/amp/autocast.h) float32 GEMMs run in float16: ops/matmul_autocast.cpp.
+  if (autocast::casts_matmul(a.dtype(), b.dtype())) return autocast::matmul(a, b);
   return record("MatmulBackward", matmul(a.data(), b.data()), {a, b},
                 {{"a", a.data()}, {"b", b.data()}},
                 [sa = a.shape(), sb = b.shape()](const Tensor& g, const SavedTensors& s) {

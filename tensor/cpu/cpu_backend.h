@@ -2,7 +2,8 @@
 //
 // One class, its methods spread over files by job: cpu_backend.cpp (memory), copy_cast.cpp
 // (fill, compact, strided_write, cast), elementwise.cpp, reduce.cpp, matmul.cpp, index.cpp,
-// random.cpp. Buffers are plain host memory, 64-byte aligned. No Eigen in this header.
+// random.cpp, cpu_lstm.cpp (the fused LSTM cell), cpu_amp.cpp (the loss scaler's kernels).
+// Buffers are plain host memory, 64-byte aligned. No Eigen in this header.
 #pragma once
 
 #include <mutex>
@@ -46,6 +47,20 @@ class CpuBackend final : public Backend {
                       double high) override;
   void random_normal(void* dst, DType dtype, int64_t n, uint64_t seed, uint64_t offset, double mean,
                      double stddev) override;
+  // cpu_lstm.cpp: float32/float64, rows split over threads.
+  void lstm_pointwise_forward(void* gates, const void* c_prev, void* c, void* tanh_c, void* h,
+                              DType dtype, int64_t B, int64_t H) override;
+  void lstm_pointwise_backward(const void* dh, void* dc, const void* act, void* d_pre,
+                               const void* c_prev, const void* tanh_c, DType dtype, int64_t B,
+                               int64_t H) override;
+  // cpu_amp.cpp: mixed precision: the loss scaler's kernels (plain loops), the fp16 x fp16 ->
+  // fp32 GEMM.
+  void amp_unscale_and_check(void* const* grads, const int64_t* counts, int num, DType dtype,
+                             const float* inv_scale, float* found_inf) override;
+  void amp_update_scale(float* scale, int64_t* counters, const float* found_inf,
+                        const AmpScaleUpdate& args) override;
+  void matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
+                    const MatmulArgs& args) override;
 
  private:
   std::mutex cache_mutex_;

@@ -1,0 +1,61 @@
+// nn/amp/autocast.h: autocast, the scoped switch that runs GEMMs in float16 (lab 08).
+//
+//   {
+//     nn::amp::AutocastGuard autocast(DType::Float16);   // this thread, this scope
+//     Variable logits = model.forward(x);                // Linear / LSTM GEMMs in fp16
+//     loss = bce_with_logits(logits, y);                 // float32
+//   }                                                    // fp16 weight copies dropped here
+//   scaler.scale(loss).backward();                       // outside the guard, like PyTorch
+//
+// The policy (what runs in float16, what stays float32 and why; docs/labs/08-mixed-precision.md):
+//   float16 inputs, float32 accumulation: matmul on float32 operands, hence Linear and the
+//     composed LSTM's gate GEMMs, forward and backward. Their results come back as float32.
+//   float32: everything else, because loom never converts dtypes implicitly: reductions, losses,
+//     exp/log/sigmoid/tanh, the LSTM cell state, the optimizer, the master weights.
+// The float16 copy of a parameter is made once per outermost guard (so once per step when the
+// forward pass is one guard), not at every use: see cast_once().
+//
+// The state itself lives in autograd/autocast_state.h, so that autograd's matmul can read it
+// without depending on nn/.
+//
+// Leaves out: bfloat16; autocasting ops other than matmul; the fused LSTM (nn/lstm_fused.cpp
+// calls the Backend directly and stays float32 under autocast: see the lab's "what is left").
+#pragma once
+
+#include <cstddef>
+
+#include "autograd/variable.h"
+
+namespace loom::nn::amp {
+
+// Turns autocast on (or, with enabled = false, off) for this thread until destruction, then
+// restores what was there. Guards nest; when the outermost one closes, the cast cache is
+// cleared, so the next step casts the (updated) master weights afresh.
+// Throws loom::Error for a dtype other than Float16.
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(DType dtype = DType::Float16, bool enabled = true);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool prev_enabled_;
+  DType prev_dtype_;
+};
+
+bool autocast_enabled();
+DType autocast_dtype();  // the compute dtype an enabled autocast uses (Float16)
+
+// The float16 copy of parameter `p` (or of a view of one, such as transpose(weight)), made once
+// per autocast region and reused by every later call in it. For code that calls the Backend
+// directly (a fused kernel) and so does not go through autograd's matmul. Outside autocast, or
+// for a tensor that is not a parameter, it is a fresh cast every time. The copy carries no
+// gradient: a layer using it records its own backward that returns float32 gradients.
+Tensor cast_once(const Variable& p, DType dtype = DType::Float16);
+// Drops every cached copy on this thread (the guard does this when the outermost one closes;
+// call it yourself after changing weights in place inside a region).
+void clear_cast_cache();
+std::size_t cast_cache_size();
+
+}  // namespace loom::nn::amp

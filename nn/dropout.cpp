@@ -1,0 +1,57 @@
+// nn/dropout.cpp: the dropout op (forward and backward side by side) and its two modules.
+#include "nn/dropout.h"
+
+#include "autograd/node.h"
+#include "tensor/ops.h"
+
+namespace loom::nn {
+
+namespace {
+void check_p(double p, const char* who) {
+  LOOM_CHECK(p >= 0.0 && p <= 1.0, who, ": dropout probability must be in [0, 1], got ", p);
+}
+}  // namespace
+
+// y = x * m, m = keep / (1 - p) of mask_shape (broadcast); dx = g * m. Saves m (small for
+// SpatialDropout1d: [B, 1, C]).
+Variable dropout_with_mask_shape(const Variable& x, double p, const Shape& mask_shape,
+                                 Generator& gen) {
+  check_p(p, "dropout");
+  const TensorOptions opts(x.dtype(), x.device());
+  Tensor mask;
+  if (p >= 1.0) {
+    mask = zeros(mask_shape, opts);
+  } else {
+    // keep where u < 1 - p, which happens with probability 1 - p.
+    const Tensor u = rand(mask_shape, gen, opts);
+    mask = mul(lt(u, 1.0 - p).to(x.dtype()), 1.0 / (1.0 - p));
+  }
+  return record("DropoutBackward", mul(x.data(), mask), {x}, {{"mask", mask}},
+                [](const Tensor& g, const SavedTensors& s) {
+                  return std::vector<Tensor>{mul(g, s["mask"])};
+                });
+}
+
+Dropout::Dropout(const DropoutOptions& options, Generator& gen)
+    : Module("Dropout"), p_(options.p_), gen_(&gen) {
+  check_p(p_, "Dropout");
+}
+
+Variable Dropout::forward(const Variable& x) {
+  if (!is_training() || p_ == 0.0) return x;
+  return dropout_with_mask_shape(x, p_, x.shape(), *gen_);
+}
+
+SpatialDropout1d::SpatialDropout1d(const DropoutOptions& options, Generator& gen)
+    : Module("SpatialDropout1d"), p_(options.p_), gen_(&gen) {
+  check_p(p_, "SpatialDropout1d");
+}
+
+Variable SpatialDropout1d::forward(const Variable& x) {
+  LOOM_CHECK(x.dim() == 3, "SpatialDropout1d: expected [batch, seq, channels], got ",
+             shape_str(x.shape()));
+  if (!is_training() || p_ == 0.0) return x;
+  return dropout_with_mask_shape(x, p_, {x.size(0), 1, x.size(2)}, *gen_);
+}
+
+}  // namespace loom::nn

@@ -1,0 +1,68 @@
+// nn/optim/optimizer.h: the Optimizer base class: parameters by name, per-parameter state,
+// zero_grad, step, and state_dict for checkpoints (--resume).
+//
+// An optimizer holds the parameter handles (Variables share data with the Module) under names:
+// pass module.named_parameters() so a checkpoint names its state after PyTorch's parameter
+// names ("embedding.weight.exp_avg"), or plain Variables, which are named "0", "1", ...
+// Per-parameter state is a small map of tensors ("momentum_buffer", "exp_avg", ...) plus the
+// number of steps that parameter has taken (a parameter whose .grad is undefined is skipped and
+// does not count the step, as in PyTorch).
+//
+// Leaves out: several parameter groups with their own settings (one group: lr() / set_lr()
+// is what learning-rate schedules need), closures for step(), LBFGS-style optimizers.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/variable.h"
+#include "nn/module.h"
+
+namespace loom::nn::optim {
+
+using NamedParameters = std::vector<std::pair<std::string, Variable>>;
+
+class Optimizer {
+ public:
+  explicit Optimizer(NamedParameters params, std::string type_name);
+  Optimizer(const std::vector<Variable>& params, std::string type_name);
+  virtual ~Optimizer() = default;
+
+  const std::string& type_name() const { return type_name_; }
+  // Zeroes (or, with set_to_none, drops) the gradient of every parameter.
+  void zero_grad(bool set_to_none = false);
+  // One update of every parameter that has a gradient.
+  virtual void step() = 0;
+
+  virtual double lr() const = 0;
+  virtual void set_lr(double lr) = 0;
+  const NamedParameters& named_parameters() const { return params_; }
+  // Names plain parameters "0", "1", ... (what the vector constructors use).
+  static NamedParameters numbered(const std::vector<Variable>& params);
+
+  // State as "<param>.<key>" -> tensor, plus "<param>.step" (0-d Int64) for each parameter that
+  // has taken a step. Tensors share storage with the optimizer's buffers.
+  StateDict state_dict() const;
+  // Restores state written by state_dict() of an optimizer of the same type over parameters
+  // with the same names and shapes; an unknown name, a missing or mismatched buffer is an error
+  // naming the tensor. Buffers are copied (converted to each parameter's dtype and device).
+  void load_state_dict(const StateDict& dict);
+
+ protected:
+  struct ParamState {
+    int64_t step = 0;
+    std::map<std::string, Tensor> buffers;  // each with the parameter's shape
+  };
+  // The buffers a step of this optimizer creates for a parameter (for load_state_dict checks).
+  virtual std::vector<std::string> buffer_names() const = 0;
+
+  NamedParameters params_;
+  std::vector<ParamState> state_;  // one per parameter, same order
+
+ private:
+  std::string type_name_;
+};
+
+}  // namespace loom::nn::optim
