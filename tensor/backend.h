@@ -159,8 +159,13 @@ class Backend {
   //   else:     consecutive_skips = 0, growth_tracker++, and when it reaches growth_interval:
   //             scale *= growth_factor (unless that overflows float32), growth_tracker = 0.
   // `collapsed` is sticky: once nonzero only the host (loading a state) resets it.
-  enum AmpCounter { kAmpGrowthTracker, kAmpConsecutiveSkips, kAmpSkippedSteps, kAmpCollapsed,
-                    kAmpNumCounters };
+  enum AmpCounter {
+    kAmpGrowthTracker,
+    kAmpConsecutiveSkips,
+    kAmpSkippedSteps,
+    kAmpCollapsed,
+    kAmpNumCounters
+  };
   struct AmpScaleUpdate {
     double growth_factor = 2.0, backoff_factor = 0.5;
     int64_t growth_interval = 2000;
