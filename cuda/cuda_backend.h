@@ -11,6 +11,8 @@
 //   elementwise.cu   unary, scalar, binary,   reduce.cu     sum/max/min/argmax (CUB)
 //                    where                    matmul.cu     cuBLAS GEMM
 //   index.cu         index_select, index_add  random.cu     Philox uniform/normal
+//   lstm.cu          fused LSTM pointwise     amp.cu        loss scaler: unscale, update
+//                    step (fwd, bwd)                        (matmul_mixed: matmul.cu)
 //
 // Every kernel runs on the current device (cuda::set_device) and this thread's current stream
 // (cuda::current_stream()); the contract of each method is tensor/backend.h's.
@@ -58,6 +60,22 @@ class CudaBackend final : public Backend {
                       double high) override;
   void random_normal(void* dst, DType dtype, int64_t n, uint64_t seed, uint64_t offset, double mean,
                      double stddev) override;
+  // lstm.cu: one thread per (row, unit) running tensor/kernels/lstm_pointwise.h; float32,
+  // float64, and float16 (__half storage, float compute; the CPU backend has no float16 here).
+  void lstm_pointwise_forward(void* gates, const void* c_prev, void* c, void* tanh_c, void* h,
+                              DType dtype, int64_t B, int64_t H) override;
+  void lstm_pointwise_backward(const void* dh, void* dc, const void* act, void* d_pre,
+                               const void* c_prev, const void* tanh_c, DType dtype, int64_t B,
+                               int64_t H) override;
+  // amp.cu: one launch over up to 64 gradient buffers (a by-value table), and the scaler's state
+  // machine as a one-thread kernel; neither reads anything back to the host.
+  void amp_unscale_and_check(void* const* grads, const int64_t* counts, int num, DType dtype,
+                             const float* inv_scale, float* found_inf) override;
+  void amp_update_scale(float* scale, int64_t* counters, const float* found_inf,
+                        const AmpScaleUpdate& args) override;
+  // matmul.cu: cublasGemmStridedBatchedEx, float16 A and B, float32 C, CUBLAS_COMPUTE_32F.
+  void matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
+                    const MatmulArgs& args) override;
 };
 
 // The one CudaBackend of the process (what register_backend.cpp installs). CUDA builds only.

@@ -20,6 +20,9 @@
 //
 // k == 0 is not a GEMM: C = beta * C (or 0 when beta == 0) by a small kernel, like the CPU.
 //
+// matmul_mixed (mixed precision, lab 08; CPU twin tensor/cpu/cpu_amp.cpp): float16 A and B, a
+// float32 C, the same mapping and cublasGemmStridedBatchedEx with CUBLAS_COMPUTE_32F.
+//
 // Left out: cublasLt epilogues (bias, activation fused into the GEMM), TF32 and fp16 tensor-core
 // modes for fp32 inputs.
 #include <cublas_v2.h>
@@ -70,6 +73,44 @@ int64_t fit_ld(int64_t ld, int64_t rows, int64_t cols, const char* name) {
   return ld;
 }
 
+// The cuBLAS (column-major) problem for loom's row-major MatmulArgs: the transposed problem
+// C^T [n, m] = op(B)^T [n, k] * op(A)^T [k, m]. cuBLAS operand 1 is B: stored column-major as
+// [n, k] (op N) when loom's B is [k, n] row-major, or as [k, n] (op T) when loom stores B
+// transposed ([n, k] row-major). Shared by matmul and matmul_mixed.
+struct ColMajorGemm {
+  cublasOperation_t op1, op2;
+  int M, N, K, batch;
+  int ld1, ld2, ldc;     // leading dimensions of operand 1 (B), operand 2 (A), C
+  long long s1, s2, sc;  // batch strides of B, A, C
+};
+
+ColMajorGemm col_major_gemm(const MatmulArgs& p) {
+  ColMajorGemm g;
+  g.op1 = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  g.op2 = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  g.M = to_int(p.n, "n");
+  g.N = to_int(p.m, "m");
+  g.K = to_int(p.k, "k");
+  g.batch = to_int(p.batch, "batch");
+  // Column-major row counts of each stored operand, which its ld must cover.
+  g.ld1 = to_int(fit_ld(p.ldb, p.trans_b ? p.k : p.n, p.trans_b ? p.n : p.k, "ldb"), "ldb");
+  g.ld2 = to_int(fit_ld(p.lda, p.trans_a ? p.m : p.k, p.trans_a ? p.k : p.m, "lda"), "lda");
+  g.ldc = to_int(fit_ld(p.ldc, p.n, p.m, "ldc"), "ldc");
+  g.s1 = p.stride_b;
+  g.s2 = p.stride_a;
+  g.sc = p.stride_c;
+  return g;
+}
+
+// k == 0 is not a GEMM: C = beta * C (or 0), by scale_c_kernel.
+template <typename T>
+void launch_scale_c(void* c, const MatmulArgs& p, cudaStream_t stream, const char* op) {
+  const LaunchConfig cfg = launch_for(p.batch * p.m * p.n, kDefaultBlockSize, op);
+  scale_c_kernel<T><<<cfg.grid, cfg.block, 0, stream>>>(
+      static_cast<T*>(c), p.batch, p.m, p.n, p.ldc, p.stride_c, static_cast<ComputeT<T>>(p.beta));
+  LOOM_CUDA_CHECK_LAUNCH();
+}
+
 }  // namespace
 
 void CudaBackend::matmul(const void* a, const void* b, void* c, DType dtype, const MatmulArgs& p) {
@@ -84,29 +125,17 @@ void CudaBackend::matmul(const void* a, const void* b, void* c, DType dtype, con
   if (p.k == 0) {
     dispatch_dtype(dtype, "matmul", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      if constexpr (kIsFloat<T>) {
-        const LaunchConfig cfg = launch_for(p.batch * p.m * p.n, kDefaultBlockSize, "matmul");
-        scale_c_kernel<T><<<cfg.grid, cfg.block, 0, stream>>>(static_cast<T*>(c), p.batch, p.m, p.n,
-                                                              p.ldc, p.stride_c,
-                                                              static_cast<ComputeT<T>>(p.beta));
-        LOOM_CUDA_CHECK_LAUNCH();
-      }
+      if constexpr (kIsFloat<T>) launch_scale_c<T>(c, p, stream, "matmul");
     });
     return;
   }
 
   // The transposed problem C^T [n, m] = op(B)^T [n, k] * op(A)^T [k, m], column-major.
-  // cuBLAS operand 1 is B: stored column-major as [n, k] (op N) when loom's B is [k, n]
-  // row-major, or as [k, n] (op T) when loom stores B transposed ([n, k] row-major).
-  const cublasOperation_t op1 = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const cublasOperation_t op2 = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const int M = to_int(p.n, "n"), N = to_int(p.m, "m"), K = to_int(p.k, "k");
-  const int batch = to_int(p.batch, "batch");
-  // Column-major row counts of each stored operand, which its ld must cover.
-  const int ld1 = to_int(fit_ld(p.ldb, p.trans_b ? p.k : p.n, p.trans_b ? p.n : p.k, "ldb"), "ldb");
-  const int ld2 = to_int(fit_ld(p.lda, p.trans_a ? p.m : p.k, p.trans_a ? p.k : p.m, "lda"), "lda");
-  const int ldc = to_int(fit_ld(p.ldc, p.n, p.m, "ldc"), "ldc");
-  const long long s1 = p.stride_b, s2 = p.stride_a, sc = p.stride_c;
+  const ColMajorGemm g = col_major_gemm(p);
+  const cublasOperation_t op1 = g.op1, op2 = g.op2;
+  const int M = g.M, N = g.N, K = g.K, batch = g.batch;
+  const int ld1 = g.ld1, ld2 = g.ld2, ldc = g.ldc;
+  const long long s1 = g.s1, s2 = g.s2, sc = g.sc;
 
   cublasHandle_t handle = blas_handle(current_device());  // bound to current_stream()
   if (dtype == DType::Float32) {
@@ -126,6 +155,30 @@ void CudaBackend::matmul(const void* a, const void* b, void* c, DType dtype, con
         handle, op1, op2, M, N, K, &alpha, b, CUDA_R_16F, ld1, s1, a, CUDA_R_16F, ld2, s2, &beta, c,
         CUDA_R_16F, ldc, sc, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
+}
+
+// float16 A and B, float32 C (tensor/backend.h's matmul_mixed): the same mapping, with
+// CUDA_R_16F inputs, a CUDA_R_32F output and CUBLAS_COMPUTE_32F — products of halves accumulated
+// in float and stored as float, never rounded to half; cuBLAS may use tensor cores for it.
+void CudaBackend::matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
+                               const MatmulArgs& p) {
+  LOOM_CHECK(ab_dtype == DType::Float16 && c_dtype == DType::Float32,
+             "matmul_mixed on cuda: supports float16 x float16 -> float32, got ",
+             dtype_name(ab_dtype), " x ", dtype_name(ab_dtype), " -> ", dtype_name(c_dtype),
+             " (use matmul for one dtype)");
+  LOOM_CHECK(p.batch >= 0 && p.m >= 0 && p.n >= 0 && p.k >= 0, "matmul_mixed: bad sizes batch ",
+             p.batch, " m ", p.m, " n ", p.n, " k ", p.k);
+  if (p.batch == 0 || p.m == 0 || p.n == 0) return;
+  if (p.k == 0) {
+    launch_scale_c<float>(c, p, op_stream(), "matmul_mixed");
+    return;
+  }
+  const ColMajorGemm g = col_major_gemm(p);  // checks the sizes and lds before any CUDA call
+  const float alpha = static_cast<float>(p.alpha), beta = static_cast<float>(p.beta);
+  LOOM_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+      blas_handle(current_device()), g.op1, g.op2, g.M, g.N, g.K, &alpha, b, CUDA_R_16F, g.ld1,
+      g.s1, a, CUDA_R_16F, g.ld2, g.s2, &beta, c, CUDA_R_32F, g.ldc, g.sc, g.batch,
+      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace loom::cuda
