@@ -5,7 +5,7 @@
 # Usage: apps/imdb/fetch_data.sh [DEST_DIR]
 #   DEST_DIR defaults to $LOOM_DATA_DIR, else .cache/data in the repository (git-ignored).
 # Prints the archive's path on success; loom reads the .tar.gz directly (no need to extract):
-#   imdb train --data DEST_DIR/aclImdb_v1.tar.gz      or   export LOOM_IMDB=DEST_DIR/aclImdb_v1.tar.gz
+#   imdb train --data DEST_DIR/aclImdb_v1.tar.gz      or   export LOOM_IMDB_DATA=DEST_DIR/aclImdb_v1.tar.gz
 # Where there is no network (compute nodes, sandboxes) it says so and exits with status 1:
 # download on a login node or another machine and copy the file over.
 set -euo pipefail
@@ -38,7 +38,7 @@ if [[ $ok -ne 1 ]]; then
 fetch_data: could not download the IMDB dataset (no network access from this machine?).
   Get $url
   on a machine with internet access, copy it here, and pass it with --data PATH
-  or export LOOM_IMDB=PATH. loom reads the .tar.gz as is.
+  or export LOOM_IMDB_DATA=PATH. loom reads the .tar.gz as is.
 MSG
   exit 1
 fi

@@ -1,0 +1,310 @@
+// apps/imdb/cli.cpp: the CLI11 definition of every subcommand and the layering of settings.
+//
+// Each hyperparameter flag is bound to a field of a scratch Config (`typed`). After parsing, the
+// resolved Config is built as defaults -> preset -> --config file -> the flags whose count() is
+// non-zero (only flags the user actually typed override the file). See config.h.
+#include "apps/imdb/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+
+#include "tensor/error.h"
+
+namespace loom::imdb {
+namespace {
+
+// One typed flag: its CLI11 option and the JSON key of the field it sets.
+struct Binding {
+  CLI::Option* option;
+  std::string key;
+};
+
+struct ConfigFlags {
+  Config typed;             // values as typed (only meaningful where count() > 0)
+  std::string prefetch;     // on | off
+  std::string config_file;  // --config
+  std::vector<Binding> bindings;
+  CLI::Option* prefetch_opt = nullptr;
+};
+
+const char* kExamples = R"(
+Examples:
+  imdb study --preset quick                  # the whole CPU ablation in < 15 min (2 cores)
+  imdb train --data ../shared/data/aclImdb_v1_labeled.tar.gz --out runs/base
+  imdb train --out runs/base --resume        # continue an interrupted run
+  imdb eval --checkpoint runs/base/best.safetensors
+  echo "A wonderful, moving film." | imdb predict --checkpoint runs/base/best.safetensors
+Run `imdb <command> --help` for the flags of one command.)";
+
+// Adds every Config flag to `sub`, grouped for --help, bound to flags.typed.
+// Which flags a subcommand takes: train all; study not the ones it sets per variant (--lstm,
+// --precision, --prefetch, --device, --resume); export none of the training ones.
+enum class FlagSet { Train, Study, Export };
+
+void add_config_flags(CLI::App* sub, ConfigFlags& f, FlagSet set) {
+  const bool with_train_flags = set != FlagSet::Export;
+  const bool per_run = set == FlagSet::Train;  // flags the study decides per variant
+  Config& t = f.typed;
+  const Config d;  // defaults, shown in --help
+  auto bind = [&](CLI::Option* o, const char* key) {
+    f.bindings.push_back({o, key});
+    return o;
+  };
+  const std::string g_data = "Data", g_model = "Model", g_opt = "Training", g_run = "Run";
+  bind(sub->add_option("--data", t.data,
+                       "dataset: aclImdb folder, .tar.gz, Kaggle .csv or fastText file "
+                       "(default: $LOOM_IMDB_DATA, then ../shared/data/aclImdb_v1_labeled.tar.gz)"),
+       "data")
+      ->group(g_data);
+  bind(sub->add_option("--split", t.split,
+                       "random80 (seeded 80/20 of all reviews) | official "
+                       "(aclImdb's 25k train / 25k test)")
+           ->default_str(d.split),
+       "split")
+      ->group(g_data);
+  bind(sub->add_option("--val-fraction", t.val_fraction, "validation share for --split random80")
+           ->default_str("0.2"),
+       "val_fraction")
+      ->group(g_data);
+  bind(sub->add_option("--train-limit", t.train_limit,
+                       "train on only the first N training rows (0 = all)")
+           ->default_str("0"),
+       "train_limit")
+      ->group(g_data);
+  bind(sub->add_option("--val-limit", t.val_limit,
+                       "validate on only the first N validation rows (0 = all)")
+           ->default_str("0"),
+       "val_limit")
+      ->group(g_data);
+  bind(sub->add_option("--vocab", t.vocab, "vocabulary size, padding included")
+           ->default_str(std::to_string(d.vocab)),
+       "vocab")
+      ->group(g_model);
+  bind(sub->add_option("--max-len", t.max_len, "tokens per review (pad/truncate at the front)")
+           ->default_str(std::to_string(d.max_len)),
+       "max_len")
+      ->group(g_model);
+  bind(sub->add_option("--embed", t.embed, "embedding width")->default_str(std::to_string(d.embed)),
+       "embed")
+      ->group(g_model);
+  bind(sub->add_option("--lstm-size", t.lstm_size, "LSTM hidden size")
+           ->default_str(std::to_string(d.lstm_size)),
+       "lstm_size")
+      ->group(g_model);
+  bind(sub->add_option("--spatial-dropout", t.spatial_dropout,
+                       "SpatialDropout1D rate on the embeddings")
+           ->default_str("0.2"),
+       "spatial_dropout")
+      ->group(g_model);
+  bind(sub->add_option("--lstm-dropout", t.lstm_dropout, "dropout rate on the LSTM inputs")
+           ->default_str("0.2"),
+       "lstm_dropout")
+      ->group(g_model);
+  if (per_run)
+    bind(sub->add_option("--lstm", t.lstm_impl,
+                         "LSTM implementation: composed (one autograd op "
+                         "per gate) | fused")
+             ->default_str(d.lstm_impl),
+         "lstm_impl")
+        ->group(g_model);
+  if (with_train_flags) {
+    bind(sub->add_option("--batch", t.batch, "batch size")->default_str("100"), "batch")
+        ->group(g_opt);
+    bind(sub->add_option("--epochs", t.epochs, "maximum number of epochs")->default_str("8"),
+         "epochs")
+        ->group(g_opt);
+    bind(sub->add_option("--patience", t.patience,
+                         "early stopping: epochs without a better validation loss (0 = off)")
+             ->default_str("3"),
+         "patience")
+        ->group(g_opt);
+    bind(sub->add_option("--lr", t.lr, "Adam learning rate")->default_str("0.001"), "lr")
+        ->group(g_opt);
+    bind(sub->add_option("--clip-norm", t.clip_norm, "clip the gradient norm (0 = off)")
+             ->default_str("0"),
+         "clip_norm")
+        ->group(g_opt);
+  }
+  if (per_run) {
+    bind(sub->add_option("--precision", t.precision,
+                         "fp32 | fp16 (mixed precision, dynamic "
+                         "loss scaling)")
+             ->default_str("fp32"),
+         "precision")
+        ->group(g_opt);
+    f.prefetch_opt =
+        sub->add_option("--prefetch", f.prefetch, "on: build batches on a worker thread | off")
+            ->default_str("off")
+            ->group(g_opt);
+    bind(sub->add_flag("--resume", t.resume, "continue from <out>/last.safetensors"), "resume")
+        ->group(g_run);
+    bind(sub->add_option("--device", t.device, "cpu | cuda | cuda:N")->default_str("cpu"), "device")
+        ->group(g_run);
+  }
+  bind(sub->add_option("--threads", t.threads, "CPU threads (0 = all cores)")->default_str("0"),
+       "threads")
+      ->group(g_run);
+  bind(sub->add_option("--seed", t.seed, "seed of the split, shuffles, weights and dropout")
+           ->default_str("42"),
+       "seed")
+      ->group(g_run);
+  bind(sub->add_option("--out", t.out, "output folder")->default_str(d.out), "out")->group(g_run);
+  bind(sub->add_option("--preset", t.preset, "quick | full | strong (see `imdb study --help`)"),
+       "preset")
+      ->group(g_run);
+  sub->add_option("--config", f.config_file,
+                  "JSON file of settings (keys as the flags, '_' for '-'); typed flags win")
+      ->group(g_run);
+}
+
+// defaults -> preset -> --config file -> typed flags.
+Config resolve(const ConfigFlags& f) {
+  Config c;
+  nlohmann::json file;  // only the keys the file really holds
+  if (!f.config_file.empty()) file = read_config_json(f.config_file);
+  std::string preset;
+  if (file.contains("preset")) {
+    LOOM_CHECK(file["preset"].is_string(), f.config_file, ": key \"preset\" must be a string");
+    preset = file["preset"].get<std::string>();
+  }
+  for (const Binding& b : f.bindings)
+    if (b.key == "preset" && b.option->count() > 0) preset = f.typed.preset;
+  apply_preset(c, preset);
+  if (!file.empty()) merge_json(c, file, f.config_file);
+  const nlohmann::json typed = to_json(f.typed);
+  for (const Binding& b : f.bindings)
+    if (b.option->count() > 0) merge_json(c, {{b.key, typed[b.key]}}, "command line");
+  if (f.prefetch_opt != nullptr && f.prefetch_opt->count() > 0) {
+    LOOM_CHECK(f.prefetch == "on" || f.prefetch == "off", "--prefetch must be on or off, got '",
+               f.prefetch, "'");
+    c.prefetch = f.prefetch == "on";
+  }
+  validate(c);
+  return c;
+}
+
+}  // namespace
+
+int parse_command_line(int argc, const char* const* argv, Request& r) {
+  CLI::App app{
+      "imdb: sentiment of IMDB movie reviews with loom.\n"
+      "Model (as in the original Keras study): Embedding -> SpatialDropout1D -> LSTM -> Linear "
+      "-> sigmoid,\ntrained with Adam and binary cross-entropy; early stopping on validation "
+      "loss.",
+      "imdb"};
+  app.footer(kExamples);
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "help for every subcommand");
+
+  ConfigFlags train_f, study_f, export_f, eval_f, predict_f;
+  CLI::App* train = app.add_subcommand("train",
+                                       "train one model; writes config.json, "
+                                       "metrics.jsonl and checkpoints to --out");
+  add_config_flags(train, train_f, FlagSet::Train);
+  // Hidden (empty group): the tests' stand-in for Ctrl-C at an exact step.
+  train
+      ->add_option("--stop-after-steps", r.stop_after_steps,
+                   "behave as if SIGINT arrived after N optimizer steps")
+      ->group("");
+
+  CLI::App* study = app.add_subcommand(
+      "study",
+      "run the baseline and each optimization as separate train runs (same seed and "
+      "data) and write <out>/report/ (report.md, CSV, JSONL, PNG plots)");
+  add_config_flags(study, study_f, FlagSet::Study);
+  study
+      ->add_option("--variants", r.study.variants,
+                   "only these variants (default all): baseline prefetch fused fp16 all "
+                   "cuda_baseline cuda_all")
+      ->delimiter(',');
+  study->add_option("--python", r.study.python, "python with matplotlib, for the plots")
+      ->default_str(r.study.python);
+  study->footer("\nPresets:\n  " + describe_preset("quick") + "\n  " + describe_preset("full") +
+                "\n  " + describe_preset("strong"));
+
+  CLI::App* exp = app.add_subcommand(
+      "export",
+      "write the encoded train/validation data and split as safetensors to --out "
+      "(input of tests/reference/torch_imdb.py)");
+  add_config_flags(exp, export_f, FlagSet::Export);
+
+  CLI::App* eval = app.add_subcommand("eval", "score a checkpoint on a split or a whole dataset");
+  eval->add_option("--checkpoint", r.eval.checkpoint, "checkpoint written by train")->required();
+  eval->add_option("--on", r.eval.on,
+                   "val | train | test | all (rows of the dataset to score; "
+                   "test = aclImdb's official test half)")
+      ->default_str("val");
+  eval->add_option("--json", r.eval.json_out, "also write the results to this JSON file");
+  eval->add_option("--vocab", r.eval.vocab, "a vocab.json that must match the checkpoint's");
+  eval_f.bindings.push_back(
+      {eval->add_option("--data", eval_f.typed.data, "dataset (default: the checkpoint's)"),
+       "data"});
+  eval_f.bindings.push_back(
+      {eval->add_option("--batch", eval_f.typed.batch, "batch size"), "batch"});
+  eval_f.bindings.push_back(
+      {eval->add_option("--threads", eval_f.typed.threads, "CPU threads"), "threads"});
+  eval_f.bindings.push_back(
+      {eval->add_option("--device", eval_f.typed.device, "cpu | cuda"), "device"});
+
+  CLI::App* predict = app.add_subcommand(
+      "predict", "print the probability of a positive review and the label, one line each");
+  predict->add_option("--checkpoint", r.predict.checkpoint, "checkpoint written by train")
+      ->required();
+  predict->add_option("text", r.predict.texts,
+                      "reviews (none and no --file: read stdin, one "
+                      "review per line)");
+  predict->add_option("--file", r.predict.file, "a file with one review per line");
+  predict->add_option("--vocab", r.predict.vocab, "a vocab.json that must match the checkpoint's");
+  predict->add_option("--threshold", r.predict.threshold, "label positive at or above")
+      ->default_str("0.5");
+  predict_f.bindings.push_back(
+      {predict->add_option("--threads", predict_f.typed.threads, "CPU threads"), "threads"});
+  predict_f.bindings.push_back(
+      {predict->add_option("--device", predict_f.typed.device, "cpu | cuda"), "device"});
+
+  // CLI11 would answer a mistyped command with "A subcommand is required"; name it instead.
+  const std::string first = argc >= 2 ? argv[1] : "";
+  if (!first.empty() && first[0] != '-' && first != "train" && first != "eval" &&
+      first != "predict" && first != "study" && first != "export") {
+    std::fprintf(stderr,
+                 "imdb: unknown command '%s' (expected train, eval, predict, study or export; "
+                 "see imdb --help)\n",
+                 argv[1]);
+    return 2;
+  }
+  for (int i = 0; i < argc; ++i)
+    r.command_line += (i ? " " : "") + std::string(argv[i]);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help (code 0) or the error with a usage hint
+    return code;
+  }
+
+  if (*train) {
+    r.command = "train";
+    r.config = resolve(train_f);
+  } else if (*study) {
+    r.command = "study";
+    r.config = resolve(study_f);
+  } else if (*exp) {
+    r.command = "export";
+    r.config = resolve(export_f);
+  } else if (*eval) {
+    r.command = "eval";
+    LOOM_CHECK(
+        r.eval.on == "val" || r.eval.on == "train" || r.eval.on == "test" || r.eval.on == "all",
+        "--on must be val, train, test or all, got '", r.eval.on, "'");
+    r.config = resolve(eval_f);
+  } else if (*predict) {
+    r.command = "predict";
+    LOOM_CHECK(r.predict.threshold > 0 && r.predict.threshold < 1,
+               "--threshold must be in (0, 1), got ", r.predict.threshold);
+    r.config = resolve(predict_f);
+  }
+  return -1;
+}
+
+}  // namespace loom::imdb

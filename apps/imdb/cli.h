@@ -1,0 +1,59 @@
+// apps/imdb/cli.h: the command line: subcommands, their flags, and the resolved request.
+//
+//   imdb train   [flags]                 train one model into --out
+//   imdb eval    --checkpoint FILE       accuracy, precision, recall, F1, confusion matrix, loss
+//   imdb predict --checkpoint FILE TEXT  probability and label per review (args, stdin, --file)
+//   imdb study   [flags]                 the baseline-vs-optimized ablation, with a report folder
+//   imdb export  [flags]                 the encoded data and split as safetensors (for PyTorch)
+//
+// Parsing uses CLI11. Every hyperparameter is a flag of train/study/export; the values typed are
+// layered over the defaults, the preset and the --config file (config.h says the order).
+// parse_command_line prints --help itself and turns CLI11's errors (unknown flag, missing
+// value) into a message and a non-zero exit code.
+// Left out: shell completion, per-subcommand config files.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "apps/imdb/config.h"
+
+namespace loom::imdb {
+
+struct EvalRequest {
+  std::string checkpoint;  // a .safetensors checkpoint written by train
+  std::string vocab;       // optional vocab.json; must match the checkpoint's
+  std::string on = "val";  // val | train | test | all: which rows of the dataset to score
+  std::string json_out;    // "": print only; else also write the results as JSON there
+};
+
+struct PredictRequest {
+  std::string checkpoint;
+  std::string vocab;               // optional vocab.json; must match the checkpoint's
+  std::vector<std::string> texts;  // reviews given as arguments
+  std::string file;                // one review per line ("-" = stdin)
+  double threshold = 0.5;          // probability >= threshold -> positive
+};
+
+struct StudyRequest {
+  std::vector<std::string> variants;        // empty = all; names from study.h
+  std::string python = "/usr/bin/python3";  // runs apps/imdb/plot_study.py
+};
+
+struct Request {
+  std::string command;       // train | eval | predict | study | export
+  std::string command_line;  // argv joined by spaces (for reports)
+  Config config;  // resolved and validated (train, study, export); eval/predict: threads etc.
+  EvalRequest eval;
+  PredictRequest predict;
+  StudyRequest study;
+  int64_t stop_after_steps = 0;  // train: hidden test flag, acts as SIGINT after N steps
+};
+
+// Parses argv into `request`. Returns -1 when the program should go on, otherwise the exit
+// code to return right away (0 after --help, non-zero after a usage error, already printed).
+// Configuration errors found after parsing (bad values, unreadable --config) throw loom::Error.
+int parse_command_line(int argc, const char* const* argv, Request& request);
+
+}  // namespace loom::imdb

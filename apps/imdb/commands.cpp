@@ -1,0 +1,91 @@
+// apps/imdb/commands.cpp: the train and export subcommands, and helpers shared by all commands.
+#include "apps/imdb/commands.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+
+#include "apps/imdb/checkpoint.h"
+#include "apps/imdb/data_location.h"
+#include "apps/imdb/export.h"
+#include "apps/imdb/prepare.h"
+#include "apps/imdb/progress.h"
+#include "apps/imdb/signals.h"
+#include "apps/imdb/trainer.h"
+#include "data/parallel.h"
+#include "tensor/cpu/threads.h"
+#include "tensor/error.h"
+
+namespace loom::imdb {
+
+void apply_threads(int64_t threads) {
+  set_num_threads(data::resolve_threads(static_cast<int>(threads)));
+}
+
+void prepare_output_folder(const Config& c) {
+  std::error_code ec;
+  std::filesystem::create_directories(c.out, ec);
+  LOOM_CHECK(!ec, "--out: cannot create '", c.out, "': ", ec.message());
+  write_config(c, c.out + "/config.json");
+}
+
+int run_train(const Request& r) {
+  Config c = r.config;
+  apply_threads(c.threads);
+  install_stop_handlers();
+
+  // --resume: the checkpoint's settings win (the run must continue as it started); only where
+  // the output goes, the thread count and the data path may change.
+  std::optional<Checkpoint> ck;
+  if (c.resume) {
+    const std::string last = checkpoint_path(c, "last");
+    LOOM_CHECK(std::filesystem::exists(last), "--resume: no checkpoint at '", last,
+               "' (train into this --out first)");
+    ck = load_checkpoint(last);
+    if (ck->state.finished) {
+      std::printf("%s: this run already finished (epoch %lld, best epoch %lld); nothing to do\n",
+                  last.c_str(), static_cast<long long>(ck->state.epoch),
+                  static_cast<long long>(ck->state.best_epoch));
+      return 0;
+    }
+    Config kept = ck->config;
+    kept.out = c.out;
+    kept.threads = c.threads;
+    if (!c.data.empty()) kept.data = c.data;
+    kept.resume = true;
+    c = kept;
+  }
+  const std::string path = locate_data(c.data);
+  c.data = path;
+  const PreparedData d = prepare_data(c, path, ck ? &ck->vocab : nullptr);
+  std::printf("data: %s\n", describe(d).c_str());
+  validate_against_data(c, static_cast<int64_t>(d.split.train.size()));
+  prepare_output_folder(c);
+
+  TrainOptions o;
+  o.interactive = Progress::stdout_is_terminal();
+  o.stop_after_steps = r.stop_after_steps;
+  o.resume_from = ck ? &*ck : nullptr;
+  const TrainResult result = train_model(c, d, o);
+  if (!result.stopped)
+    std::printf("done: best epoch %lld (validation loss %.4f); checkpoints in %s\n",
+                static_cast<long long>(result.state.best_epoch), result.state.best_val_loss,
+                c.out.c_str());
+  return 0;
+}
+
+int run_export(const Request& r) {
+  Config c = r.config;
+  apply_threads(c.threads);
+  const std::string path = locate_data(c.data);
+  c.data = path;
+  const PreparedData d = prepare_data(c, path);
+  LOOM_CHECK(!d.split.train.empty(), "export: the training split of '", path, "' is empty");
+  std::printf("data: %s\n", describe(d).c_str());
+  prepare_output_folder(c);
+  const std::string file = export_encoded(c, d, c.out);
+  std::printf("wrote %s and %s/vocab.json\n", file.c_str(), c.out.c_str());
+  return 0;
+}
+
+}  // namespace loom::imdb

@@ -1,0 +1,27 @@
+// apps/imdb/commands.h: one function per subcommand; main.cpp dispatches to them.
+//
+// Each returns the process exit code and throws loom::Error for bad input (main prints it).
+//   train    prepare data -> train (trainer.h) into config.out
+//   eval     load a checkpoint, score it on a split or a dataset (evaluate.h)
+//   predict  load a checkpoint, score review texts (predict.cpp)
+//   study    the ablation (study.h)
+//   export   the encoded data for the PyTorch reference (export.h)
+#pragma once
+
+#include "apps/imdb/cli.h"
+
+namespace loom::imdb {
+
+int run_train(const Request& r);
+int run_eval(const Request& r);
+int run_predict(const Request& r);
+int run_study(const Request& r);
+int run_export(const Request& r);
+
+// Applies --threads (0 = all cores) to the CPU backend.
+void apply_threads(int64_t threads);
+
+// Creates config.out and writes config.json into it.
+void prepare_output_folder(const Config& c);
+
+}  // namespace loom::imdb

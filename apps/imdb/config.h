@@ -1,0 +1,80 @@
+// apps/imdb/config.h: every setting of an imdb run in one struct, and how it is resolved.
+//
+// A run's settings come from four layers, each overriding the one before:
+//   1. the defaults below (the original Keras study's values),
+//   2. the preset (--preset quick|full|strong), which changes a few of them,
+//   3. the JSON file given with --config (keys = the field names below, e.g. "max_len"),
+//   4. the flags actually typed on the command line (--max-len ...).
+// The resolved Config is validated (errors name the flag, e.g. "--max-len must be >= 1, got 0")
+// and written in full to <out>/config.json, so a run can be repeated with `--config` alone.
+// Enumerations are kept as the strings the user typed and checked in validate(), so a bad value
+// gets the same message whether it came from a flag or from a file.
+// Left out: environment-variable overrides (except LOOM_IMDB_DATA, see data_location.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace loom::imdb {
+
+struct Config {
+  // --- data ---
+  std::string data;  // folder / .tar.gz / .csv / fastText; "" = find it (data_location.h)
+  std::string split = "random80";  // random80 | official
+  double val_fraction = 0.2;       // random80 only: share of rows held out for validation
+  int64_t train_limit = 0;         // > 0: train on only the first N training rows (quick preset)
+  int64_t val_limit = 0;           // > 0: validate on only the first N validation rows
+  // --- model (Keras: Embedding -> SpatialDropout1D -> LSTM -> Dense(1, sigmoid)) ---
+  int64_t vocab = 500;           // vocabulary size, padding included (ids 0..vocab-1)
+  int64_t max_len = 100;         // tokens per review after padding/truncation ('pre', as Keras)
+  int64_t embed = 100;           // embedding width
+  int64_t lstm_size = 100;       // LSTM hidden size
+  double spatial_dropout = 0.2;  // drops whole embedding channels per review
+  double lstm_dropout = 0.2;     // dropout on the LSTM's inputs
+  std::string lstm_impl = "composed";  // composed | fused
+  // --- optimisation ---
+  int64_t batch = 100;
+  int64_t epochs = 8;
+  int64_t patience = 3;    // early stopping on validation loss; 0 = never stop early
+  double lr = 1e-3;        // Adam
+  double clip_norm = 0.0;  // > 0: clip the global gradient norm to this value
+  // --- execution ---
+  std::string device = "cpu";      // cpu | cuda (cuda:N also accepted)
+  std::string precision = "fp32";  // fp32 | fp16
+  bool prefetch = false;           // on: data::Prefetcher builds batches on worker threads
+  int64_t threads = 0;             // CPU threads for the math; 0 = all cores
+  uint64_t seed = 42;              // split, shuffles, initial weights, dropout
+  std::string out = "runs/imdb";   // output folder (config.json, metrics.jsonl, checkpoints)
+  std::string preset;              // "" | quick | full | strong (recorded for the report)
+  bool resume = false;             // continue from <out>/last.safetensors
+};
+
+// The preset's changes on top of the defaults. Throws loom::Error for an unknown name.
+void apply_preset(Config& c, const std::string& preset);
+
+// A one-paragraph description of what a preset does (for --help and report.md).
+std::string describe_preset(const std::string& preset);
+
+// JSON <-> Config. from_json rejects unknown keys and wrong types, naming the key and `source`.
+nlohmann::json to_json(const Config& c);
+void merge_json(Config& c, const nlohmann::json& j, const std::string& source);
+// The raw object of a --config file (only the keys it holds), checked for syntax, unknown keys
+// and types; errors name the file.
+nlohmann::json read_config_json(const std::string& path);
+Config load_config_file(const std::string& path);  // defaults + preset + the file
+
+// Checks every field; throws loom::Error naming the flag and the bad value.
+void validate(const Config& c);
+// Checks what needs the data: a non-empty training split that holds at least one batch.
+void validate_against_data(const Config& c, int64_t train_rows);
+
+// Writes to_json(c) to `path` (pretty-printed, atomic rename).
+void write_config(const Config& c, const std::string& path);
+
+// "--max-len" for "max_len": the flag that sets a field (for error messages).
+std::string flag_for(const std::string& key);
+
+}  // namespace loom::imdb

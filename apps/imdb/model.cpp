@@ -1,0 +1,197 @@
+// apps/imdb/model.cpp: ImdbModel on nn/ (see model.h).
+#include "apps/imdb/model.h"
+
+#include <optional>
+
+#include "autograd/functions.h"
+#include "autograd/grad_mode.h"
+#include "cuda/device.h"
+#include "nn/amp/autocast.h"
+#include "nn/amp/grad_scaler.h"
+#include "nn/dropout.h"
+#include "nn/embedding.h"
+#include "nn/linear.h"
+#include "nn/losses.h"
+#include "nn/lstm.h"
+#include "nn/module.h"
+#include "nn/optim/adam.h"
+#include "nn/optim/clip_grad.h"
+#include "nn/serialize.h"
+#include "tensor/generator.h"
+
+namespace loom::imdb {
+namespace {
+
+// The network as an nn::Module, so its parameters get PyTorch's dotted names.
+struct Net : nn::Module {
+  std::shared_ptr<nn::Embedding> embedding;
+  std::shared_ptr<nn::SpatialDropout1d> spatial_dropout, lstm_input_dropout;
+  std::shared_ptr<nn::LSTM> lstm;
+  std::shared_ptr<nn::Linear> linear;
+
+  explicit Net(const Config& c) : nn::Module("ImdbNet") {
+    // Creation order = draw order from the default generator = PyTorch's registration order.
+    // No padding_idx: Keras' Embedding (mask_zero=False) trains the padding row like any other.
+    embedding = register_module(
+        "embedding", std::make_shared<nn::Embedding>(nn::EmbeddingOptions(c.vocab, c.embed)));
+    spatial_dropout = register_module("spatial_dropout",
+                                      std::make_shared<nn::SpatialDropout1d>(c.spatial_dropout));
+    // Keras' LSTM(dropout=p) drops the LSTM's *inputs* with one mask per (review, feature) for
+    // all timesteps: exactly a second SpatialDropout1d. (nn::LSTMOptions::dropout is PyTorch's
+    // between-layer dropout, a no-op with one layer.)
+    lstm_input_dropout = register_module("lstm_input_dropout",
+                                         std::make_shared<nn::SpatialDropout1d>(c.lstm_dropout));
+    lstm = register_module("lstm", std::make_shared<nn::LSTM>(
+                                       nn::LSTMOptions(c.embed, c.lstm_size)
+                                           .batch_first(true)
+                                           .impl(c.lstm_impl == "fused" ? nn::LstmImpl::Fused
+                                                                        : nn::LstmImpl::Composed)));
+    linear =
+        register_module("linear", std::make_shared<nn::Linear>(nn::LinearOptions(c.lstm_size, 1)));
+  }
+};
+
+}  // namespace
+
+struct ImdbModel::Impl {
+  Config config;
+  Device device;
+  std::shared_ptr<Net> net;
+  std::unique_ptr<nn::optim::Adam> adam;
+  std::unique_ptr<nn::amp::GradScaler> scaler;  // fp16 only
+};
+
+ImdbModel::ImdbModel(const Config& c, Device device) : impl_(std::make_unique<Impl>()) {
+  std::string why;
+  LOOM_CHECK(supports(c, &why), why);
+  LOOM_CHECK(device.is_cpu() || cuda::device_count() > device.index, "--device ", c.device,
+             ": no such CUDA device here (", cuda::device_report(), ")");
+  Impl& m = *impl_;
+  m.config = c;
+  m.device = device;
+  m.net = std::make_shared<Net>(c);  // on the CPU, from the default generator
+  if (!device.is_cpu()) m.net->to(device);
+  m.adam =
+      std::make_unique<nn::optim::Adam>(m.net->named_parameters(), nn::optim::AdamOptions(c.lr));
+  if (c.precision == "fp16") m.scaler = std::make_unique<nn::amp::GradScaler>();
+}
+
+ImdbModel::~ImdbModel() = default;
+
+bool ImdbModel::supports(const Config& c, std::string* reason) {
+  if (c.precision != "fp32" && c.precision != "fp16") {
+    if (reason) *reason = "--precision must be fp32 or fp16";
+    return false;
+  }
+  return true;
+}
+
+Device ImdbModel::device() const {
+  return impl_->device;
+}
+bool ImdbModel::fp16() const {
+  return impl_->scaler != nullptr;
+}
+double ImdbModel::loss_scale() const {
+  return fp16() ? impl_->scaler->scale_value() : 1.0;
+}
+int64_t ImdbModel::skipped_steps() const {
+  return fp16() ? impl_->scaler->skipped_steps() : 0;
+}
+
+void ImdbModel::set_training(bool on) {
+  impl_->net->train(on);
+}
+
+std::vector<std::pair<std::string, Variable>> ImdbModel::named_parameters() const {
+  return impl_->net->named_parameters();
+}
+
+Variable ImdbModel::forward(const Tensor& tokens) {
+  Net& net = *impl_->net;
+  LOOM_CHECK(tokens.dim() == 2, "ImdbModel::forward: tokens must be [batch, seq_len], got ",
+             shape_str(tokens.shape()));
+  // Under fp16 the GEMMs (LSTM gates, Linear) run in float16; see nn/amp/autocast.h.
+  nn::amp::AutocastGuard autocast(DType::Float16, fp16());
+  Variable x = net.embedding->forward(tokens);  // [B, T, E]
+  x = net.spatial_dropout->forward(x);          // mask [B, 1, E]
+  x = net.lstm_input_dropout->forward(x);       // mask [B, 1, E]
+  const nn::LstmOutput y = net.lstm->forward_full(x);
+  // One layer, one direction: h_n[0] is the output at the last timestep, out[:, -1, :] [B, H].
+  const Variable last = select(y.h_n, 0, 0);
+  return net.linear->forward(last);  // [B, 1]
+}
+
+Variable ImdbModel::loss(const Variable& logits, const Tensor& labels) {
+  // Outside autocast: the loss is float32 (logits come back float32 from the fp16 GEMM).
+  return nn::bce_with_logits(logits, labels);
+}
+
+void ImdbModel::backward(const Variable& loss) {
+  if (fp16())
+    impl_->scaler->scale(loss).backward();
+  else
+    loss.backward();
+}
+
+bool ImdbModel::step() {
+  Impl& m = *impl_;
+  bool applied = true;
+  if (m.scaler) {
+    if (m.config.clip_norm > 0) {
+      m.scaler->unscale_(m.adam->named_parameters());  // clip the true gradients
+      nn::clip_grad_norm_(m.net->parameters(), m.config.clip_norm);
+    }
+    applied = m.scaler->step(*m.adam);
+    m.scaler->update();
+  } else {
+    if (m.config.clip_norm > 0) nn::clip_grad_norm_(m.net->parameters(), m.config.clip_norm);
+    m.adam->step();
+  }
+  m.adam->zero_grad();
+  return applied;
+}
+
+void ImdbModel::zero_grad() {
+  impl_->adam->zero_grad();
+}
+
+std::vector<nn::TensorRecord> ImdbModel::state_records() const {
+  const Impl& m = *impl_;
+  std::vector<nn::TensorRecord> out;
+  for (const auto& [name, t] : m.net->state_dict())
+    out.push_back(nn::tensor_to_record(name, t));
+  for (const auto& [name, t] : m.adam->state_dict())
+    out.push_back(nn::tensor_to_record("optim." + name, t));
+  if (m.scaler)
+    for (const auto& [name, t] : m.scaler->state_dict())
+      out.push_back(nn::tensor_to_record("scaler." + name, t));
+  return out;
+}
+
+void ImdbModel::load_state(const nn::SafetensorsContents& file, const std::string& source,
+                           bool with_optimizer) {
+  Impl& m = *impl_;
+  nn::StateDict params, optim;
+  std::map<std::string, Tensor> scaler;
+  auto starts = [](const std::string& s, const char* p) { return s.rfind(p, 0) == 0; };
+  for (const nn::TensorRecord& r : file.tensors) {
+    if (starts(r.name, "optim."))
+      optim.emplace_back(r.name.substr(6), nn::record_to_tensor(r));
+    else if (starts(r.name, "scaler."))
+      scaler.emplace(r.name.substr(7), nn::record_to_tensor(r));
+    else
+      params.emplace_back(r.name, nn::record_to_tensor(r));
+  }
+  try {
+    m.net->load_state_dict(params, /*strict=*/true);  // names, shapes, dtypes; names the tensor
+    if (with_optimizer) {
+      m.adam->load_state_dict(optim);
+      if (m.scaler) m.scaler->load_state_dict(scaler, m.device);
+    }
+  } catch (const Error& e) {
+    LOOM_FAIL(source, ": the checkpoint does not fit the model its config describes: ", e.what());
+  }
+}
+
+}  // namespace loom::imdb

@@ -1,0 +1,79 @@
+// apps/imdb/model.h: the study's network with its loss and optimizer, behind one small class.
+//
+//   tokens [B, T] -> Embedding(vocab, embed) -> SpatialDropout1d(spatial_dropout)
+//                 -> SpatialDropout1d(lstm_dropout)      (Keras' LSTM(dropout=p): one mask per
+//                                                         review and input feature, all timesteps)
+//                 -> LSTM(embed, lstm_size, batch_first; composed or fused)
+//                 -> output at the last timestep [B, H] -> Linear(H, 1) -> logits [B, 1]
+//   loss = BCEWithLogits(logits, labels) (mean); predict applies the sigmoid.
+//   optimizer = Adam(lr), optional clipping of the global gradient norm.
+//   --precision fp16: the forward pass runs under nn::amp::AutocastGuard (GEMMs in float16 with
+//   float32 accumulation; master weights, loss and Adam in float32) and nn::amp::GradScaler
+//   scales the loss, unscales the gradients, skips steps with inf/NaN and adapts the scale.
+// Only model.cpp includes the nn/ layers: the trainer, the checkpoint code and the commands see
+// this class.
+// Parameters are created on the CPU from loom's default generator (seed it first), then moved to
+// `device`. Parameter names are PyTorch's state_dict names (embedding.weight, lstm.weight_ih_l0,
+// linear.bias, ...), so a checkpoint loads into the PyTorch twin in tests/reference/torch_imdb.py.
+// Left out: fp16 inside the fused LSTM (nn's fused CPU path stays float32 under autocast).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "apps/imdb/config.h"
+#include "autograd/variable.h"
+#include "nn/safetensors.h"
+#include "tensor/device.h"
+#include "tensor/tensor.h"
+
+namespace loom::imdb {
+
+class ImdbModel {
+ public:
+  ImdbModel(const Config& config, Device device);
+  ~ImdbModel();
+  ImdbModel(const ImdbModel&) = delete;
+  ImdbModel& operator=(const ImdbModel&) = delete;
+
+  // tokens [B, T] Int32 on the model's device -> logits [B, 1] Float32.
+  Variable forward(const Tensor& tokens);
+  // Mean binary cross-entropy of sigmoid(logits) [B, 1] against labels [B, 1] (0 or 1).
+  Variable loss(const Variable& logits, const Tensor& labels);
+
+  void set_training(bool on);  // dropout on (train) or off (eval, predict)
+
+  // Backward of `loss` (scaled by the loss scaler under fp16).
+  void backward(const Variable& loss);
+  // One optimizer step from those gradients: (unscale,) clip if configured, Adam (skipped under
+  // fp16 when a gradient is inf/NaN), update the scale, zero the gradients. Returns whether the
+  // step was applied.
+  bool step();
+  void zero_grad();
+
+  Device device() const;
+  bool fp16() const;
+  double loss_scale() const;      // the GradScaler's scale (1 for fp32)
+  int64_t skipped_steps() const;  // optimizer steps skipped for inf/NaN gradients so far
+  std::vector<std::pair<std::string, Variable>> named_parameters() const;
+
+  // Parameters and optimizer state as safetensors records: parameters under their own names,
+  // Adam's state under "optim.<param>.<buffer>" (nn/serialize.h's naming), the loss scaler's
+  // under "scaler.<key>" (fp16 only). load_state checks names, dtypes and shapes and
+  // throws loom::Error naming the tensor (a checkpoint of another configuration, a corrupt file).
+  std::vector<nn::TensorRecord> state_records() const;
+  void load_state(const nn::SafetensorsContents& file, const std::string& source,
+                  bool with_optimizer);
+
+  // True when this build can train with `config` (e.g. fused LSTM, fp16 available); otherwise
+  // false and `reason` says why.
+  static bool supports(const Config& config, std::string* reason);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace loom::imdb

@@ -1,0 +1,54 @@
+// apps/imdb/prepare.h: from a dataset path to encoded rows, a split and a vocabulary.
+//
+// The same steps as the original study, in loom's data/ library:
+//   read (data/readers.h) -> clean (TextPipeline: strip HTML, digits, punctuation; lowercase)
+//   -> split (random80: seeded permutation, last 20% = validation; official: aclImdb's halves)
+//   -> vocabulary of the `vocab` most frequent words, fitted on the training rows only
+//   -> encode every review to `max_len` ids, padded and truncated at the front (Keras' default).
+// --train-limit keeps only the first N rows of the training split (after the vocabulary is
+// fitted on the whole training split, so a limited run uses the same ids as a full one);
+// --val-limit keeps the first N validation rows.
+// With a vocabulary given (eval, predict: the checkpoint's), nothing is fitted.
+// Left out: caching the encoded data between runs (reading + cleaning 50k reviews takes seconds).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/imdb/config.h"
+#include "data/example.h"
+#include "data/split.h"
+#include "data/text_pipeline.h"
+#include "data/vocab.h"
+
+namespace loom::imdb {
+
+struct PreparedData {
+  std::string source;  // the path read
+  int64_t rows = 0;    // reviews in the dataset
+  int64_t max_len = 0;
+  std::vector<int32_t> tokens;  // [rows, max_len] ids, row-major
+  std::vector<float> labels;    // [rows] 1 positive, 0 negative
+  std::vector<data::Split>
+      official;              // [rows] aclImdb's own split of each row (Unspecified elsewhere)
+  data::SplitIndices split;  // train (possibly limited) and validation rows
+  data::Vocabulary vocab;
+  double read_seconds = 0;    // reading + cleaning
+  double encode_seconds = 0;  // vocabulary + encoding
+};
+
+// Reads and encodes `path` as `config` says. `vocab`: use this vocabulary instead of fitting one.
+// Throws loom::Error naming the path for missing/empty data, and naming the flag when the
+// split cannot be made (e.g. --split official on a CSV).
+PreparedData prepare_data(const Config& config, const std::string& path,
+                          const data::Vocabulary* vocab = nullptr);
+
+// The text cleaner every command uses (train, eval and predict must agree).
+const data::TextPipeline& text_pipeline();
+
+// "50000 reviews (25000 positive), train 40000, validation 10000, vocabulary 500" for logs.
+std::string describe(const PreparedData& d);
+
+}  // namespace loom::imdb

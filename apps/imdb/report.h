@@ -1,0 +1,59 @@
+// apps/imdb/report.h: the study's report folder, built from each variant's metrics.jsonl.
+//
+// <report>/report.md      what ran, on what, and the table: mean epoch time, data-loading time,
+//                         wait time, final train and validation accuracy, speedup and accuracy
+//                         change vs the baseline; skipped variants with the reason
+// <report>/metrics.csv    one row per (variant, epoch), every field of EpochMetrics
+// <report>/metrics.jsonl  the same, as JSON lines with a "variant" field
+// <report>/*.png          drawn by apps/imdb/plot_study.py from metrics.csv (matplotlib); when
+//                         python or matplotlib is missing, report.md says the plots were skipped
+// Left out: confidence intervals (one seed per variant; run the study twice to see the noise).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "apps/imdb/config.h"
+#include "apps/imdb/metrics.h"
+
+namespace loom::imdb {
+
+struct VariantOutcome {
+  std::string name;         // baseline, prefetch, fused, fp16, all, cuda_baseline, cuda_all
+  std::string description;  // what it changes vs the baseline
+  std::string status;       // ran | skipped | failed | interrupted
+  std::string reason;       // why skipped / failed
+  Config config;            // the resolved config it ran with
+  std::vector<EpochMetrics> epochs;
+};
+
+struct StudyContext {
+  std::string title = "IMDB sentiment: baseline vs optimized (loom)";
+  std::string command;  // the command line that produced it
+  std::string machine;  // CPU model, cores
+  std::string devices;  // loom::cuda::device_report()
+  std::string dataset;  // describe(PreparedData)
+  std::string preset;   // describe_preset(...)
+  std::string started_utc, finished_utc;
+  double total_seconds = 0;
+};
+
+// Means over a variant's epochs (0 when it has none).
+double mean_epoch_time(const VariantOutcome& v);
+double mean_data_time(const VariantOutcome& v);
+double mean_wait_time(const VariantOutcome& v);
+
+// Writes report.md, metrics.csv and metrics.jsonl into `dir` (created). `plots_note` is a line
+// saying whether the plots were drawn (see draw_plots).
+void write_report(const std::string& dir, const StudyContext& ctx,
+                  const std::vector<VariantOutcome>& variants, const std::string& plots_note);
+
+// Runs `python plot_script dir`; returns a note for report.md: which PNGs were drawn, or why the
+// plots were skipped. Never throws.
+std::string draw_plots(const std::string& python, const std::string& plot_script,
+                       const std::string& dir);
+
+// "Intel(R) Xeon(R) ... x 2 cores" from /proc/cpuinfo, or "unknown CPU".
+std::string describe_machine();
+
+}  // namespace loom::imdb

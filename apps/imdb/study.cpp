@@ -1,0 +1,157 @@
+// apps/imdb/study.cpp: run_study, see study.h.
+#include "apps/imdb/study.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include "apps/imdb/commands.h"
+#include "apps/imdb/data_location.h"
+#include "apps/imdb/model.h"
+#include "apps/imdb/prepare.h"
+#include "apps/imdb/progress.h"
+#include "apps/imdb/report.h"
+#include "apps/imdb/signals.h"
+#include "apps/imdb/trainer.h"
+#include "cuda/device.h"
+#include "tensor/error.h"
+
+#ifndef LOOM_IMDB_PLOT_SCRIPT
+#define LOOM_IMDB_PLOT_SCRIPT "apps/imdb/plot_study.py"
+#endif
+
+namespace loom::imdb {
+namespace {
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
+  return buf;
+}
+
+}  // namespace
+
+const std::vector<Variant>& study_variants() {
+  static const std::vector<Variant> v = {
+      {"baseline", "fp32, batches built inline, composed LSTM", [](Config&) {}, false},
+      {"prefetch", "+ prefetch (a worker thread builds batches ahead)",
+       [](Config& c) { c.prefetch = true; }, false},
+      {"fused", "+ fused LSTM", [](Config& c) { c.lstm_impl = "fused"; }, false},
+      {"fp16", "+ fp16 mixed precision, dynamic loss scaling",
+       [](Config& c) { c.precision = "fp16"; }, false},
+      {"all",
+       "prefetch + fused LSTM + fp16 (on the CPU nn's fused LSTM stays float32 under autocast: "
+       "only the Linear runs in fp16)",
+       [](Config& c) {
+         c.prefetch = true;
+         c.lstm_impl = "fused";
+         c.precision = "fp16";
+       },
+       false},
+      {"cuda_baseline", "the baseline on the GPU", [](Config& c) { c.device = "cuda"; }, true},
+      {"cuda_all", "prefetch + fused LSTM + fp16 on the GPU",
+       [](Config& c) {
+         c.device = "cuda";
+         c.prefetch = true;
+         c.lstm_impl = "fused";
+         c.precision = "fp16";
+       },
+       true},
+  };
+  return v;
+}
+
+std::string skip_reason(const Variant& v, const Config& c) {
+  if (v.needs_cuda) {
+    if (!cuda::built_with_cuda()) return "this build has no CUDA backend (configured without nvcc)";
+    if (cuda::device_count() == 0)
+      return "no CUDA device on this machine (" + cuda::device_report() + ")";
+  }
+  std::string why;
+  if (!ImdbModel::supports(c, &why)) return why;
+  return "";
+}
+
+int run_study(const Request& r) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Config base = r.config;
+  // The study decides these per variant; whatever the flags said, the baseline is the baseline.
+  base.prefetch = false;
+  base.lstm_impl = "composed";
+  base.precision = "fp32";
+  base.device = "cpu";
+  base.resume = false;
+  apply_threads(base.threads);
+  install_stop_handlers();
+
+  StudyContext ctx;
+  ctx.command = r.command_line;
+  ctx.started_utc = utc_now();
+  ctx.machine = describe_machine();
+  ctx.devices = cuda::device_report();
+  ctx.preset = describe_preset(base.preset);
+
+  const std::string path = locate_data(base.data);
+  base.data = path;
+  const PreparedData d = prepare_data(base, path);
+  validate_against_data(base, static_cast<int64_t>(d.split.train.size()));
+  ctx.dataset = describe(d);
+  std::printf("data: %s\n", ctx.dataset.c_str());
+  prepare_output_folder(base);
+
+  std::vector<VariantOutcome> outcomes;
+  for (const Variant& v : study_variants()) {
+    if (!r.study.variants.empty() && std::find(r.study.variants.begin(), r.study.variants.end(),
+                                               v.name) == r.study.variants.end())
+      continue;
+    VariantOutcome out;
+    out.name = v.name;
+    out.description = v.description;
+    out.config = base;
+    v.apply(out.config);
+    out.config.out = base.out + "/" + v.name;
+    if (stop_requested()) {
+      out.status = "skipped";
+      out.reason = std::string("the study was stopped by ") + signal_name(stop_signal());
+      outcomes.push_back(out);
+      continue;
+    }
+    out.reason = skip_reason(v, out.config);
+    if (!out.reason.empty()) {
+      out.status = "skipped";
+      std::printf("\n== %s: skipped: %s\n", v.name.c_str(), out.reason.c_str());
+      outcomes.push_back(out);
+      continue;
+    }
+    std::printf("\n== %s: %s -> %s\n", v.name.c_str(), v.description.c_str(),
+                out.config.out.c_str());
+    std::fflush(stdout);
+    try {
+      prepare_output_folder(out.config);
+      TrainOptions o;
+      o.interactive = Progress::stdout_is_terminal();
+      const TrainResult res = train_model(out.config, d, o);
+      out.epochs = res.epochs;
+      out.status = res.stopped ? "interrupted" : "ran";
+    } catch (const std::exception& e) {
+      out.status = "failed";
+      out.reason = e.what();
+      std::fprintf(stderr, "imdb study: variant %s failed: %s\n", v.name.c_str(), e.what());
+    }
+    outcomes.push_back(out);
+  }
+
+  const std::string report_dir = base.out + "/report";
+  ctx.finished_utc = utc_now();
+  ctx.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  write_report(report_dir, ctx, outcomes, "Plots not drawn yet.");  // the CSV the plots read
+  const std::string note = draw_plots(r.study.python, LOOM_IMDB_PLOT_SCRIPT, report_dir);
+  write_report(report_dir, ctx, outcomes, note);
+  std::printf("\nreport: %s/report.md (%.1f min)\n", report_dir.c_str(), ctx.total_seconds / 60);
+  return 0;
+}
+
+}  // namespace loom::imdb

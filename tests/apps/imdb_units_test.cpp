@@ -1,0 +1,196 @@
+// tests/apps/imdb_units_test.cpp: the imdb program's pieces, in process: settings resolution,
+// classification metrics, the metrics file and the study report.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "apps/imdb/cli.h"
+#include "apps/imdb/config.h"
+#include "apps/imdb/evaluate.h"
+#include "apps/imdb/metrics.h"
+#include "apps/imdb/report.h"
+#include "apps/imdb/study.h"
+#include "tensor/error.h"
+#include "tests/apps/app_fixture.h"
+
+namespace loom::imdb {
+namespace {
+
+namespace fs = std::filesystem;
+
+int parse(std::vector<std::string> args, Request& r) {
+  args.insert(args.begin(), "imdb");
+  std::vector<const char*> argv;
+  for (const auto& a : args)
+    argv.push_back(a.c_str());
+  return parse_command_line(static_cast<int>(argv.size()), argv.data(), r);
+}
+
+TEST(ImdbConfig, DefaultsAreTheOriginalStudy) {
+  Request r;
+  ASSERT_EQ(parse({"train"}, r), -1);
+  const Config& c = r.config;
+  EXPECT_EQ(c.vocab, 500);
+  EXPECT_EQ(c.max_len, 100);
+  EXPECT_EQ(c.embed, 100);
+  EXPECT_EQ(c.lstm_size, 100);
+  EXPECT_DOUBLE_EQ(c.spatial_dropout, 0.2);
+  EXPECT_DOUBLE_EQ(c.lstm_dropout, 0.2);
+  EXPECT_EQ(c.batch, 100);
+  EXPECT_EQ(c.epochs, 8);
+  EXPECT_EQ(c.patience, 3);
+  EXPECT_DOUBLE_EQ(c.lr, 1e-3);
+  EXPECT_EQ(c.split, "random80");
+  EXPECT_DOUBLE_EQ(c.val_fraction, 0.2);
+  EXPECT_FALSE(c.prefetch);
+  EXPECT_EQ(c.lstm_impl, "composed");
+  EXPECT_EQ(c.precision, "fp32");
+}
+
+TEST(ImdbConfig, LayersDefaultsPresetFileFlags) {
+  const std::string dir = testing_support::temp_dir("config");
+  // The file sets epochs and max_len and names a preset; the typed flag wins for max_len.
+  std::ofstream(dir + "/c.json") << R"({"preset": "strong", "epochs": 3, "max_len": 50})";
+  Request r;
+  ASSERT_EQ(parse({"train", "--config", dir + "/c.json", "--max-len", "64", "--prefetch", "on"}, r),
+            -1);
+  EXPECT_EQ(r.config.vocab, 20000);  // from the preset
+  EXPECT_EQ(r.config.split, "official");
+  EXPECT_EQ(r.config.epochs, 3);    // the file over the preset
+  EXPECT_EQ(r.config.max_len, 64);  // the flag over the file
+  EXPECT_TRUE(r.config.prefetch);
+  EXPECT_EQ(r.config.preset, "strong");
+  // A typed --preset replaces the file's preset, and the file's keys still apply over it.
+  Request q;
+  ASSERT_EQ(parse({"study", "--config", dir + "/c.json", "--preset", "quick"}, q), -1);
+  EXPECT_EQ(q.config.vocab, 500);
+  EXPECT_EQ(q.config.epochs, 3);
+  EXPECT_GT(q.config.train_limit, 0);
+  EXPECT_GT(q.config.val_limit, 0);
+  // Every Config key has a flag: a flag per JSON key, typed, ends up in the resolved config.
+  Request v;
+  ASSERT_EQ(parse({"train", "--val-limit", "7", "--train-limit", "9", "--lstm-size", "12"}, v), -1);
+  EXPECT_EQ(v.config.val_limit, 7);
+  EXPECT_EQ(v.config.train_limit, 9);
+  EXPECT_EQ(v.config.lstm_size, 12);
+  // write_config + load_config_file round trip everything.
+  write_config(r.config, dir + "/resolved.json");
+  const Config back = load_config_file(dir + "/resolved.json");
+  EXPECT_EQ(to_json(back), to_json(r.config));
+  fs::remove_all(dir);
+}
+
+TEST(ImdbConfig, ValidationNamesTheFlag) {
+  Config c;
+  c.max_len = 0;
+  try {
+    validate(c);
+    FAIL() << "max_len 0 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--max-len"), std::string::npos) << e.what();
+  }
+  c = Config();
+  c.batch = 100;
+  EXPECT_THROW(validate_against_data(c, 50), Error);
+  EXPECT_NO_THROW(validate_against_data(c, 100));
+  EXPECT_THROW(apply_preset(c, "turbo"), Error);
+}
+
+TEST(ImdbEvaluate, ConfusionMatrixAndScores) {
+  Scores s;
+  s.probs = {0.9f, 0.8f, 0.3f, 0.6f, 0.1f, 0.4f};
+  s.labels = {1, 1, 1, 0, 0, 0};
+  s.loss = 0.5;
+  const Classification c = classify(s);
+  EXPECT_EQ(c.tp, 2);
+  EXPECT_EQ(c.fn, 1);
+  EXPECT_EQ(c.fp, 1);
+  EXPECT_EQ(c.tn, 2);
+  EXPECT_DOUBLE_EQ(c.accuracy, 4.0 / 6);
+  EXPECT_DOUBLE_EQ(c.precision, 2.0 / 3);
+  EXPECT_DOUBLE_EQ(c.recall, 2.0 / 3);
+  EXPECT_DOUBLE_EQ(c.f1, 2.0 / 3);
+  // No positive predictions: precision and F1 are 0, not NaN.
+  s.probs = {0.1f, 0.2f};
+  s.labels = {1, 0};
+  const Classification z = classify(s);
+  EXPECT_EQ(z.precision, 0);
+  EXPECT_EQ(z.f1, 0);
+}
+
+TEST(ImdbMetrics, JsonlRoundTripAndTruncate) {
+  const std::string dir = testing_support::temp_dir("metrics");
+  const std::string path = dir + "/m.jsonl";
+  for (int e = 1; e <= 3; ++e) {
+    EpochMetrics m;
+    m.epoch = e;
+    m.val_acc = 0.5 + 0.1 * e;
+    m.fp16 = e == 2;
+    m.loss_scale = 65536;
+    append_metrics(path, m);
+  }
+  std::vector<EpochMetrics> all = read_metrics(path);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_DOUBLE_EQ(all[2].val_acc, 0.8);
+  EXPECT_TRUE(all[1].fp16);
+  EXPECT_FALSE(all[0].fp16);  // loss_scale written only for fp16 epochs
+  truncate_metrics(path, 2);
+  EXPECT_EQ(read_metrics(path).size(), 2u);
+  std::ofstream(path, std::ios::app) << "{not json\n";
+  EXPECT_THROW(read_metrics(path), Error);
+  fs::remove_all(dir);
+}
+
+TEST(ImdbReport, TableSpeedupsAndSkippedVariants) {
+  const std::string dir = testing_support::temp_dir("report");
+  VariantOutcome base{"baseline", "fp32", "ran", "", Config(), {}};
+  VariantOutcome fast{"prefetch", "+ prefetch", "ran", "", Config(), {}};
+  VariantOutcome gpu{"cuda_baseline", "on the GPU", "skipped", "no CUDA device", Config(), {}};
+  for (int e = 1; e <= 2; ++e) {
+    EpochMetrics m;
+    m.epoch = e;
+    m.epoch_time_s = 10;
+    m.val_acc = 0.80;
+    base.epochs.push_back(m);
+    m.epoch_time_s = 5;
+    m.val_acc = 0.79;
+    fast.epochs.push_back(m);
+  }
+  StudyContext ctx;
+  write_report(dir, ctx, {base, fast, gpu}, "Plots skipped: test.");
+  std::ifstream in(dir + "/report.md");
+  const std::string md((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(md.find("| prefetch |"), std::string::npos) << md;
+  EXPECT_NE(md.find("2.00x"), std::string::npos) << md;  // 10 s / 5 s
+  EXPECT_NE(md.find("-1.00"), std::string::npos) << md;  // 79% vs 80%
+  EXPECT_NE(md.find("**cuda_baseline**"), std::string::npos) << md;
+  EXPECT_NE(md.find("no CUDA device"), std::string::npos) << md;
+  EXPECT_NE(md.find("Plots skipped"), std::string::npos) << md;
+  std::ifstream csv(dir + "/metrics.csv");
+  int lines = 0;
+  for (std::string l; std::getline(csv, l);)
+    ++lines;
+  EXPECT_EQ(lines, 1 + 4);  // header + 2 variants x 2 epochs (the skipped one has none)
+  fs::remove_all(dir);
+}
+
+TEST(ImdbStudy, VariantsCoverTheAblationAndSkipCudaWithoutADevice) {
+  std::vector<std::string> names;
+  for (const Variant& v : study_variants())
+    names.push_back(v.name);
+  for (const char* n : {"baseline", "prefetch", "fused", "fp16", "all"})
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
+  Config c;
+  EXPECT_EQ(skip_reason(study_variants()[0], c), "");  // the baseline always runs
+  for (const Variant& v : study_variants()) {
+    Config vc = c;
+    v.apply(vc);
+    if (v.needs_cuda && !skip_reason(v, vc).empty()) {
+      EXPECT_NE(skip_reason(v, vc).find("CUDA"), std::string::npos) << skip_reason(v, vc);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace loom::imdb
