@@ -24,12 +24,10 @@
 #include <cstdint>
 
 #include "tensor/error.h"
+#include "tensor/kernels/host_device.h"
 
 #ifdef __CUDACC__
 #include <cuda_runtime.h>
-#define LOOM_HOST_DEVICE __host__ __device__
-#else
-#define LOOM_HOST_DEVICE
 #endif
 
 namespace loom::cuda {

@@ -11,13 +11,7 @@
 #include <cmath>
 #include <cstdint>
 
-#ifndef LOOM_HOST_DEVICE  // (also defined, identically, by other shared headers)
-#ifdef __CUDACC__
-#define LOOM_HOST_DEVICE __host__ __device__
-#else
-#define LOOM_HOST_DEVICE
-#endif
-#endif
+#include "tensor/kernels/host_device.h"
 
 namespace loom {
 
