@@ -5,21 +5,11 @@
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
+#include "tests/common/error_of.h"
 
 using namespace loom;
 
-namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected loom::Error";
-  return "";
-}
-}  // namespace
+using loom::test::error_of;
 
 TEST(Engine, MulThenBackward) {
   Variable a(tensor({1, 2, 3}, {3}), true);

@@ -37,6 +37,7 @@
 #include "tensor/dtype.h"
 #include "tensor/ops.h"
 #include "tensor/tensor.h"
+#include "tests/common/error_of.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace loom::test {
@@ -202,18 +203,6 @@ inline ::testing::AssertionResult expect_close(const Tensor& ref, const Tensor& 
 inline ::testing::AssertionResult expect_close(const Tensor& ref, const Tensor& got, Tol tol,
                                                const Tensor& scale) {
   return expect_close_impl(ref, got, tol, &scale);
-}
-
-// The message of the loom::Error `fn` throws, or "" (and a test failure) if it throws none.
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a loom::Error";
-  return std::string();
 }
 
 }  // namespace loom::test

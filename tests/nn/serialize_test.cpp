@@ -14,11 +14,13 @@
 #include "nn/optim/sgd.h"
 #include "nn/serialize.h"
 #include "nn_test_util.h"
+#include "tests/common/error_of.h"
 
 using namespace loom;
 using namespace loom::nn;
 using loom::nn::testing::all_close;
 using loom::nn::testing::Golden;
+using loom::test::error_of;
 
 namespace {
 
@@ -35,16 +37,6 @@ struct Head : Module {
 
 std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "loom_" + name + "_" + std::to_string(::getpid()) + ".safetensors";
-}
-
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

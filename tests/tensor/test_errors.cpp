@@ -3,22 +3,11 @@
 
 #include "tensor/ops.h"
 #include "tensor/tensor.h"
+#include "tests/common/error_of.h"
 
 using namespace loom;
 
-namespace {
-// Runs f, expects loom::Error, and returns its message.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected loom::Error";
-  return "";
-}
-}  // namespace
+using loom::test::error_of;
 
 TEST(Errors, BroadcastMismatchNamesOpAndShapes) {
   const std::string msg = error_of([] { add(zeros({2, 3}), zeros({4})); });
