@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "data/big_buffer.h"
 #include "data/parallel.h"
 #include "tensor/error.h"
 
@@ -69,6 +70,39 @@ std::vector<int32_t> encode_texts(const std::vector<std::string>& cleaned, const
     for (int64_t k = begin; k < end; ++k) {
       ids.clear();
       vocab.encode(cleaned[static_cast<size_t>(rows.empty() ? k : rows[k])], ids);
+      pad_or_truncate(ids, options, out.data() + k * options.max_len);
+    }
+  });
+  return out;
+}
+
+std::vector<int32_t> encode_texts(const TokenCorpus& corpus, const Vocabulary& vocab,
+                                  const EncodeOptions& options, const std::vector<int64_t>& rows,
+                                  int threads) {
+  LOOM_CHECK(options.max_len > 0, "encode_texts: max_len must be > 0, got ", options.max_len);
+  const auto n = static_cast<int64_t>(rows.empty() ? corpus.rows() : rows.size());
+  for (int64_t r : rows)
+    LOOM_CHECK(r >= 0 && r < corpus.rows(), "encode_texts: row ", r, " out of range [0, ",
+               corpus.rows(), ")");
+  // Dictionary index -> vocabulary id (-1: dropped), one hash lookup per distinct word.
+  std::vector<int32_t> id_of(corpus.words.size());
+  parallel_chunks(
+      static_cast<int64_t>(id_of.size()), threads, [&](int64_t begin, int64_t end, int64_t) {
+        for (int64_t w = begin; w < end; ++w)
+          id_of[static_cast<size_t>(w)] = vocab.id(corpus.words[static_cast<size_t>(w)]);
+      });
+  std::vector<int32_t> out;
+  reserve_huge(out, static_cast<size_t>(n * options.max_len));
+  out.resize(static_cast<size_t>(n * options.max_len));
+  parallel_chunks(n, threads, [&](int64_t begin, int64_t end, int64_t) {
+    std::vector<int32_t> ids;  // reused for every row of the chunk
+    for (int64_t k = begin; k < end; ++k) {
+      const int64_t row = rows.empty() ? k : rows[static_cast<size_t>(k)];
+      ids.clear();
+      for (const int32_t* t = corpus.row_begin(row); t != corpus.row_end(row); ++t) {
+        const int32_t id = id_of[static_cast<size_t>(*t)];
+        if (id >= 0) ids.push_back(id);
+      }
       pad_or_truncate(ids, options, out.data() + k * options.max_len);
     }
   });

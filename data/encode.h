@@ -15,6 +15,7 @@
 
 #include "data/example.h"
 #include "data/text_pipeline.h"
+#include "data/token_corpus.h"
 #include "data/vocab.h"
 
 namespace loom::data {
@@ -37,13 +38,19 @@ std::vector<std::string> clean_texts(const std::vector<TextExample>& examples,
                                      const TextPipeline& pipeline, int threads = 1);
 
 // A transform for ImdbReadOptions::transform: replaces ex.text by pipeline.clean(ex.text), so
-// the cleaning runs on the reader's worker threads while the archive is still being read.
-// `pipeline` must outlive the read.
+// read_aclimdb cleans each review on its threads right after copying it (while it is still in
+// the cache). `pipeline` must outlive the read.
 std::function<void(TextExample&)> clean_transform(const TextPipeline& pipeline);
 
 // Encodes cleaned[rows[k]] (every row when `rows` is empty) into row k of the result:
 // shape [rows, max_len], row-major.
 std::vector<int32_t> encode_texts(const std::vector<std::string>& cleaned, const Vocabulary& vocab,
+                                  const EncodeOptions& options,
+                                  const std::vector<int64_t>& rows = {}, int threads = 1);
+// The same for the rows of a tokenized corpus (token_corpus.h): each dictionary word is looked up
+// in the vocabulary once, then every token is an array lookup. Same result as encoding the
+// corpus's cleaned strings.
+std::vector<int32_t> encode_texts(const TokenCorpus& corpus, const Vocabulary& vocab,
                                   const EncodeOptions& options,
                                   const std::vector<int64_t>& rows = {}, int threads = 1);
 

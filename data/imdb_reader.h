@@ -2,22 +2,29 @@
 //
 // Layout: [aclImdb/]{train,test}/{pos,neg}/<id>_<rating>.txt, one review per file, rating 1..10
 // (pos >= 7, neg <= 4). train/unsup (unlabelled) and the other files (README, imdb.vocab, ...) are
-// skipped. The result is sorted by (split: train first, label: neg first, id), so it is the same
-// whatever order the directory listing or the archive had.
-// Bad input: a missing path, a path that is neither a folder nor a .tar.gz/.tgz, a corrupt
-// archive, a folder/archive with no reviews, or a review file whose name is not <id>_<rating>.txt
-// (rating 1..10) all throw loom::Error naming the path. Empty review files are kept (they encode
-// to a row of padding); invalid UTF-8 is replaced with U+FFFD (utf8.h); there is no size limit on
-// a review.
-// Reading is one thread (gzip is sequential); see ImdbReadOptions::transform for overlapping it
-// with per-review work.
+// skipped. Reviews come sorted by (split: train first, label: neg first, id), so the order is the
+// same whatever order the directory listing or the archive had.
+//
+// How a .tar.gz is read (the fast path, aclImdb's case): the file is read whole, libdeflate
+// inflates it in one call (gunzip.h), and TarReader walks the tar in memory (tar_reader.h); the
+// reviews stay where they are and ImdbArchive hands out views of them. Other archives (a .tar,
+// a multi-member gzip, 4 GiB or more) go through libarchive's streaming reader, and a folder is
+// read file by file; both copy the texts into memory.
+// Bad input: a missing path, a path that is neither a folder nor a .tar.gz/.tgz/.tar, a corrupt
+// or truncated archive, a folder/archive with no reviews, or a review file whose name is not
+// <id>_<rating>.txt (rating 1..10) all throw loom::Error naming the path (and the entry, for a
+// corrupt tar). Empty review files are kept (they encode to a row of padding); there is no size
+// limit on a review.
 // Left out: the unsup split, the URL and bag-of-words files.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "data/big_buffer.h"
 #include "data/example.h"
 
 namespace loom::data {
@@ -25,15 +32,38 @@ namespace loom::data {
 struct ImdbReadOptions {
   bool train = true;  // read train/{pos,neg}
   bool test = true;   // read test/{pos,neg}
-  // Applied to every example right after it is read (e.g. replace ex.text by its cleaned form,
-  // see encode.h's clean_transform). With threads > 1, threads - 1 workers run the UTF-8 check
-  // and the transform while the calling thread keeps decompressing, so cleaning overlaps reading.
-  // The result is the same for any thread count. The transform must be thread-safe.
+  // read_aclimdb only: applied to every example after its text is copied and made valid UTF-8
+  // (e.g. replace ex.text by its cleaned form, see encode.h's clean_transform). It runs on
+  // `threads` threads, each on a contiguous range of the sorted examples, so the result is the
+  // same for any thread count. The transform must be thread-safe.
   std::function<void(TextExample&)> transform;
-  int threads = 1;  // <= 0: all hardware threads
+  int threads = 1;  // read_aclimdb's copy + UTF-8 check + transform; <= 0: all hardware threads
 };
 
-// `path`: the aclImdb folder, its parent, or a .tar.gz / .tgz of it.
+// The reviews of an aclImdb folder or archive, with their texts left in place: the input of
+// tokenize_texts (token_corpus.h) without a copy of 100 MB of text.
+class ImdbArchive {
+ public:
+  // `path`: the aclImdb folder, its parent, or a .tar.gz / .tgz / .tar of it. Reads everything
+  // (options.transform and options.threads are not used here).
+  explicit ImdbArchive(const std::string& path, const ImdbReadOptions& options = {});
+
+  int64_t size() const { return static_cast<int64_t>(examples_.size()); }
+  // Label, id, rating and split of every review, in canonical order; their `text` is empty.
+  const std::vector<TextExample>& examples() const { return examples_; }
+  // Review i's bytes exactly as stored: NOT yet checked for valid UTF-8 (TextPipeline does that,
+  // read_aclimdb does it with sanitize_utf8). Valid as long as the ImdbArchive lives.
+  std::string_view text(int64_t i) const { return texts_[static_cast<size_t>(i)]; }
+
+ private:
+  ByteBuffer tar_;                       // the inflated archive (fast path); empty otherwise
+  std::vector<std::string> owned_;       // texts read by the other paths
+  std::vector<TextExample> examples_;    // [size] canonical order, text empty
+  std::vector<std::string_view> texts_;  // [size] views into tar_ or owned_
+};
+
+// The reviews with their text copied, made valid UTF-8 (invalid bytes -> U+FFFD, utf8.h) and
+// transformed (options.transform).
 std::vector<TextExample> read_aclimdb(const std::string& path, const ImdbReadOptions& options = {});
 
 // Sorts examples by (split, label, id): the canonical aclImdb order.

@@ -1,8 +1,9 @@
 // data/text_pipeline.h: raw review bytes -> clean, lowercase, space-separated tokens.
 //
 // One pass over the bytes, no regex, the output buffer reused between calls. In order:
-//   0. invalid UTF-8 is replaced by U+FFFD (utf8.h); the steps below only ever touch ASCII bytes,
-//      so a multi-byte character is never cut;
+//   0. invalid UTF-8 is replaced by U+FFFD (utf8.h): multi-byte characters are checked as the
+//      loop meets them, and on the first invalid one the text is sanitized and cleaned again;
+//      the steps below only ever split at ASCII bytes, so a multi-byte character is never cut;
 //   1. strip_html: every "<...>" (up to the first '>') becomes a space; a '<' with no '>' after it
 //      is an ordinary symbol;
 //   2. remove_digits: 0-9 become spaces;
@@ -14,9 +15,13 @@
 //   6. remove_stopwords: drop tokens found in the stopword list (default: data/stopwords_en.txt).
 // The result is the *cleaned form*: tokens joined by single spaces, no leading/trailing space.
 // Everything downstream (vocabulary, encoding) reads that form.
+// Speed: with the default options (word bytes = the ASCII letters) runs of letters are classified
+// and lowercased 16 bytes at a time with SSE2; the byte loop handles everything else and is the
+// reference the fast path is tested against.
 // Left out: Unicode case folding, stemming, n-grams, non-ASCII punctuation (kept inside tokens).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,13 +58,28 @@ class TextPipeline {
   // Convenience for tests and small inputs: the cleaned form split into words.
   std::vector<std::string> tokenize(std::string_view text) const;
 
+  // The fast path to integer tokens (token_corpus.h uses it): cleans `text` like clean() and
+  // appends to `ids` the index of each kept word in `words`, minus num_stopwords(), inserting
+  // words seen for the first time. Each token is hashed once, and no cleaned string is built.
+  // `words` must start as new_word_table(): its first num_stopwords() entries are the
+  // stopwords (none unless options.remove_stopwords), so one lookup both finds a word and tells
+  // whether to drop it. Thread-safe for distinct `words` tables. Each thread keeps a scratch
+  // buffer as large as the longest text it tokenized (reused, freed when the thread ends).
+  StringTable new_word_table() const;
+  int32_t num_stopwords() const { return stopwords_.size(); }
+  void tokenize_ids(std::string_view text, StringTable& words, std::vector<int32_t>& ids) const;
+
   const TextOptions& options() const { return options_; }
 
  private:
   // kTagOpen is '<' when strip_html: the start of a tag, or else an ordinary symbol.
-  enum ByteClass : unsigned char { kKeep = 0, kSeparator = 1, kTagOpen = 2 };
-  // Ends the word in [word, o): drops it if it is a stopword (returns `word`), else appends a
-  // space (returns o + 1). The caller's next word starts at the returned pointer.
+  // kNonAscii (0x80..0xFF) starts or continues a multi-byte character, checked and kept whole.
+  enum ByteClass : unsigned char { kKeep = 0, kSeparator = 1, kTagOpen = 2, kNonAscii = 3 };
+  // The byte loop behind clean() and tokenize_ids() (text_pipeline.cpp).
+  template <typename OnWord>
+  char* scan(std::string_view text, char* base, OnWord on_word) const;
+  // clean()'s end of a non-empty word [word, o): drops it if it is a stopword (returns `word`),
+  // else appends a space (returns o + 1). The next word starts at the returned pointer.
   char* end_word(char* word, char* o) const;
 
   TextOptions options_;
@@ -67,6 +87,7 @@ class TextPipeline {
   unsigned char class_[256];  // byte -> ByteClass under options_
   StringTable stopwords_;
   size_t max_stopword_len_ = 0;  // longer words skip the stopword lookup (0: no stopwords)
+  bool letters_only_ = false;    // word bytes are exactly ASCII letters: scan's SIMD fast path
 };
 
 // Calls f(std::string_view word) for each word of a cleaned form (split on ' ').

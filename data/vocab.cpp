@@ -26,6 +26,26 @@ struct Counts {
 };
 }  // namespace
 
+// keys[i] has counts[i]; keys are in first-occurrence order. Most frequent first;
+// stable_sort keeps first-occurrence order among equal counts.
+Vocabulary Vocabulary::top_words(const std::vector<std::string_view>& keys,
+                                 const std::vector<int64_t>& counts, const VocabOptions& options) {
+  std::vector<int32_t> order(keys.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    return counts[static_cast<size_t>(a)] > counts[static_cast<size_t>(b)];
+  });
+  const int32_t first = options.oov == OovPolicy::Unk ? 2 : 1;
+  const size_t keep = std::min(order.size(), static_cast<size_t>(options.num_words - first));
+  std::vector<std::string> words;
+  std::vector<int64_t> top_counts;
+  for (size_t k = 0; k < keep; ++k) {
+    words.emplace_back(keys[static_cast<size_t>(order[k])]);
+    top_counts.push_back(counts[static_cast<size_t>(order[k])]);
+  }
+  return from_words(words, options, std::move(top_counts));
+}
+
 Vocabulary Vocabulary::fit(const std::vector<std::string>& cleaned, const VocabOptions& options,
                            const std::vector<int64_t>& rows, int threads) {
   check_options(options, "Vocabulary::fit");
@@ -59,21 +79,51 @@ Vocabulary Vocabulary::fit(const std::vector<std::string>& cleaned, const VocabO
     }
   }
 
-  // Most frequent first; stable_sort keeps first-occurrence order among equal counts.
-  std::vector<int32_t> order(static_cast<size_t>(all.table.size()));
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-    return all.counts[static_cast<size_t>(a)] > all.counts[static_cast<size_t>(b)];
+  std::vector<std::string_view> keys(all.table.keys().begin(), all.table.keys().end());
+  return top_words(keys, all.counts, options);
+}
+
+Vocabulary Vocabulary::fit(const TokenCorpus& corpus, const VocabOptions& options,
+                           const std::vector<int64_t>& rows, int threads) {
+  check_options(options, "Vocabulary::fit");
+  const auto n = static_cast<int64_t>(rows.empty() ? corpus.rows() : rows.size());
+  for (int64_t r : rows)
+    LOOM_CHECK(r >= 0 && r < corpus.rows(), "Vocabulary::fit: row ", r, " out of range [0, ",
+               corpus.rows(), ")");
+  const size_t num_words = corpus.words.size();
+
+  // Each chunk counts its rows' tokens and lists the dictionary words in the order it first sees
+  // them; concatenating the lists in chunk order (skipping words already listed) gives the
+  // first-occurrence order of the fitting rows, as in the string version.
+  struct Part {
+    std::vector<int64_t> counts;      // [num_words]
+    std::vector<int32_t> first_seen;  // dictionary indices, first-occurrence order in the chunk
+  };
+  std::vector<Part> parts(static_cast<size_t>(std::max(1, resolve_threads(threads))));
+  parallel_chunks(n, threads, [&](int64_t begin, int64_t end, int64_t chunk) {
+    Part& part = parts[static_cast<size_t>(chunk)];
+    part.counts.assign(num_words, 0);
+    for (int64_t k = begin; k < end; ++k) {
+      const int64_t row = rows.empty() ? k : rows[static_cast<size_t>(k)];
+      for (const int32_t* t = corpus.row_begin(row); t != corpus.row_end(row); ++t)
+        if (part.counts[static_cast<size_t>(*t)]++ == 0) part.first_seen.push_back(*t);
+    }
   });
-  const int32_t first = options.oov == OovPolicy::Unk ? 2 : 1;
-  const size_t keep = std::min(order.size(), static_cast<size_t>(options.num_words - first));
-  std::vector<std::string> words;
-  std::vector<int64_t> counts;
-  for (size_t k = 0; k < keep; ++k) {
-    words.push_back(all.table.key(order[k]));
-    counts.push_back(all.counts[static_cast<size_t>(order[k])]);
+  std::vector<int64_t> counts;               // [words in `order`]
+  std::vector<std::string_view> keys;        // [words in `order`]
+  std::vector<int32_t> slot(num_words, -1);  // dictionary index -> position in keys
+  for (const Part& part : parts) {
+    for (int32_t w : part.first_seen) {
+      if (slot[static_cast<size_t>(w)] < 0) {
+        slot[static_cast<size_t>(w)] = static_cast<int32_t>(keys.size());
+        keys.emplace_back(corpus.words[static_cast<size_t>(w)]);
+        counts.push_back(0);
+      }
+      counts[static_cast<size_t>(slot[static_cast<size_t>(w)])] +=
+          part.counts[static_cast<size_t>(w)];
+    }
   }
-  return from_words(words, options, std::move(counts));
+  return top_words(keys, counts, options);
 }
 
 Vocabulary Vocabulary::from_words(const std::vector<std::string>& words,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "data/string_table.h"
+#include "data/token_corpus.h"
 
 namespace loom::data {
 
@@ -41,6 +42,10 @@ class Vocabulary {
   // is empty) and keeps the most frequent. threads > 1 counts chunks in parallel and merges them in
   // order: the result is identical to threads = 1.
   static Vocabulary fit(const std::vector<std::string>& cleaned, const VocabOptions& options,
+                        const std::vector<int64_t>& rows = {}, int threads = 1);
+  // The same on a tokenized corpus (token_corpus.h): the same vocabulary as fitting on the
+  // corpus's cleaned strings, without hashing a single token.
+  static Vocabulary fit(const TokenCorpus& corpus, const VocabOptions& options,
                         const std::vector<int64_t>& rows = {}, int threads = 1);
 
   // Id of `word`: its id, or kUnk (Unk policy), or -1 (Drop policy) when out of vocabulary.
@@ -72,6 +77,10 @@ class Vocabulary {
                                std::vector<int64_t> counts = {});
 
  private:
+  // The vocabulary of the most frequent keys; keys[i] (first-occurrence order) has counts[i].
+  static Vocabulary top_words(const std::vector<std::string_view>& keys,
+                              const std::vector<int64_t>& counts, const VocabOptions& options);
+
   VocabOptions options_;
   StringTable table_;            // word -> index; id = index + first_word_id()
   std::vector<int64_t> counts_;  // [num_known_words]

@@ -1,6 +1,7 @@
 // tests/data/pipeline_test.cpp: the whole path of docs/labs/05-data.md and data/README.md, from a
-// .tar.gz on disk to padded batches out of a Prefetcher, on a tiny generated archive. The code
-// between the "lab:" markers is the sample shown in those docs: keep them in sync.
+// .tar.gz on disk to padded batches out of a Prefetcher, on a tiny generated archive; then the
+// fast path (ImdbArchive + TokenCorpus) checked against it. The code between the "lab:" markers is
+// the sample shown in those docs: keep them in sync.
 #include <gtest/gtest.h>
 
 #include "data/dataset.h"
@@ -8,6 +9,7 @@
 #include "data/imdb_reader.h"
 #include "data/prefetcher.h"
 #include "data/split.h"
+#include "data/token_corpus.h"
 #include "fixtures.h"
 
 namespace loom::data {
@@ -31,7 +33,7 @@ TEST(Pipeline, FromArchiveToPaddedBatches) {
   // lab: begin
   TextPipeline pipeline;  // strip HTML, digits, symbols; lowercase
   ImdbReadOptions read;
-  read.transform = clean_transform(pipeline);  // clean while the archive is read
+  read.transform = clean_transform(pipeline);  // cleaned as read_aclimdb copies each review
   read.threads = 0;                            // all cores
   std::vector<TextExample> ex = read_aclimdb(archive, read);
 
@@ -73,6 +75,51 @@ TEST(Pipeline, FromArchiveToPaddedBatches) {
   EXPECT_EQ(row0[96], 0);
   EXPECT_EQ(row0[97], vocab.id("bad"));
   EXPECT_EQ(row0[99], vocab.id("film"));
+}
+
+TEST(Pipeline, FastPathGivesTheSameRows) {
+  // The path tests/bench/bench_data.cpp times: the archive stays in memory (ImdbArchive), each
+  // token is hashed once (TokenCorpus), the vocabulary counts integers. Same rows as above.
+  testing::TempDir dir;
+  std::vector<std::pair<std::string, std::string>> files;
+  for (int i = 0; i < 40; ++i) {
+    files.push_back({"aclImdb/" + std::string(i % 4 ? "train/" : "test/") +
+                         (i % 2 ? "pos/" : "neg/") + std::to_string(i) +
+                         (i % 2 ? "_9.txt" : "_2.txt"),
+                     "Review " + std::to_string(i % 7) + " <br />is " +
+                         (i % 2 ? "GOOD, good fun" : "bad: so BAD") + (i % 3 ? " indeed" : "")});
+  }
+  const std::string archive = dir.str("aclImdb_v1.tar.gz");
+  testing::write_tar_gz(archive, files);
+
+  // lab: fast begin
+  TextOptions options;
+  options.remove_stopwords = true;
+  TextPipeline pipeline(options);
+  ImdbArchive reviews(archive);  // inflated in memory; text(i) is a view, no copy
+  TokenCorpus corpus = tokenize_texts(
+      reviews.size(), [&](int64_t i) { return reviews.text(i); }, pipeline, /*threads=*/0);
+  SplitIndices split = official_split(reviews.examples());
+  Vocabulary vocab = Vocabulary::fit(corpus, {500, OovPolicy::Drop}, split.train, 0);
+  std::vector<int32_t> ids = encode_texts(corpus, vocab, {100}, {}, 0);  // [n, 100]
+  // lab: fast end
+
+  // The string path on the same archive gives the same vocabulary and rows.
+  const std::vector<TextExample> ex = read_aclimdb(archive);
+  const std::vector<std::string> cleaned = clean_texts(ex, pipeline);
+  const Vocabulary slow_vocab = Vocabulary::fit(cleaned, {500, OovPolicy::Drop}, split.train);
+  EXPECT_EQ(vocab.words(), slow_vocab.words());
+  EXPECT_EQ(vocab.counts(), slow_vocab.counts());
+  EXPECT_EQ(ids, encode_texts(cleaned, slow_vocab, {100}));
+  ASSERT_EQ(reviews.size(), 40);
+  EXPECT_EQ(corpus.cleaned(0), cleaned[0]);
+  // Train rows: 20 positive ("good" twice each), 10 negative ("bad" twice), "review" in all 30;
+  // "is", "so" are stopwords.
+  ASSERT_GE(vocab.words().size(), 3u);
+  EXPECT_EQ(vocab.words()[0], "good");
+  EXPECT_EQ(vocab.words()[1], "review");
+  EXPECT_EQ(vocab.words()[2], "bad");
+  EXPECT_EQ(vocab.id("is"), -1);
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 # tests/fuzz/run_fuzz.sh: build loom's libFuzzer targets with clang and run each for a while.
 #
 # Usage: tests/fuzz/run_fuzz.sh [SECONDS_PER_TARGET=60] [TARGET...]
-#   targets: fuzz_csv fuzz_fasttext fuzz_tokenizer (default: all)
+#   targets: fuzz_csv fuzz_fasttext fuzz_tokenizer fuzz_tar fuzz_token_corpus (default: all)
 # Needs clang++ (Debian: clang-14) and its fuzzer runtime (Debian: libclang-rt-14-dev or
 # libclang-common-14-dev, which ships libclang_rt.fuzzer). Builds into $LOOM_FUZZ_DIR
 # (default build-fuzz/ in the repo); corpora grow in build-fuzz/corpus/<target>/, crashing
@@ -13,7 +13,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(fuzz_csv fuzz_fasttext fuzz_tokenizer)
+[[ ${#targets[@]} -gt 0 ]] || targets=(fuzz_csv fuzz_fasttext fuzz_tokenizer fuzz_tar fuzz_token_corpus)
 out=${LOOM_FUZZ_DIR:-$root/build-fuzz}
 cxx=${CXX_FUZZ:-$(command -v clang++-14 || command -v clang++)}
 mkdir -p "$out/artifacts"
@@ -35,16 +35,25 @@ declare -A sources=(
   [fuzz_csv]="$root/data/csv.cpp"
   [fuzz_fasttext]="$root/data/fasttext.cpp"
   [fuzz_tokenizer]="$root/data/text_pipeline.cpp $out/stopwords_en.cpp"
+  [fuzz_tar]="$root/data/tar_reader.cpp"
+  [fuzz_token_corpus]="$root/data/token_corpus.cpp $root/data/big_buffer.cpp $root/data/text_pipeline.cpp $out/stopwords_en.cpp"
 )
 # A few seeds per target so the fuzzer starts from the interesting structure.
 seed() { mkdir -p "$out/corpus/$1"; printf '%b' "$3" > "$out/corpus/$1/$2"; }
 seed fuzz_csv header 'review,sentiment\n"a ""quoted"", text\nwith newline",positive\nplain,negative\r\n'
 seed fuzz_csv series 'month,passengers\n1949-01,112\n1949-02,118.5\n'
 seed fuzz_fasttext lines '__label__1 bad\n__label__2 good \xc3\xa9\n__label__3 x\nno label\n'
+seed fuzz_token_corpus rows '\x1f<br />Hello, World!\nthe movie was caf\xc3\xa9 10/10\n\xe2\x82 don'"'"'t'
 seed fuzz_tokenizer html '\x1f<br />Hello, World! 10/10 caf\xc3\xa9 \xe2\x82 don'"'"'t <unclosed'
+
+# fuzz_tar starts from a real (tiny) aclImdb-shaped archive made by tar(1).
+mkdir -p "$out/corpus/fuzz_tar" "$out/tar_seed/aclImdb/train/pos"
+printf 'A fine film.<br />' > "$out/tar_seed/aclImdb/train/pos/0_9.txt"
+tar -C "$out/tar_seed" -cf "$out/corpus/fuzz_tar/seed.tar" aclImdb
 
 status=0
 for t in "${targets[@]}"; do
+  mkdir -p "$out/corpus/$t"
   [[ -n "${sources[$t]:-}" ]] || { echo "run_fuzz: unknown target $t" >&2; exit 2; }
   echo "== building $t"
   # shellcheck disable=SC2086
