@@ -2,7 +2,9 @@
 // CachingAllocator per device, and DeviceBuffer. The policy itself is allocator_policy.cpp.
 //
 // No kernels here. Every raw call runs with the allocator's device current (DeviceGuard), so
-// an allocator for cuda:1 works from a thread whose current device is cuda:0.
+// an allocator for cuda:1 works from a thread whose current device is cuda:0. cudaMalloc runs in
+// the relaxed stream-capture mode, so a graph's private pool can grow during a capture; the
+// policy makes sure cudaFree and event waits never happen then (allocator_policy.h, rule 6).
 //
 // Left out: see allocator.cuh.
 #include <cuda_runtime_api.h>
@@ -36,7 +38,15 @@ class CudaRawMemory final : public RawDeviceMemory {
   void* allocate(std::size_t bytes) override {
     DeviceGuard guard(device_);
     void* ptr = nullptr;
+    // During a CUDA Graph capture (cuda/graph.h) the graph's pool grows with cudaMalloc. In the
+    // thread-local capture mode loom uses, cudaMalloc counts as "potentially unsafe" for the
+    // capturing thread, so this one call runs in relaxed mode. That is safe: cudaMalloc enqueues
+    // nothing on any stream (it is not captured), and it does not synchronise with the
+    // capturing stream. Outside a capture the exchange changes nothing.
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    LOOM_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
     const cudaError_t err = cudaMalloc(&ptr, bytes);
+    LOOM_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));  // restores the previous mode
     if (err == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();  // out of memory is not sticky: clear it, let the policy retry
       return nullptr;

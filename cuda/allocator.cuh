@@ -1,9 +1,10 @@
 // cuda/allocator.cuh: device memory for loom — one caching allocator per device, and an RAII
 // buffer on top. Internal to cuda/ (it includes the CUDA runtime header).
 //
-// The policy (size classes, free lists, stream rules, statistics, out-of-memory retry) is
-// CachingAllocator in allocator_policy.h; this file binds it to the real device: cudaMalloc,
-// cudaFree and a pool of cudaEvents, with the allocator's device made current around each call.
+// The policy (size classes, free lists, stream rules, statistics, out-of-memory retry, the
+// private pools of CUDA Graph captures) is CachingAllocator in allocator_policy.h; this file binds
+// it to the real device: cudaMalloc, cudaFree and a pool of cudaEvents, with the allocator's device
+// made current around each call.
 //
 //   void* p = device_allocator(dev).allocate(bytes, stream_id(current_stream(dev)));
 //   ... kernels on current_stream(dev) use p ...

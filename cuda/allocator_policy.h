@@ -25,9 +25,31 @@
 //     loom::Error naming the requested size and what loom holds.
 //  5. Statistics for tests and for the training log: bytes in use/cached/reserved, peaks, and
 //     raw allocation counts.
+//  6. Graph pools (CUDA Graph capture, cuda/graph.h). A captured graph replays the captured
+//     kernels on the captured addresses, so every block the graph touches must stay reserved for
+//     it as long as it exists, and nothing may synchronise while a stream is being captured.
+//     begin_graph_capture(C) opens a private pool for capture stream C:
+//       a. allocations on C come from that pool only: its own free blocks, else raw blocks
+//          (no general cached block, no out-of-memory retry: emptying the cache frees memory,
+//          which synchronises the device, and that is forbidden during a capture);
+//       b. a pool block that is freed (during the capture or later) goes back to its pool's
+//          free list, with no event: inside the graph the capture stream's order protects it,
+//          and no allocation outside a capture into that pool can take it;
+//       c. a general block freed while any capture is active is "held" by the pool: it may be
+//          read by the graph (an input freed inside the captured code) and by work queued
+//          before the capture, so nobody reuses it, not even the graph, until the pool is
+//          released. Its events are recorded at once on streams that are not capturing, and
+//          at release on those that are (an event recorded on a capturing stream would become
+//          part of the graph, not a real event);
+//       d. empty_cache() during a capture throws; so does running out of memory.
+//     end_graph_capture(pool) stops routing C's allocations (the graph is complete);
+//     release_graph_pool(pool, home) runs when the graph is destroyed and its replays have
+//     completed: free and held blocks return to the general cache, and blocks still in use (the
+//     graph's outputs) become ordinary blocks of stream `home`, since C dies with the graph.
 //
 // Thread-safe (one mutex). Left out: splitting large blocks, coalescing, per-stream pools
-// beyond the rules above, memory-fraction limits, expandable segments.
+// beyond the rules above, memory-fraction limits, expandable segments, several graphs sharing
+// one pool (PyTorch's pool handles), capturing into a pool twice.
 #pragma once
 
 #include <cstddef>
@@ -44,6 +66,8 @@ namespace loom::cuda {
 // A stream or event as an opaque integer: the policy compares and stores them, never uses them.
 using StreamId = std::uintptr_t;
 using EventId = std::uintptr_t;
+// A graph's private pool (rule 6); 0 is the general cache.
+using PoolId = std::uint64_t;
 
 // The raw side: the only code that touches device memory and the runtime's events.
 class RawDeviceMemory {
@@ -63,9 +87,11 @@ class RawDeviceMemory {
 };
 
 struct AllocatorStats {
-  std::size_t bytes_in_use = 0;    // handed out and not yet returned (rounded sizes)
-  std::size_t bytes_cached = 0;    // free blocks kept for reuse
-  std::size_t bytes_reserved = 0;  // held from the raw side: in use + cached
+  std::size_t bytes_in_use = 0;          // handed out and not yet returned (rounded sizes)
+  std::size_t bytes_cached = 0;          // free blocks kept for reuse
+  std::size_t bytes_reserved = 0;        // held from the raw side: in use + cached + in graph pools
+  std::size_t bytes_in_graph_pools = 0;  // free or held blocks reserved for a graph (rule 6)
+  std::int64_t graph_pools = 0;          // graph pools not yet released
   std::size_t peak_bytes_in_use = 0;
   std::size_t peak_bytes_reserved = 0;
   std::int64_t allocations = 0;      // allocate() calls that returned a block
@@ -102,8 +128,22 @@ class CachingAllocator {
   void deallocate(void* ptr);
   // Declares that the block `ptr` is also used by work on `stream` (rule 3).
   void record_stream(void* ptr, StreamId stream);
-  // Frees every cached block (waiting for its pending events first).
+  // Frees every cached block (waiting for its pending events first). Blocks in graph pools stay.
+  // Throws while a graph is being captured (freeing device memory synchronises the device).
   void empty_cache();
+
+  // ---- graph pools (rule 6) ----------------------------------------------------------------
+  // From now on, allocations on `capture_stream` come from a new private pool, whose id is
+  // returned. Throws if that stream is already capturing.
+  PoolId begin_graph_capture(StreamId capture_stream);
+  // The capture into `pool` is over: its stream allocates from the general cache again. The
+  // pool's blocks stay reserved.
+  void end_graph_capture(PoolId pool);
+  // The graph using `pool` is gone and no replay of it is pending: its free and held blocks
+  // return to the general cache and its blocks still in use become blocks of stream `home`.
+  // Throws for an unknown pool or one still capturing.
+  void release_graph_pool(PoolId pool, StreamId home);
+  bool capturing() const;  // whether any capture is active on this allocator
 
   AllocatorStats stats() const;
   void reset_peak_stats();  // peaks restart from the current values
@@ -116,13 +156,26 @@ class CachingAllocator {
     std::vector<StreamId> extra_streams;  // from record_stream, while in use
     EventId own_event = 0;                // recorded on `stream` at free time (0: none)
     std::vector<EventId> extra_events;    // recorded on each extra stream at free time
+    PoolId pool = 0;                      // the graph pool that owns it (0: general)
+    std::vector<StreamId> deferred;       // held: streams whose event waits for the release
+  };
+
+  struct GraphPool {
+    StreamId capture_stream = 0;
+    bool capturing = false;
+    std::map<std::size_t, std::vector<Block>> free;  // the pool's own free blocks, by class
+    std::vector<Block> held;                         // general blocks freed during a capture
   };
 
   // Takes a block of class `size` usable on `stream` from the free list, or returns false.
   bool take_cached(std::size_t size, StreamId stream, Block* out);
   bool events_completed(std::vector<EventId>& events);  // releases them when all completed
   void release_block_events(Block& block);
-  void free_cached_blocks();  // empty_cache without the lock
+  void free_cached_blocks();      // empty_cache without the lock
+  void free_block(Block& block);  // waits for its events, then raw-frees it
+  void* raw_allocate(std::size_t size, std::size_t bytes, bool may_retry);
+  void hold_in_graph_pool(Block block);             // rule 6c
+  GraphPool& pool_of(PoolId pool, const char* op);  // throws for an unknown id
   void note_peaks();
 
   std::unique_ptr<RawDeviceMemory> raw_;
@@ -130,6 +183,10 @@ class CachingAllocator {
   mutable std::mutex mutex_;
   std::unordered_map<void*, Block> in_use_;
   std::map<std::size_t, std::vector<Block>> free_;  // size class -> free blocks (last = newest)
+  std::map<PoolId, GraphPool> pools_;               // live graph pools
+  std::unordered_map<StreamId, PoolId> capturing_;  // capture stream -> its pool
+  PoolId next_pool_ = 1;
+  PoolId last_capture_ = 0;  // the most recent capture begun (rule 6c's default holder)
   AllocatorStats stats_;
 };
 

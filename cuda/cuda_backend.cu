@@ -10,6 +10,8 @@
 //   - device to host synchronizes the stream before returning: the caller reads the bytes next;
 //   - device to device is stream-ordered; the regions must not overlap (the frontend copies an
 //     overlapping source first, see Tensor::copy_).
+// While the current stream is captured into a CUDA Graph (cuda/graph.h), copies from and to the
+// host throw: a replay would re-read a dead host buffer, and a read-back must synchronise.
 //
 // Left out: peer-to-peer copies between GPUs (the frontend goes through the host).
 #include <cuda_runtime_api.h>
@@ -21,6 +23,7 @@
 #include "cuda/check.cuh"
 #include "cuda/cuda_backend.h"
 #include "cuda/device.h"
+#include "cuda/kernel_util.cuh"
 #include "cuda/stream.cuh"
 
 namespace loom::cuda {
@@ -70,8 +73,14 @@ void CudaBackend::copy_host_to_device(void* dst, const void* src, std::size_t by
   require_device(dev, "copy_host_to_device");
   if (bytes == 0) return;
   DeviceGuard guard(dev.index);
-  LOOM_CUDA_CHECK(
-      cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, current_stream(dev.index)));
+  const cudaStream_t stream = current_stream(dev.index);
+  // A captured copy would re-read this host address at every replay, long after the caller's
+  // buffer is gone (cuda/graph.h).
+  LOOM_CHECK(!is_capturing(stream), "copy_host_to_device: ", dev.str(),
+             "'s current stream is being captured into a CUDA Graph, and a replay would read the "
+             "host buffer again after it is gone; create inputs on the device before capture() "
+             "and refill them in place (copy_) outside the captured code");
+  LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream));
 }
 
 void CudaBackend::copy_device_to_host(void* dst, const void* src, std::size_t bytes, Device dev) {
@@ -79,6 +88,13 @@ void CudaBackend::copy_device_to_host(void* dst, const void* src, std::size_t by
   if (bytes == 0) return;
   DeviceGuard guard(dev.index);
   const cudaStream_t stream = current_stream(dev.index);
+  // The synchronisation below is forbidden while capturing (and would read nothing: a capture
+  // runs no work). Refusing before any call leaves the capture valid, so cuda/graph.cu reports
+  // this message instead of a generic "capture invalidated".
+  LOOM_CHECK(!is_capturing(stream), "copy_device_to_host: ", dev.str(),
+             "'s current stream is being captured into a CUDA Graph: reading a device value on "
+             "the host (Tensor::item, to_vector, .to(kCPU), printing) needs a synchronisation, "
+             "which a graph cannot contain; read the graph's output tensors after replay()");
   LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream));
   // The caller reads dst next: wait for the copy (and everything queued before it).
   LOOM_CUDA_CHECK(cudaStreamSynchronize(stream));

@@ -13,6 +13,8 @@
 //   index.cu         index_select, index_add  random.cu     Philox uniform/normal
 //   lstm.cu          fused LSTM pointwise     amp.cu        loss scaler: unscale, update
 //                    step (fwd, bwd)                        (matmul_mixed: matmul.cu)
+//   lstm_persistent.cu  persistent LSTM: a layer's recurrence in one kernel (fwd, bwd)
+//   adam.cu          Adam/AdamW, all parameters in one launch (CPU twin: cpu_adam.cpp)
 //
 // Every kernel runs on the current device (cuda::set_device) and this thread's current stream
 // (cuda::current_stream()); the contract of each method is tensor/backend.h's.
@@ -67,6 +69,17 @@ class CudaBackend final : public Backend {
   void lstm_pointwise_backward(const void* dh, void* dc, const void* act, void* d_pre,
                                const void* c_prev, const void* tanh_c, DType dtype, int64_t B,
                                int64_t H) override;
+  // lstm_persistent.cu: the whole recurrence in one kernel each way, a block per few batch rows,
+  // W_hh in shared memory (fits: it must fit one block's opt-in limit); float32, float64.
+  bool lstm_persistent_fits(DType dtype, int64_t H) override;
+  void lstm_persistent_forward(const void* xproj, const void* w_hh, const void* h0, const void* c0,
+                               void* act, void* c, void* tanh_c, void* h, void* h_n, void* c_n,
+                               bool reverse, DType dtype, int64_t T, int64_t B, int64_t H) override;
+  void lstm_persistent_backward(const void* dh, const void* dh_n, const void* dc_n,
+                                const void* w_hh, const void* act, const void* c, const void* c0,
+                                const void* tanh_c, void* dgates, void* dh0, void* dc0,
+                                bool reverse, DType dtype, int64_t T, int64_t B,
+                                int64_t H) override;
   // amp.cu: one launch over up to 64 gradient buffers (a by-value table), and the scaler's state
   // machine as a one-thread kernel; neither reads anything back to the host.
   void amp_unscale_and_check(void* const* grads, const int64_t* counts, int num, DType dtype,
@@ -76,6 +89,10 @@ class CudaBackend final : public Backend {
   // matmul.cu: cublasGemmStridedBatchedEx, float16 A and B, float32 C, CUBLAS_COMPUTE_32F.
   void matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
                     const MatmulArgs& args) override;
+  // adam.cu: Adam/AdamW for up to 48 parameters per launch (a by-value table), step counters
+  // advanced on the device, skipped when *found_inf is set; float32, float64.
+  void adam_step(const AdamParam* params, int num, DType dtype, const AdamHyper& hyper,
+                 const float* found_inf) override;
 };
 
 // The one CudaBackend of the process (what register_backend.cpp installs). CUDA builds only.

@@ -11,14 +11,21 @@
 // [L*D, B, H], row layer*D + direction, never batch-first (as in PyTorch). Dropout (p) is applied
 // to each layer's output except the last, in training mode only.
 //
-// Two implementations compute the same function (tests/nn/lstm_equivalence_test.cpp):
+// Three implementations compute the same function (tests/nn/lstm_equivalence_test.cpp,
+// tests/nn/lstm_persistent_test.cpp):
 //   LstmImpl::Composed  nn/lstm_composed.cpp: the cell written with autograd ops, step by step;
 //                       the version to read and to step through in a debugger.
 //   LstmImpl::Fused     nn/lstm_fused.cpp: one graph node per (layer, direction) with a
 //                       hand-written BPTT backward (docs/labs/04-lstm-bptt.md); the fast one.
+//   LstmImpl::Persistent nn/lstm_persistent.cpp: fused's node, with each direction's whole
+//                       recurrence in one Backend call forward and one backward (on a GPU one
+//                       kernel each, W_hh kept on-chip: cuda/lstm_persistent.cu, lab 06). Falls
+//                       back to Fused where the backend cannot run it (lstm_persistent_available)
+//                       and under autocast.
 //
-// Leaves out: proj_size, packed (variable-length) sequences, peepholes, and fp16 in the fused CPU
-// path (float32/float64 only; the composed path takes any float dtype).
+// Leaves out: proj_size, packed (variable-length) sequences, peepholes, and float16 weights in the
+// fused path (under autocast it runs float16 GEMMs on float32 master weights:
+// nn/lstm_fused_amp.cpp; the composed path takes any float dtype).
 #pragma once
 
 #include <cstdint>
@@ -30,7 +37,7 @@
 
 namespace loom::nn {
 
-enum class LstmImpl { Composed, Fused };
+enum class LstmImpl { Composed, Fused, Persistent };
 
 // Options with libtorch's shape: LSTMOptions(in, H).num_layers(2).bidirectional(true);
 // each setter returns *this, each getter is the same name without an argument.
@@ -95,6 +102,15 @@ LstmLayerOutput lstm_layer_composed(const Variable& x, const Variable& h0, const
                                     const LstmParams& p, bool reverse);
 LstmLayerOutput lstm_layer_fused(const Variable& x, const Variable& h0, const Variable& c0,
                                  const LstmParams& p, bool reverse);
+// Fused's node with the recurrence in one backend call each way; runs lstm_layer_fused instead
+// when !lstm_persistent_available(x's dtype, H, x's device) or autocast is on.
+LstmLayerOutput lstm_layer_persistent(const Variable& x, const Variable& h0, const Variable& c0,
+                                      const LstmParams& p, bool reverse);
+// Whether LstmImpl::Persistent really runs the persistent recurrence for this dtype and hidden
+// size on `device` (Backend::lstm_persistent_fits on its current device): the CPU runs float32
+// and float64 of any size; CUDA needs W_hh [4H, H] in one block's shared memory (float32 up to
+// H = 119 on an H100). Apps print it so a benchmark never measures a silent fallback.
+bool lstm_persistent_available(DType dtype, int64_t hidden_size, Device device);
 
 // ---- the module ------------------------------------------------------------------------------
 class LSTM : public Module {
@@ -110,7 +126,7 @@ class LSTM : public Module {
   Variable forward(const Variable& x) override { return forward_full(x).output; }
 
   const LSTMOptions& options() const { return options_; }
-  // Switch implementation (the parameters are shared; both compute the same function).
+  // Switch implementation (the parameters are shared; all compute the same function).
   void set_impl(LstmImpl impl) { options_.impl(impl); }
   // params()[layer*D + direction]: handles to the registered parameters.
   const std::vector<LstmParams>& params() const { return params_; }

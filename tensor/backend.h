@@ -138,6 +138,38 @@ class Backend {
                                        const void* c_prev, const void* tanh_c, DType dtype,
                                        int64_t B, int64_t H);
 
+  // ---- persistent LSTM: one layer's whole recurrence in one call (nn/lstm_persistent.cpp) -----
+  // One (layer, direction): T steps of B rows x H units; the input projection is done before
+  // (one GEMM) and the weight gradients after (GEMMs over all steps); these two calls are the
+  // sequential part in between. All buffers dense row-major and time-major, indexed by t in
+  // input order also when `reverse` (then the steps run t = T-1 .. 0). Gate layout and math as
+  // lstm_pointwise_* (tensor/kernels/lstm_pointwise.h). float32 and float64. CPU twin:
+  // tensor/cpu/cpu_lstm_persistent.cpp; CUDA: cuda/lstm_persistent.cu (W_hh kept in one block's
+  // shared memory, hence lstm_persistent_fits). Not pure virtual: the defaults throw "not
+  // implemented by backend <name>" (lstm_persistent_fits returns false).
+  //
+  // Whether the two calls can run hidden size H in `dtype` on the current device.
+  virtual bool lstm_persistent_fits(DType dtype, int64_t H);
+  // forward:  xproj [T, B, 4H] in: x_t W_ih^T + b_ih + b_hh for every t
+  //           w_hh [4H, H] in;  h0, c0 [B, H] in: the state before the first step
+  //           act [T, B, 4H] out: activated gates of every step; may alias xproj
+  //           c, tanh_c, h [T, B, H] out: c_t, tanh(c_t), h_t of every step
+  //           h_n, c_n [B, H] out, each may be null: h and c after the last step
+  virtual void lstm_persistent_forward(const void* xproj, const void* w_hh, const void* h0,
+                                       const void* c0, void* act, void* c, void* tanh_c, void* h,
+                                       void* h_n, void* c_n, bool reverse, DType dtype, int64_t T,
+                                       int64_t B, int64_t H);
+  // backward: dh [T, B, H] in: dL/dh_t from outside the recurrence (the output's gradient)
+  //           dh_n, dc_n [B, H] in, each may be null (= zero): gradients of h_n and c_n
+  //           w_hh, act, c, tanh_c: as in forward (saved);  c0 [B, H]: the first step's c_prev
+  //           dgates [T, B, 4H] out: dL/d(pre-activations) of every step; may alias act
+  //           dh0, dc0 [B, H] out, each may be null: gradients of h0 and c0
+  virtual void lstm_persistent_backward(const void* dh, const void* dh_n, const void* dc_n,
+                                        const void* w_hh, const void* act, const void* c,
+                                        const void* c0, const void* tanh_c, void* dgates, void* dh0,
+                                        void* dc0, bool reverse, DType dtype, int64_t T, int64_t B,
+                                        int64_t H);
+
   // ---- mixed precision: the dynamic loss scaler's two kernels (nn/amp/grad_scaler.cpp) ------
   // The scaler's state (scale, counters, found_inf) lives in one-element buffers on the device,
   // so that neither call needs the host to read a device value (no synchronisation on a GPU).
@@ -184,6 +216,34 @@ class Backend {
   // under autocast. Default: throws "not implemented by backend <name>".
   virtual void matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
                             const MatmulArgs& args);
+
+  // ---- optimizer: Adam / AdamW over many parameters in one call (nn/optim/adam.cpp) ----------
+  // One update of `num` parameters (the formulas are torch.optim's, in nn/optim/adam.h).
+  // `params` is a HOST array; each entry holds DEVICE pointers: param, grad, exp_avg and
+  // exp_avg_sq are dense buffers of `numel` elements of `dtype` (Float32 or Float64; no two of
+  // them overlap), and `step` points to that parameter's step counter (one int64). The count is
+  // kept on the device so that no host value of t is baked into a captured CUDA Graph: the call
+  // reads t = *step + 1, computes the bias corrections from it (in double) and stores t back.
+  // found_inf: null, or a device pointer to one float32; when *found_inf is nonzero (read on
+  // the device) the call writes nothing at all, step counters included: a step the loss scaler
+  // skips does not count, as in PyTorch. The hyper-parameters are host values.
+  // Not pure virtual: the default throws "not implemented by backend <name>". CPU:
+  // tensor/cpu/cpu_adam.cpp (one loop per parameter); CUDA: cuda/adam.cu (one multi-tensor
+  // launch for all parameters, plus one tiny launch that advances the step counters).
+  struct AdamParam {
+    void* param;
+    const void* grad;
+    void* exp_avg;
+    void* exp_avg_sq;
+    int64_t* step;
+    int64_t numel;
+  };
+  struct AdamHyper {
+    double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+    bool decoupled = false;  // AdamW: p *= 1 - lr * weight_decay first; Adam: g += wd * p
+  };
+  virtual void adam_step(const AdamParam* params, int num, DType dtype, const AdamHyper& hyper,
+                         const float* found_inf);
 };
 
 // The only dispatch point: the backend that runs work for `device`. Throws loom::Error

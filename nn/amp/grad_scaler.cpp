@@ -111,6 +111,13 @@ void GradScaler::unscale_(const std::vector<Variable>& params) {
 
 bool GradScaler::step(optim::Optimizer& optimizer) {
   if (options_.enabled_ && stage_ == Stage::Ready) unscale_(optimizer.named_parameters());
+  // The sync-free path: an optimizer that reads the flag in its own kernels (Adam's fused step)
+  // skips itself on overflow. Only when the state exists: without scale() there is no flag.
+  if (options_.enabled_ && stage_ == Stage::Unscaled && found_inf_.defined() &&
+      optimizer.step_if_finite(found_inf_)) {
+    stage_ = Stage::Stepped;
+    return true;
+  }
   return step([&optimizer] { optimizer.step(); });
 }
 
@@ -124,8 +131,8 @@ bool GradScaler::step(const std::function<void()>& step_fn) {
                  ? "GradScaler::step: call unscale_(params) first (step(optimizer) does it)"
                  : "GradScaler::step: called twice without update() in between");
   stage_ = Stage::Stepped;
-  // The host reads the flag here (see the header: free on the CPU, a sync on a GPU until the
-  // optimizer kernels take found_inf themselves).
+  // The host reads the flag here (see the header: free on the CPU, a sync on a GPU; step(Adam)
+  // avoids it by handing the flag to the optimizer's kernel).
   if (found_inf()) return false;
   step_fn();
   return true;

@@ -23,10 +23,12 @@
 // device, and the two kernels (Backend::amp_unscale_and_check, amp_update_scale) read and write
 // them there, so unscale_ and update never wait for the device. Three things do read the flag
 // or the counters on the host, which on a GPU is a synchronisation:
-//   - step() must decide whether to call the optimizer. On the CPU that read is free. On CUDA
-//     the sync-free design is a fused optimizer kernel that receives found_inf and returns early
-//     when it is nonzero (PyTorch's _fused_adam_ takes found_inf this way); loom's optimizers
-//     are not fused yet, so step() reads the flag (4 bytes) on every device today.
+//   - step() must decide whether to call the optimizer, unless the optimizer decides on the
+//     device: step(optimizer) first offers the flag to optimizer.step_if_finite(found_inf). Adam
+//     and AdamW (fused, the default) accept: their one kernel (Backend::adam_step) reads the
+//     flag and returns early when it is set, as PyTorch's _fused_adam_ does, so a scaled step
+//     has no host read at all. Other optimizers (SGD, Adam with fused(false)) decline, and
+//     step() reads the flag (4 bytes; free on the CPU, a synchronisation on a GPU).
 //   - update() checks for a collapse every `check_interval` updates (1 by default). The
 //     collapse flag is sticky on the device, so a larger interval only delays the error.
 //   - scale_value(), skipped_steps(), consecutive_skips() (for metrics).
@@ -90,8 +92,12 @@ class GradScaler {
   void unscale_(const std::vector<Variable>& params);
   void unscale_(const optim::NamedParameters& params);
 
-  // Runs the optimizer step unless this iteration's gradients held an inf/NaN; returns whether
-  // it ran. unscale_()s the optimizer's parameters first unless that was done already.
+  // Runs the optimizer step unless this iteration's gradients held an inf/NaN. unscale_()s the
+  // optimizer's parameters first unless that was done already. If the optimizer accepts the
+  // device flag (optimizer.step_if_finite: fused Adam/AdamW), the decision is made on the device
+  // and this returns true ("handed over": the step ran or skipped itself, nothing was read
+  // back); count skipped steps with skipped_steps(). Otherwise the flag is read on the host and
+  // the result is whether the step ran.
   bool step(optim::Optimizer& optimizer);
   // The same for any step function; unscale_(params) must have been called this iteration.
   bool step(const std::function<void()>& step_fn);
@@ -108,7 +114,7 @@ class GradScaler {
   int64_t growth_tracker() const;  // clean steps since the last growth or back-off
   // Whether the last unscale_ found inf/NaN (false before the first one).
   bool found_inf() const;
-  // The flag itself, float32 [1] on the device (what a fused optimizer kernel would read).
+  // The flag itself, float32 [1] on the device (what Optimizer::step_if_finite receives).
   const Tensor& found_inf_tensor() const { return found_inf_; }
 
   const GradScalerOptions& options() const { return options_; }

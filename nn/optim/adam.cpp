@@ -1,68 +1,30 @@
-// nn/optim/adam.cpp: Adam/AdamW's update (formulas in adam.h): a fused CPU loop and the same
-// math in tensor ops for every other case.
+// nn/optim/adam.cpp: Adam/AdamW's update (formulas in adam.h): the fused path, one
+// Backend::adam_step call for all parameters of a (device, dtype), and the same math in tensor
+// ops, the readable reference used for everything the fused path does not take.
 #include "nn/optim/adam.h"
 
 #include <cmath>
+#include <set>
 
+#include "tensor/backend.h"
 #include "tensor/ops.h"
 
 namespace loom::nn::optim {
 
 namespace {
 
-// The constants of one step, computed once per parameter in double.
-struct AdamStep {
-  double lr, beta1, beta2, eps, weight_decay;
-  bool decoupled;
-  double step_size;  // lr / (1 - beta1^t)
-  double bc2_sqrt;   // sqrt(1 - beta2^t)
-};
-
-// One pass over n elements: reads p, g, m, v once and writes p, m, v. T is float or double;
-// the arithmetic is in T, like PyTorch's CPU kernels for that dtype. The four buffers never
-// overlap (restrict), the weight-decay branch is a template parameter and this file is built
-// with -fno-math-errno (nn/CMakeLists.txt), so the compiler vectorises the loop, sqrt included.
-template <typename T, bool Decoupled>
-void adam_loop(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
-               const AdamStep& s) {
-  const T b1 = T(s.beta1), b2 = T(s.beta2), one_m_b1 = T(1 - s.beta1), one_m_b2 = T(1 - s.beta2);
-  const T wd = T(s.weight_decay), decay = T(1 - s.lr * s.weight_decay);
-  const T step_size = T(s.step_size), bc2_sqrt = T(s.bc2_sqrt), eps = T(s.eps);
-  for (int64_t i = 0; i < n; ++i) {
-    T gi = g[i];
-    T pi = p[i];
-    if (Decoupled)
-      pi *= decay;
-    else
-      gi += wd * pi;
-    const T mi = b1 * m[i] + one_m_b1 * gi;
-    const T vi = b2 * v[i] + one_m_b2 * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = pi - step_size * mi / (std::sqrt(vi) / bc2_sqrt + eps);
-  }
-}
-
-template <typename T>
-void adam_loop(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v,
-               const AdamStep& s) {
-  if (s.decoupled)
-    adam_loop<T, true>(p.data_ptr<T>(), g.data_ptr<T>(), m.data_ptr<T>(), v.data_ptr<T>(),
-                       p.numel(), s);
-  else
-    adam_loop<T, false>(p.data_ptr<T>(), g.data_ptr<T>(), m.data_ptr<T>(), v.data_ptr<T>(),
-                        p.numel(), s);
-}
-
-// The same update with tensor ops (any device, any float dtype); returns nothing, writes
-// p, m, v in place.
-void adam_tensors(const Tensor& p, Tensor g, const Tensor& m, const Tensor& v, const AdamStep& s) {
-  if (s.decoupled && s.weight_decay != 0) p.copy_(mul(p, 1 - s.lr * s.weight_decay));
-  if (!s.decoupled && s.weight_decay != 0) g = g + mul(p, s.weight_decay);
-  m.copy_(mul(m, s.beta1) + mul(g, 1 - s.beta1));
-  v.copy_(mul(v, s.beta2) + mul(g * g, 1 - s.beta2));
-  const Tensor denom = add(div(sqrt(v), s.bc2_sqrt), s.eps);
-  p.copy_(p - mul(m / denom, s.step_size));
+// One parameter's step t with tensor ops (any device, any float dtype): ~15 ops, each a pass
+// over the parameter with a temporary. Writes p, m, v in place.
+void adam_tensors(const Tensor& p, Tensor g, const Tensor& m, const Tensor& v,
+                  const Backend::AdamHyper& h, int64_t t) {
+  const double step_size = h.lr / (1 - std::pow(h.beta1, static_cast<double>(t)));
+  const double bc2_sqrt = std::sqrt(1 - std::pow(h.beta2, static_cast<double>(t)));
+  if (h.decoupled && h.weight_decay != 0) p.copy_(mul(p, 1 - h.lr * h.weight_decay));
+  if (!h.decoupled && h.weight_decay != 0) g = g + mul(p, h.weight_decay);
+  m.copy_(mul(m, h.beta1) + mul(g, 1 - h.beta1));
+  v.copy_(mul(v, h.beta2) + mul(g * g, 1 - h.beta2));
+  const Tensor denom = add(div(sqrt(v), bc2_sqrt), h.eps);  // eps after the sqrt
+  p.copy_(p - mul(m / denom, step_size));
 }
 
 }  // namespace
@@ -74,16 +36,18 @@ Adam::Adam(const std::vector<Variable>& params, const AdamOptions& options)
 Adam::Adam(NamedParameters params, const AdamOptions& options, bool decoupled, std::string name)
     : Optimizer(std::move(params), std::move(name)), options_(options), decoupled_(decoupled) {
   check_options();
+  // One fused call updates all parameters at once (on a GPU, in parallel): the same tensor twice
+  // would be a data race, not two steps.
+  std::set<const void*> seen;
+  for (const auto& [pname, p] : params_)
+    LOOM_CHECK(p.numel() == 0 || seen.insert(p.data().raw_data()).second, type_name(),
+               ": parameter '", pname, "' is the same tensor as another parameter (list it once)");
 }
 
 AdamW::AdamW(NamedParameters params, const AdamOptions& options)
     : Adam(std::move(params), options, true, "AdamW") {}
 AdamW::AdamW(const std::vector<Variable>& params, const AdamOptions& options)
-    : Adam(NamedParameters(), options, true, "AdamW") {
-  for (size_t i = 0; i < params.size(); ++i)
-    params_.emplace_back(std::to_string(i), params[i]);
-  state_.resize(params_.size());
-}
+    : Adam(numbered(params), options, true, "AdamW") {}
 
 void Adam::check_options() const {
   const AdamOptions& o = options_;
@@ -95,35 +59,97 @@ void Adam::check_options() const {
              o.weight_decay_);
 }
 
+bool Adam::fusable(std::size_t i) const {
+  const Tensor& p = params_[i].second.data();
+  const Tensor& g = params_[i].second.grad();
+  return options_.fused_ && (p.dtype() == DType::Float32 || p.dtype() == DType::Float64) &&
+         g.dtype() == p.dtype() && g.device() == p.device() && g.shape() == p.shape() &&
+         p.is_contiguous();
+}
+
+void Adam::ensure_state(std::size_t i) {
+  ParamState& st = state_[i];
+  const Tensor& p = params_[i].second.data();
+  if (st.buffers.empty()) {
+    st.buffers["exp_avg"] = zeros_like(p);
+    st.buffers["exp_avg_sq"] = zeros_like(p);
+  }
+  for (auto& [key, t] : st.buffers)  // the kernels take dense buffers
+    if (!t.is_contiguous()) t = t.contiguous();
+  // 0 for a fresh parameter (load_state_dict creates it for a loaded one).
+  if (!st.device_step.defined())
+    st.device_step =
+        scalar_tensor(static_cast<double>(st.step), TensorOptions(DType::Int64, p.device()));
+}
+
 void Adam::step() {
+  run(nullptr);
+}
+
+bool Adam::step_if_finite(const Tensor& found_inf) {
+  LOOM_CHECK(found_inf.defined() && found_inf.dtype() == DType::Float32 && found_inf.numel() == 1,
+             type_name(),
+             "::step_if_finite: found_inf must be a float32 tensor of one element, got ",
+             found_inf.defined()
+                 ? std::string(dtype_name(found_inf.dtype())) + " " + shape_str(found_inf.shape())
+                 : std::string("an undefined tensor"));
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    if (!params_[i].second.grad().defined()) continue;
+    if (!fusable(i) || params_[i].second.device() != found_inf.device()) return false;
+  }
+  run(static_cast<const float*>(found_inf.raw_data()));
+  return true;
+}
+
+void Adam::run(const float* found_inf) {
   const AdamOptions& o = options_;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    const auto& [name, p] = params_[i];
-    const Tensor& g = p.grad();
+  Backend::AdamHyper h;
+  h.lr = o.lr_;
+  h.beta1 = o.beta1_;
+  h.beta2 = o.beta2_;
+  h.eps = o.eps_;
+  h.weight_decay = o.weight_decay_;
+  h.decoupled = decoupled_;
+  // The fused parameters, grouped by (device, dtype): one adam_step call per group.
+  struct Group {
+    Device device;
+    DType dtype;
+    std::vector<Backend::AdamParam> params;
+    std::vector<Tensor> grads;  // keeps contiguous copies of strided gradients alive
+  };
+  std::vector<Group> groups;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const Variable& p = params_[i].second;
+    Tensor g = p.grad();
     if (!g.defined()) continue;
+    ensure_state(i);
     ParamState& st = state_[i];
-    if (st.step == 0) {
-      st.buffers["exp_avg"] = zeros_like(p.data());
-      st.buffers["exp_avg_sq"] = zeros_like(p.data());
-    }
-    const int64_t t = ++st.step;
-    AdamStep s{o.lr_, o.beta1_, o.beta2_, o.eps_, o.weight_decay_, decoupled_, 0, 0};
-    s.step_size = o.lr_ / (1 - std::pow(o.beta1_, static_cast<double>(t)));
-    s.bc2_sqrt = std::sqrt(1 - std::pow(o.beta2_, static_cast<double>(t)));
     const Tensor& pd = p.data();
     const Tensor& m = st.buffers["exp_avg"];
     const Tensor& v = st.buffers["exp_avg_sq"];
-    const bool loop = o.fused_ && pd.device().is_cpu() && pd.is_contiguous() && g.is_contiguous() &&
-                      g.dtype() == pd.dtype() &&
-                      (pd.dtype() == DType::Float32 || pd.dtype() == DType::Float64);
-    if (loop && pd.dtype() == DType::Float32) {
-      adam_loop<float>(pd, g, m, v, s);
-    } else if (loop) {
-      adam_loop<double>(pd, g, m, v, s);
-    } else {
-      adam_tensors(pd, g, m, v, s);
+    if (!fusable(i)) {
+      // step_if_finite never gets here (it refuses when a parameter is not fusable).
+      LOOM_CHECK(found_inf == nullptr, type_name(),
+                 ": internal: a flagged step on the tensor-op path");
+      // Reads t back (a synchronisation on a GPU: this path is the readable one, not the fast one).
+      const int64_t t = st.device_step.item<int64_t>() + 1;
+      adam_tensors(pd, g, m, v, h, t);
+      st.device_step.fill_(static_cast<double>(t));
+      continue;
     }
+    if (!g.is_contiguous()) g = g.contiguous();
+    auto it = groups.begin();
+    while (it != groups.end() && !(it->device == pd.device() && it->dtype == pd.dtype()))
+      ++it;
+    if (it == groups.end())
+      it = groups.insert(groups.end(), Group{pd.device(), pd.dtype(), {}, {}});
+    it->params.push_back({pd.raw_data(), g.raw_data(), m.raw_data(), v.raw_data(),
+                          static_cast<int64_t*>(st.device_step.raw_data()), pd.numel()});
+    it->grads.push_back(g);
   }
+  for (Group& grp : groups)
+    backend_for(grp.device)
+        .adam_step(grp.params.data(), static_cast<int>(grp.params.size()), grp.dtype, h, found_inf);
 }
 
 }  // namespace loom::nn::optim

@@ -9,11 +9,20 @@
 // eps is added AFTER the square root of the bias-corrected v, as PyTorch does.
 // Defaults: lr 1e-3, betas 0.9 / 0.999, eps 1e-8, weight_decay 0 (Adam) or 1e-2 (AdamW).
 //
-// On the CPU, for contiguous float32/float64 parameters, the whole update is one loop over the
-// four buffers (p, g, m, v) with no temporaries (`fused`, the default); elsewhere, or with
-// fused(false), it is written with tensor ops (the readable version; tests check both agree).
+// Two implementations of the same update (tests check they agree):
+//   - fused (the default): Backend::adam_step, ONE call per (device, dtype) group for all
+//     parameters: on the CPU one vectorised loop per parameter over p, g, m, v with no
+//     temporaries (tensor/cpu/cpu_adam.cpp), on CUDA one multi-tensor kernel launch
+//     (cuda/adam.cu). Used for float32/float64 parameters whose gradient has their dtype.
+//   - tensor ops (fused(false), and any parameter the fused path does not take, e.g. float16):
+//     the readable version, ~15 small ops per parameter.
+// The step count t of each parameter is a 0-d Int64 tensor on its device ("<param>.step" in the
+// state dict), advanced by the kernel itself. That is what lets step_if_finite(found_inf) hand
+// the loss scaler's overflow flag to the kernel: a skipped step writes nothing and does not
+// count, and the host never reads the flag (no synchronisation on a GPU; CUDA-Graph friendly).
 //
-// Leaves out: amsgrad, maximize, capturable, differentiable.
+// Leaves out: amsgrad, maximize, differentiable, a learning rate on the device (lr is a host
+// value passed to each call).
 #pragma once
 
 #include "nn/optim/optimizer.h"
@@ -48,6 +57,9 @@ class Adam : public Optimizer {
   Adam(NamedParameters params, const AdamOptions& options = {});
   Adam(const std::vector<Variable>& params, const AdamOptions& options = {});
   void step() override;
+  // The fused path with the device flag (see Optimizer::step_if_finite). false, doing nothing,
+  // when fused(false) or when some parameter with a gradient is not fused-eligible.
+  bool step_if_finite(const Tensor& found_inf) override;
   double lr() const override { return options_.lr_; }
   void set_lr(double lr) override { options_.lr_ = lr; }
   const AdamOptions& options() const { return options_; }
@@ -56,9 +68,16 @@ class Adam : public Optimizer {
   // AdamW's constructor: decoupled weight decay.
   Adam(NamedParameters params, const AdamOptions& options, bool decoupled, std::string name);
   std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq"}; }
+  bool counts_steps_on_device() const override { return true; }
 
  private:
   void check_options() const;
+  // Whether parameter i's update can go through Backend::adam_step.
+  bool fusable(std::size_t i) const;
+  // Creates parameter i's exp_avg, exp_avg_sq and step count when it has none.
+  void ensure_state(std::size_t i);
+  // The update of every parameter with a gradient; found_inf as in Backend::adam_step.
+  void run(const float* found_inf);
   AdamOptions options_;
   bool decoupled_ = false;
 };

@@ -37,10 +37,13 @@ void Optimizer::zero_grad(bool set_to_none) {
 StateDict Optimizer::state_dict() const {
   StateDict out;
   for (size_t i = 0; i < params_.size(); ++i) {
-    if (state_[i].step == 0) continue;
+    const ParamState& st = state_[i];
+    if (!st.started()) continue;
     const std::string& name = params_[i].first;
     out.emplace_back(name + ".step",
-                     scalar_tensor(static_cast<double>(state_[i].step), DType::Int64));
+                     st.device_step.defined()
+                         ? st.device_step
+                         : scalar_tensor(static_cast<double>(st.step), DType::Int64));
     for (const auto& [key, t] : state_[i].buffers)
       out.emplace_back(name + "." + key, t);
   }
@@ -60,6 +63,8 @@ void Optimizer::load_state_dict(const StateDict& dict) {
     LOOM_CHECK(step->numel() == 1, type_name_, "::load_state_dict: '", name,
                ".step' must hold one number, has shape ", shape_str(step->shape()));
     loaded[i].step = step->item<int64_t>();
+    if (counts_steps_on_device())
+      loaded[i].device_step = step->to(DType::Int64).reshape({}).to(p.device()).clone();
     for (const auto& key : buffer_names()) {
       const std::string full = name + "." + key;
       const Tensor* t = find_tensor(dict, full);

@@ -6,7 +6,13 @@
 // names ("embedding.weight.exp_avg"), or plain Variables, which are named "0", "1", ...
 // Per-parameter state is a small map of tensors ("momentum_buffer", "exp_avg", ...) plus the
 // number of steps that parameter has taken (a parameter whose .grad is undefined is skipped and
-// does not count the step, as in PyTorch).
+// does not count the step, as in PyTorch). SGD counts steps on the host; Adam keeps the count in
+// a 0-d Int64 tensor on the parameter's device, advanced by its kernel (so that a step the loss
+// scaler skips on the device does not count, without the host reading anything).
+//
+// step_if_finite(found_inf) is the loss scaler's sync-free path: an optimizer that can read the
+// overflow flag inside its own kernels (Adam's fused path) takes the device tensor and skips
+// itself; the others answer false and nn/amp/GradScaler reads the flag on the host instead.
 //
 // Leaves out: several parameter groups with their own settings (one group: lr() / set_lr()
 // is what learning-rate schedules need), closures for step(), LBFGS-style optimizers.
@@ -35,6 +41,15 @@ class Optimizer {
   void zero_grad(bool set_to_none = false);
   // One update of every parameter that has a gradient.
   virtual void step() = 0;
+  // One update unless found_inf (float32 [1] on the parameters' device, nonzero = a gradient
+  // overflowed) is set, decided on the device: the host never reads the flag, and a skipped
+  // step changes nothing (step counts included). Returns true when the step was queued that way;
+  // false, having done nothing, when this optimizer cannot (the default, or a configuration that
+  // needs the host's decision): the caller then reads the flag and calls step() or not.
+  virtual bool step_if_finite(const Tensor& found_inf) {
+    (void)found_inf;
+    return false;
+  }
 
   virtual double lr() const = 0;
   virtual void set_lr(double lr) = 0;
@@ -43,7 +58,7 @@ class Optimizer {
   static NamedParameters numbered(const std::vector<Variable>& params);
 
   // State as "<param>.<key>" -> tensor, plus "<param>.step" (0-d Int64) for each parameter that
-  // has taken a step. Tensors share storage with the optimizer's buffers.
+  // has state. Tensors share storage with the optimizer's buffers (and its device step count).
   StateDict state_dict() const;
   // Restores state written by state_dict() of an optimizer of the same type over parameters
   // with the same names and shapes; an unknown name, a missing or mismatched buffer is an error
@@ -52,11 +67,16 @@ class Optimizer {
 
  protected:
   struct ParamState {
-    int64_t step = 0;
+    int64_t step = 0;    // steps taken, for optimizers that count on the host (SGD)
+    Tensor device_step;  // or: 0-d Int64 on the parameter's device (counts_steps_on_device())
     std::map<std::string, Tensor> buffers;  // each with the parameter's shape
+    bool started() const { return step > 0 || device_step.defined(); }
   };
   // The buffers a step of this optimizer creates for a parameter (for load_state_dict checks).
   virtual std::vector<std::string> buffer_names() const = 0;
+  // Whether steps are counted in ParamState::device_step (load_state_dict then creates it on
+  // the parameter's device) rather than in ParamState::step.
+  virtual bool counts_steps_on_device() const { return false; }
 
   NamedParameters params_;
   std::vector<ParamState> state_;  // one per parameter, same order

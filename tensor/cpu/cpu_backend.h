@@ -2,7 +2,8 @@
 //
 // One class, its methods spread over files by job: cpu_backend.cpp (memory), copy_cast.cpp
 // (fill, compact, strided_write, cast), elementwise.cpp, reduce.cpp, matmul.cpp, index.cpp,
-// random.cpp, cpu_lstm.cpp (the fused LSTM cell), cpu_amp.cpp (the loss scaler's kernels).
+// random.cpp, cpu_lstm.cpp (the fused LSTM cell), cpu_amp.cpp (the loss scaler's kernels),
+// cpu_adam.cpp (the fused Adam/AdamW step).
 // Buffers are plain host memory, 64-byte aligned. No Eigen in this header.
 #pragma once
 
@@ -53,6 +54,16 @@ class CpuBackend final : public Backend {
   void lstm_pointwise_backward(const void* dh, void* dc, const void* act, void* d_pre,
                                const void* c_prev, const void* tanh_c, DType dtype, int64_t B,
                                int64_t H) override;
+  // cpu_lstm_persistent.cpp: the persistent LSTM's CPU twin (whole recurrence per call).
+  bool lstm_persistent_fits(DType dtype, int64_t H) override;
+  void lstm_persistent_forward(const void* xproj, const void* w_hh, const void* h0, const void* c0,
+                               void* act, void* c, void* tanh_c, void* h, void* h_n, void* c_n,
+                               bool reverse, DType dtype, int64_t T, int64_t B, int64_t H) override;
+  void lstm_persistent_backward(const void* dh, const void* dh_n, const void* dc_n,
+                                const void* w_hh, const void* act, const void* c, const void* c0,
+                                const void* tanh_c, void* dgates, void* dh0, void* dc0,
+                                bool reverse, DType dtype, int64_t T, int64_t B,
+                                int64_t H) override;
   // cpu_amp.cpp: mixed precision: the loss scaler's kernels (plain loops), the fp16 x fp16 ->
   // fp32 GEMM.
   void amp_unscale_and_check(void* const* grads, const int64_t* counts, int num, DType dtype,
@@ -61,6 +72,9 @@ class CpuBackend final : public Backend {
                         const AmpScaleUpdate& args) override;
   void matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
                     const MatmulArgs& args) override;
+  // cpu_adam.cpp: Adam/AdamW, one vectorised loop per parameter (float32, float64).
+  void adam_step(const AdamParam* params, int num, DType dtype, const AdamHyper& hyper,
+                 const float* found_inf) override;
 
  private:
   std::mutex cache_mutex_;

@@ -5,7 +5,8 @@
 // the step and halves the scale; growth after growth_interval clean steps and the reset of
 // that count by an overflow; a scaled run without overflow matches an unscaled float32 run;
 // small gradients that flush to zero in float16 without scaling survive with it; the two
-// collapse aborts; the state round trip; misuse errors; the disabled pass-through.
+// collapse aborts; the state round trip; misuse errors; the disabled pass-through; step() with
+// fused Adam deciding on the device (no host read of the flag) equals the host-read path.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,6 +18,7 @@
 #include "nn/amp/grad_scaler.h"
 #include "nn/linear.h"
 #include "nn/losses.h"
+#include "nn/optim/adam.h"
 #include "nn/optim/sgd.h"
 #include "tensor/ops.h"
 
@@ -320,6 +322,75 @@ TEST(AmpGradScaler, DisabledIsAPassThrough) {
   EXPECT_EQ(steps, 1);
   EXPECT_EQ(scaler.scale_value(), 1.0);
   EXPECT_TRUE(std::isinf(p.grad().item<double>()));  // untouched
+}
+
+// Adam that declines the device flag: GradScaler then reads found_inf on the host and calls
+// step() or not (the path every optimizer took before step_if_finite existed).
+class HostReadAdam : public optim::Adam {
+ public:
+  using optim::Adam::Adam;
+  bool step_if_finite(const Tensor&) override { return false; }
+};
+
+// A Linear regression trained through a scaler with Adam, with inf injected into one gradient
+// at iterations 3 and 7 (after backward, as an fp16 overflow would leave it). Returns the
+// weights, the scaler's skipped count and scale, Adam's step count, and what step() returned.
+struct ScaledRun {
+  std::vector<float> weight, bias;
+  int64_t skipped = 0, adam_steps = 0;
+  double scale = 0;
+  std::vector<bool> returned;
+};
+template <typename Opt>
+ScaledRun scaled_adam_run(const optim::AdamOptions& options) {
+  Generator gen(21);
+  const Tensor x = randn({8, 5}, gen), y = randn({8, 2}, gen);
+  Generator init(5);
+  Linear model(LinearOptions(5, 2), init);
+  Opt opt(model.named_parameters(), options);
+  GradScaler scaler(GradScalerOptions().init_scale(1024).growth_interval(3));
+  ScaledRun out;
+  for (int it = 0; it < 12; ++it) {
+    opt.zero_grad();
+    scaler.scale(mse_loss(model.forward(Variable(x)), y)).backward();
+    if (it == 3 || it == 7) model.bias.grad().narrow(0, 1, 1).fill_(kInf);
+    out.returned.push_back(scaler.step(opt));
+    scaler.update();
+  }
+  out.weight = model.weight.data().to_vector<float>();
+  out.bias = model.bias.data().to_vector<float>();
+  out.skipped = scaler.skipped_steps();
+  out.scale = scaler.scale_value();
+  out.adam_steps = find_tensor(opt.state_dict(), "weight.step")->template item<int64_t>();
+  return out;
+}
+
+TEST(AmpGradScaler, StepWithFusedAdamDecidesOnTheDeviceAndEqualsTheHostReadPath) {
+  const optim::AdamOptions o = optim::AdamOptions(0.05).weight_decay(0.01);
+  const ScaledRun device = scaled_adam_run<optim::Adam>(o);
+  const ScaledRun host = scaled_adam_run<HostReadAdam>(o);
+  // The same kernel ran on the same numbers; only who decided to skip differs: bitwise equal.
+  EXPECT_EQ(device.weight, host.weight);
+  EXPECT_EQ(device.bias, host.bias);
+  // Skipped steps are counted on the device either way, and Adam's own count excludes them.
+  EXPECT_EQ(device.skipped, 2);
+  EXPECT_EQ(host.skipped, 2);
+  EXPECT_EQ(device.scale, host.scale);
+  EXPECT_EQ(device.adam_steps, 10);
+  EXPECT_EQ(host.adam_steps, 10);
+  // What step() can say: the host-read path knows which steps it skipped; the device path
+  // handed every step over without reading the flag.
+  for (int it = 0; it < 12; ++it) {
+    EXPECT_TRUE(device.returned[it]) << it;
+    EXPECT_EQ(host.returned[it], it != 3 && it != 7) << it;
+  }
+  // And the tensor-op Adam (which declines the flag too) agrees to float32 rounding.
+  const ScaledRun ops = scaled_adam_run<optim::Adam>(optim::AdamOptions(o).fused(false));
+  EXPECT_EQ(ops.adam_steps, 10);
+  for (std::size_t i = 0; i < device.weight.size(); ++i)
+    EXPECT_NEAR(device.weight[i], ops.weight[i], 1e-6 * (1 + std::fabs(ops.weight[i]))) << i;
+  for (std::size_t i = 0; i < device.bias.size(); ++i)
+    EXPECT_NEAR(device.bias[i], ops.bias[i], 1e-6 * (1 + std::fabs(ops.bias[i]))) << i;
 }
 
 // The kernels on their own: found_inf is OR-ed across calls (only ever set, never cleared),

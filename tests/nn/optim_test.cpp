@@ -1,15 +1,21 @@
 // tests/nn/optim_test.cpp: SGD (plain, momentum, Nesterov), Adam, Adam with L2, AdamW and
 // clip_grad_norm_ against torch.optim (golden optim.safetensors, 1e-5 in float32); the fused
-// CPU Adam loop against the tensor-op version; optimizer state_dict round trip.
+// Adam step (Backend::adam_step) against the tensor-op version over many steps; the step count
+// kept on the device and the found_inf flag (a skipped step changes nothing, counts included);
+// step_if_finite; optimizer state_dict round trips.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <functional>
+#include <limits>
 #include <memory>
 
 #include "nn/optim/adam.h"
 #include "nn/optim/clip_grad.h"
 #include "nn/optim/sgd.h"
 #include "nn_test_util.h"
+#include "tensor/backend.h"
+#include "tensor/ops.h"
 
 using namespace loom;
 using namespace loom::nn;
@@ -163,4 +169,298 @@ TEST(ClipGradNorm, MatchesTorch) {
     EXPECT_TRUE(all_close(a.grad(), g["clip." + t + ".grad_a"]));
     EXPECT_TRUE(all_close(b.grad(), g["clip." + t + ".grad_b"]));
   }
+}
+
+// ---- the fused step: Backend::adam_step, the step count on the device, found_inf -------------
+
+namespace {
+
+// Parameters of odd sizes (1 element, a few, just past a multiple of 1024, several thousand).
+const std::vector<int64_t> kSizes = {1, 3, 1025, 7001};
+
+// The state of parameter `name` in `opt`: "<name>.exp_avg" etc. as tensors.
+Tensor state_of(const Optimizer& opt, const std::string& key) {
+  const StateDict st = opt.state_dict();
+  const Tensor* t = find_tensor(st, key);
+  return t ? *t : Tensor();
+}
+
+// Steps a fused and a tensor-op optimizer side by side for `steps` steps with the same random
+// gradients (parameter 1 gets none every third step, so the step counts differ per parameter)
+// and compares parameters, both moments and step counts after every step.
+void expect_fused_equals_tensor_ops(DType dt, bool adamw, double weight_decay, double rtol,
+                                    double atol) {
+  SCOPED_TRACE(std::string(adamw ? "AdamW" : "Adam") + " " + dtype_name(dt) + " wd " +
+               std::to_string(weight_decay));
+  Generator gen(60);
+  std::vector<Variable> a, b;
+  for (int64_t n : kSizes) {
+    const Tensor init = randn({n}, gen, dt);
+    a.emplace_back(init.clone(), true);
+    b.emplace_back(init.clone(), true);
+  }
+  AdamOptions o = adamw ? AdamWOptions(0.02) : AdamOptions(0.02);
+  o.weight_decay(weight_decay).betas(0.8, 0.95);  // short memories: the corrections matter
+  auto make = [&](const std::vector<Variable>& ps, bool fused) -> std::unique_ptr<Adam> {
+    AdamOptions f = o;
+    f.fused(fused);
+    if (adamw) return std::make_unique<AdamW>(ps, f);
+    return std::make_unique<Adam>(ps, f);
+  };
+  const auto fused = make(a, true), ref = make(b, false);
+  for (int s = 0; s < 25; ++s) {
+    for (std::size_t i = 0; i < kSizes.size(); ++i) {
+      if (i == 1 && s % 3 == 2) {
+        a[i].set_grad(Tensor());
+        b[i].set_grad(Tensor());
+        continue;
+      }
+      const Tensor g = randn({kSizes[i]}, gen, dt);
+      a[i].set_grad(g);
+      b[i].set_grad(g.clone());
+    }
+    fused->step();
+    ref->step();
+    for (std::size_t i = 0; i < kSizes.size(); ++i) {
+      const std::string n = std::to_string(i);
+      ASSERT_TRUE(all_close(a[i].data(), b[i].data(), atol, rtol))
+          << "param " << i << " step " << s;
+      ASSERT_TRUE(
+          all_close(state_of(*fused, n + ".exp_avg"), state_of(*ref, n + ".exp_avg"), atol, rtol))
+          << "exp_avg " << i << " step " << s;
+      ASSERT_TRUE(all_close(state_of(*fused, n + ".exp_avg_sq"), state_of(*ref, n + ".exp_avg_sq"),
+                            atol, rtol))
+          << "exp_avg_sq " << i << " step " << s;
+      ASSERT_EQ(state_of(*fused, n + ".step").item<int64_t>(),
+                state_of(*ref, n + ".step").item<int64_t>());
+    }
+  }
+  EXPECT_EQ(state_of(*fused, "0.step").item<int64_t>(), 25);
+  EXPECT_EQ(state_of(*fused, "1.step").item<int64_t>(), 25 - 8);  // no grad at s = 2, 5, ..., 23
+}
+
+// One parameter of the backend call, with its buffers as tensors (CPU).
+struct RawParam {
+  Tensor p, g, m, v, step;
+  RawParam(int64_t n, Generator& gen, int64_t step0)
+      : p(randn({n}, gen)),
+        g(randn({n}, gen)),
+        m(uniform({n}, -0.1, 0.1, gen)),
+        v(uniform({n}, 0, 0.1, gen)),
+        step(scalar_tensor(static_cast<double>(step0), DType::Int64)) {}
+  RawParam clone() const {
+    RawParam r = *this;
+    r.p = p.clone();
+    r.g = g.clone();
+    r.m = m.clone();
+    r.v = v.clone();
+    r.step = step.clone();
+    return r;
+  }
+  Backend::AdamParam arg() const {
+    return {p.raw_data(),
+            g.raw_data(),
+            m.raw_data(),
+            v.raw_data(),
+            static_cast<int64_t*>(step.raw_data()),
+            p.numel()};
+  }
+};
+
+// Bitwise equality of two CPU tensors.
+bool same_bytes(const Tensor& a, const Tensor& b) {
+  return a.numel() == b.numel() && a.dtype() == b.dtype() &&
+         std::memcmp(a.raw_data(), b.raw_data(), a.numel() * dtype_size(a.dtype())) == 0;
+}
+
+}  // namespace
+
+TEST(AdamFused, EqualsTensorOpsOverManyStepsInFloat64) {
+  for (bool adamw : {false, true})
+    for (double wd : {0.0, 0.1})
+      expect_fused_equals_tensor_ops(DType::Float64, adamw, wd, 1e-12, 1e-14);
+}
+
+// float32: the two paths round differently (the fused loop computes step_size * m / denom,
+// the tensor ops (m / denom) * step_size, each op rounding to float), a few ulps per step.
+TEST(AdamFused, EqualsTensorOpsOverManyStepsInFloat32) {
+  for (bool adamw : {false, true})
+    for (double wd : {0.0, 0.1})
+      expect_fused_equals_tensor_ops(DType::Float32, adamw, wd, 1e-6, 1e-7);
+}
+
+TEST(AdamFused, BackendStepReadsAndAdvancesTheStepCount) {
+  Generator gen(61);
+  Backend& be = backend_for(kCPU);
+  Backend::AdamHyper h;
+  h.lr = 0.1;
+  const RawParam fresh(5, gen, 0), later(5, gen, 9);
+  RawParam a = fresh.clone(), b = later.clone();
+  const Backend::AdamParam args[] = {a.arg(), b.arg()};
+  be.adam_step(args, 2, DType::Float32, h, nullptr);
+  EXPECT_EQ(a.step.item<int64_t>(), 1);
+  EXPECT_EQ(b.step.item<int64_t>(), 10);
+  // b was at step 9: its update must use t = 10 in the bias corrections (formula in adam.h).
+  const double t = 10, b1 = h.beta1, b2 = h.beta2;
+  const std::vector<double> p0 = later.p.to_vector<double>(), g = later.g.to_vector<double>(),
+                            m0 = later.m.to_vector<double>(), v0 = later.v.to_vector<double>(),
+                            p1 = b.p.to_vector<double>();
+  for (int i = 0; i < 5; ++i) {
+    const double m = b1 * m0[i] + (1 - b1) * g[i], v = b2 * v0[i] + (1 - b2) * g[i] * g[i];
+    const double want = p0[i] - h.lr / (1 - std::pow(b1, t)) * m /
+                                    (std::sqrt(v) / std::sqrt(1 - std::pow(b2, t)) + h.eps);
+    EXPECT_NEAR(p1[i], want, 1e-6 * (1 + std::abs(want))) << i;
+  }
+}
+
+TEST(AdamFused, ASetFoundInfFlagLeavesEverythingUntouched) {
+  Generator gen(62);
+  Backend& be = backend_for(kCPU);
+  Backend::AdamHyper h;
+  h.weight_decay = 0.01;
+  h.decoupled = true;
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    SCOPED_TRACE(dtype_name(dt));
+    RawParam a(1025, gen, 4);
+    for (Tensor* t : {&a.p, &a.g, &a.m, &a.v})
+      *t = t->to(dt);
+    const RawParam before = a.clone();
+    const Backend::AdamParam arg = a.arg();
+    const float overflow = 1.0f;
+    be.adam_step(&arg, 1, dt, h, &overflow);
+    EXPECT_TRUE(same_bytes(a.p, before.p));
+    EXPECT_TRUE(same_bytes(a.m, before.m));
+    EXPECT_TRUE(same_bytes(a.v, before.v));
+    EXPECT_TRUE(same_bytes(a.g, before.g));
+    EXPECT_EQ(a.step.item<int64_t>(), 4);  // a skipped step does not count
+    // A NaN flag is "set" too (nonzero); a clean flag runs exactly like no flag.
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    be.adam_step(&arg, 1, dt, h, &nan);
+    EXPECT_EQ(a.step.item<int64_t>(), 4);
+    RawParam c = before.clone();
+    const Backend::AdamParam carg = c.arg();
+    const float clean = 0.0f;
+    be.adam_step(&arg, 1, dt, h, &clean);
+    be.adam_step(&carg, 1, dt, h, nullptr);
+    EXPECT_EQ(a.step.item<int64_t>(), 5);
+    EXPECT_TRUE(same_bytes(a.p, c.p));
+    EXPECT_TRUE(same_bytes(a.m, c.m));
+    EXPECT_TRUE(same_bytes(a.v, c.v));
+    EXPECT_FALSE(same_bytes(a.p, before.p));
+  }
+}
+
+TEST(AdamFused, BackendRefusesBadArgumentsWhateverTheFlag) {
+  Generator gen(63);
+  Backend& be = backend_for(kCPU);
+  const Backend::AdamHyper h;
+  RawParam a(4, gen, 0);
+  Backend::AdamParam arg = a.arg();
+  const float overflow = 1.0f;
+  EXPECT_THROW(be.adam_step(&arg, 1, DType::Float16, h, nullptr), Error);
+  EXPECT_THROW(be.adam_step(&arg, 1, DType::Int64, h, &overflow), Error);
+  arg.step = nullptr;
+  EXPECT_THROW(be.adam_step(&arg, 1, DType::Float32, h, &overflow), Error);
+  arg = a.arg();
+  arg.numel = -1;
+  EXPECT_THROW(be.adam_step(&arg, 1, DType::Float32, h, nullptr), Error);
+  arg = a.arg();
+  arg.grad = nullptr;
+  EXPECT_THROW(be.adam_step(&arg, 1, DType::Float32, h, nullptr), Error);
+  EXPECT_THROW(be.adam_step(nullptr, 2, DType::Float32, h, nullptr), Error);
+  // An empty parameter still counts its step (like PyTorch's loop over params).
+  Tensor step = scalar_tensor(2, DType::Int64);
+  const Backend::AdamParam empty{
+      nullptr, nullptr, nullptr, nullptr, static_cast<int64_t*>(step.raw_data()), 0};
+  be.adam_step(&empty, 1, DType::Float32, h, nullptr);
+  EXPECT_EQ(step.item<int64_t>(), 3);
+}
+
+TEST(AdamFused, StepIfFiniteSkipsOnTheFlagAndOthersDecline) {
+  Generator gen(64);
+  const Tensor w0 = randn({3, 4}, gen), b0 = randn({4}, gen);
+  const Tensor gw = randn({3, 4}, gen), gb = randn({4}, gen);
+  const Variable w(w0.clone(), true), b(b0.clone(), true);
+  AdamW opt(NamedParameters{{"w", w}, {"b", b}}, AdamWOptions(0.1));
+  w.set_grad(gw);
+  b.set_grad(gb);
+  Tensor found_inf = full({1}, 1.0);
+  EXPECT_TRUE(opt.step_if_finite(found_inf));  // handed over, and skipped on the flag
+  EXPECT_TRUE(same_bytes(w.data(), w0));
+  EXPECT_TRUE(same_bytes(b.data(), b0));
+  EXPECT_EQ(state_of(opt, "w.step").item<int64_t>(), 0);  // state exists, no step counted
+  EXPECT_EQ(sum(abs(state_of(opt, "w.exp_avg"))).item<double>(), 0.0);
+
+  found_inf.fill_(0.0);
+  EXPECT_TRUE(opt.step_if_finite(found_inf));
+  const Variable w2(w0.clone(), true), b2(b0.clone(), true);
+  AdamW plain(NamedParameters{{"w", w2}, {"b", b2}}, AdamWOptions(0.1));
+  w2.set_grad(gw);
+  b2.set_grad(gb);
+  plain.step();
+  EXPECT_TRUE(same_bytes(w.data(), w2.data()));
+  EXPECT_TRUE(same_bytes(b.data(), b2.data()));
+  EXPECT_EQ(state_of(opt, "w.step").item<int64_t>(), 1);
+
+  // Optimizers that cannot decide on the device decline and change nothing.
+  SGD sgd(std::vector<Variable>{w2}, SGDOptions(0.1));
+  EXPECT_FALSE(sgd.step_if_finite(found_inf));
+  Adam ops(std::vector<Variable>{w2}, AdamOptions(0.1).fused(false));
+  EXPECT_FALSE(ops.step_if_finite(found_inf));
+  const Variable half(zeros({4}, DType::Float16), true);
+  half.set_grad(ones({4}, DType::Float16));
+  Adam with_half(std::vector<Variable>{w2, half}, AdamOptions(0.1));
+  EXPECT_FALSE(with_half.step_if_finite(found_inf));  // float16 takes the tensor-op path
+  EXPECT_TRUE(same_bytes(w2.data(), w.data()));
+  EXPECT_TRUE(with_half.state_dict().empty());
+  // The flag must be one float32.
+  EXPECT_THROW(opt.step_if_finite(zeros({2})), Error);
+  EXPECT_THROW(opt.step_if_finite(zeros({1}, DType::Int64)), Error);
+}
+
+// A skipped step is not counted, and the count survives a state_dict round trip: steps
+// [run, skip, run | save, load | run, run] equal the same sequence without the round trip, and
+// the saved ".step" is a 0-d Int64 equal to the steps that ran.
+TEST(AdamFused, StepCountSurvivesACheckpointAndSkipsDoNotCount) {
+  Generator gen(65);
+  const Tensor init = randn({5, 3}, gen);
+  std::vector<Tensor> grads;
+  for (int s = 0; s < 5; ++s)
+    grads.push_back(randn({5, 3}, gen));
+  const Tensor clean = zeros({1}), overflow = full({1}, 1.0);
+  const std::vector<bool> skip = {false, true, false, false, false};
+  auto run = [&](Adam& opt, const Variable& p, int from, int to) {
+    for (int s = from; s < to; ++s) {
+      p.set_grad(grads[s]);
+      EXPECT_TRUE(opt.step_if_finite(skip[s] ? overflow : clean));
+    }
+  };
+  const Variable a(init.clone(), true);
+  Adam continuous(NamedParameters{{"w", a}}, AdamOptions(0.05));
+  run(continuous, a, 0, 5);
+  EXPECT_EQ(state_of(continuous, "w.step").item<int64_t>(), 4);
+
+  const Variable b(init.clone(), true);
+  StateDict saved;
+  {
+    Adam first(NamedParameters{{"w", b}}, AdamOptions(0.05));
+    run(first, b, 0, 3);
+    for (const auto& [n, t] : first.state_dict())
+      saved.emplace_back(n, t.clone());
+  }
+  const Tensor* step = find_tensor(saved, "w.step");
+  ASSERT_NE(step, nullptr);
+  EXPECT_EQ(step->dtype(), DType::Int64);
+  EXPECT_EQ(step->dim(), 0);
+  EXPECT_EQ(step->item<int64_t>(), 2);
+  Adam second(NamedParameters{{"w", b}}, AdamOptions(0.05));
+  second.load_state_dict(saved);
+  run(second, b, 3, 5);
+  EXPECT_TRUE(same_bytes(a.data(), b.data()));
+  EXPECT_EQ(state_of(second, "w.step").item<int64_t>(), 4);
+}
+
+TEST(AdamFused, TheSameTensorTwiceIsAnError) {
+  const Variable p(ones({2}), true);
+  EXPECT_THROW(Adam(NamedParameters{{"a", p}, {"b", p}}), Error);
 }
