@@ -1,0 +1,73 @@
+// nn/distributed/mpi_communicator.h: the Communicator over MPI (Open MPI), for CPU tensors.
+//
+//   mpirun -n 2 ./train ...        (or: srun --mpi=pmix -n 2 ./train ...)
+//   MpiCommunicator comm;          // starts MPI on first use; rank()/world_size() from MPI
+//
+// MPI's lifetime: the first MpiCommunicator calls MPI_Init_thread (asking for
+// MPI_THREAD_MULTIPLE, so the watchdog thread may call MPI_Abort); MPI_Finalize runs once, when
+// the last MpiCommunicator is gone *and* the program exits (MPI cannot be started twice in one
+// process). If something else in the program started MPI already, loom uses it and leaves
+// finalizing to its owner. Each communicator works on its own duplicate of MPI_COMM_WORLD, so
+// its messages never mix with other MPI traffic in the program.
+//
+// Failure (docs/labs/09-distributed.md, "When a rank fails"):
+//   - errors returned by MPI become loom::Error naming the call (MPI_ERRORS_RETURN);
+//   - starting MPI also installs a std::terminate handler: an exception nobody catches prints
+//     "loom: rank R of N: failed: <what>" and calls MPI_Abort, so mpirun/srun end every rank
+//     (without it the dying rank would leave the others waiting in a collective);
+//   - run_distributed (communicator.h) does the same for exceptions escaping the training body;
+//   - each collective runs under the Watchdog (watchdog.h): one that waits longer than the
+//     timeout aborts the job with a message saying which collective and how long.
+// After MPI starts, the rank and size MPI reports are checked against what the launcher's
+// environment said (env.h): a mismatch (srun without --mpi=pmix starts N one-process MPI jobs)
+// throws with the fix in the message.
+// Leaves out: GPU-aware MPI (CUDA pointers to MPI_Allreduce; use NcclCommunicator), float16
+// (MPI has no half type), non-blocking collectives and overlap with backward.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "nn/distributed/communicator.h"
+#include "nn/distributed/env.h"
+#include "nn/distributed/watchdog.h"
+
+namespace loom::nn::distributed {
+
+class MpiCommunicator final : public Communicator {
+ public:
+  // `info`: what the launcher said, checked against MPI. timeout_s: the watchdog's limit for one
+  // collective (<= 0: off); default LOOM_DIST_TIMEOUT_S, else 600 s.
+  explicit MpiCommunicator(const ProcessInfo& info = process_info_from_env(),
+                           double timeout_s = collective_timeout_from_env());
+  ~MpiCommunicator() override;
+  MpiCommunicator(const MpiCommunicator&) = delete;
+  MpiCommunicator& operator=(const MpiCommunicator&) = delete;
+
+  const char* backend_name() const override { return "mpi"; }
+  int rank() const override { return rank_; }
+  int world_size() const override { return world_size_; }
+  int local_rank() const override { return local_rank_; }
+  int local_size() const override { return local_size_; }
+  Device device() const override { return kCPU; }
+
+  void all_reduce_sum(const Tensor& t) override;       // MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM)
+  void broadcast(const Tensor& t, int root) override;  // MPI_Bcast
+  std::vector<double> all_reduce_sum(std::vector<double> values) override;
+  std::vector<double> all_reduce_max(std::vector<double> values) override;
+  void barrier() override;
+  [[noreturn]] void abort(int code, const std::string& message) override;
+
+  // `bytes` raw bytes from `root` to every rank (NcclCommunicator's unique id).
+  void broadcast_bytes(void* data, std::size_t bytes, int root);
+
+  // The thread support MPI granted (MPI_THREAD_SINGLE .. MPI_THREAD_MULTIPLE as an int).
+  int thread_level() const;
+
+ private:
+  struct Impl;  // the MPI handles: keeps mpi.h out of this header
+  std::unique_ptr<Impl> impl_;
+  int rank_ = 0, world_size_ = 1, local_rank_ = 0, local_size_ = 1;
+};
+
+}  // namespace loom::nn::distributed

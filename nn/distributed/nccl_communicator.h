@@ -1,0 +1,63 @@
+// nn/distributed/nccl_communicator.h: the Communicator over NCCL, for CUDA tensors.
+//
+//   mpirun -n 4 ./train --device cuda ...      (one process per GPU)
+//   NcclCommunicator comm;                      // cuda:local_rank, NCCL bootstrapped over MPI
+//
+// Start-up: an MpiCommunicator starts first (it gives rank, size and local rank, and carries
+// everything that is not a GPU tensor: host values, barrier, abort). The process uses GPU
+// cuda:local_rank (set_device), rank 0 makes an ncclUniqueId and MPI broadcasts it, then every
+// rank joins with ncclCommInitRank. Tensor collectives run on loom's current CUDA stream of that
+// device (cuda/stream.cuh), so the device orders them after the backward kernels that produced
+// the gradients and before the optimizer's kernels, with no event or host wait needed for that.
+// The host then waits for the collective to finish, for at most the watchdog's timeout, polling
+// NCCL's asynchronous error state: a rank that never joins becomes an error, not a hang (the
+// price: the host does not run ahead of the GPU across an all-reduce).
+//
+// Built only when CUDA is on and NCCL is found ($CUDA_HOME/include/nccl.h, libnccl); otherwise
+// nccl_communicator_stub.cpp provides a constructor that throws "this build has no NCCL".
+// This file has never run on a GPU in CI (no GPU there): see docs/labs/09-distributed.md.
+// Leaves out: several GPUs per process, NCCL's non-blocking communicators, process groups.
+#pragma once
+
+#include <memory>
+
+#include "nn/distributed/communicator.h"
+#include "nn/distributed/env.h"
+#include "nn/distributed/watchdog.h"
+
+namespace loom::nn::distributed {
+
+class MpiCommunicator;
+
+class NcclCommunicator final : public Communicator {
+ public:
+  // Throws loom::Error when this build has no NCCL, when cuda:local_rank does not exist, or
+  // when NCCL fails to start (its message included). timeout_s: as MpiCommunicator.
+  explicit NcclCommunicator(const ProcessInfo& info = process_info_from_env(),
+                            double timeout_s = collective_timeout_from_env());
+  ~NcclCommunicator() override;
+  NcclCommunicator(const NcclCommunicator&) = delete;
+  NcclCommunicator& operator=(const NcclCommunicator&) = delete;
+
+  const char* backend_name() const override { return "nccl"; }
+  int rank() const override;
+  int world_size() const override;
+  int local_rank() const override;
+  int local_size() const override;
+  Device device() const override;  // cuda:local_rank
+
+  // float32, float64 or float16, on device(): ncclAllReduce / ncclBroadcast in place.
+  void all_reduce_sum(const Tensor& t) override;
+  void broadcast(const Tensor& t, int root) override;
+  // Host values, barrier and abort go through MPI.
+  std::vector<double> all_reduce_sum(std::vector<double> values) override;
+  std::vector<double> all_reduce_max(std::vector<double> values) override;
+  void barrier() override;
+  [[noreturn]] void abort(int code, const std::string& message) override;
+
+ private:
+  struct Impl;  // NCCL and CUDA handles: keeps their headers out of this one
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace loom::nn::distributed
