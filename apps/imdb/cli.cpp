@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <sstream>
 
 #include "tensor/error.h"
 
@@ -34,6 +35,7 @@ Examples:
   imdb study --preset quick                  # the whole CPU ablation in < 15 min (2 cores)
   imdb train --data ../shared/data/aclImdb_v1_labeled.tar.gz --out runs/base
   imdb train --out runs/base --resume        # continue an interrupted run
+  mpirun -np 2 imdb train --threads 1 --out runs/dp2   # data-parallel on 2 processes
   imdb eval --checkpoint runs/base/best.safetensors
   echo "A wonderful, moving film." | imdb predict --checkpoint runs/base/best.safetensors
 Run `imdb <command> --help` for the flags of one command.)";
@@ -59,12 +61,15 @@ void add_config_flags(CLI::App* sub, ConfigFlags& f, FlagSet set) {
        "data")
       ->group(g_data);
   bind(sub->add_option("--split", t.split,
-                       "random80 (seeded 80/20 of all reviews) | official "
-                       "(aclImdb's 25k train / 25k test)")
+                       "random80 (seeded 80/20 of all reviews) | official (aclImdb's 25k "
+                       "train / 25k test; the test half validates) | official-val (validation "
+                       "= a seeded --val-fraction of the 25k training half; the test half is "
+                       "left for one final `eval --on test`)")
            ->default_str(d.split),
        "split")
       ->group(g_data);
-  bind(sub->add_option("--val-fraction", t.val_fraction, "validation share for --split random80")
+  bind(sub->add_option("--val-fraction", t.val_fraction,
+                       "validation share for --split random80 and official-val")
            ->default_str("0.2"),
        "val_fraction")
       ->group(g_data);
@@ -104,8 +109,9 @@ void add_config_flags(CLI::App* sub, ConfigFlags& f, FlagSet set) {
       ->group(g_model);
   if (per_run)
     bind(sub->add_option("--lstm", t.lstm_impl,
-                         "LSTM implementation: composed (one autograd op "
-                         "per gate) | fused")
+                         "LSTM implementation: composed (one autograd op per gate) | fused "
+                         "(one node per layer, a GEMM + a cell kernel per step) | persistent "
+                         "(one kernel for the whole sequence on a GPU; plain loops on a CPU)")
              ->default_str(d.lstm_impl),
          "lstm_impl")
         ->group(g_model);
@@ -138,12 +144,29 @@ void add_config_flags(CLI::App* sub, ConfigFlags& f, FlagSet set) {
         sub->add_option("--prefetch", f.prefetch, "on: build batches on a worker thread | off")
             ->default_str("off")
             ->group(g_opt);
-    bind(sub->add_flag("--resume", t.resume, "continue from <out>/last.safetensors"), "resume")
+    bind(sub->add_flag("--resume", t.resume,
+                       "continue from <out>/last.safetensors (under mpirun/srun every rank reads "
+                       "rank 0's file: --out must be on a filesystem all nodes share)"),
+         "resume")
         ->group(g_run);
-    bind(sub->add_option("--device", t.device, "cpu | cuda | cuda:N")->default_str("cpu"), "device")
+    bind(sub->add_option("--device", t.device,
+                         "cpu | cuda | cuda:N (under mpirun/srun: cuda = one GPU per process, "
+                         "cuda:<local rank>)")
+             ->default_str("cpu"),
+         "device")
+        ->group(g_run);
+    bind(sub->add_option("--dist", t.dist,
+                         "data-parallel communicator when started by mpirun/srun: auto (one "
+                         "process: none; CPU: mpi; CUDA: nccl) | none | mpi | nccl. --batch "
+                         "stays the global batch: each of N processes trains batch/N rows")
+             ->default_str(d.dist),
+         "dist")
         ->group(g_run);
   }
-  bind(sub->add_option("--threads", t.threads, "CPU threads (0 = all cores)")->default_str("0"),
+  bind(sub->add_option("--threads", t.threads,
+                       "CPU threads (0 = all cores; under mpirun/srun the node's cores shared by "
+                       "its processes)")
+           ->default_str("0"),
        "threads")
       ->group(g_run);
   bind(sub->add_option("--seed", t.seed, "seed of the split, shuffles, weights and dropout")
@@ -187,7 +210,7 @@ Config resolve(const ConfigFlags& f) {
 
 }  // namespace
 
-int parse_command_line(int argc, const char* const* argv, Request& r) {
+int parse_command_line(int argc, const char* const* argv, Request& r, bool quiet) {
   CLI::App app{
       "imdb: sentiment of IMDB movie reviews with loom.\n"
       "Model (as in the original Keras study): Embedding -> SpatialDropout1D -> LSTM -> Linear "
@@ -217,7 +240,7 @@ int parse_command_line(int argc, const char* const* argv, Request& r) {
   study
       ->add_option("--variants", r.study.variants,
                    "only these variants (default all): baseline prefetch fused fp16 all "
-                   "cuda_baseline cuda_all")
+                   "cuda_baseline cuda_prefetch cuda_fused cuda_persistent cuda_fp16 cuda_all")
       ->delimiter(',');
   study->add_option("--python", r.study.python, "python with matplotlib, for the plots")
       ->default_str(r.study.python);
@@ -268,10 +291,11 @@ int parse_command_line(int argc, const char* const* argv, Request& r) {
   const std::string first = argc >= 2 ? argv[1] : "";
   if (!first.empty() && first[0] != '-' && first != "train" && first != "eval" &&
       first != "predict" && first != "study" && first != "export") {
-    std::fprintf(stderr,
-                 "imdb: unknown command '%s' (expected train, eval, predict, study or export; "
-                 "see imdb --help)\n",
-                 argv[1]);
+    if (!quiet)
+      std::fprintf(stderr,
+                   "imdb: unknown command '%s' (expected train, eval, predict, study or export; "
+                   "see imdb --help)\n",
+                   argv[1]);
     return 2;
   }
   for (int i = 0; i < argc; ++i)
@@ -279,8 +303,9 @@ int parse_command_line(int argc, const char* const* argv, Request& r) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);  // prints help (code 0) or the error with a usage hint
-    return code;
+    // Prints help (code 0) or the error with a usage hint; `quiet` ranks print nothing.
+    std::ostringstream discard;
+    return quiet ? app.exit(e, discard, discard) : app.exit(e);
   }
 
   if (*train) {

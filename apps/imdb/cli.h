@@ -54,6 +54,8 @@ struct Request {
 // Parses argv into `request`. Returns -1 when the program should go on, otherwise the exit
 // code to return right away (0 after --help, non-zero after a usage error, already printed).
 // Configuration errors found after parsing (bad values, unreadable --config) throw loom::Error.
-int parse_command_line(int argc, const char* const* argv, Request& request);
+// `quiet`: print nothing (help, usage errors); under mpirun every rank parses the same command
+// line, and only rank 0 speaks.
+int parse_command_line(int argc, const char* const* argv, Request& request, bool quiet = false);
 
 }  // namespace loom::imdb

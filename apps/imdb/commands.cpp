@@ -1,4 +1,5 @@
 // apps/imdb/commands.cpp: the train and export subcommands, and helpers shared by all commands.
+// train runs data-parallel when a launcher started several processes (distributed.h).
 #include "apps/imdb/commands.h"
 
 #include <cstdio>
@@ -7,16 +8,29 @@
 
 #include "apps/imdb/checkpoint.h"
 #include "apps/imdb/data_location.h"
+#include "apps/imdb/distributed.h"
 #include "apps/imdb/export.h"
 #include "apps/imdb/prepare.h"
 #include "apps/imdb/progress.h"
 #include "apps/imdb/signals.h"
 #include "apps/imdb/trainer.h"
 #include "data/parallel.h"
+#include "nn/distributed/env.h"
 #include "tensor/cpu/threads.h"
 #include "tensor/error.h"
 
 namespace loom::imdb {
+
+namespace {
+
+// Where ranks other than 0 send what rank 0 prints (they print only errors, to stderr).
+std::FILE* null_log() {
+  static std::FILE* sink = std::fopen("/dev/null", "w");
+  LOOM_CHECK(sink != nullptr, "cannot open /dev/null");
+  return sink;
+}
+
+}  // namespace
 
 void apply_threads(int64_t threads) {
   set_num_threads(data::resolve_threads(static_cast<int>(threads)));
@@ -31,11 +45,11 @@ void prepare_output_folder(const Config& c) {
 
 int run_train(const Request& r) {
   Config c = r.config;
-  apply_threads(c.threads);
-  install_stop_handlers();
+  const bool root = nn::distributed::process_info_from_env().rank == 0;
 
   // --resume: the checkpoint's settings win (the run must continue as it started); only where
-  // the output goes, the thread count and the data path may change.
+  // the output goes, the thread count, the data path and the communicator may change. Under
+  // mpirun/srun every rank reads rank 0's file (a shared filesystem).
   std::optional<Checkpoint> ck;
   if (c.resume) {
     const std::string last = checkpoint_path(c, "last");
@@ -43,35 +57,55 @@ int run_train(const Request& r) {
                "' (train into this --out first)");
     ck = load_checkpoint(last);
     if (ck->state.finished) {
-      std::printf("%s: this run already finished (epoch %lld, best epoch %lld); nothing to do\n",
-                  last.c_str(), static_cast<long long>(ck->state.epoch),
-                  static_cast<long long>(ck->state.best_epoch));
+      if (root)
+        std::printf("%s: this run already finished (epoch %lld, best epoch %lld); nothing to do\n",
+                    last.c_str(), static_cast<long long>(ck->state.epoch),
+                    static_cast<long long>(ck->state.best_epoch));
       return 0;
     }
     Config kept = ck->config;
     kept.out = c.out;
     kept.threads = c.threads;
+    kept.dist = c.dist;
     if (!c.data.empty()) kept.data = c.data;
     kept.resume = true;
     c = kept;
   }
-  const std::string path = locate_data(c.data);
-  c.data = path;
-  const PreparedData d = prepare_data(c, path, ck ? &ck->vocab : nullptr);
-  std::printf("data: %s\n", describe(d).c_str());
-  validate_against_data(c, static_cast<int64_t>(d.split.train.size()));
-  prepare_output_folder(c);
 
-  TrainOptions o;
-  o.interactive = Progress::stdout_is_terminal();
-  o.stop_after_steps = r.stop_after_steps;
-  o.resume_from = ck ? &*ck : nullptr;
-  const TrainResult result = train_model(c, d, o);
-  if (!result.stopped)
-    std::printf("done: best epoch %lld (validation loss %.4f); checkpoints in %s\n",
-                static_cast<long long>(result.state.best_epoch), result.state.best_val_loss,
-                c.out.c_str());
-  return 0;
+  // Under a launcher this starts MPI (or NCCL); from here on an error on one rank ends all.
+  DataParallel par(c.dist, c.device);
+  return par.run([&] {
+    install_stop_handlers();  // after MPI's start, so these handlers are the ones that count
+    const int threads = threads_per_process(c.threads, par.comm().local_size());
+    set_num_threads(threads);
+    std::FILE* log = par.is_root() ? stdout : null_log();
+    // Every rank reads and encodes the whole dataset (seconds; no transfer between ranks).
+    const std::string path = locate_data(c.data);
+    c.data = path;
+    const PreparedData d = prepare_data(c, path, ck ? &ck->vocab : nullptr);
+    std::fprintf(log, "data: %s\n", describe(d).c_str());
+    validate_against_data(c, static_cast<int64_t>(d.split.train.size()));
+    std::fprintf(log, "parallel: %s\n", par.describe(c.batch, threads).c_str());
+    if (par.is_root()) prepare_output_folder(c);
+
+    TrainOptions o;
+    o.log = log;
+    // The bar only for one process: Open MPI gives its ranks a pseudo-terminal even when the
+    // job's output goes to a file, so under a launcher isatty() cannot tell a log from a user.
+    o.interactive = par.world_size() == 1 && Progress::stdout_is_terminal();
+    o.stop_after_steps = r.stop_after_steps;
+    o.resume_from = ck ? &*ck : nullptr;
+    o.parallel = &par;
+    const TrainResult result = train_model(c, d, o);
+    // No rank leaves before rank 0's last checkpoint is on disk (a launcher that ends the job
+    // when its first process exits would otherwise cut the write short).
+    par.barrier();
+    if (!result.stopped)
+      std::fprintf(log, "done: best epoch %lld (validation loss %.4f); checkpoints in %s\n",
+                   static_cast<long long>(result.state.best_epoch), result.state.best_val_loss,
+                   c.out.c_str());
+    return 0;
+  });
 }
 
 int run_export(const Request& r) {

@@ -23,8 +23,8 @@ namespace loom::imdb {
 struct Config {
   // --- data ---
   std::string data;  // folder / .tar.gz / .csv / fastText; "" = find it (data_location.h)
-  std::string split = "random80";  // random80 | official
-  double val_fraction = 0.2;       // random80 only: share of rows held out for validation
+  std::string split = "random80";  // random80 | official | official-val (see prepare.h)
+  double val_fraction = 0.2;       // random80, official-val: share of rows held out for validation
   int64_t train_limit = 0;         // > 0: train on only the first N training rows (quick preset)
   int64_t val_limit = 0;           // > 0: validate on only the first N validation rows
   // --- model (Keras: Embedding -> SpatialDropout1D -> LSTM -> Dense(1, sigmoid)) ---
@@ -45,6 +45,7 @@ struct Config {
   std::string device = "cpu";      // cpu | cuda (cuda:N also accepted)
   std::string precision = "fp32";  // fp32 | fp16
   bool prefetch = false;           // on: data::Prefetcher builds batches on worker threads
+  std::string dist = "auto";       // auto | none | mpi | nccl: the communicator under mpirun/srun
   int64_t threads = 0;             // CPU threads for the math; 0 = all cores
   uint64_t seed = 42;              // split, shuffles, initial weights, dropout
   std::string out = "runs/imdb";   // output folder (config.json, metrics.jsonl, checkpoints)

@@ -59,6 +59,7 @@ Scores score_rows(ImdbModel& model, const PreparedData& d, const std::vector<int
       s.probs.push_back(1.0f / (1.0f + std::exp(-z)));
     s.labels.insert(s.labels.end(), labels.begin(), labels.end());
   }
+  s.loss_sum = loss_sum;
   s.loss = rows.empty() ? 0.0 : loss_sum / static_cast<double>(rows.size());
   return s;
 }

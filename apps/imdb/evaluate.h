@@ -25,6 +25,7 @@ struct Scores {
   std::vector<float> probs;   // [rows] sigmoid(logit)
   std::vector<float> labels;  // [rows]
   double loss = 0;            // mean BCE over the rows
+  double loss_sum = 0;        // sum over the rows of the BCE (score_rows; to sum across ranks)
 };
 
 // Rows `rows` of the encoded data, in batches of `batch`.

@@ -20,7 +20,9 @@ nlohmann::json to_json(const EpochMetrics& m) {
                       {"lr", m.lr},
                       {"skipped_steps", m.skipped_steps},
                       {"samples_per_s", m.samples_per_s},
-                      {"best", m.best}};
+                      {"best", m.best},
+                      {"world_size", m.world_size},
+                      {"comm_time_s", m.comm_time_s}};
   if (m.fp16) j["loss_scale"] = m.loss_scale;
   return j;
 }
@@ -39,6 +41,8 @@ EpochMetrics epoch_metrics_from_json(const nlohmann::json& j) {
   m.skipped_steps = j.value("skipped_steps", int64_t{0});
   m.samples_per_s = j.value("samples_per_s", 0.0);
   m.best = j.value("best", false);
+  m.world_size = j.value("world_size", int64_t{1});
+  m.comm_time_s = j.value("comm_time_s", 0.0);
   if (j.contains("loss_scale")) {
     m.fp16 = true;
     m.loss_scale = j["loss_scale"].get<double>();

@@ -7,6 +7,9 @@
 //   data_time_s   time spent building training batches (rows -> tensors), wherever it ran
 //   wait_time_s   time the training loop was blocked waiting for a batch; without prefetching
 //                 it equals data_time_s, with prefetching it is what the worker could not hide
+//   comm_time_s   time in the cross-process collectives of the training steps (the slowest
+//                 rank's, waiting for the others included); 0 for one process
+// Losses, accuracies and times cover every process of a data-parallel run (world_size).
 // loss_scale is written only for fp16 runs (the dynamic loss scaler's value at epoch end).
 // Left out: per-step metrics (the progress bar shows them live).
 #pragma once
@@ -34,6 +37,8 @@ struct EpochMetrics {
   int64_t skipped_steps = 0;  // optimizer steps skipped this epoch for inf/NaN gradients (fp16)
   double samples_per_s = 0;   // training samples / (epoch time without validation)
   bool best = false;          // the best validation loss so far (the checkpoint kept as best)
+  int64_t world_size = 1;     // processes that trained (data-parallel, apps/imdb/distributed.h)
+  double comm_time_s = 0;     // gradient all-reduce + stop agreement, slowest rank (0: 1 process)
 };
 
 nlohmann::json to_json(const EpochMetrics& m);

@@ -22,6 +22,12 @@
 namespace loom::imdb {
 namespace {
 
+nn::LstmImpl lstm_impl_of(const std::string& name) {
+  if (name == "fused") return nn::LstmImpl::Fused;
+  if (name == "persistent") return nn::LstmImpl::Persistent;
+  return nn::LstmImpl::Composed;
+}
+
 // The network as an nn::Module, so its parameters get PyTorch's dotted names.
 struct Net : nn::Module {
   std::shared_ptr<nn::Embedding> embedding;
@@ -41,11 +47,10 @@ struct Net : nn::Module {
     // between-layer dropout, a no-op with one layer.)
     lstm_input_dropout = register_module("lstm_input_dropout",
                                          std::make_shared<nn::SpatialDropout1d>(c.lstm_dropout));
-    lstm = register_module("lstm", std::make_shared<nn::LSTM>(
-                                       nn::LSTMOptions(c.embed, c.lstm_size)
-                                           .batch_first(true)
-                                           .impl(c.lstm_impl == "fused" ? nn::LstmImpl::Fused
-                                                                        : nn::LstmImpl::Composed)));
+    lstm =
+        register_module("lstm", std::make_shared<nn::LSTM>(nn::LSTMOptions(c.embed, c.lstm_size)
+                                                               .batch_first(true)
+                                                               .impl(lstm_impl_of(c.lstm_impl))));
     linear =
         register_module("linear", std::make_shared<nn::Linear>(nn::LinearOptions(c.lstm_size, 1)));
   }
@@ -134,22 +139,20 @@ void ImdbModel::backward(const Variable& loss) {
     loss.backward();
 }
 
-bool ImdbModel::step() {
+void ImdbModel::step() {
   Impl& m = *impl_;
-  bool applied = true;
   if (m.scaler) {
     if (m.config.clip_norm > 0) {
       m.scaler->unscale_(m.adam->named_parameters());  // clip the true gradients
       nn::clip_grad_norm_(m.net->parameters(), m.config.clip_norm);
     }
-    applied = m.scaler->step(*m.adam);
+    m.scaler->step(*m.adam);
     m.scaler->update();
   } else {
     if (m.config.clip_norm > 0) nn::clip_grad_norm_(m.net->parameters(), m.config.clip_norm);
     m.adam->step();
   }
   m.adam->zero_grad();
-  return applied;
 }
 
 void ImdbModel::zero_grad() {

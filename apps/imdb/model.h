@@ -15,7 +15,9 @@
 // Parameters are created on the CPU from loom's default generator (seed it first), then moved to
 // `device`. Parameter names are PyTorch's state_dict names (embedding.weight, lstm.weight_ih_l0,
 // linear.bias, ...), so a checkpoint loads into the PyTorch twin in tests/reference/torch_imdb.py.
-// Left out: fp16 inside the fused LSTM (nn's fused CPU path stays float32 under autocast).
+// Under --precision fp16 the forward runs in an autocast scope: the Linear's and the LSTM's GEMMs
+// take float16 copies of the float32 master weights (the fused LSTM: nn/lstm_fused_amp.cpp), the
+// cell state, the loss and Adam stay float32, and a GradScaler scales the loss.
 #pragma once
 
 #include <memory>
@@ -48,9 +50,10 @@ class ImdbModel {
   // Backward of `loss` (scaled by the loss scaler under fp16).
   void backward(const Variable& loss);
   // One optimizer step from those gradients: (unscale,) clip if configured, Adam (skipped under
-  // fp16 when a gradient is inf/NaN), update the scale, zero the gradients. Returns whether the
-  // step was applied.
-  bool step();
+  // fp16 when a gradient is inf/NaN), update the scale, zero the gradients. Whether the step was
+  // skipped is decided on the device (fused Adam reads the scaler's flag there), so it is not
+  // returned: skipped_steps() counts skips, reading the scaler's device counter.
+  void step();
   void zero_grad();
 
   Device device() const;

@@ -10,6 +10,7 @@
 #include "data/imdb_reader.h"
 #include "data/parallel.h"
 #include "data/readers.h"
+#include "data/token_corpus.h"
 #include "tensor/error.h"
 
 namespace loom::imdb {
@@ -19,8 +20,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// The aclImdb reader can clean on its worker threads while it decompresses; the other formats
-// go through read_text_dataset and are cleaned afterwards.
+// aclImdb (folder or archive) is tokenized straight from the inflated archive (ImdbArchive: no
+// copy of the texts); the other formats are read by read_text_dataset first.
 bool is_aclimdb(const std::string& path) {
   auto ends_with = [&](const std::string& suf) {
     return path.size() >= suf.size() &&
@@ -44,39 +45,54 @@ PreparedData prepare_data(const Config& config, const std::string& path,
   d.max_len = config.max_len;
   const int threads = data::resolve_threads(static_cast<int>(config.threads));
 
+  // Read, clean and tokenize: each word is hashed once, into the corpus' dictionary
+  // (data/token_corpus.h); fitting and encoding below then work on integers.
   auto t0 = std::chrono::steady_clock::now();
   std::vector<data::TextExample> examples;
+  data::TokenCorpus corpus;
   if (is_aclimdb(path)) {
-    data::ImdbReadOptions read;
-    read.transform = data::clean_transform(text_pipeline());
-    read.threads = threads;
-    examples = data::read_aclimdb(path, read);
+    const data::ImdbArchive archive(path);
+    examples = archive.examples();  // labels and splits; the texts stay in the archive
+    corpus = data::tokenize_texts(
+        archive.size(), [&](int64_t i) { return archive.text(i); }, text_pipeline(), threads);
   } else {
     examples = data::read_text_dataset(path);
-    const std::vector<std::string> cleaned = data::clean_texts(examples, text_pipeline(), threads);
-    for (size_t i = 0; i < examples.size(); ++i)
-      examples[i].text = cleaned[i];
+    corpus = data::tokenize_texts(examples, text_pipeline(), threads);
   }
   LOOM_CHECK(!examples.empty(), "--data: '", path, "' holds no reviews");
   d.read_seconds = seconds_since(t0);
   d.rows = static_cast<int64_t>(examples.size());
 
-  std::vector<std::string> cleaned;
-  cleaned.reserve(examples.size());
   d.labels.reserve(examples.size());
   d.official.reserve(examples.size());
-  for (auto& e : examples) {
-    cleaned.push_back(std::move(e.text));
+  for (const auto& e : examples) {
     d.labels.push_back(e.label);
     d.official.push_back(e.split);
   }
 
-  if (config.split == "official") {
-    LOOM_CHECK(std::count(d.official.begin(), d.official.end(), data::Split::Test) > 0,
-               "--split official: '", path,
+  if (config.split == "official" || config.split == "official-val") {
+    LOOM_CHECK(std::count(d.official.begin(), d.official.end(), data::Split::Test) > 0, "--split ",
+               config.split, ": '", path,
                "' has no official train/test split (only the aclImdb folder or archive has one); "
                "use --split random80");
     d.split = data::official_split(examples);
+    if (config.split == "official-val") {
+      // Model selection (early stopping, the kept "best" epoch) must not look at the test
+      // half, or the reported test accuracy is optimistic: validate on a seeded share of the
+      // training half instead, exactly as random80 splits all rows.
+      const std::vector<int64_t> official_train = d.split.train;
+      const data::SplitIndices inner = data::random_split(
+          static_cast<int64_t>(official_train.size()), config.val_fraction, config.seed);
+      auto to_rows = [&](const std::vector<int64_t>& positions) {
+        std::vector<int64_t> rows;
+        rows.reserve(positions.size());
+        for (int64_t p : positions)
+          rows.push_back(official_train[static_cast<size_t>(p)]);
+        return rows;
+      };
+      d.split.train = to_rows(inner.train);
+      d.split.validation = to_rows(inner.validation);
+    }
   } else {
     LOOM_CHECK(d.rows >= 2, "--split random80: '", path, "' has only ", d.rows,
                " review(s); need at least 2 to split");
@@ -89,7 +105,7 @@ PreparedData prepare_data(const Config& config, const std::string& path,
   } else {
     data::VocabOptions vo;
     vo.num_words = static_cast<int32_t>(config.vocab);
-    d.vocab = data::Vocabulary::fit(cleaned, vo, d.split.train, threads);
+    d.vocab = data::Vocabulary::fit(corpus, vo, d.split.train, threads);
   }
   if (config.train_limit > 0 && config.train_limit < static_cast<int64_t>(d.split.train.size()))
     d.split.train.resize(static_cast<size_t>(config.train_limit));
@@ -97,7 +113,7 @@ PreparedData prepare_data(const Config& config, const std::string& path,
     d.split.validation.resize(static_cast<size_t>(config.val_limit));
   data::EncodeOptions eo;
   eo.max_len = config.max_len;
-  d.tokens = data::encode_texts(cleaned, d.vocab, eo, {}, threads);
+  d.tokens = data::encode_texts(corpus, d.vocab, eo, {}, threads);
   d.encode_seconds = seconds_since(t0);
   return d;
 }

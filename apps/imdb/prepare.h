@@ -2,7 +2,9 @@
 //
 // The same steps as the original study, in loom's data/ library:
 //   read (data/readers.h) -> clean (TextPipeline: strip HTML, digits, punctuation; lowercase)
-//   -> split (random80: seeded permutation, last 20% = validation; official: aclImdb's halves)
+//   -> split (random80: seeded permutation, last 20% = validation; official: aclImdb's halves,
+//      the test half validating; official-val: aclImdb's training half split again, a seeded
+//      --val-fraction of it validating, so the test half is never seen until `eval --on test`)
 //   -> vocabulary of the `vocab` most frequent words, fitted on the training rows only
 //   -> encode every review to `max_len` ids, padded and truncated at the front (Keras' default).
 // --train-limit keeps only the first N rows of the training split (after the vocabulary is

@@ -43,13 +43,17 @@ void Progress::step(int64_t done, double loss, double acc, int64_t samples) {
 
 void Progress::end_epoch(const EpochMetrics& m) {
   if (interactive_) std::fprintf(out_, "\r\033[K");  // clear the bar
-  std::fprintf(out_,
-               "epoch %lld/%lld  train loss %.4f acc %.4f  val loss %.4f acc %.4f  "
-               "%.1fs (data %.2fs, wait %.2fs)  %.0f samples/s%s%s\n",
-               static_cast<long long>(m.epoch), static_cast<long long>(epochs_), m.train_loss,
-               m.train_acc, m.val_loss, m.val_acc, m.epoch_time_s, m.data_time_s, m.wait_time_s,
-               m.samples_per_s, m.fp16 ? ("  scale " + std::to_string(m.loss_scale)).c_str() : "",
-               m.best ? "  *best" : "");
+  char comm[64] = "";
+  if (m.world_size > 1)
+    std::snprintf(comm, sizeof(comm), ", comm %.2fs, %lld ranks", m.comm_time_s,
+                  static_cast<long long>(m.world_size));
+  std::fprintf(
+      out_,
+      "epoch %lld/%lld  train loss %.4f acc %.4f  val loss %.4f acc %.4f  "
+      "%.1fs (data %.2fs, wait %.2fs%s)  %.0f samples/s%s%s\n",
+      static_cast<long long>(m.epoch), static_cast<long long>(epochs_), m.train_loss, m.train_acc,
+      m.val_loss, m.val_acc, m.epoch_time_s, m.data_time_s, m.wait_time_s, comm, m.samples_per_s,
+      m.fp16 ? ("  scale " + std::to_string(m.loss_scale)).c_str() : "", m.best ? "  *best" : "");
   std::fflush(out_);
 }
 

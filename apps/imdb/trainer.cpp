@@ -5,13 +5,16 @@
 #include <cmath>
 #include <memory>
 
+#include "apps/imdb/distributed.h"
 #include "apps/imdb/evaluate.h"
 #include "apps/imdb/model.h"
 #include "apps/imdb/progress.h"
 #include "apps/imdb/signals.h"
+#include "cuda/device_batches.h"
 #include "data/dataset.h"
 #include "data/prefetcher.h"
 #include "data/sampler.h"
+#include "nn/lstm.h"
 #include "tensor/generator.h"
 
 namespace loom::imdb {
@@ -50,87 +53,162 @@ TrainResult train_model(const Config& c, const PreparedData& d, const TrainOptio
   validate_against_data(c, static_cast<int64_t>(d.split.train.size()));
   std::string why;
   LOOM_CHECK(ImdbModel::supports(c, &why), why);
-  const Device device(c.device);
+  // One process unless the caller started a job (commands.cpp); the study passes none.
+  std::unique_ptr<DataParallel> alone;
+  if (o.parallel == nullptr) alone = std::make_unique<DataParallel>("none", c.device);
+  DataParallel& par = o.parallel != nullptr ? *o.parallel : *alone;
+  const bool root = par.is_root();  // the only rank that writes files
+  const Device device = par.device();
 
   // Weights first, from the seeded default generator; dropout masks draw from it afterwards.
   manual_seed(c.seed);
   ImdbModel model(c, device);
+  // A benchmark must never time the fallback by mistake: say when `persistent` cannot run here.
+  if (c.lstm_impl == "persistent" &&
+      (c.precision == "fp16" ||
+       !nn::lstm_persistent_available(DType::Float32, c.lstm_size, device)))
+    std::fprintf(o.log,
+                 "note: the persistent LSTM cannot run here (%s, hidden %lld, %s); the fused "
+                 "implementation runs instead\n",
+                 c.device.c_str(), static_cast<long long>(c.lstm_size), c.precision.c_str());
   TrainState st;
   const std::string metrics_path = c.out + "/metrics.jsonl";
+  // Dropout masks: rank r continues from the same counter offset with its own seed
+  // (distributed.h); on rank 0 (and in a 1-process run) that is exactly the seed's own stream.
+  auto seed_dropout = [&](uint64_t seed, uint64_t offset) {
+    manual_seed(dropout_seed(seed, par.rank()));
+    default_generator().advance(offset);
+  };
   if (o.resume_from != nullptr) {
     restore_model(model, *o.resume_from, checkpoint_path(c, "last"), /*with_optimizer=*/true);
     st = o.resume_from->state;
-    manual_seed(st.rng_seed);
-    default_generator().advance(st.rng_offset);
-    truncate_metrics(metrics_path, st.epoch);  // epochs after the checkpoint will be redone
+    seed_dropout(st.rng_seed, st.rng_offset);
+    // The checkpoint's partial-epoch sums are the whole job's: rank 0 carries them on.
+    if (!root) st.loss_sum = st.correct = st.seen = st.data_time = st.wait_time = st.train_time = 0;
+    if (root) truncate_metrics(metrics_path, st.epoch);  // epochs after the checkpoint are redone
     std::fprintf(o.log, "resuming at epoch %lld, step %lld (global step %lld)\n",
                  static_cast<long long>(st.epoch + 1), static_cast<long long>(st.step_in_epoch),
                  static_cast<long long>(st.global_step));
   } else {
-    std::remove(metrics_path.c_str());  // a fresh run starts a fresh metrics file
+    seed_dropout(c.seed, default_generator().offset());
+    if (root) std::remove(metrics_path.c_str());  // a fresh run starts a fresh metrics file
   }
+  // Collective: every rank holds rank 0's weights from here on (they already agree: same seed or
+  // same checkpoint), and all_reduce_gradients can average into the model's gradients.
+  par.attach(model);
 
   auto dataset = std::make_shared<data::TokenDataset>(d.tokens, d.labels, d.max_len);
-  auto sampler = std::make_shared<data::SubsetSampler>(d.split.train, /*shuffle=*/true, c.seed);
-  data::DataLoader loader(dataset, sampler, {c.batch, /*drop_last=*/false});
+  // This rank's share of each epoch's global batches (the whole batch for one process).
+  auto sampler =
+      std::make_shared<ShardSampler>(d.split.train, c.batch, par.rank(), par.world_size(), c.seed);
+  data::DataLoader loader(dataset, sampler, {sampler->local_batch(), /*drop_last=*/true});
+  // This rank's share of the validation rows; the sums are reduced after scoring.
+  const std::vector<int64_t> my_validation =
+      strided_rows(d.split.validation, par.rank(), par.world_size());
 
   Progress progress(o.log, o.interactive, c.epochs);
   TrainResult result;
-  auto snapshot = [&](const std::string& name) {
-    st.rng_seed = default_generator().seed();
-    st.rng_offset = default_generator().offset();
-    save_checkpoint(checkpoint_path(c, name), c, d.vocab, model, st);
+  auto snapshot = [&](const std::string& name, TrainState& state) {
+    state.rng_seed = default_generator().seed();
+    state.rng_offset = default_generator().offset();
+    save_checkpoint(checkpoint_path(c, name), c, d.vocab, model, state);
+  };
+  // The partial epoch's sums of every rank (losses, rows, times: see nn/distributed/metrics.h).
+  auto job_totals = [&] {
+    nn::distributed::MetricTotals mine;
+    mine.loss_sum = st.loss_sum;
+    mine.correct = st.correct;
+    mine.count = st.seen;
+    mine.time_s = st.train_time;
+    mine.data_time_s = st.data_time;
+    mine.wait_time_s = st.wait_time;
+    return par.reduce(mine);  // collective
   };
 
   while (!st.finished && st.epoch < c.epochs) {
     const auto epoch_start = Clock::now();
     loader.set_epoch(st.epoch);
-    const int64_t batches = loader.num_batches();
+    const int64_t batches = loader.num_batches();  // global batches: the same on every rank
     const int64_t first = st.step_in_epoch;
     progress.begin_epoch(st.epoch + 1, batches);
-    int64_t skipped_this_epoch = 0;
+    const int64_t skipped_before = model.skipped_steps();
+    par.reset_comm_seconds();
     model.set_training(true);
     {
       // Workers: 1 prefetching thread, or 0 = build each batch inline inside next().
       data::Prefetcher<StepInput> batches_in(
           batches - first, [&](int64_t i) { return make_step_input(loader.batch(first + i)); },
           c.prefetch ? 1 : 0, 4);
+      // On a GPU with --prefetch on, batch k+1's host-to-device copy (pinned staging, its own
+      // copy stream) runs while step k computes (cuda/device_batches.h); otherwise each batch
+      // is copied when its step starts.
+      std::unique_ptr<cuda::DeviceBatchQueue> upload;
+      if (!device.is_cpu() && c.prefetch)
+        upload =
+            std::make_unique<cuda::DeviceBatchQueue>(device, sampler->local_batch(), d.max_len);
+      auto submit = [&](const StepInput& s) {
+        upload->submit(s.tokens.data_ptr<int32_t>(), s.label_values.data(), s.rows);
+      };
       StepInput in;
+      bool have = batches_in.next(in);  // blocks while the batch is built (wait time)
+      if (upload && have) submit(in);
       int64_t step = first;
-      while (true) {
-        if (!batches_in.next(in)) break;  // blocks while the batch is built (wait time)
+      while (have) {
+        const StepInput cur = std::move(in);
+        have = batches_in.next(in);  // the next batch, built ahead by the prefetch worker
         const auto step_start = Clock::now();
-        const Tensor x = in.tokens.to(device), y = in.labels.to(device);
+        Tensor x, y;
+        if (upload) {
+          cuda::DeviceBatch b = upload->next();  // `cur`, already on its way to the device
+          if (have) submit(in);                  // copies while this step runs
+          x = b.tokens;
+          y = b.labels;
+        } else {
+          x = cur.tokens.to(device);
+          y = cur.labels.to(device);
+        }
         const Variable logits = model.forward(x);
-        const Variable loss = model.loss(logits, y);
+        const Variable loss = model.loss(logits, y);  // mean over this rank's rows
         model.backward(loss);
-        if (!model.step()) ++skipped_this_epoch;  // fp16: inf/NaN gradients, step skipped
+        par.all_reduce_gradients();  // mean over ranks = the global batch's gradient
+        model.step();                // (unscale, clip,) Adam: the same step on every rank
         const std::vector<float> z = logits.data().to_vector<float>();
         for (size_t k = 0; k < z.size(); ++k)
-          st.correct += (z[k] >= 0) == (in.label_values[k] > 0.5f);
-        st.loss_sum += loss.item<double>() * static_cast<double>(in.rows);
-        st.seen += static_cast<double>(in.rows);
-        st.train_time += since(step_start);
+          st.correct += (z[k] >= 0) == (cur.label_values[k] > 0.5f);
+        st.loss_sum += loss.item<double>() * static_cast<double>(cur.rows);
+        st.seen += static_cast<double>(cur.rows);
         ++step;
         ++st.global_step;
         st.step_in_epoch = step;
+        // A signal may reach one rank or all: every rank stops after the same step.
+        const int signal = par.agree_on_stop(stop_signal());  // collective (several ranks)
+        st.train_time += since(step_start);
+        // Rank 0's running numbers (its shard); the samples are the whole job's.
         progress.step(step, st.loss_sum / st.seen, st.correct / st.seen,
-                      static_cast<int64_t>(st.seen));
+                      static_cast<int64_t>(st.seen) * par.world_size());
         const bool test_stop = o.stop_after_steps > 0 && st.global_step >= o.stop_after_steps;
-        if (stop_requested() || test_stop) {
+        if (signal != 0 || test_stop) {
           const data::PrefetchStats ps = batches_in.stats();
           st.data_time += ps.produce_seconds;
           st.wait_time += ps.wait_seconds;
           batches_in.stop();
-          snapshot("last");
+          TrainState saved = st;  // with the job's partial-epoch sums, not this rank's
+          const nn::distributed::MetricTotals all = job_totals();
+          saved.loss_sum = all.loss_sum;
+          saved.correct = all.correct;
+          saved.seen = all.count;
+          saved.train_time = all.time_s;
+          saved.data_time = all.data_time_s;
+          saved.wait_time = all.wait_time_s;
+          if (root) snapshot("last", saved);
           result.stopped = true;
-          result.signal = stop_signal();
-          result.state = st;
+          result.signal = signal;
+          result.state = saved;
           if (o.interactive) std::fprintf(o.log, "\n");
           std::fprintf(o.log,
                        "imdb: stopped by %s at epoch %lld, step %lld/%lld; state saved to %s; "
                        "continue with --resume --out %s\n",
-                       test_stop ? "--stop-after-steps" : signal_name(result.signal),
+                       signal == 0 ? "--stop-after-steps" : signal_name(signal),
                        static_cast<long long>(st.epoch + 1), static_cast<long long>(step),
                        static_cast<long long>(batches), checkpoint_path(c, "last").c_str(),
                        c.out.c_str());
@@ -141,27 +219,40 @@ TrainResult train_model(const Config& c, const PreparedData& d, const TrainOptio
       st.data_time += ps.produce_seconds;
       st.wait_time += ps.wait_seconds;
     }
+    const nn::distributed::MetricTotals train = job_totals();
 
-    // Validation: dropout off, no graph.
-    const Scores val = score_rows(model, d, d.split.validation, c.batch);
-    const Classification vc = classify(val);
+    // Validation: dropout off, no graph; each rank scores its share and the sums are reduced.
+    const Scores mine = score_rows(model, d, my_validation, c.batch);
+    const Classification mine_c = classify(mine);
+    nn::distributed::MetricTotals val_mine;
+    val_mine.loss_sum = mine.loss_sum;
+    val_mine.correct = static_cast<double>(mine_c.tp + mine_c.tn);
+    val_mine.count = static_cast<double>(mine_c.n);
+    const nn::distributed::MetricTotals val = par.reduce(val_mine);
+    // The slowest rank's communication time (it includes waiting for the others).
+    const double comm_s = par.comm().all_reduce_max({par.comm_seconds()})[0];
 
     EpochMetrics m;
     m.epoch = st.epoch + 1;
+    // Rank 0's clock, read after the collectives above: every rank has finished the epoch.
     m.epoch_time_s = since(epoch_start);  // after a mid-epoch resume: only the resumed part
-    m.data_time_s = st.data_time;
-    m.wait_time_s = st.wait_time;
-    m.train_loss = st.seen > 0 ? st.loss_sum / st.seen : 0;
-    m.train_acc = st.seen > 0 ? st.correct / st.seen : 0;
-    m.val_loss = vc.loss;
-    m.val_acc = vc.accuracy;
+    m.data_time_s = train.data_time_s;
+    m.wait_time_s = train.wait_time_s;
+    m.train_loss = train.mean_loss();
+    m.train_acc = train.accuracy();
+    m.val_loss = val.mean_loss();
+    m.val_acc = val.accuracy();
     m.lr = c.lr;
     m.fp16 = model.fp16();
     m.loss_scale = model.loss_scale();
-    m.skipped_steps = skipped_this_epoch;
-    m.samples_per_s = st.train_time > 0 ? st.seen / (st.train_time + st.wait_time) : 0;
-    if (val.loss < st.best_val_loss) {
-      st.best_val_loss = val.loss;
+    m.skipped_steps = model.skipped_steps() - skipped_before;  // fp16: inf/NaN gradients
+    const double busy = train.time_s + train.wait_time_s;
+    m.samples_per_s = busy > 0 ? train.count / busy : 0;
+    m.world_size = par.world_size();
+    m.comm_time_s = comm_s;
+    // The reduced loss is the same number on every rank, so every rank decides alike.
+    if (m.val_loss < st.best_val_loss) {
+      st.best_val_loss = m.val_loss;
       st.best_epoch = m.epoch;
       st.bad_epochs = 0;
       m.best = true;
@@ -175,23 +266,26 @@ TrainResult train_model(const Config& c, const PreparedData& d, const TrainOptio
     if (c.patience > 0 && st.bad_epochs >= c.patience) st.finished = true;
     if (st.epoch >= c.epochs) st.finished = true;
 
-    char name[32];
-    std::snprintf(name, sizeof(name), "epoch_%03lld", static_cast<long long>(m.epoch));
-    snapshot(name);
-    if (m.best) snapshot("best");
-    snapshot("last");
-    append_metrics(metrics_path, m);
+    if (root) {
+      char name[32];
+      std::snprintf(name, sizeof(name), "epoch_%03lld", static_cast<long long>(m.epoch));
+      snapshot(name, st);
+      if (m.best) snapshot("best", st);
+      snapshot("last", st);
+      append_metrics(metrics_path, m);
+    }
     progress.end_epoch(m);
     result.epochs.push_back(m);
     if (c.patience > 0 && st.bad_epochs >= c.patience && st.epoch < c.epochs)
       std::fprintf(o.log,
                    "early stopping: no better validation loss for %lld epochs; best epoch %lld\n",
                    static_cast<long long>(c.patience), static_cast<long long>(st.best_epoch));
-    if (stop_requested()) {
+    const int signal = par.agree_on_stop(stop_signal());  // one that came during validation
+    if (signal != 0) {
       result.stopped = true;
-      result.signal = stop_signal();
+      result.signal = signal;
       std::fprintf(o.log, "imdb: stopped by %s after epoch %lld; continue with --resume --out %s\n",
-                   signal_name(result.signal), static_cast<long long>(m.epoch), c.out.c_str());
+                   signal_name(signal), static_cast<long long>(m.epoch), c.out.c_str());
       break;
     }
   }

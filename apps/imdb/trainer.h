@@ -12,6 +12,10 @@
 // --resume loads <out>/last.safetensors: weights, Adam state, the generator's offset (dropout),
 // the epoch and step reached and the early-stopping state, so the resumed run continues with the
 // same batches and masks as if it had never stopped (tests/apps/ checks the final weights).
+// Data-parallel (options.parallel on several processes, see distributed.h): each rank trains its
+// share of every global batch, the gradients are averaged before the step, metrics are reduced,
+// the ranks agree after every step whether a stop signal arrived, and only rank 0 writes files.
+// An epoch is floor(training rows / batch) full batches at every world size.
 // Left out: learning-rate schedules, gradient accumulation, fp16 (see model.h).
 #pragma once
 
@@ -27,11 +31,14 @@
 
 namespace loom::imdb {
 
+class DataParallel;
+
 struct TrainOptions {
   std::FILE* log = stdout;
   bool interactive = false;      // progress bar (see progress.h)
   int64_t stop_after_steps = 0;  // > 0: act as if SIGINT arrived after this many steps (tests)
   const Checkpoint* resume_from = nullptr;  // continue from this checkpoint (config.resume)
+  DataParallel* parallel = nullptr;         // the job's processes; nullptr = this one alone
 };
 
 struct TrainResult {
@@ -41,7 +48,8 @@ struct TrainResult {
   std::vector<EpochMetrics> epochs;  // the epochs run by this call
 };
 
-// Trains into config.out (which must exist) on `data` (its vocabulary goes into the checkpoints).
+// Trains into config.out (which must exist on rank 0) on `data` (its vocabulary goes into the
+// checkpoints). Collective when options.parallel spans several processes: every rank calls it.
 TrainResult train_model(const Config& config, const PreparedData& data,
                         const TrainOptions& options);
 

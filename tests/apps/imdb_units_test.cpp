@@ -2,6 +2,7 @@
 // classification metrics, the metrics file and the study report.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -9,6 +10,7 @@
 #include "apps/imdb/config.h"
 #include "apps/imdb/evaluate.h"
 #include "apps/imdb/metrics.h"
+#include "apps/imdb/prepare.h"
 #include "apps/imdb/report.h"
 #include "apps/imdb/study.h"
 #include "tensor/error.h"
@@ -56,7 +58,7 @@ TEST(ImdbConfig, LayersDefaultsPresetFileFlags) {
   ASSERT_EQ(parse({"train", "--config", dir + "/c.json", "--max-len", "64", "--prefetch", "on"}, r),
             -1);
   EXPECT_EQ(r.config.vocab, 20000);  // from the preset
-  EXPECT_EQ(r.config.split, "official");
+  EXPECT_EQ(r.config.split, "official-val");
   EXPECT_EQ(r.config.epochs, 3);    // the file over the preset
   EXPECT_EQ(r.config.max_len, 64);  // the flag over the file
   EXPECT_TRUE(r.config.prefetch);
@@ -95,6 +97,37 @@ TEST(ImdbConfig, ValidationNamesTheFlag) {
   EXPECT_THROW(validate_against_data(c, 50), Error);
   EXPECT_NO_THROW(validate_against_data(c, 100));
   EXPECT_THROW(apply_preset(c, "turbo"), Error);
+}
+
+// official-val validates on held-out TRAINING reviews: the test half must stay unseen until
+// `eval --on test`, or the kept epoch is chosen on the numbers it then reports.
+TEST(ImdbPrepare, OfficialValHoldsOutPartOfTheTrainingHalf) {
+  const std::string dir = testing_support::temp_dir("official_val");
+  testing_support::make_tiny_aclimdb(dir, /*per_class=*/10);
+  Config c;
+  c.split = "official-val";
+  c.val_fraction = 0.2;
+  c.vocab = 50;
+  c.max_len = 8;
+  const PreparedData d = prepare_data(c, dir + "/aclImdb", nullptr);
+  ASSERT_EQ(d.rows, 40);                 // 10 per class, 2 classes, 2 halves
+  EXPECT_EQ(d.split.train.size(), 16u);  // 20 official training reviews: 16 train, 4 validate
+  EXPECT_EQ(d.split.validation.size(), 4u);
+  std::vector<int64_t> seen;
+  for (const auto* part : {&d.split.train, &d.split.validation})
+    for (int64_t row : *part) {
+      EXPECT_EQ(d.official[static_cast<size_t>(row)], data::Split::Train) << "row " << row;
+      seen.push_back(row);
+    }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end()) << "a row in both parts";
+  // The same seed gives the same split; plain `official` validates on the test half.
+  EXPECT_EQ(prepare_data(c, dir + "/aclImdb", nullptr).split.validation, d.split.validation);
+  c.split = "official";
+  const PreparedData o = prepare_data(c, dir + "/aclImdb", nullptr);
+  EXPECT_EQ(o.split.train.size(), 20u);
+  for (int64_t row : o.split.validation)
+    EXPECT_EQ(o.official[static_cast<size_t>(row)], data::Split::Test);
 }
 
 TEST(ImdbEvaluate, ConfusionMatrixAndScores) {
@@ -179,7 +212,8 @@ TEST(ImdbStudy, VariantsCoverTheAblationAndSkipCudaWithoutADevice) {
   std::vector<std::string> names;
   for (const Variant& v : study_variants())
     names.push_back(v.name);
-  for (const char* n : {"baseline", "prefetch", "fused", "fp16", "all"})
+  for (const char* n : {"baseline", "prefetch", "fused", "fp16", "all", "cuda_baseline",
+                        "cuda_prefetch", "cuda_fused", "cuda_persistent", "cuda_fp16", "cuda_all"})
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   Config c;
   EXPECT_EQ(skip_reason(study_variants()[0], c), "");  // the baseline always runs

@@ -1,0 +1,143 @@
+// apps/imdb/distributed.h: what a data-parallel `imdb train` adds to a one-process run: the
+// communicator, who prints and writes, how each global batch is dealt out, the gradient
+// all-reduce, the metric reduction and the agreement on when to stop.
+//
+//   mpirun -np 2 imdb train --batch 100 ...          (or: srun --mpi=pmix imdb train ...)
+//
+// The rules, and why 1 and N processes train the same model (docs/labs/09-distributed.md):
+//   - --batch is the GLOBAL batch: each of the N ranks trains batch / N rows per step, so the
+//     study's hyper-parameters mean the same at any world size (N must divide --batch).
+//   - Every rank draws the same shuffled order of the training rows each epoch (same seed) and
+//     takes every N-th row of it (data::DistributedSampler). Rank r's k-th local batch together
+//     with the other ranks' k-th local batches is exactly the 1-process run's k-th batch.
+//   - An epoch is floor(n / batch) global batches at every world size, 1 included: the n mod
+//     batch rows left over (a different set each epoch, the order is reshuffled) are not
+//     trained that epoch, so no rank ever gets a short or padded batch. Every preset's n is a
+//     multiple of 100, so nothing is dropped there.
+//   - After backward the gradients are averaged over ranks (nn::distributed::
+//     DistributedDataParallel) before ImdbModel::step(), i.e. before the fp16 unscale and the
+//     clipping: every rank then takes the same step, and the same skip decision under fp16.
+//   - Dropout: rank r draws its masks from dropout_seed(seed, r), so the ranks' masks are
+//     independent, as the 1-process run's masks for different rows are. Runs with dropout are
+//     therefore equal to the 1-process run in distribution, not bit for bit; without dropout
+//     they agree to rounding (tests/apps/imdb_dist_test.cpp checks 1e-5).
+//   - Validation: each rank scores every N-th validation row and the sums are reduced (N times
+//     less work than every rank scoring all of them, and the same numbers up to rounding).
+//   - Only rank 0 prints progress and writes config.json, metrics.jsonl and checkpoints; other
+//     ranks print only errors, prefixed with their rank. --resume: every rank reads rank 0's
+//     last checkpoint, so --out must be on a filesystem every node sees.
+//   - Stopping: after every step the ranks agree on a stop signal (one all-reduce of one
+//     number; a signal may reach one rank or all), so all stop after the same step, rank 0
+//     checkpoints, and every rank exits 0. Early stopping uses reduced metrics: all agree.
+// Leaves out: `study`, `eval`, `predict` and `export` on several processes (check_launch says
+// to run them as one), gradient accumulation, uneven shards.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "apps/imdb/cli.h"
+#include "data/sampler.h"
+#include "nn/distributed/communicator.h"
+#include "nn/distributed/env.h"
+#include "nn/distributed/metrics.h"
+#include "tensor/device.h"
+
+namespace loom::nn::distributed {
+class DistributedDataParallel;
+}
+
+namespace loom::imdb {
+
+class ImdbModel;
+
+// What a launch described by `p` (the launcher's environment, read before MPI starts) can run
+// with request `r`; throws loom::Error otherwise: study/eval/predict/export on several
+// processes, --dist none under a launcher of several, --dist mpi with --device cuda, --dist
+// nccl on the CPU, cuda:N on several processes (each rank takes cuda:local_rank), a --batch
+// that the world size does not divide. Every rank finds the same answer, so main.cpp lets only
+// rank 0 print it.
+void check_launch(const Request& r, const nn::distributed::ProcessInfo& p);
+
+// CPU threads for each process: `threads` when > 0; else the node's cores shared among its
+// `local_size` processes (at least 1), so N ranks on one node do not oversubscribe it.
+int threads_per_process(int64_t threads, int local_size);
+
+// The training rows rank `rank` of `world` visits, in order: data::DistributedSampler's
+// interleaved share of the epoch's shuffled order of `rows`, cut to the floor(n / global_batch)
+// full global batches (its wrap-around padding is never reached). With world 1 it is the
+// shuffled order of data::SubsetSampler(rows, true, seed), minus the final partial batch.
+class ShardSampler final : public data::Sampler {
+ public:
+  // Throws naming --batch when global_batch > rows.size() or world does not divide it.
+  ShardSampler(std::vector<int64_t> rows, int64_t global_batch, int rank, int world, uint64_t seed);
+  std::vector<int64_t> indices(int64_t epoch) const override;  // [batches() * local_batch()]
+  int64_t size() const override { return batches_ * local_batch_; }
+  int64_t local_batch() const { return local_batch_; }  // global_batch / world
+  int64_t batches() const { return batches_; }          // floor(n / global_batch), every rank
+
+ private:
+  std::vector<int64_t> rows_;
+  data::DistributedSampler positions_;  // over 0..n-1; rows_[position] is the dataset row
+  int64_t local_batch_, batches_;
+};
+
+// rows[rank], rows[rank + world], ...: a rank's share of rows scored without gradients.
+std::vector<int64_t> strided_rows(const std::vector<int64_t>& rows, int rank, int world);
+
+// The seed of rank `rank`'s dropout masks: `seed` itself on rank 0 (a 1-process run is
+// unchanged), a different well-mixed seed on every other rank.
+uint64_t dropout_seed(uint64_t seed, int rank);
+
+class DataParallel {
+ public:
+  // Starts the communicator that `dist` (auto|none|mpi|nccl) picks for training on `device`
+  // (auto: none for one process, mpi on the CPU, nccl on CUDA; a single process never starts
+  // MPI). Collective under a launcher: every rank constructs it.
+  DataParallel(const std::string& dist, const std::string& device);
+  ~DataParallel();
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
+
+  nn::distributed::Communicator& comm() const { return *comm_; }
+  int rank() const { return comm_->rank(); }
+  int world_size() const { return comm_->world_size(); }
+  bool is_root() const { return comm_->is_root(); }
+  // Where this rank trains: --device as given; on several processes "cuda" means
+  // cuda:local_rank (one GPU per process).
+  Device device() const { return device_; }
+  // "2 processes (mpi, launcher openmpi), global batch 100 = 2 x 50 rows, 1 thread each".
+  std::string describe(int64_t global_batch, int threads) const;
+
+  // Runs `body` so that an exception on one rank ends every rank with "rank R of N: ..."
+  // (nn::distributed::run_distributed); with one process exceptions propagate unchanged.
+  int run(const std::function<int()>& body);
+
+  // Collective: wraps the model's parameters and copies rank 0's values to every rank.
+  void attach(ImdbModel& model);
+  // After backward: every gradient = its mean over ranks (no-op for one process).
+  void all_reduce_gradients();
+  // Collective: the largest `my_signal` over ranks (0 = no rank saw a stop signal).
+  int agree_on_stop(int my_signal);
+  // Collective: sums summed, times the slowest rank's (nn::distributed::reduce_metrics).
+  nn::distributed::MetricTotals reduce(const nn::distributed::MetricTotals& mine);
+  // Collective: returns when every rank has called it.
+  void barrier();
+
+  // Seconds spent in all_reduce_gradients and agree_on_stop since the last reset (waiting for
+  // the slowest rank included): what data parallelism costs per epoch.
+  double comm_seconds() const { return comm_seconds_; }
+  void reset_comm_seconds() { comm_seconds_ = 0; }
+
+ private:
+  std::unique_ptr<nn::distributed::Communicator> comm_;
+  std::unique_ptr<nn::distributed::DistributedDataParallel> ddp_;
+  Device device_;
+  std::string launcher_;
+  double comm_seconds_ = 0;
+};
+
+}  // namespace loom::imdb
