@@ -91,7 +91,7 @@ std::string describe_preset(const std::string& preset) {
            "validates on the first 2000 of the 10000 validation reviews. Everything else is the "
            "original configuration. It measures speed, not accuracy: 200 optimizer steps "
            "leave the model well below a full run's ~82-84%. Sized for the whole CPU study to "
-           "finish in under 15 minutes on 2 cores (3.6 minutes measured).";
+           "finish in under 15 minutes on 2 cores (2.5 minutes measured, idle).";
   if (preset == "full")
     return "full: the original study: 8 epochs (early stopping, patience 3) on the whole 80% "
            "training split.";
