@@ -12,13 +12,13 @@
 // the 4 KB parameter space): no device descriptor array, no host-to-device copy, nothing a CUDA
 // Graph capture has to keep alive. Capacity: kMaxParams (48) parameters per launch; a model with
 // more gets one launch per 48 (still no synchronisation).
-// The buffers are cut into tiles of kTile (1024) elements; tile_start[i] (a prefix sum made on
-// the host) is parameter i's first tile, and each block walks tiles with a grid-stride loop,
-// finding a tile's parameter by binary search. A full tile whose four pointers are 16-byte
+// The buffers are cut into tiles of kTile (1024) elements and each block walks tiles with a
+// grid-stride loop, finding a tile's parameter by binary search (cuda/multi_tensor.cuh's TileMap,
+// shared with amp.cu). A full tile whose four pointers are 16-byte
 // aligned is done with 16-byte loads and stores (a float4, or two doubles, per access; tiles
 // start at multiples of 1024 elements, so the base pointers decide); the last, partial tile of
-// each parameter, and unaligned buffers, take the scalar loop. The per-element statements are the
-// CPU loop's, in the same order and type.
+// each parameter, and unaligned buffers, take the scalar loop. The per-element update is
+// tensor/kernels/adam_update.h's, the function the CPU loop calls, in the same type.
 //
 // ---- the step count and found_inf, on the device --------------------------------------------
 // The bias corrections depend on t. Passing t from the host would bake it into a captured CUDA
@@ -26,7 +26,7 @@
 // and the skip is decided on the device). So each parameter's count is an int64 on the device;
 // the kernel reads t = *step + 1, and one thread of the block computes step_size = lr / (1 -
 // beta1^t) and sqrt(1 - beta2^t) in double (exactly the CPU's expressions) into shared memory
-// when the block moves to another parameter.
+// when the block moves to another parameter (kernels::adam_constants, as the CPU).
 // Advancing the counters cannot happen inside that launch: a grid has no barrier, so a block
 // that incremented *step could run before another block of the same parameter has read it. A
 // second launch, one block of 64 threads on the same stream, does it after the update (stream
@@ -48,6 +48,8 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/kernel_util.cuh"
 #include "cuda/launch.cuh"
+#include "cuda/multi_tensor.cuh"
+#include "tensor/kernels/adam_update.h"
 
 namespace loom::cuda {
 namespace {
@@ -65,28 +67,22 @@ struct StepTable {
   int num;
 };
 
-// The launch's parameter table, passed by value. Parameter i has count[i] elements in p[i],
-// g[i], m[i], v[i] and owns tiles [tile_start[i], tile_start[i + 1]); tile_start[num] is the
-// total.
+// The launch's parameter table, passed by value. Parameter i has tiles.count[i] elements in
+// p[i], g[i], m[i], v[i]; `tiles` says which tiles it owns (cuda/multi_tensor.cuh).
 template <typename T>
 struct AdamTable {
   T* p[kMaxParams];
   const T* g[kMaxParams];
   T* m[kMaxParams];
   T* v[kMaxParams];
-  int64_t count[kMaxParams];
-  int64_t tile_start[kMaxParams + 1];
+  TileMap<kMaxParams, kTile> tiles;
   StepTable steps;
 };
 // Kernel arguments are limited to 4 KB (the table, the hyper-parameters and the flag pointer).
 static_assert(sizeof(AdamTable<double>) + sizeof(Backend::AdamHyper) + sizeof(void*) <= 4096,
               "AdamTable must fit the 4 KB kernel parameter space");
 
-// The constants of one parameter's step, rounded to T once (as tensor/cpu/cpu_adam.cpp does).
-template <typename T>
-struct AdamConsts {
-  T b1, b2, one_m_b1, one_m_b2, wd, decay, step_size, bc2_sqrt, eps;
-};
+using kernels::AdamConstants;
 
 // ---- kernels -----------------------------------------------------------------------------
 
@@ -96,71 +92,40 @@ __device__ __forceinline__ bool aligned_to(const void* ptr) {
   return reinterpret_cast<std::uintptr_t>(ptr) % Bytes == 0;
 }
 
-// The CPU's constants_at + the constants of adam_loop, for step t (double, then T).
-template <typename T>
-__device__ AdamConsts<T> consts_at(const Backend::AdamHyper& h, int64_t t) {
-  const double td = static_cast<double>(t);
-  const double step_size = h.lr / (1 - pow(h.beta1, td));
-  const double bc2_sqrt = sqrt(1 - pow(h.beta2, td));
-  return {T(h.beta1),     T(h.beta2),        T(1 - h.beta1),
-          T(1 - h.beta2), T(h.weight_decay), T(1 - h.lr * h.weight_decay),
-          T(step_size),   T(bc2_sqrt),       T(h.eps)};
-}
-
-// One element: tensor/cpu/cpu_adam.cpp's loop body, statement for statement.
-template <typename T, bool Decoupled>
-__device__ __forceinline__ void adam_element(T& p, T g, T& m, T& v, const AdamConsts<T>& c) {
-  if (Decoupled)
-    p *= c.decay;  // AdamW: decay the weight itself, before the update
-  else
-    g += c.wd * p;  // Adam: L2, folded into the gradient
-  m = c.b1 * m + c.one_m_b1 * g;
-  v = c.b2 * v + c.one_m_b2 * g * g;
-  p = p - c.step_size * m / (sqrt(v) / c.bc2_sqrt + c.eps);  // eps after the sqrt
-}
-
 template <typename T, bool Decoupled>
 __global__ void __launch_bounds__(kBlock)
     adam_kernel(const AdamTable<T> table, const Backend::AdamHyper h, const float* found_inf) {
   // The loss scaler saw inf/NaN: skip the whole step. Every thread reads the same flag, so the
   // whole block returns (no thread is left waiting at a barrier below).
   if (found_inf != nullptr && *found_inf != 0.0f) return;
-  __shared__ AdamConsts<T> shared_consts;
+  __shared__ AdamConstants<T> shared_consts;
   constexpr int P = kPackOf<T>;  // elements per 16-byte access: 4 floats, 2 doubles
   static_assert(kPerThread % P == 0, "a thread's elements are whole packs");
   using Vec = Pack<T, P>;
-  const int num = table.steps.num;
-  const int64_t tiles = table.tile_start[num];
+  const int64_t tiles = table.tiles.tiles();
   int current = -1;  // the parameter whose constants are in shared_consts
   // The loop bound and `i` below are the same for every thread of a block, so all of them
   // reach the __syncthreads() calls.
   for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-    // The parameter owning `tile`: the last i with tile_start[i] <= tile (skips empty ones).
-    int lo = 0, hi = num - 1;
-    while (lo < hi) {
-      const int mid = (lo + hi + 1) / 2;
-      if (table.tile_start[mid] <= tile)
-        lo = mid;
-      else
-        hi = mid - 1;
-    }
-    const int i = lo;
+    const int i = table.tiles.owner(tile);
     if (i != current) {
       __syncthreads();  // every thread is done with the previous parameter's constants
-      if (threadIdx.x == 0) shared_consts = consts_at<T>(h, *table.steps.step[i] + 1);
+      if (threadIdx.x == 0) {
+        shared_consts = kernels::adam_constants<T>(h.lr, h.beta1, h.beta2, h.eps, h.weight_decay,
+                                                   *table.steps.step[i] + 1);
+      }
       __syncthreads();
       current = i;
     }
-    const AdamConsts<T> c = shared_consts;
+    const AdamConstants<T> c = shared_consts;
     T* p = table.p[i];
     const T* g = table.g[i];
     T* m = table.m[i];
     T* v = table.v[i];
-    const int64_t n = table.count[i];
-    const int64_t begin = (tile - table.tile_start[i]) * kTile;
+    const int64_t begin = table.tiles.begin(i, tile), end = table.tiles.end(i, tile);
     const bool aligned = aligned_to<sizeof(Vec)>(p) && aligned_to<sizeof(Vec)>(g) &&
                          aligned_to<sizeof(Vec)>(m) && aligned_to<sizeof(Vec)>(v);
-    if (aligned && begin + kTile <= n) {
+    if (aligned && end - begin == kTile) {
       // Pack j of thread x starts at element (j * kBlock + x) * P: consecutive threads touch
       // consecutive 16-byte words (coalesced).
 #pragma unroll
@@ -172,16 +137,15 @@ __global__ void __launch_bounds__(kBlock)
         Vec vv = *reinterpret_cast<const Vec*>(v + e);
 #pragma unroll
         for (int k = 0; k < P; ++k)
-          adam_element<T, Decoupled>(pv.v[k], gv.v[k], mv.v[k], vv.v[k], c);
+          kernels::adam_update<T, Decoupled>(pv.v[k], gv.v[k], mv.v[k], vv.v[k], c);
         *reinterpret_cast<Vec*>(p + e) = pv;
         *reinterpret_cast<Vec*>(m + e) = mv;
         *reinterpret_cast<Vec*>(v + e) = vv;
       }
     } else {
-      const int64_t end = begin + kTile < n ? begin + kTile : n;
       for (int64_t e = begin + threadIdx.x; e < end; e += kBlock) {
         T pe = p[e], me = m[e], ve = v[e];
-        adam_element<T, Decoupled>(pe, g[e], me, ve, c);
+        kernels::adam_update<T, Decoupled>(pe, g[e], me, ve, c);
         p[e] = pe;
         m[e] = me;
         v[e] = ve;
@@ -206,18 +170,15 @@ void launch_chunk(const Backend::AdamParam* params, int n, const Backend::AdamHy
                   const float* found_inf, cudaStream_t stream) {
   AdamTable<T> table{};
   table.steps.num = n;
-  int64_t tiles = 0;
+  table.tiles.build(n, [&](int i) { return params[i].numel; });
   for (int i = 0; i < n; ++i) {
     table.p[i] = static_cast<T*>(params[i].param);
     table.g[i] = static_cast<const T*>(params[i].grad);
     table.m[i] = static_cast<T*>(params[i].exp_avg);
     table.v[i] = static_cast<T*>(params[i].exp_avg_sq);
     table.steps.step[i] = params[i].step;
-    table.count[i] = params[i].numel;
-    table.tile_start[i] = tiles;
-    tiles += ceil_div(params[i].numel, kTile);
   }
-  table.tile_start[n] = tiles;
+  const int64_t tiles = table.tiles.tiles();
   if (tiles > 0) {  // all parameters empty: nothing to update, but their steps still count
     // One block per tile, capped by the grid helper; the grid-stride loop covers the rest.
     const LaunchConfig cfg = launch_for(tiles * kBlock, kBlock, "adam_step");
@@ -235,19 +196,7 @@ void launch_chunk(const Backend::AdamParam* params, int n, const Backend::AdamHy
 
 void CudaBackend::adam_step(const AdamParam* params, int num, DType dtype, const AdamHyper& h,
                             const float* found_inf) {
-  LOOM_CHECK(dtype == DType::Float32 || dtype == DType::Float64,
-             "adam_step: parameters must be float32 or float64, got ", dtype_name(dtype));
-  LOOM_CHECK(num >= 0, "adam_step: negative parameter count ", num);
-  LOOM_CHECK(num == 0 || params != nullptr, "adam_step: null parameter table for ", num,
-             " parameters");
-  for (int i = 0; i < num; ++i) {
-    const AdamParam& a = params[i];
-    LOOM_CHECK(a.numel >= 0, "adam_step: parameter ", i, " has negative numel ", a.numel);
-    LOOM_CHECK(a.step != nullptr, "adam_step: parameter ", i, " has no step counter");
-    LOOM_CHECK(a.numel == 0 || (a.param && a.grad && a.exp_avg && a.exp_avg_sq),
-               "adam_step: ", "parameter ", i, " has a null param/grad/exp_avg/exp_avg_sq with ",
-               a.numel, " elements");
-  }
+  check_adam_step_args(params, num, dtype);
   if (num == 0) return;
   const cudaStream_t stream = op_stream();
   for (int first = 0; first < num; first += kMaxParams) {

@@ -19,10 +19,10 @@
 // a fixed capacity: kMaxBuffers (64) buffers per launch, and a model with more parameter tensors
 // gets one launch per 64 (still no synchronization). The IMDB model has 7.
 //
-// Inside the launch the buffers are cut into tiles of kTile elements; tile_start[i] is the first
-// tile of buffer i (a prefix sum computed on the host), and each block walks tiles with a
-// grid-stride loop, finding its buffer by binary search over tile_start. So big and small
-// buffers share the grid evenly and an empty buffer costs nothing. The flag: each thread ORs its
+// Inside the launch the buffers are cut into tiles of kTile elements, and each block walks tiles
+// with a grid-stride loop, finding its buffer by binary search (cuda/multi_tensor.cuh's TileMap,
+// shared with cuda/adam.cu). So big and small buffers share the grid evenly and an empty buffer
+// costs nothing. The flag: each thread ORs its
 // elements' !isfinite, each block combines with __syncthreads_or, and one thread of a block that
 // saw a bad value stores 1.0f (several blocks storing the same value is harmless). Like the CPU,
 // the value is tested before the multiply and the product is rounded once on store, so every
@@ -47,6 +47,7 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/kernel_util.cuh"
 #include "cuda/launch.cuh"
+#include "cuda/multi_tensor.cuh"
 
 namespace loom::cuda {
 namespace {
@@ -56,14 +57,12 @@ constexpr int kBlock = 256;
 constexpr int kPerThread = 4;
 constexpr int64_t kTile = int64_t{kBlock} * kPerThread;  // elements one block handles per step
 
-// The launch's buffer table, passed by value. Buffer i is ptr[i][0 .. count[i]) and owns tiles
-// [tile_start[i], tile_start[i + 1]); tile_start[num] is the total.
+// The launch's buffer table, passed by value. Buffer i is ptr[i][0 .. tiles.count[i]); `tiles`
+// says which tiles it owns (cuda/multi_tensor.cuh).
 template <typename T>
 struct UnscaleTable {
   T* ptr[kMaxBuffers];
-  int64_t count[kMaxBuffers];
-  int64_t tile_start[kMaxBuffers + 1];
-  int num;
+  TileMap<kMaxBuffers, kTile> tiles;
 };
 
 // ---- kernels -----------------------------------------------------------------------------
@@ -74,25 +73,15 @@ __global__ void __launch_bounds__(kBlock)
                              float* found_inf) {
   using C = ComputeT<T>;
   const C inv = static_cast<C>(*inv_scale);
-  const int64_t tiles = table.tile_start[table.num];
+  const int64_t tiles = table.tiles.tiles();
   bool bad = false;
   // The loop bound is the same for every thread of a block, so all of them reach
   // __syncthreads_or below.
   for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-    // The buffer owning `tile`: the last i with tile_start[i] <= tile (skips empty buffers,
-    // whose tile_start equals the next one's).
-    int lo = 0, hi = table.num - 1;
-    while (lo < hi) {
-      const int mid = (lo + hi + 1) / 2;
-      if (table.tile_start[mid] <= tile)
-        lo = mid;
-      else
-        hi = mid - 1;
-    }
-    T* p = table.ptr[lo];
-    const int64_t begin = (tile - table.tile_start[lo]) * kTile;
-    const int64_t end = begin + kTile < table.count[lo] ? begin + kTile : table.count[lo];
-    for (int64_t e = begin + threadIdx.x; e < end; e += kBlock) {
+    const int i = table.tiles.owner(tile);
+    T* p = table.ptr[i];
+    const int64_t end = table.tiles.end(i, tile);
+    for (int64_t e = table.tiles.begin(i, tile) + threadIdx.x; e < end; e += kBlock) {
       const C v = to_compute(p[e]);
       bad |= !isfinite(v);  // before the multiply, as the CPU does
       p[e] = to_out<T>(v * inv);
@@ -135,15 +124,10 @@ template <typename T>
 void launch_unscale_chunk(void* const* grads, const int64_t* counts, int first, int n,
                           const float* inv_scale, float* found_inf, cudaStream_t stream) {
   UnscaleTable<T> table{};
-  table.num = n;
-  int64_t tiles = 0;
-  for (int i = 0; i < n; ++i) {
+  table.tiles.build(n, [&](int i) { return counts[first + i]; });
+  for (int i = 0; i < n; ++i)
     table.ptr[i] = static_cast<T*>(grads[first + i]);
-    table.count[i] = counts[first + i];
-    table.tile_start[i] = tiles;
-    tiles += ceil_div(counts[first + i], kTile);
-  }
-  table.tile_start[n] = tiles;
+  const int64_t tiles = table.tiles.tiles();
   if (tiles == 0) return;
   // One block per tile, capped by the grid helper; the grid-stride loop over tiles covers the
   // rest.

@@ -42,24 +42,18 @@
 namespace loom::nn {
 
 // gemm, gemm_split, slices_for (the CPU thread split by batch rows, explained there), Buf/buf,
-// fill_rows, is_batch_major/time_major_copy, the Input enum and lstm_weight_grads are shared with
-// the persistent layer: nn/lstm_layer_common.{h,cpp}.
+// the argument checks, the dense inputs, the input projection, record_layer (what the node saves,
+// and why), the Input enum and lstm_weight_grads are shared with the persistent layer:
+// nn/lstm_layer_common.{h,cpp}.
 using namespace detail;  // NOLINT(google-build-using-namespace): internal helpers of nn/
 
 namespace {
 
 // The BPTT. dY [T+1, B, H] is the gradient of the packed output; see the file header.
 // batch_major: x came in as is_batch_major (then dx is returned with the same strides).
-std::vector<Tensor> fused_backward(const Tensor& dY_in, const SavedTensors& s, bool reverse,
+std::vector<Tensor> fused_backward(const Tensor& dY_in, const LayerSaved& s, bool reverse,
                                    bool batch_major, const std::vector<bool>& need) {
-  const Tensor& x = s["x"];            // [T, B, in]   for dW_ih
-  const Tensor& h0 = s["h0"];          // [B, H]       h_{-1} of the first step, for dW_hh
-  const Tensor& w_ih = s["w_ih"];      // [4H, in]     for dx
-  const Tensor& w_hh = s["w_hh"];      // [4H, H]      for dh_{t-1}
-  const Tensor& act = s["gates"];      // [T, B, 4H]   activated gates i, f, g, o
-  const Tensor& cs = s["c"];           // [T+1, B, H]  every c, c_0 included (see forward)
-  const Tensor& tanh_c = s["tanh_c"];  // [T, B, H]
-  const Tensor& Y = s["y"];            // [T+1, B, H]  h_t at Y[t]: the h_{t-1} of the next step
+  const Tensor &x = s.x, &w_hh = s.w_hh, &act = s.gates, &cs = s.cs, &tanh_c = s.tanh_c;
   const int64_t T = x.size(0), B = x.size(1), in = x.size(2), H = w_hh.size(1);
   const DType dt = x.dtype();
   Backend& be = backend_for(x.device());
@@ -108,7 +102,8 @@ std::vector<Tensor> fused_backward(const Tensor& dY_in, const SavedTensors& s, b
   }
   if (need[kC0]) grads[kC0] = dc;  // what the first step passed back as dc_prev
   // dx, dW_ih, dW_hh and the biases: the big GEMMs over all steps (nn/lstm_layer_common.cpp).
-  lstm_weight_grads(be, dA, x, h0, Y, w_ih, reverse, batch_major, slices, need, grads);
+  lstm_weight_grads(be, dt, dA, dA, x, s.h0, s.Y, s.w_ih, reverse, batch_major, slices, need,
+                    grads);
   return grads;
 }
 
@@ -121,35 +116,18 @@ LstmLayerOutput lstm_layer_fused(const Variable& xv, const Variable& h0v, const 
       dt == DType::Float32 || dt == DType::Float64 || fused_runs_autocast(dt, p.w_ih.dtype()),
       "LSTM (fused): float32 or float64 only (float16 inputs only under autocast, with ",
       "float32 weights), got ", dtype_name(dt), "; use LstmImpl::Composed for other dtypes");
-  const int64_t T = xv.size(0), B = xv.size(1), in = xv.size(2), H = p.w_hh.size(1);
-  LOOM_CHECK(T >= 1, "LSTM: the sequence is empty (input ", shape_str(xv.shape()), ")");
-  LOOM_CHECK(p.w_ih.shape() == Shape({4 * H, in}), "LSTM: weight_ih is ", shape_str(p.w_ih.shape()),
-             ", expected ", shape_str({4 * H, in}));
-  LOOM_CHECK(p.w_hh.shape() == Shape({4 * H, H}) && p.b_ih.shape() == Shape({4 * H}) &&
-                 p.b_hh.shape() == Shape({4 * H}),
-             "LSTM: weight_hh ", shape_str(p.w_hh.shape()), ", bias_ih ", shape_str(p.b_ih.shape()),
-             ", bias_hh ", shape_str(p.b_hh.shape()), " do not fit hidden size ", H);
+  check_layer_shapes("LSTM (fused)", xv, h0v, c0v, p);
   // Autocast on, float32 master weights: float16 GEMMs, float32 state (nn/lstm_fused_amp.cpp).
   if (fused_runs_autocast(dt, p.w_ih.dtype()))
     return lstm_layer_fused_amp(xv, h0v, c0v, p, reverse);
-  for (const Variable* v : {&h0v, &c0v, &p.w_ih, &p.w_hh, &p.b_ih, &p.b_hh}) {
-    LOOM_CHECK(v->dtype() == dt && v->device() == xv.device(), "LSTM: parameters and states ",
-               "must have the input's dtype and device (", dtype_name(dt), ", ", xv.device().str(),
-               "), got ", dtype_name(v->dtype()), " on ", v->device().str());
-  }
+  check_layer_dtypes("LSTM (fused)", xv, h0v, c0v, p);
+  const int64_t T = xv.size(0), B = xv.size(1), H = p.w_hh.size(1);
   Backend& be = backend_for(xv.device());
   const TensorOptions opt(dt, xv.device());
-  const bool batch_major = is_batch_major(xv.data());
-  const Tensor x =
-      batch_major ? time_major_copy(be, xv.data()) : xv.data().contiguous();  // [T, B, in]
-  const Tensor h0 = h0v.data().contiguous(), c0 = c0v.data().contiguous();    // [B, H]
-  const Tensor w_ih = p.w_ih.data().contiguous(), w_hh = p.w_hh.data().contiguous();
+  const LayerInputs in = dense_layer_inputs(be, xv, h0v, c0v, p);  // x [T, B, in] time-major
 
   // 1. gates [T, B, 4H] = (b_ih + b_hh) in every row, then += x W_ih^T in one GEMM.
-  const Tensor gates = empty({T, B, 4 * H}, opt);
-  fill_rows(be, gates, add(p.b_ih.data(), p.b_hh.data()), xv.device());
-  gemm_split(slices_for(xv.device(), T * B, T * B * 4 * H * in), be, dt, x.raw_data(), false, in,
-             w_ih.raw_data(), true, in, gates.raw_data(), 4 * H, T * B, 4 * H, in, 1.0);
+  const Tensor gates = input_projection(be, dt, in.x, in.w_ih, p, xv.device());
 
   // cs [T+1, B, H] holds every c with c_0 at the end the sequence starts from: forward, step t
   // reads cs[t] and writes cs[t+1]; reverse, it reads cs[t+1] and writes cs[t]. Kept for
@@ -160,7 +138,7 @@ LstmLayerOutput lstm_layer_fused(const Variable& xv, const Variable& h0v, const 
   const Buf pG = buf(gates), pC = buf(cs), pTc = buf(tanh_c), pY = buf(Y);
   const int64_t BH = B * H, B4H = B * 4 * H;
   const std::size_t bh_bytes = static_cast<std::size_t>(BH) * dtype_size(dt);
-  be.copy_device_to_device(pC.at((reverse ? T : 0) * BH), c0.raw_data(), bh_bytes, xv.device());
+  be.copy_device_to_device(pC.at((reverse ? T : 0) * BH), in.c0.raw_data(), bh_bytes, xv.device());
 
   // 2. the sequential loop: one recurrent GEMM and one pointwise update per step, each thread
   // on its own batch rows [b0, b0 + nb) (see "Threads" above).
@@ -169,11 +147,11 @@ LstmLayerOutput lstm_layer_fused(const Variable& xv, const Variable& h0v, const 
   for (int sl = 0; sl < slices; ++sl) {
     const int64_t b0 = B * sl / slices, nb = B * (sl + 1) / slices - b0;
     const int64_t r = b0 * H, r4 = b0 * 4 * H;  // element offsets of row b0 in [B, H] / [B, 4H]
-    const void* h_prev = buf(h0).at(r);
+    const void* h_prev = buf(in.h0).at(r);
     for (int64_t step = 0; step < T; ++step) {
       const int64_t t = reverse ? T - 1 - step : step;
       const int64_t c_prev = reverse ? t + 1 : t, c_out = reverse ? t : t + 1;
-      gemm(be, dt, h_prev, false, H, w_hh.raw_data(), true, H, pG.at(t * B4H + r4), 4 * H, nb,
+      gemm(be, dt, h_prev, false, H, in.w_hh.raw_data(), true, H, pG.at(t * B4H + r4), 4 * H, nb,
            4 * H, H, 1.0);
       be.lstm_pointwise_forward(pG.at(t * B4H + r4), pC.at(c_prev * BH + r), pC.at(c_out * BH + r),
                                 pTc.at(t * BH + r), pY.at(t * BH + r), dt, nb, H);
@@ -182,29 +160,10 @@ LstmLayerOutput lstm_layer_fused(const Variable& xv, const Variable& h0v, const 
   }
   be.copy_device_to_device(pY.at(T * BH), pC.at((reverse ? 0 : T) * BH), bh_bytes, xv.device());
 
-  // What backward needs, and nothing else (docs/labs/04-lstm-bptt.md section 3): the activated
-  // gates (every gate derivative is a function of the activation, so no exp/tanh in backward),
-  // every c (da^f needs c_{t-1}), tanh(c_t) (da^o and dc), x (dW_ih), h0 and Y (the h_{t-1} of
-  // each step, for dW_hh), and the two weight matrices (dx, dh_{t-1}). Not saved: the
-  // pre-activations (overwritten by the activations), f*c and i*g, and any derivative.
-  const std::vector<Variable> inputs{xv, h0v, c0v, p.w_ih, p.w_hh, p.b_ih, p.b_hh};
-  std::vector<bool> need;
-  for (const Variable& v : inputs)
-    need.push_back(v.requires_grad());
-  const Variable packed =
-      record("LstmFusedBackward", Y, inputs,
-             {{"x", x},
-              {"h0", h0},
-              {"w_ih", w_ih},
-              {"w_hh", w_hh},
-              {"gates", gates},
-              {"c", cs},
-              {"tanh_c", tanh_c},
-              {"y", Y}},
-             [reverse, batch_major, need](const Tensor& g, const SavedTensors& s) {
-               return fused_backward(g, s, reverse, batch_major, need);
-             });
-  return {narrow(packed, 0, 0, T), select(packed, 0, reverse ? 0 : T - 1), select(packed, 0, T)};
+  // What backward needs, and nothing else (LayerSaved in nn/lstm_layer_common.h says why).
+  return record_layer("LstmFusedBackward", xv, h0v, c0v, p,
+                      {in.x, in.h0, in.w_ih, in.w_hh, gates, cs, tanh_c, Y}, reverse,
+                      in.batch_major, fused_backward);
 }
 
 }  // namespace loom::nn

@@ -51,31 +51,9 @@ namespace {
 
 constexpr DType kHalf = DType::Float16, kFloat = DType::Float32;
 
-// C [m, n] float32 = op(A) op(B) + beta * C, A and B float16 (Backend::matmul_mixed), all
-// row-major with the given leading dimensions.
-void gemm16(Backend& be, const void* a, bool ta, int64_t lda, const void* b, bool tb, int64_t ldb,
-            void* c, int64_t ldc, int64_t m, int64_t n, int64_t k, double beta) {
-  MatmulArgs g;
-  g.m = m, g.n = n, g.k = k;
-  g.trans_a = ta, g.trans_b = tb;
-  g.lda = lda, g.ldb = ldb, g.ldc = ldc;
-  g.beta = beta;
-  be.matmul_mixed(a, b, kHalf, c, kFloat, g);
-}
-
-// gemm16 with the m output rows split into `slices` GEMMs, one per thread (gemm_split's twin:
-// A's rows are 2-byte elements, C's 4-byte).
-void gemm16_split(int slices, Backend& be, const void* a, bool ta, int64_t lda, const void* b,
-                  bool tb, int64_t ldb, void* c, int64_t ldc, int64_t m, int64_t n, int64_t k,
-                  double beta) {
-#pragma omp parallel for num_threads(slices) schedule(static, 1)
-  for (int s = 0; s < slices; ++s) {
-    const int64_t m0 = m * s / slices, m1 = m * (s + 1) / slices;
-    const char* a0 = static_cast<const char*>(a) + (ta ? m0 : m0 * lda) * dtype_size(kHalf);
-    char* c0 = static_cast<char*>(c) + m0 * ldc * dtype_size(kFloat);
-    gemm16(be, a0, ta, lda, b, tb, ldb, c0, ldc, m1 - m0, n, k, beta);
-  }
-}
+// The types of every GEMM here: float16 A and B, float32 C and accumulation
+// (Backend::matmul_mixed, through nn/lstm_layer_common.h's gemm and gemm_split).
+constexpr GemmTypes kMixed{kHalf, kFloat};
 
 // A dense copy of `t` in `dt` (t itself when it already is dense and of that dtype).
 Tensor dense_as(const Tensor& t, DType dt) {
@@ -125,8 +103,8 @@ std::vector<Tensor> fused_amp_backward(const Tensor& dY_in, const SavedTensors& 
       // dh_t = dout_t (+ dh_n) + f32(dA16_{t+1} W_hh16)
       be.copy_device_to_device(dh_rows, pY.at(t * BH + r), row_bytes, dev);
       if (t_next >= 0) {
-        gemm16(be, pA16.at(t_next * B4H + r4), false, 4 * H, w_hh16.raw_data(), false, H, dh_rows,
-               H, nb, H, 4 * H, 1.0);
+        gemm(be, kMixed, pA16.at(t_next * B4H + r4), false, 4 * H, w_hh16.raw_data(), false, H,
+             dh_rows, H, nb, H, 4 * H, 1.0);
       }
       be.lstm_pointwise_backward(dh_rows, buf(dc).at(r), pAct.at(t * B4H + r4), pA.at(t * B4H + r4),
                                  pC.at(c_prev * BH + r), pTc.at(t * BH + r), kFloat, nb, H);
@@ -140,51 +118,18 @@ std::vector<Tensor> fused_amp_backward(const Tensor& dY_in, const SavedTensors& 
   const int64_t first = reverse ? T - 1 : 0;  // the step that read h0
   if (need[kH0]) {                            // dh0 = dA16_first W_hh16
     const Tensor dh0 = empty({B, H}, f32);
-    gemm16(be, pA16.at(first * B4H), false, 4 * H, w_hh16.raw_data(), false, H, dh0.raw_data(), H,
-           B, H, 4 * H, 0.0);
+    gemm(be, kMixed, pA16.at(first * B4H), false, 4 * H, w_hh16.raw_data(), false, H,
+         dh0.raw_data(), H, B, H, 4 * H, 0.0);
     grads[kH0] = dense_as(dh0, h0_dt);
   }
   if (need[kC0]) grads[kC0] = dense_as(dc, c0_dt);
-  if (need[kX]) {       // dx = dA16 W_ih16: [T*B, 4H] x [4H, in]
-    if (batch_major) {  // dx[t] into rows b*T + t of a dense [B, T, in] (ldc T*in), as fused
-      const Tensor dx = empty({B, T, in}, f32);
-      const Buf pdx = buf(dx);
-#pragma omp parallel for num_threads(slices) schedule(static)
-      for (int64_t t = 0; t < T; ++t) {
-        gemm16(be, pA16.at(t * B4H), false, 4 * H, w_ih16.raw_data(), false, in, pdx.at(t * in),
-               T * in, B, in, 4 * H, 0.0);
-      }
-      grads[kX] = dense_as(dx, x_dt).transpose(0, 1);  // [T, B, in] with x's strides
-    } else {
-      const Tensor dx = empty({T, B, in}, f32);
-      gemm16_split(slices, be, dA16.raw_data(), false, 4 * H, w_ih16.raw_data(), false, in,
-                   dx.raw_data(), in, T * B, in, 4 * H, 0.0);
-      grads[kX] = dense_as(dx, x_dt);
-    }
-  }
-  if (need[kWih]) {  // dW_ih = dA16^T x16: [4H, T*B] x [T*B, in], float32
-    grads[kWih] = empty({4 * H, in}, f32);
-    gemm16_split(slices, be, dA16.raw_data(), true, 4 * H, x16.raw_data(), false, in,
-                 grads[kWih].raw_data(), in, 4 * H, in, T * B, 0.0);
-  }
-  if (need[kWhh]) {  // dW_hh = sum_t dA16_t^T h16_{t-1}: the T-1 steps reading y16, then h0
-    grads[kWhh] = empty({4 * H, H}, f32);
-    void* dW = grads[kWhh].raw_data();
-    if (T > 1) {
-      const int64_t a0 = reverse ? 0 : 1, y0 = reverse ? 1 : 0;
-      gemm16_split(slices, be, pA16.at(a0 * B4H), true, 4 * H, buf(y16).at(y0 * BH), false, H, dW,
-                   H, 4 * H, H, (T - 1) * B, 0.0);
-    }
-    gemm16(be, pA16.at(first * B4H), true, 4 * H, h016.raw_data(), false, H, dW, H, 4 * H, H, B,
-           T > 1 ? 1.0 : 0.0);
-  }
-  if (need[kBih] || need[kBhh]) {  // db = column sums of the float32 dA (no rounding: a plain
-    // float32 GEMM ones [1, T*B] x dA [T*B, 4H], as the float32 path)
-    const Tensor ones = full({1, T * B}, 1.0, f32), db = empty({4 * H}, f32);
-    gemm(be, kFloat, ones.raw_data(), false, T * B, dA.raw_data(), false, 4 * H, db.raw_data(),
-         4 * H, 1, 4 * H, T * B, 0.0);
-    if (need[kBih]) grads[kBih] = db;
-    if (need[kBhh]) grads[kBhh] = db;
+  // dx, dW_ih, dW_hh from dA16 and the float16 operands, the bias sums from the float32 dA (no
+  // rounding): the float32 path's GEMMs (nn/lstm_layer_common.cpp), all with float32 results.
+  lstm_weight_grads(be, kMixed, dA16, dA, x16, h016, y16, w_ih16, reverse, batch_major, slices,
+                    need, grads);
+  if (need[kX]) {  // in x's dtype; batch_major: the dense [B, T, in] under the transposed view
+    grads[kX] = batch_major ? dense_as(grads[kX].transpose(0, 1), x_dt).transpose(0, 1)
+                            : dense_as(grads[kX], x_dt);
   }
   return grads;
 }
@@ -211,7 +156,7 @@ LstmLayerOutput lstm_layer_fused_amp(const Variable& xv, const Variable& h0v, co
                "must have the input's dtype and device (", dtype_name(x_dt), ", ", dev.str(),
                "), got ", dtype_name(v->dtype()), " on ", v->device().str());
   }
-  const int64_t T = xv.size(0), B = xv.size(1), in = xv.size(2), H = p.w_hh.size(1);
+  const int64_t T = xv.size(0), B = xv.size(1), H = p.w_hh.size(1);
   Backend& be = backend_for(dev);
   const TensorOptions f32(kFloat, dev), f16(kHalf, dev);
   const bool batch_major = is_batch_major(xv.data());
@@ -223,10 +168,7 @@ LstmLayerOutput lstm_layer_fused_amp(const Variable& xv, const Variable& h0v, co
   const Tensor w_hh16 = amp::cast_once(p.w_hh, kHalf).contiguous();  // [4H, H]
 
   // 1. gates [T, B, 4H] float32 = (b_ih + b_hh) in every row, then += x16 W_ih16^T.
-  const Tensor gates = empty({T, B, 4 * H}, f32);
-  fill_rows(be, gates, add(p.b_ih.data(), p.b_hh.data()), dev);
-  gemm16_split(slices_for(dev, T * B, T * B * 4 * H * in), be, x16.raw_data(), false, in,
-               w_ih16.raw_data(), true, in, gates.raw_data(), 4 * H, T * B, 4 * H, in, 1.0);
+  const Tensor gates = input_projection(be, kMixed, x16, w_ih16, p, dev);
 
   // cs [T+1, B, H], tanh_c [T, B, H], Y [T+1, B, H]: float32, laid out as in the float32 path;
   // y16 [T, B, H]: y16[t] = h_t rounded to float16 (the file header says why here).
@@ -249,8 +191,8 @@ LstmLayerOutput lstm_layer_fused_amp(const Variable& xv, const Variable& h0v, co
       const int64_t t = reverse ? T - 1 - step : step;
       const int64_t c_prev = reverse ? t + 1 : t, c_out = reverse ? t : t + 1;
       // gates[t] += h16_{t-1} W_hh16^T, accumulated in float32 into the float32 gates.
-      gemm16(be, h_prev16, false, H, w_hh16.raw_data(), true, H, pG.at(t * B4H + r4), 4 * H, nb,
-             4 * H, H, 1.0);
+      gemm(be, kMixed, h_prev16, false, H, w_hh16.raw_data(), true, H, pG.at(t * B4H + r4), 4 * H,
+           nb, 4 * H, H, 1.0);
       be.lstm_pointwise_forward(pG.at(t * B4H + r4), pC.at(c_prev * BH + r), pC.at(c_out * BH + r),
                                 pTc.at(t * BH + r), pY.at(t * BH + r), kFloat, nb, H);
       be.cast(pY.at(t * BH + r), kFloat, pY16.at(t * BH + r), kHalf, nb * H);  // h_t -> h16_t
@@ -262,10 +204,8 @@ LstmLayerOutput lstm_layer_fused_amp(const Variable& xv, const Variable& h0v, co
   // Saved for backward: the float32 path's list with the GEMM operands in float16 (x16, h016,
   // the two weight copies, y16 in place of Y): half the bytes for x, and the weights' copies
   // are the cached ones, not new buffers.
-  const std::vector<Variable> inputs{xv, h0v, c0v, p.w_ih, p.w_hh, p.b_ih, p.b_hh};
-  std::vector<bool> need;
-  for (const Variable& v : inputs)
-    need.push_back(v.requires_grad());
+  const std::vector<Variable> inputs = layer_node_inputs(xv, h0v, c0v, p);
+  const std::vector<bool> need = grads_needed(inputs);
   const DType h0_dt = h0v.dtype(), c0_dt = c0v.dtype();
   const Variable packed = record(
       "LstmFusedAutocastBackward", Y, inputs,
@@ -280,7 +220,7 @@ LstmLayerOutput lstm_layer_fused_amp(const Variable& xv, const Variable& h0v, co
       [reverse, batch_major, need, x_dt, h0_dt, c0_dt](const Tensor& g, const SavedTensors& s) {
         return fused_amp_backward(g, s, reverse, batch_major, need, x_dt, h0_dt, c0_dt);
       });
-  return {narrow(packed, 0, 0, T), select(packed, 0, reverse ? 0 : T - 1), select(packed, 0, T)};
+  return unpack_layer_output(packed, T, reverse);
 }
 
 }  // namespace loom::nn::detail

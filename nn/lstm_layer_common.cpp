@@ -1,25 +1,31 @@
-// nn/lstm_layer_common.cpp: the helpers the fused and the persistent LSTM layers share
-// (declared in nn/lstm_layer_common.h): raw GEMMs, the CPU row split, the row broadcast, the
-// batch_first copy, and the weight-gradient GEMMs after the BPTT loop.
+// nn/lstm_layer_common.cpp: the helpers the fused, fused-autocast and persistent LSTM layers
+// share (declared in nn/lstm_layer_common.h): raw GEMMs, the CPU row split, the row broadcast,
+// the batch_first copy, argument checks, dense inputs, the input projection, the node's
+// recording, and the weight-gradient GEMMs after the BPTT loop.
 //
-// Leaves out: any per-timestep work (nn/lstm_fused.cpp, nn/lstm_persistent.cpp).
+// Leaves out: any per-timestep work (nn/lstm_fused.cpp, nn/lstm_fused_amp.cpp,
+// nn/lstm_persistent.cpp).
 #include "nn/lstm_layer_common.h"
 
 #include <algorithm>
 
+#include "autograd/functions.h"
 #include "tensor/cpu/threads.h"
 #include "tensor/ops.h"
 
 namespace loom::nn::detail {
 
-void gemm(Backend& be, DType dt, const void* a, bool ta, int64_t lda, const void* b, bool tb,
+void gemm(Backend& be, GemmTypes dt, const void* a, bool ta, int64_t lda, const void* b, bool tb,
           int64_t ldb, void* c, int64_t ldc, int64_t m, int64_t n, int64_t k, double beta) {
   MatmulArgs g;
   g.m = m, g.n = n, g.k = k;
   g.trans_a = ta, g.trans_b = tb;
   g.lda = lda, g.ldb = ldb, g.ldc = ldc;
   g.beta = beta;
-  be.matmul(a, b, c, dt, g);
+  if (dt.ab == dt.c)
+    be.matmul(a, b, c, dt.c, g);
+  else
+    be.matmul_mixed(a, b, dt.ab, c, dt.c, g);
 }
 
 // Threads. An LSTM's batch rows never interact: row b of h_t depends only on row b of h_{t-1}.
@@ -39,16 +45,16 @@ int slices_for(Device device, int64_t rows, int64_t work) {
   return static_cast<int>(std::min<int64_t>({get_num_threads(), rows, by_work}));
 }
 
-void gemm_split(int slices, Backend& be, DType dt, const void* a, bool ta, int64_t lda,
+void gemm_split(int slices, Backend& be, GemmTypes dt, const void* a, bool ta, int64_t lda,
                 const void* b, bool tb, int64_t ldb, void* c, int64_t ldc, int64_t m, int64_t n,
                 int64_t k, double beta) {
-  const std::size_t es = dtype_size(dt);
+  const std::size_t es_a = dtype_size(dt.ab), es_c = dtype_size(dt.c);
 #pragma omp parallel for num_threads(slices) schedule(static, 1)
   for (int s = 0; s < slices; ++s) {
     const int64_t m0 = m * s / slices, m1 = m * (s + 1) / slices;
     // Row m0 of op(A): row m0 of A, or column m0 of the stored (transposed) A.
-    const char* a0 = static_cast<const char*>(a) + (ta ? m0 : m0 * lda) * es;
-    char* c0 = static_cast<char*>(c) + m0 * ldc * es;
+    const char* a0 = static_cast<const char*>(a) + (ta ? m0 : m0 * lda) * es_a;
+    char* c0 = static_cast<char*>(c) + m0 * ldc * es_c;
     gemm(be, dt, a0, ta, lda, b, tb, ldb, c0, ldc, m1 - m0, n, k, beta);
   }
 }
@@ -89,13 +95,99 @@ Tensor time_major_copy(Backend& be, const Tensor& x) {
   return out;
 }
 
-void lstm_weight_grads(Backend& be, const Tensor& dA, const Tensor& x, const Tensor& h0,
-                       const Tensor& Y, const Tensor& w_ih, bool reverse, bool batch_major,
-                       int slices, const std::vector<bool>& need, std::vector<Tensor>& grads) {
+void check_layer_shapes(const char* who, const Variable& x, const Variable& h0, const Variable& c0,
+                        const LstmParams& p) {
+  const int64_t T = x.size(0), B = x.size(1), in = x.size(2), H = p.w_hh.size(1);
+  LOOM_CHECK(T >= 1, who, ": the sequence is empty (input ", shape_str(x.shape()), ")");
+  LOOM_CHECK(p.w_ih.shape() == Shape({4 * H, in}), who, ": weight_ih is ",
+             shape_str(p.w_ih.shape()), ", expected ", shape_str({4 * H, in}));
+  LOOM_CHECK(p.w_hh.shape() == Shape({4 * H, H}) && p.b_ih.shape() == Shape({4 * H}) &&
+                 p.b_hh.shape() == Shape({4 * H}),
+             who, ": weight_hh ", shape_str(p.w_hh.shape()), ", bias_ih ",
+             shape_str(p.b_ih.shape()), ", bias_hh ", shape_str(p.b_hh.shape()),
+             " do not fit hidden size ", H);
+  LOOM_CHECK(h0.shape() == Shape({B, H}) && c0.shape() == Shape({B, H}), who, ": h0 ",
+             shape_str(h0.shape()), " and c0 ", shape_str(c0.shape()), " must be ",
+             shape_str({B, H}));
+}
+
+void check_layer_dtypes(const char* who, const Variable& x, const Variable& h0, const Variable& c0,
+                        const LstmParams& p) {
+  for (const Variable* v : {&h0, &c0, &p.w_ih, &p.w_hh, &p.b_ih, &p.b_hh}) {
+    LOOM_CHECK(v->dtype() == x.dtype() && v->device() == x.device(), who, ": parameters and ",
+               "states must have the input's dtype and device (", dtype_name(x.dtype()), ", ",
+               x.device().str(), "), got ", dtype_name(v->dtype()), " on ", v->device().str());
+  }
+}
+
+LayerInputs dense_layer_inputs(Backend& be, const Variable& xv, const Variable& h0,
+                               const Variable& c0, const LstmParams& p) {
+  LayerInputs in;
+  in.batch_major = is_batch_major(xv.data());
+  in.x = in.batch_major ? time_major_copy(be, xv.data()) : xv.data().contiguous();
+  in.h0 = h0.data().contiguous();
+  in.c0 = c0.data().contiguous();
+  in.w_ih = p.w_ih.data().contiguous();
+  in.w_hh = p.w_hh.data().contiguous();
+  return in;
+}
+
+Tensor input_projection(Backend& be, GemmTypes dt, const Tensor& x, const Tensor& w_ih,
+                        const LstmParams& p, Device dev) {
+  const int64_t T = x.size(0), B = x.size(1), in = x.size(2), H4 = w_ih.size(0);
+  const Tensor gates = empty({T, B, H4}, TensorOptions(dt.c, dev));
+  fill_rows(be, gates, add(p.b_ih.data(), p.b_hh.data()), dev);
+  gemm_split(slices_for(dev, T * B, T * B * H4 * in), be, dt, x.raw_data(), false, in,
+             w_ih.raw_data(), true, in, gates.raw_data(), H4, T * B, H4, in, 1.0);
+  return gates;
+}
+
+std::vector<Variable> layer_node_inputs(const Variable& x, const Variable& h0, const Variable& c0,
+                                        const LstmParams& p) {
+  return {x, h0, c0, p.w_ih, p.w_hh, p.b_ih, p.b_hh};  // Input order
+}
+
+std::vector<bool> grads_needed(const std::vector<Variable>& inputs) {
+  std::vector<bool> need;
+  for (const Variable& v : inputs)
+    need.push_back(v.requires_grad());
+  return need;
+}
+
+LstmLayerOutput unpack_layer_output(const Variable& packed, int64_t T, bool reverse) {
+  return {narrow(packed, 0, 0, T), select(packed, 0, reverse ? 0 : T - 1), select(packed, 0, T)};
+}
+
+LstmLayerOutput record_layer(const char* name, const Variable& x, const Variable& h0,
+                             const Variable& c0, const LstmParams& p, const LayerSaved& saved,
+                             bool reverse, bool batch_major, LayerBackward backward) {
+  const std::vector<Variable> inputs = layer_node_inputs(x, h0, c0, p);
+  const std::vector<bool> need = grads_needed(inputs);
+  const Variable packed =
+      record(name, saved.Y, inputs,
+             {{"x", saved.x},
+              {"h0", saved.h0},
+              {"w_ih", saved.w_ih},
+              {"w_hh", saved.w_hh},
+              {"gates", saved.gates},
+              {"c", saved.cs},
+              {"tanh_c", saved.tanh_c},
+              {"y", saved.Y}},
+             [reverse, batch_major, need, backward](const Tensor& g, const SavedTensors& s) {
+               const LayerSaved l{s["x"],     s["h0"], s["w_ih"],   s["w_hh"],
+                                  s["gates"], s["c"],  s["tanh_c"], s["y"]};
+               return backward(g, l, reverse, batch_major, need);
+             });
+  return unpack_layer_output(packed, x.size(0), reverse);
+}
+
+void lstm_weight_grads(Backend& be, GemmTypes dt, const Tensor& dA, const Tensor& dA_sum,
+                       const Tensor& x, const Tensor& h0, const Tensor& Y, const Tensor& w_ih,
+                       bool reverse, bool batch_major, int slices, const std::vector<bool>& need,
+                       std::vector<Tensor>& grads) {
   const int64_t T = x.size(0), B = x.size(1), in = x.size(2), H = h0.size(1);
   const int64_t BH = B * H, B4H = B * 4 * H;
-  const DType dt = x.dtype();
-  const TensorOptions opt(dt, x.device());
+  const TensorOptions opt(dt.c, x.device());
   const Buf pA = buf(dA);
   if (need[kX]) {       // dx = dA W_ih: [T*B, 4H] x [4H, in]
     if (batch_major) {  // dx[t] = dA[t] W_ih into rows b*T + t of a dense [B, T, in]: ldc T*in
@@ -134,9 +226,10 @@ void lstm_weight_grads(Backend& be, const Tensor& dA, const Tensor& x, const Ten
   }
   if (need[kBih] || need[kBhh]) {  // both biases enter every a_t unchanged: db = column sums of dA,
     // as a GEMM ones [1, T*B] x dA [T*B, 4H]: a sum(dim 0) reduction was ~4x slower at these sizes.
+    // The sum reads dA_sum (dt.c: under autocast the float32 dA, not its float16 rounding).
     const Tensor ones = full({1, T * B}, 1.0, opt), db = empty({4 * H}, opt);
-    gemm(be, dt, ones.raw_data(), false, T * B, dA.raw_data(), false, 4 * H, db.raw_data(), 4 * H,
-         1, 4 * H, T * B, 0.0);
+    gemm(be, dt.c, ones.raw_data(), false, T * B, dA_sum.raw_data(), false, 4 * H, db.raw_data(),
+         4 * H, 1, 4 * H, T * B, 0.0);
     if (need[kBih]) grads[kBih] = db;
     if (need[kBhh]) grads[kBhh] = db;
   }

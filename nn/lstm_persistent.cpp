@@ -39,17 +39,10 @@ namespace {
 // The BPTT through one backend call, then the weight GEMMs. dY [T+1, B, H] is the gradient of
 // the packed output: dY[t] = dL/dh_t from outside the recurrence (h_n is a view of one Y[t], so
 // its gradient is already in there), dY[T] = dL/dc_n.
-std::vector<Tensor> persistent_backward(const Tensor& dY_in, const SavedTensors& s, bool reverse,
+std::vector<Tensor> persistent_backward(const Tensor& dY_in, const LayerSaved& s, bool reverse,
                                         bool batch_major, const std::vector<bool>& need) {
-  const Tensor& x = s["x"];            // [T, B, in]   for dW_ih
-  const Tensor& h0 = s["h0"];          // [B, H]       for dW_hh (the first step's h_{t-1})
-  const Tensor& w_ih = s["w_ih"];      // [4H, in]     for dx
-  const Tensor& w_hh = s["w_hh"];      // [4H, H]      for dh_{t-1}, inside the backend call
-  const Tensor& act = s["gates"];      // [T, B, 4H]   activated gates
-  const Tensor& cs = s["c"];           // [T+1, B, H]  c_0 at slot 0 (forward) or T (reverse)
-  const Tensor& tanh_c = s["tanh_c"];  // [T, B, H]
-  const Tensor& Y = s["y"];            // [T+1, B, H]  h_t at Y[t]
-  const int64_t T = x.size(0), B = x.size(1), in = x.size(2), H = w_hh.size(1);
+  const Tensor &x = s.x, &cs = s.cs;
+  const int64_t T = x.size(0), B = x.size(1), in = x.size(2), H = s.w_hh.size(1);
   const DType dt = x.dtype();
   Backend& be = backend_for(x.device());
   const TensorOptions opt(dt, x.device());
@@ -63,13 +56,14 @@ std::vector<Tensor> persistent_backward(const Tensor& dY_in, const SavedTensors&
   if (need[kC0]) grads[kC0] = empty({B, H}, opt);
   const Buf pY = buf(dY), pC = buf(cs);
   be.lstm_persistent_backward(dY.raw_data(), /*dh_n=*/nullptr, /*dc_n=*/pY.at(T * BH),
-                              w_hh.raw_data(), act.raw_data(), pC.at((reverse ? 0 : 1) * BH),
-                              pC.at((reverse ? T : 0) * BH), tanh_c.raw_data(), dA.raw_data(),
+                              s.w_hh.raw_data(), s.gates.raw_data(), pC.at((reverse ? 0 : 1) * BH),
+                              pC.at((reverse ? T : 0) * BH), s.tanh_c.raw_data(), dA.raw_data(),
                               need[kH0] ? grads[kH0].raw_data() : nullptr,
                               need[kC0] ? grads[kC0].raw_data() : nullptr, reverse, dt, T, B, H);
 
   const int slices = slices_for(x.device(), B, T * B * 4 * H * (H + in));
-  lstm_weight_grads(be, dA, x, h0, Y, w_ih, reverse, batch_major, slices, need, grads);
+  lstm_weight_grads(be, dt, dA, dA, x, s.h0, s.Y, s.w_ih, reverse, batch_major, slices, need,
+                    grads);
   return grads;
 }
 
@@ -82,40 +76,18 @@ bool lstm_persistent_available(DType dtype, int64_t hidden_size, Device device) 
 LstmLayerOutput lstm_layer_persistent(const Variable& xv, const Variable& h0v, const Variable& c0v,
                                       const LstmParams& p, bool reverse) {
   const DType dt = xv.dtype();
-  const int64_t T = xv.size(0), B = xv.size(1), in = xv.size(2), H = p.w_hh.size(1);
+  const int64_t T = xv.size(0), B = xv.size(1), H = p.w_hh.size(1);
   // The fallbacks (file header); lstm_layer_fused also does every argument check for them.
   if (autocast::is_enabled() || !lstm_persistent_available(dt, H, xv.device()))
     return lstm_layer_fused(xv, h0v, c0v, p, reverse);
-  LOOM_CHECK(T >= 1, "LSTM (persistent): the sequence is empty (input ", shape_str(xv.shape()),
-             ")");
-  LOOM_CHECK(p.w_ih.shape() == Shape({4 * H, in}), "LSTM (persistent): weight_ih is ",
-             shape_str(p.w_ih.shape()), ", expected ", shape_str({4 * H, in}));
-  LOOM_CHECK(p.w_hh.shape() == Shape({4 * H, H}) && p.b_ih.shape() == Shape({4 * H}) &&
-                 p.b_hh.shape() == Shape({4 * H}),
-             "LSTM (persistent): weight_hh ", shape_str(p.w_hh.shape()), ", bias_ih ",
-             shape_str(p.b_ih.shape()), ", bias_hh ", shape_str(p.b_hh.shape()),
-             " do not fit hidden size ", H);
-  LOOM_CHECK(h0v.shape() == Shape({B, H}) && c0v.shape() == Shape({B, H}), "LSTM (persistent): h0 ",
-             shape_str(h0v.shape()), " and c0 ", shape_str(c0v.shape()), " must be ",
-             shape_str({B, H}));
-  for (const Variable* v : {&h0v, &c0v, &p.w_ih, &p.w_hh, &p.b_ih, &p.b_hh}) {
-    LOOM_CHECK(v->dtype() == dt && v->device() == xv.device(), "LSTM (persistent): parameters ",
-               "and states must have the input's dtype and device (", dtype_name(dt), ", ",
-               xv.device().str(), "), got ", dtype_name(v->dtype()), " on ", v->device().str());
-  }
+  check_layer_shapes("LSTM (persistent)", xv, h0v, c0v, p);
+  check_layer_dtypes("LSTM (persistent)", xv, h0v, c0v, p);
   Backend& be = backend_for(xv.device());
   const TensorOptions opt(dt, xv.device());
-  const bool batch_major = is_batch_major(xv.data());
-  const Tensor x =
-      batch_major ? time_major_copy(be, xv.data()) : xv.data().contiguous();  // [T, B, in]
-  const Tensor h0 = h0v.data().contiguous(), c0 = c0v.data().contiguous();    // [B, H]
-  const Tensor w_ih = p.w_ih.data().contiguous(), w_hh = p.w_hh.data().contiguous();
+  const LayerInputs in = dense_layer_inputs(be, xv, h0v, c0v, p);  // x [T, B, in] time-major
 
   // 1. gates [T, B, 4H] = (b_ih + b_hh) in every row, then += x W_ih^T in one GEMM.
-  const Tensor gates = empty({T, B, 4 * H}, opt);
-  fill_rows(be, gates, add(p.b_ih.data(), p.b_hh.data()), xv.device());
-  gemm_split(slices_for(xv.device(), T * B, T * B * 4 * H * in), be, dt, x.raw_data(), false, in,
-             w_ih.raw_data(), true, in, gates.raw_data(), 4 * H, T * B, 4 * H, in, 1.0);
+  const Tensor gates = input_projection(be, dt, in.x, in.w_ih, p, xv.device());
 
   // 2. the recurrence, one call. cs [T+1, B, H]: c_0 in the slot the first step reads (0
   // forward, T reverse) and c_t of step t in the slot after it (t+1 forward, t reverse), so the
@@ -126,30 +98,15 @@ LstmLayerOutput lstm_layer_persistent(const Variable& xv, const Variable& h0v, c
   const Buf pC = buf(cs), pY = buf(Y);
   const int64_t BH = B * H;
   const std::size_t bh_bytes = static_cast<std::size_t>(BH) * dtype_size(dt);
-  be.copy_device_to_device(pC.at((reverse ? T : 0) * BH), c0.raw_data(), bh_bytes, xv.device());
-  be.lstm_persistent_forward(gates.raw_data(), w_hh.raw_data(), h0.raw_data(),
+  be.copy_device_to_device(pC.at((reverse ? T : 0) * BH), in.c0.raw_data(), bh_bytes, xv.device());
+  be.lstm_persistent_forward(gates.raw_data(), in.w_hh.raw_data(), in.h0.raw_data(),
                              pC.at((reverse ? T : 0) * BH), /*act=*/gates.raw_data(),
                              pC.at((reverse ? 0 : 1) * BH), tanh_c.raw_data(), /*h=*/Y.raw_data(),
                              /*h_n=*/nullptr, /*c_n=*/pY.at(T * BH), reverse, dt, T, B, H);
 
-  const std::vector<Variable> inputs{xv, h0v, c0v, p.w_ih, p.w_hh, p.b_ih, p.b_hh};
-  std::vector<bool> need;
-  for (const Variable& v : inputs)
-    need.push_back(v.requires_grad());
-  const Variable packed =
-      record("LstmPersistentBackward", Y, inputs,
-             {{"x", x},
-              {"h0", h0},
-              {"w_ih", w_ih},
-              {"w_hh", w_hh},
-              {"gates", gates},
-              {"c", cs},
-              {"tanh_c", tanh_c},
-              {"y", Y}},
-             [reverse, batch_major, need](const Tensor& g, const SavedTensors& s) {
-               return persistent_backward(g, s, reverse, batch_major, need);
-             });
-  return {narrow(packed, 0, 0, T), select(packed, 0, reverse ? 0 : T - 1), select(packed, 0, T)};
+  return record_layer("LstmPersistentBackward", xv, h0v, c0v, p,
+                      {in.x, in.h0, in.w_ih, in.w_hh, gates, cs, tanh_c, Y}, reverse,
+                      in.batch_major, persistent_backward);
 }
 
 }  // namespace loom::nn

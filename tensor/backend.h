@@ -244,6 +244,10 @@ class Backend {
   };
   virtual void adam_step(const AdamParam* params, int num, DType dtype, const AdamHyper& hyper,
                          const float* found_inf);
+  // The argument checks every adam_step runs first, on the host (whatever found_inf says):
+  // float32/float64, num >= 0, a table, and per parameter numel >= 0, a step counter and
+  // non-null buffers. Throws loom::Error naming the parameter's index.
+  static void check_adam_step_args(const AdamParam* params, int num, DType dtype);
 };
 
 // The only dispatch point: the backend that runs work for `device`. Throws loom::Error

@@ -25,6 +25,7 @@
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/error.h"
+#include "tensor/kernels/adam_update.h"
 
 namespace loom {
 
@@ -32,59 +33,7 @@ void Backend::adam_step(const AdamParam*, int, DType dtype, const AdamHyper&, co
   LOOM_FAIL("adam_step: not implemented by backend ", name(), " (dtype ", dtype_name(dtype), ")");
 }
 
-namespace cpu {
-namespace {
-
-// The constants of one parameter's step t, computed in double (cuda/adam.cu computes the same
-// expressions on the device).
-struct StepConstants {
-  double step_size;  // lr / (1 - beta1^t)
-  double bc2_sqrt;   // sqrt(1 - beta2^t)
-};
-
-StepConstants constants_at(const Backend::AdamHyper& h, int64_t t) {
-  const double td = static_cast<double>(t);
-  return {h.lr / (1 - std::pow(h.beta1, td)), std::sqrt(1 - std::pow(h.beta2, td))};
-}
-
-// One pass over n elements: reads p, g, m, v once and writes p, m, v.
-template <typename T, bool Decoupled>
-void adam_loop(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
-               const Backend::AdamHyper& h, const StepConstants& c) {
-  const T b1 = T(h.beta1), b2 = T(h.beta2), one_m_b1 = T(1 - h.beta1), one_m_b2 = T(1 - h.beta2);
-  const T wd = T(h.weight_decay), decay = T(1 - h.lr * h.weight_decay);
-  const T step_size = T(c.step_size), bc2_sqrt = T(c.bc2_sqrt), eps = T(h.eps);
-  for (int64_t i = 0; i < n; ++i) {
-    T gi = g[i];
-    T pi = p[i];
-    if (Decoupled)
-      pi *= decay;  // AdamW: decay the weight itself, before the update
-    else
-      gi += wd * pi;  // Adam: L2, folded into the gradient
-    const T mi = b1 * m[i] + one_m_b1 * gi;
-    const T vi = b2 * v[i] + one_m_b2 * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = pi - step_size * mi / (std::sqrt(vi) / bc2_sqrt + eps);  // eps after the sqrt
-  }
-}
-
-template <typename T>
-void adam_param(const Backend::AdamParam& a, const Backend::AdamHyper& h, const StepConstants& c) {
-  T* p = static_cast<T*>(a.param);
-  const T* g = static_cast<const T*>(a.grad);
-  T* m = static_cast<T*>(a.exp_avg);
-  T* v = static_cast<T*>(a.exp_avg_sq);
-  if (h.decoupled)
-    adam_loop<T, true>(p, g, m, v, a.numel, h, c);
-  else
-    adam_loop<T, false>(p, g, m, v, a.numel, h, c);
-}
-
-}  // namespace
-
-void CpuBackend::adam_step(const AdamParam* params, int num, DType dtype, const AdamHyper& h,
-                           const float* found_inf) {
+void Backend::check_adam_step_args(const AdamParam* params, int num, DType dtype) {
   LOOM_CHECK(dtype == DType::Float32 || dtype == DType::Float64,
              "adam_step: parameters must be float32 or float64, got ", dtype_name(dtype));
   LOOM_CHECK(num >= 0, "adam_step: negative parameter count ", num);
@@ -98,16 +47,52 @@ void CpuBackend::adam_step(const AdamParam* params, int num, DType dtype, const 
                "adam_step: ", "parameter ", i, " has a null param/grad/exp_avg/exp_avg_sq with ",
                a.numel, " elements");
   }
+}
+
+namespace cpu {
+namespace {
+
+// One pass over n elements: reads p, g, m, v once and writes p, m, v. The element math is
+// tensor/kernels/adam_update.h's, which cuda/adam.cu's kernel calls too.
+template <typename T, bool Decoupled>
+void adam_loop(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
+               const kernels::AdamConstants<T>& c) {
+  for (int64_t i = 0; i < n; ++i) {
+    T pi = p[i], mi = m[i], vi = v[i];
+    kernels::adam_update<T, Decoupled>(pi, g[i], mi, vi, c);
+    p[i] = pi;
+    m[i] = mi;
+    v[i] = vi;
+  }
+}
+
+template <typename T>
+void adam_param(const Backend::AdamParam& a, const Backend::AdamHyper& h, int64_t t) {
+  const auto c = kernels::adam_constants<T>(h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, t);
+  T* p = static_cast<T*>(a.param);
+  const T* g = static_cast<const T*>(a.grad);
+  T* m = static_cast<T*>(a.exp_avg);
+  T* v = static_cast<T*>(a.exp_avg_sq);
+  if (h.decoupled)
+    adam_loop<T, true>(p, g, m, v, a.numel, c);
+  else
+    adam_loop<T, false>(p, g, m, v, a.numel, c);
+}
+
+}  // namespace
+
+void CpuBackend::adam_step(const AdamParam* params, int num, DType dtype, const AdamHyper& h,
+                           const float* found_inf) {
+  check_adam_step_args(params, num, dtype);
   // Checked after the arguments, so that bad input fails whatever the flag says.
   if (found_inf != nullptr && *found_inf != 0.0f) return;
   for (int i = 0; i < num; ++i) {
     const AdamParam& a = params[i];
     const int64_t t = *a.step + 1;
-    const StepConstants c = constants_at(h, t);
     if (dtype == DType::Float32)
-      adam_param<float>(a, h, c);
+      adam_param<float>(a, h, t);
     else
-      adam_param<double>(a, h, c);
+      adam_param<double>(a, h, t);
     *a.step = t;
   }
 }

@@ -182,63 +182,18 @@ TEST_P(LstmPersistentGradcheck, MatchesFiniteDifferences) {
 INSTANTIATE_TEST_SUITE_P(Lab06, LstmPersistentGradcheck, ::testing::ValuesIn(gradcheck_cases()),
                          [](const auto& info) { return info.param.name(); });
 
-struct RunResult {
-  Tensor value;
-  std::vector<Tensor> grads;
-};
+using loom::nn::testing::max_abs_diff;
 
-RunResult run(const LstmCase& c, LstmImpl impl, const std::vector<Tensor>& inputs,
-              const Tensor& upstream) {
-  std::vector<Variable> vars;
-  for (const Tensor& t : inputs)
-    vars.emplace_back(t.clone(), true);
-  const Variable y = loom::nn::testing::run_packed(c, impl, vars);
-  y.backward(upstream);
-  RunResult r{y.data(), {}};
-  for (const Variable& v : vars)
-    r.grads.push_back(v.grad());
-  return r;
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
-  double m = 0;
-  for (size_t i = 0; i < va.size() && i < vb.size(); ++i)
-    m = std::max(m, std::fabs(va[i] - vb[i]));
-  return m;
-}
-
-// Persistent against fused: output, h_n, c_n and every input's gradient.
+// Persistent against fused (tests/nn/lstm_test_util.h: output, h_n, c_n, every input's gradient).
 void expect_same_as_fused(const LstmCase& c, DType dtype, double tol, uint64_t seed) {
-  SCOPED_TRACE(c.name() + " " + loom::dtype_name(dtype));
-  const std::vector<Tensor> inputs = loom::nn::testing::make_inputs(c, dtype, seed);
-  const int64_t n = c.T * c.B * c.D() * c.H + 2 * c.layers * c.D() * c.B * c.H;
-  loom::Generator g(seed + 1);
-  const Tensor u = loom::uniform({n}, -1, 1, g, dtype);
-  const RunResult a = run(c, LstmImpl::Fused, inputs, u);
-  const RunResult b = run(c, LstmImpl::Persistent, inputs, u);
-  EXPECT_LE(max_abs_diff(a.value, b.value), tol) << "forward";
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    ASSERT_TRUE(a.grads[i].defined() && b.grads[i].defined()) << "input " << i;
-    EXPECT_LE(max_abs_diff(a.grads[i], b.grads[i]), tol) << "gradient of input " << i;
-  }
+  loom::nn::testing::expect_impls_agree(c, LstmImpl::Fused, LstmImpl::Persistent, dtype, tol, seed);
 }
 
 TEST(LstmPersistentLayer, EqualsFusedInFloat64OnRandomSizes) {
   std::mt19937 rng(606);
-  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (int k = 0; k < 10; ++k) {
-    LstmCase c;
-    c.T = pick(1, 7);
-    c.B = pick(1, 6);
-    c.in = pick(1, 6);
-    c.H = pick(1, 7);
-    c.layers = pick(1, 2);
-    c.bidirectional = pick(0, 1);
-    c.batch_first = pick(0, 1);
-    c.with_state = pick(0, 1);
-    expect_same_as_fused(c, DType::Float64, 1e-10, 300 + k);
+    expect_same_as_fused(loom::nn::testing::random_case(rng, 7, 6, 6, 7, 2), DType::Float64, 1e-10,
+                         300 + k);
   }
 }
 

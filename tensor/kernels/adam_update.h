@@ -1,0 +1,73 @@
+// tensor/kernels/adam_update.h: the Adam/AdamW update of one element, shared by the CPU loop
+// (tensor/cpu/cpu_adam.cpp) and the CUDA kernel (cuda/adam.cu), so the two cannot drift apart.
+//
+// One optimizer step t (1-based) for parameter p with gradient g and moments m, v:
+//   Adam (L2):  g <- g + wd * p                       AdamW: p <- p * (1 - lr * wd)
+//   m <- beta1 * m + (1 - beta1) * g
+//   v <- beta2 * v + (1 - beta2) * g^2
+//   p <- p - step_size * m / (sqrt(v) / bc2_sqrt + eps)      (eps after the sqrt, as PyTorch)
+// with step_size = lr / (1 - beta1^t) and bc2_sqrt = sqrt(1 - beta2^t), the bias corrections
+// (nn/optim/adam.h has the derivation).
+//
+// Precision: the two bias corrections are computed in double, then every constant is rounded to
+// the buffers' type T once (adam_constants), and the element update runs in T (float for
+// float32 parameters, like PyTorch's kernels). Both backends call the same two functions with the
+// same types, so for float64 they agree bit for bit, and for float32 up to the device's pow.
+//
+// Leaves out: the loops, threads, vector loads and the step counter (the callers'), amsgrad,
+// float16 parameters (master weights stay float32).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "tensor/kernels/host_device.h"
+
+namespace loom::kernels {
+
+// The constants of one parameter's step t, already rounded to T.
+template <typename T>
+struct AdamConstants {
+  T b1, b2;               // beta1, beta2
+  T one_m_b1, one_m_b2;   // 1 - beta1, 1 - beta2 (rounded once, not per element)
+  T wd;                   // weight_decay (Adam: folded into the gradient)
+  T decay;                // 1 - lr * weight_decay (AdamW: multiplies the weight)
+  T step_size, bc2_sqrt;  // lr / (1 - beta1^t), sqrt(1 - beta2^t)
+  T eps;
+};
+
+// The constants for step t >= 1. ::pow and ::sqrt on double exist as host and device functions.
+template <typename T>
+LOOM_HOST_DEVICE inline AdamConstants<T> adam_constants(double lr, double beta1, double beta2,
+                                                        double eps, double weight_decay,
+                                                        std::int64_t t) {
+  const double td = static_cast<double>(t);
+  const double step_size = lr / (1 - ::pow(beta1, td));
+  const double bc2_sqrt = ::sqrt(1 - ::pow(beta2, td));
+  return {T(beta1),     T(beta2),        T(1 - beta1),
+          T(1 - beta2), T(weight_decay), T(1 - lr * weight_decay),
+          T(step_size), T(bc2_sqrt),     T(eps)};
+}
+
+// Overloads so that float stays float on both sides (a sqrtf, which a CPU loop vectorises).
+LOOM_HOST_DEVICE inline float adam_sqrt(float x) {
+  return ::sqrtf(x);
+}
+LOOM_HOST_DEVICE inline double adam_sqrt(double x) {
+  return ::sqrt(x);
+}
+
+// One element: p, m, v updated in place from g. Decoupled selects AdamW (a template parameter,
+// so the loops calling this have no branch inside).
+template <typename T, bool Decoupled>
+LOOM_HOST_DEVICE inline void adam_update(T& p, T g, T& m, T& v, const AdamConstants<T>& c) {
+  if (Decoupled)
+    p *= c.decay;  // AdamW: decay the weight itself, before the update
+  else
+    g += c.wd * p;  // Adam: L2, folded into the gradient
+  m = c.b1 * m + c.one_m_b1 * g;
+  v = c.b2 * v + c.one_m_b2 * g * g;
+  p = p - c.step_size * m / (adam_sqrt(v) / c.bc2_sqrt + c.eps);  // eps after the sqrt
+}
+
+}  // namespace loom::kernels
