@@ -19,7 +19,8 @@
 //   backward: W   [4H][H]  W_hh as stored (dh_{t-1} = da_t W_hh needs its columns)
 //             das [BB][4H] this step's dL/d(pre-activations)
 //             part[4][BB][H] partial sums of da_t W_hh, one per gate block (see below)
-//   both:     4H*H + 5*BB*H elements. H = 100, float32, BB = 1: 162,000 bytes. That is over the
+//   both get 4H*H + 8*BB*H elements (the backward's need; the forward uses 4H*H + 5*BB*H).
+//   H = 100, float32, BB = 1: 163,200 bytes. That is over the
 //   48 KB a block gets by default, so the launcher opts in (cudaFuncSetAttribute
 //   MaxDynamicSharedMemorySize) up to the device's per-block limit: 227 KB on H100/H200 (sm_90),
 //   163 KB on A100 (sm_80). So float32 fits up to H = 119 on sm_90 (101 on sm_80), float64 up

@@ -23,9 +23,11 @@ namespace loom::cuda::persistent {
 
 constexpr int kMaxRowsPerBlock = 4;  // BB in {1, 2, 4}: see "Occupancy" in lstm_persistent.cu
 
-// Shared memory of one block, in elements (the same for forward and backward).
+// Shared memory of one block, in elements: the backward kernel's W [4H][H] + das [bb][4H] +
+// part [4][bb][H], the larger of the two; the forward kernel (Wt, hs [bb][H], gs [bb][4H]) uses
+// only 4H*H + 5*bb*H of it. Both launches get this size, so one opt-in serves both.
 constexpr int64_t smem_elems(int64_t H, int bb) {
-  return 4 * H * H + 5 * bb * H;
+  return 4 * H * H + 8 * bb * H;
 }
 
 // Whether hidden size H fits one block: 4H threads at most kMaxBlockSize, and the shared memory

@@ -7,8 +7,10 @@
 #include <thread>
 
 #include "apps/imdb/model.h"
+#include "cuda/device.h"
 #include "data/split.h"
 #include "nn/distributed/ddp.h"
+#include "nn/distributed/env.h"
 #include "tensor/error.h"
 
 namespace loom::imdb {
@@ -103,8 +105,14 @@ DataParallel::DataParallel(const std::string& dist_name, const std::string& devi
   Device wanted(device);
   // A single process keeps its --device; several take one GPU each, by local rank.
   comm_ = dist::make_communicator(dist_name, wanted.type, info);
-  if (comm_->world_size() > 1 && wanted.is_cuda())
-    wanted = Device(DeviceType::CUDA, comm_->local_rank());
+  if (comm_->world_size() > 1 && wanted.is_cuda()) {
+    const int gpu =
+        dist::gpu_for_local_rank(comm_->local_rank(), comm_->local_size(), cuda::device_count());
+    LOOM_CHECK(gpu >= 0, "--device cuda: local rank ", comm_->local_rank(), " of ",
+               comm_->local_size(), " processes on this node, but ", cuda::device_count(),
+               " GPU(s) visible: start at most one process per GPU");
+    wanted = Device(DeviceType::CUDA, gpu);
+  }
   device_ = wanted;
 }
 

@@ -170,4 +170,10 @@ ProcessInfo process_info_from_env(const std::map<std::string, std::string>& vars
   });
 }
 
+int gpu_for_local_rank(int local_rank, int local_size, int visible) {
+  if (visible >= local_size && local_rank < visible) return local_rank;
+  if (visible == 1) return 0;
+  return -1;
+}
+
 }  // namespace loom::nn::distributed

@@ -56,4 +56,12 @@ ProcessInfo process_info_from_env(const std::map<std::string, std::string>& vars
 // Throws loom::Error naming `variable` on malformed text or a node past the list.
 int slurm_tasks_on_node(const std::string& text, int node, const char* variable);
 
+// Which of the `visible` GPUs the process with this local rank uses (one GPU per process):
+//   - visible >= local_size: cuda:<local rank> (every process sees all of the node's GPUs, as
+//     with mpirun or `srun --gres=gpu:4`);
+//   - visible == 1: cuda:0 (the launcher gave each process its own GPU through
+//     CUDA_VISIBLE_DEVICES, as `srun --gpus-per-task=1` does);
+//   - otherwise -1: fewer GPUs than processes on this node (the caller reports it).
+int gpu_for_local_rank(int local_rank, int local_size, int visible);
+
 }  // namespace loom::nn::distributed

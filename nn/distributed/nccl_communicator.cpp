@@ -64,11 +64,16 @@ struct NcclCommunicator::Impl {
     for (;;) {
       const cudaError_t status = cudaStreamQuery(stream);
       if (status == cudaSuccess) return;
-      if (status != cudaErrorNotReady) LOOM_CUDA_CHECK(status);
       ncclResult_t async = ncclSuccess;
-      LOOM_NCCL_CHECK(ncclCommGetAsyncError(comm, &async));
-      LOOM_CHECK(async == ncclSuccess, "NcclCommunicator: ", what,
-                 " failed on the GPU: ", ncclGetErrorString(async));
+      if (status == cudaErrorNotReady) LOOM_NCCL_CHECK(ncclCommGetAsyncError(comm, &async));
+      if (status != cudaErrorNotReady || async != ncclSuccess) {
+        // A failed communicator must be aborted, not destroyed: ncclCommDestroy (in ~Impl)
+        // flushes the pending operations first and can block forever on a broken one.
+        ncclCommAbort(comm);
+        comm = nullptr;
+        if (status != cudaErrorNotReady) LOOM_CUDA_CHECK(status);
+        LOOM_FAIL("NcclCommunicator: ", what, " failed on the GPU: ", ncclGetErrorString(async));
+      }
       const std::chrono::duration<double> waited = std::chrono::steady_clock::now() - start;
       if (timeout_s > 0 && waited.count() > timeout_s) {
         ncclCommAbort(comm);  // frees NCCL's kernels so the process can exit
@@ -88,14 +93,14 @@ NcclCommunicator::NcclCommunicator(const ProcessInfo& info, double timeout_s)
   impl_->mpi = std::make_unique<MpiCommunicator>(info, timeout_s);
   impl_->timeout_s = timeout_s;
   MpiCommunicator& mpi = *impl_->mpi;
-  impl_->device = mpi.local_rank();
   // Every rank checks its GPU, then all agree, so that one rank's missing GPU stops all of them
   // here instead of leaving the others waiting in ncclCommInitRank.
   const int visible = cuda::device_count();
-  const bool mine_ok = impl_->device < visible;
+  impl_->device = gpu_for_local_rank(mpi.local_rank(), mpi.local_size(), visible);
+  const bool mine_ok = impl_->device >= 0;
   const bool all_ok = mpi.all_reduce_max({mine_ok ? 0.0 : 1.0})[0] == 0.0;
-  LOOM_CHECK(mine_ok, "NcclCommunicator: rank ", mpi.rank(), " is local rank ", impl_->device,
-             " on its node and so uses cuda:", impl_->device, ", but ", visible,
+  LOOM_CHECK(mine_ok, "NcclCommunicator: rank ", mpi.rank(), " is local rank ", mpi.local_rank(),
+             " of ", mpi.local_size(), " processes on its node, but ", visible,
              " CUDA device(s) are visible (", cuda::device_report(),
              "): start at most one process per GPU");
   LOOM_CHECK(all_ok,
@@ -132,6 +137,9 @@ void NcclCommunicator::all_reduce_sum(const Tensor& t) {
   check_tensor(t, "all_reduce_sum", /*allow_half=*/true);
   const int64_t n = t.numel();
   if (n == 0) return;
+  LOOM_CHECK(impl_->comm != nullptr,
+             "NcclCommunicator::all_reduce_sum: the communicator was aborted "
+             "after an earlier collective failed (see that error)");
   cuda::DeviceGuard guard(impl_->device);
   const cudaStream_t stream = cuda::current_stream(impl_->device);
   LOOM_NCCL_CHECK(ncclAllReduce(t.raw_data(), t.raw_data(), static_cast<size_t>(n),
@@ -144,6 +152,9 @@ void NcclCommunicator::broadcast(const Tensor& t, int root) {
   check_root(root, "broadcast");
   const int64_t n = t.numel();
   if (n == 0) return;
+  LOOM_CHECK(impl_->comm != nullptr,
+             "NcclCommunicator::broadcast: the communicator was aborted "
+             "after an earlier collective failed (see that error)");
   cuda::DeviceGuard guard(impl_->device);
   const cudaStream_t stream = cuda::current_stream(impl_->device);
   LOOM_NCCL_CHECK(ncclBroadcast(t.raw_data(), t.raw_data(), static_cast<size_t>(n),

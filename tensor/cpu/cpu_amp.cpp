@@ -22,6 +22,7 @@
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/dtype_dispatch.h"
+#include "tensor/cpu/matmul_span.h"
 
 namespace loom {
 
@@ -109,10 +110,6 @@ void CpuBackend::matmul_mixed(const void* a, const void* b, DType ab_dtype, void
              "matmul_mixed: supports float16 x float16 -> float32, got ", dtype_name(ab_dtype),
              " -> ", dtype_name(c_dtype));
   if (p.m == 0 || p.n == 0 || p.batch == 0) return;
-  // The buffer span each operand covers: (batch - 1) batch strides plus its stored rows.
-  auto span = [&](int64_t stride, int64_t rows, int64_t ld) {
-    return (p.batch - 1) * stride + rows * ld;
-  };
   auto widen = [](const void* src, int64_t n) {
     std::vector<float> out(static_cast<std::size_t>(n));
     const auto* h = static_cast<const Eigen::half*>(src);
@@ -120,8 +117,13 @@ void CpuBackend::matmul_mixed(const void* a, const void* b, DType ab_dtype, void
       out[i] = static_cast<float>(h[i]);
     return out;
   };
-  const std::vector<float> fa = widen(a, span(p.stride_a, p.trans_a ? p.k : p.m, p.lda));
-  const std::vector<float> fb = widen(b, span(p.stride_b, p.trans_b ? p.n : p.k, p.ldb));
+  // Stored shapes: A is [m, k] ([k, m] when transposed), B is [k, n] ([n, k] when transposed).
+  const std::vector<float> fa =
+      widen(a, matmul_operand_span(p.batch, p.stride_a, p.trans_a ? p.k : p.m,
+                                   p.trans_a ? p.m : p.k, p.lda));
+  const std::vector<float> fb =
+      widen(b, matmul_operand_span(p.batch, p.stride_b, p.trans_b ? p.n : p.k,
+                                   p.trans_b ? p.k : p.n, p.ldb));
   matmul(fa.data(), fb.data(), c, DType::Float32, p);
 }
 

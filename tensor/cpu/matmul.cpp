@@ -8,6 +8,7 @@
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/dtype_dispatch.h"
+#include "tensor/cpu/matmul_span.h"
 
 namespace loom::cpu {
 namespace {
@@ -46,11 +47,6 @@ void matmul_impl(const T* a, const T* b, T* c, const MatmulArgs& p) {
   }
 }
 
-// Size of the buffer spanned by `batch` matrices of `rows` x ld with batch stride `stride`.
-int64_t span(int64_t batch, int64_t stride, int64_t rows, int64_t ld) {
-  return (batch - 1) * stride + rows * ld;
-}
-
 }  // namespace
 
 void CpuBackend::matmul(const void* a, const void* b, void* c, DType dtype, const MatmulArgs& p) {
@@ -70,9 +66,11 @@ void CpuBackend::matmul(const void* a, const void* b, void* c, DType dtype, cons
                          static_cast<int64_t*>(c), p);
     case DType::Float16: {
       // Widen the spans of A, B and C to float, multiply, round C back.
-      const int64_t na = span(p.batch, p.stride_a, p.trans_a ? p.k : p.m, p.lda);
-      const int64_t nb = span(p.batch, p.stride_b, p.trans_b ? p.n : p.k, p.ldb);
-      const int64_t nc = span(p.batch, p.stride_c, p.m, p.ldc);
+      const int64_t na = matmul_operand_span(p.batch, p.stride_a, p.trans_a ? p.k : p.m,
+                                             p.trans_a ? p.m : p.k, p.lda);
+      const int64_t nb = matmul_operand_span(p.batch, p.stride_b, p.trans_b ? p.n : p.k,
+                                             p.trans_b ? p.k : p.n, p.ldb);
+      const int64_t nc = matmul_operand_span(p.batch, p.stride_c, p.m, p.n, p.ldc);
       std::vector<float> fa(na), fb(nb), fc(nc);
       const auto* ha = static_cast<const Eigen::half*>(a);
       const auto* hb = static_cast<const Eigen::half*>(b);

@@ -44,8 +44,9 @@ std::string mpiexec(int limit_s) {
       limit_s > 0 ? "timeout --kill-after=5 " + std::to_string(limit_s) + " " : std::string();
   return "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
          "OMPI_MCA_btl_vader_single_copy_mechanism=none OMP_NUM_THREADS=1 "
-         "LOOM_DIST_TIMEOUT_S=30 " +
-         bound + "'" + LOOM_MPIEXEC + "' --oversubscribe --allow-run-as-root --tag-output";
+         "LOOM_DIST_TIMEOUT_S=30 ASAN_OPTIONS=detect_leaks=0 " +  // tests/distributed/CMakeLists
+         bound +
+         "'" + LOOM_MPIEXEC + "' --oversubscribe --allow-run-as-root --tag-output";
 }
 
 std::string bin() {

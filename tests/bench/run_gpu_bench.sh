@@ -2,12 +2,20 @@
 # tests/bench/run_gpu_bench.sh: the GPU benchmark of issue 6 (item 6) and issue 7, in one go.
 # Builds nothing: it runs an existing build's programs and writes one JSON file.
 #
+# First run on a GPU machine (H100/H200, sm_90), from the repository root, one command:
+#   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOOM_CUDA=ON \
+#         -DCMAKE_CUDA_ARCHITECTURES=90 &&
+#   cmake --build build-gpu -j16 --target bench_gpu_step cuda_device_tests cuda_parity_tests \
+#         cuda_lstm_persistent_tests cuda_amp_parity_tests cuda_adam_parity_tests \
+#         cuda_graph_io_tests &&
+#   tests/bench/run_gpu_bench.sh build-gpu --quick --out /tmp/gpu-step.json
+# (the targets are exactly the programs `ctest -L cuda` runs; a missing one shows as "Not Run"
+# and marks the tests FAILED). Under a 10-minute limit per command, run the two cmake lines
+# first and the script in a second command: the build folder stays between the two.
+#
 # Usage: tests/bench/run_gpu_bench.sh [BUILD_DIR] [options]
 #   BUILD_DIR        a CUDA build (default: build) holding tests/bench/bench_gpu_step and
-#                    tests/cuda/*; configure and build it first, e.g.
-#                      cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
-#                      cmake --build build --target bench_gpu_step cuda_device_tests \
-#                        cuda_parity_tests cuda_amp_parity_tests cuda_graph_io_tests
+#                    tests/cuda/* (the targets above)
 #   --out FILE       results file (default: docs/results/gpu-step-<device>.json)
 #   --quick          3 warm-up and 10 timed steps per configuration (default 10 and 50)
 #   --no-tests       skip `ctest -L cuda` (run by default, before the benchmark)
@@ -45,7 +53,7 @@ while [[ $# -gt 0 ]]; do
     --no-tests) run_tests=0; shift ;;
     --sanitize) sanitize=1; shift ;;
     --python) python=$2; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
     -*) echo "run_gpu_bench: unknown option $1" >&2; exit 2 ;;
     *) build=$(cd "$1" && pwd); shift ;;
   esac

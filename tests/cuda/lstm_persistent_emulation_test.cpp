@@ -5,7 +5,8 @@
 // shared memory. This file defines those for the host and compiles the kernel bodies as plain
 // C++: every CUDA thread of a block becomes a std::thread, __syncthreads() a barrier of all of
 // them, the block's shared memory a static array (filled with 0xFF bytes, NaN, before each block,
-// so a read of a word no phase wrote shows up), and the blocks of a grid run one after another
+// so a read of a word no phase wrote shows up; the bytes past the launch's size are checked
+// afterwards, so a write beyond it shows up too), and the blocks of a grid run one after another
 // (they never wait for each other). What this checks: the kernels' indexing (gate layouts,
 // reverse, the rows a block owns, a partial last block, 1, 2 and 4 rows per block), their
 // phase structure (who writes which shared word before which barrier), the prefetches, the
@@ -24,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <mutex>
 #include <string>
@@ -119,6 +121,13 @@ void launch(int64_t blocks, int threads, int64_t smem_bytes, const std::function
     }
     for (std::thread& th : team)
       th.join();
+    // A write past the launch's dynamic shared memory would be an out-of-range access on the
+    // GPU; here it lands in the rest of the big array, so check that it is still untouched.
+    const auto past = std::find_if(kp::smem_raw + smem_bytes, std::end(kp::smem_raw),
+                                   [](unsigned char x) { return x != 0xFF; });
+    ASSERT_TRUE(past == std::end(kp::smem_raw))
+        << "block " << b << " wrote shared memory byte " << (past - kp::smem_raw) << ", past the "
+        << smem_bytes << " bytes launched with";
   }
 }
 
@@ -239,7 +248,7 @@ TEST(LstmPersistentPlan, WhatFitsOneBlock) {
   EXPECT_FALSE(kp::fits_block(72, 8, kA100Smem));
   EXPECT_FALSE(kp::fits_block(100, 8, kH100Smem));         // float64 at the IMDB size: fused
   EXPECT_FALSE(kp::fits_block(257, 4, int64_t(1) << 30));  // 4H > 1024 threads, whatever memory
-  EXPECT_EQ(kp::smem_elems(100, 1) * 4, 162000);
+  EXPECT_EQ(kp::smem_elems(100, 1) * 4, 163200);
 }
 
 TEST(LstmPersistentPlan, RowsPerBlockFollowTheSmCount) {
@@ -247,15 +256,17 @@ TEST(LstmPersistentPlan, RowsPerBlockFollowTheSmCount) {
   EXPECT_EQ(imdb.bb, 1);
   EXPECT_EQ(imdb.blocks, 100);
   EXPECT_EQ(imdb.threads, 416);  // 4H = 400 rounded up to whole warps
-  EXPECT_EQ(imdb.smem_bytes, 162000);
+  EXPECT_EQ(imdb.smem_bytes, 163200);
   EXPECT_EQ(kp::plan_launch(201, 24, 4, 132, kH100Smem).bb, 2);  // 101 blocks, the last 1 row
   EXPECT_EQ(kp::plan_launch(201, 24, 4, 108, kA100Smem).bb, 2);
   const kp::Plan big = kp::plan_launch(601, 24, 4, 132, kH100Smem);
   EXPECT_EQ(big.bb, 4);
   EXPECT_EQ(big.blocks, 151);  // more than one wave: fine, blocks never wait for each other
   EXPECT_EQ(kp::plan_launch(100000, 64, 4, 132, kH100Smem).bb, 4);
-  // Shared memory caps the rows: at H = 119 two rows still fit in 227 KB, four do not.
-  EXPECT_EQ(kp::plan_launch(1000, 119, 4, 132, kH100Smem).bb, 2);
+  // Shared memory caps the rows: at H = 118 two rows still fit in 227 KB, four do not; at
+  // H = 119 only one does.
+  EXPECT_EQ(kp::plan_launch(1000, 118, 4, 132, kH100Smem).bb, 2);
+  EXPECT_EQ(kp::plan_launch(1000, 119, 4, 132, kH100Smem).bb, 1);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "nn/distributed/env.h"
 #include "tests/common/error_of.h"
 
+using loom::nn::distributed::gpu_for_local_rank;
 using loom::nn::distributed::process_info_from_env;
 using loom::nn::distributed::ProcessInfo;
 using loom::nn::distributed::slurm_tasks_on_node;
@@ -145,6 +146,18 @@ TEST(Env, MalformedValuesNameTheVariable) {
 
   const std::string world_only = error_of([] { process_info_from_env(Vars{{"WORLD_SIZE", "2"}}); });
   EXPECT_TRUE(contains(world_only, "RANK is not")) << world_only;
+}
+
+// One GPU per process, whether the launcher shows each process all of the node's GPUs or only
+// its own (CUDA_VISIBLE_DEVICES per task, as `srun --gpus-per-task=1` sets).
+TEST(Env, GpuForLocalRank) {
+  EXPECT_EQ(gpu_for_local_rank(0, 4, 4), 0);
+  EXPECT_EQ(gpu_for_local_rank(3, 4, 4), 3);
+  EXPECT_EQ(gpu_for_local_rank(1, 2, 8), 1);  // more GPUs than processes: the first ones
+  EXPECT_EQ(gpu_for_local_rank(3, 4, 1), 0);  // each process sees only its own GPU
+  EXPECT_EQ(gpu_for_local_rank(0, 1, 1), 0);
+  EXPECT_EQ(gpu_for_local_rank(2, 4, 2), -1);  // fewer GPUs than processes
+  EXPECT_EQ(gpu_for_local_rank(0, 2, 0), -1);  // no GPU at all
 }
 
 TEST(Env, SlurmTasksPerNodeText) {
