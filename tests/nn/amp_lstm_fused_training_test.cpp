@@ -12,7 +12,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
 
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
@@ -26,11 +25,12 @@
 #include "nn/optim/adam.h"
 #include "tensor/cpu/threads.h"
 #include "tensor/ops.h"
+#include "tests/nn/amp_training_util.h"
 
 namespace loom::nn {
 namespace {
 
-constexpr int64_t kVocab = 20, kLen = 9, kBatch = 32, kEmbed = 8, kHidden = 16;
+constexpr int64_t kVocab = 20, kLen = 9, kEmbed = 8, kHidden = 16;
 
 struct TinyImdb : Module {
   std::shared_ptr<Embedding> emb;
@@ -51,69 +51,18 @@ struct TinyImdb : Module {
   }
 };
 
-struct Batch {
-  Tensor ids, labels;  // [B, T] Int64, [B, 1] Float32
-};
+using testing_amp::AmpRunResult;
 
-Batch make_batch(Generator& gen) {
-  const std::vector<double> u = uniform({kBatch, kLen}, 0, kVocab, gen).to_vector<double>();
-  std::vector<int64_t> ids(u.size());
-  std::vector<float> labels(kBatch);
-  for (int64_t b = 0; b < kBatch; ++b) {
-    int positive = 0;
-    for (int64_t t = 0; t < kLen; ++t) {
-      ids[b * kLen + t] = std::min<int64_t>(static_cast<int64_t>(u[b * kLen + t]), kVocab - 1);
-      positive += ids[b * kLen + t] < kVocab / 2;
-    }
-    labels[b] = positive * 2 > kLen ? 1.0f : 0.0f;  // kLen is odd: no ties
-  }
-  return {from_vector<int64_t>(ids, {kBatch, kLen}), from_vector<float>(labels, {kBatch, 1})};
-}
-
-struct RunResult {
-  double final_loss = 0, accuracy = 0, scale = 0;
-  int64_t skipped = 0;
-};
-
-RunResult train(bool mixed, double init_scale) {
-  Generator init(42), data(7);
+AmpRunResult train(bool mixed, double init_scale) {
+  Generator init(42);
   TinyImdb model(init);
-  optim::Adam opt(model.named_parameters(), optim::AdamOptions(0.02));
-  amp::GradScaler scaler(
-      amp::GradScalerOptions().enabled(mixed).init_scale(init_scale).growth_interval(50));
-  for (int step = 0; step < 200; ++step) {
-    const Batch batch = make_batch(data);
-    opt.zero_grad();
-    Variable loss;
-    {
-      amp::AutocastGuard autocast(DType::Float16, mixed);
-      loss = bce_with_logits(model.forward(batch.ids), batch.labels);
-    }
-    EXPECT_EQ(loss.dtype(), DType::Float32);
-    scaler.scale(loss).backward();
-    scaler.step(opt);
-    scaler.update();
-  }
-  // Evaluate on fresh batches in the precision it trained in, no graph.
-  NoGradGuard no_grad;
-  amp::AutocastGuard autocast(DType::Float16, mixed);
-  Generator test_data(1234);
-  RunResult r;
-  double correct = 0, loss_sum = 0;
-  for (int i = 0; i < 8; ++i) {
-    const Batch batch = make_batch(test_data);
-    const Variable logits = model.forward(batch.ids);
-    loss_sum += bce_with_logits(logits, batch.labels).item<double>();
-    const std::vector<float> l = logits.data().to_vector<float>();
-    const std::vector<float> y = batch.labels.to_vector<float>();
-    for (int64_t b = 0; b < kBatch; ++b)
-      correct += (l[b] > 0) == (y[b] > 0.5f);
-  }
-  r.final_loss = loss_sum / 8;
-  r.accuracy = correct / (8.0 * kBatch);
-  r.scale = scaler.scale_value();
-  r.skipped = scaler.skipped_steps();
-  return r;
+  testing_amp::AmpTrainSpec spec;
+  spec.len = kLen;  // odd: no ties
+  spec.vocab = kVocab;
+  spec.steps = 200;
+  spec.lr = 0.02;
+  spec.evaluate_under_autocast = true;  // scored in the precision it trained in
+  return testing_amp::train_with_scaler(model, mixed, init_scale, spec);
 }
 
 TEST(AmpLstmFusedTraining, Float16FusedLstmWithGradScalerConvergesLikeFloat32) {
@@ -122,13 +71,9 @@ TEST(AmpLstmFusedTraining, Float16FusedLstmWithGradScalerConvergesLikeFloat32) {
   // paths are tested in amp_lstm_fused_test.cpp (SplitAcrossThreadsMatchesTheSameBounds).
   const int saved_threads = get_num_threads();
   set_num_threads(1);
-  const RunResult fp32 = train(false, 1.0);
-  const RunResult mixed = train(true, 65536.0);
-  const RunResult hot = train(true, std::pow(2.0, 36));
-  for (const auto& [name, r] : {std::make_pair("fp32", fp32), std::make_pair("amp", mixed),
-                                std::make_pair("amp 2^36", hot)})
-    std::printf("%-9s loss %.4f  accuracy %.3f  final scale %g  skipped %lld\n", name, r.final_loss,
-                r.accuracy, r.scale, static_cast<long long>(r.skipped));
+  const AmpRunResult fp32 = train(false, 1.0);
+  const AmpRunResult mixed = train(true, 65536.0);
+  const AmpRunResult hot = train(true, std::pow(2.0, 36));
   // The task is learnable by this model in float32.
   EXPECT_GT(fp32.accuracy, 0.95);
   EXPECT_LT(fp32.final_loss, 0.1);

@@ -11,7 +11,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
 
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
@@ -23,11 +22,12 @@
 #include "nn/module.h"
 #include "nn/optim/adam.h"
 #include "tensor/ops.h"
+#include "tests/nn/amp_training_util.h"
 
 namespace loom::nn {
 namespace {
 
-constexpr int64_t kVocab = 20, kLen = 6, kBatch = 32;
+constexpr int64_t kVocab = 20, kLen = 6;
 
 struct TinySentiment : Module {
   std::shared_ptr<Embedding> emb;
@@ -44,78 +44,21 @@ struct TinySentiment : Module {
   }
 };
 
-struct Batch {
-  Tensor ids, labels;  // [B, T] Int64, [B, 1] Float32
-};
+using testing_amp::AmpRunResult;
 
-Batch make_batch(Generator& gen) {
-  const std::vector<double> u = uniform({kBatch, kLen}, 0, kVocab, gen).to_vector<double>();
-  std::vector<int64_t> ids(u.size());
-  std::vector<float> labels(kBatch);
-  for (int64_t b = 0; b < kBatch; ++b) {
-    int positive = 0;
-    for (int64_t t = 0; t < kLen; ++t) {
-      ids[b * kLen + t] = std::min<int64_t>(static_cast<int64_t>(u[b * kLen + t]), kVocab - 1);
-      positive += ids[b * kLen + t] < kVocab / 2;
-    }
-    labels[b] = positive * 2 > kLen ? 1.0f : 0.0f;  // ties (3 of 6) are negative
-  }
-  return {from_vector<int64_t>(ids, {kBatch, kLen}), from_vector<float>(labels, {kBatch, 1})};
-}
-
-struct RunResult {
-  double final_loss = 0, accuracy = 0, scale = 0;
-  int64_t skipped = 0;
-};
-
-RunResult train(bool mixed, double init_scale) {
-  Generator init(42), data(7);
+AmpRunResult train(bool mixed, double init_scale) {
+  Generator init(42);
   TinySentiment model(init);
-  optim::Adam opt(model.named_parameters(), optim::AdamOptions(0.05));
-  amp::GradScaler scaler(
-      amp::GradScalerOptions().enabled(mixed).init_scale(init_scale).growth_interval(50));
-  RunResult r;
-  for (int step = 0; step < 150; ++step) {
-    const Batch batch = make_batch(data);
-    opt.zero_grad();
-    Variable loss;
-    {
-      amp::AutocastGuard autocast(DType::Float16, mixed);
-      loss = bce_with_logits(model.forward(batch.ids), batch.labels);
-    }
-    EXPECT_EQ(loss.dtype(), DType::Float32);  // the loss stays float32 under autocast
-    scaler.scale(loss).backward();
-    scaler.step(opt);
-    scaler.update();
-  }
-  // Evaluate on fresh batches, in float32 (no guard), no graph.
-  NoGradGuard no_grad;
-  Generator test_data(1234);
-  double correct = 0, loss_sum = 0;
-  for (int i = 0; i < 8; ++i) {
-    const Batch batch = make_batch(test_data);
-    const Variable logits = model.forward(batch.ids);
-    loss_sum += bce_with_logits(logits, batch.labels).item<double>();
-    const std::vector<float> l = logits.data().to_vector<float>();
-    const std::vector<float> y = batch.labels.to_vector<float>();
-    for (int64_t b = 0; b < kBatch; ++b)
-      correct += (l[b] > 0) == (y[b] > 0.5f);
-  }
-  r.final_loss = loss_sum / 8;
-  r.accuracy = correct / (8.0 * kBatch);
-  r.scale = scaler.scale_value();
-  r.skipped = scaler.skipped_steps();
-  return r;
+  testing_amp::AmpTrainSpec spec;  // batch 32 of 6 tokens from 20, 150 steps, lr 0.05
+  spec.len = kLen;
+  // Scored in float32 (no guard): what the weights learned, not how float16 evaluates them.
+  return testing_amp::train_with_scaler(model, mixed, init_scale, spec);
 }
 
 TEST(AmpTraining, AutocastWithGradScalerConvergesLikeFloat32) {
-  const RunResult fp32 = train(false, 1.0);
-  const RunResult mixed = train(true, 65536.0);
-  const RunResult hot = train(true, std::pow(2.0, 36));
-  for (const auto& [name, r] : {std::make_pair("fp32", fp32), std::make_pair("amp", mixed),
-                                std::make_pair("amp 2^36", hot)})
-    std::printf("%-9s loss %.4f  accuracy %.3f  final scale %g  skipped %lld\n", name, r.final_loss,
-                r.accuracy, r.scale, static_cast<long long>(r.skipped));
+  const AmpRunResult fp32 = train(false, 1.0);
+  const AmpRunResult mixed = train(true, 65536.0);
+  const AmpRunResult hot = train(true, std::pow(2.0, 36));
   // The task is learnable: the float32 run gets nearly all of it.
   EXPECT_GT(fp32.accuracy, 0.95);
   EXPECT_LT(fp32.final_loss, 0.15);
