@@ -43,6 +43,28 @@ StepInput make_step_input(const data::Batch& b) {
   return s;
 }
 
+// The partial epoch's running sums a TrainState carries (and a checkpoint saves), as the
+// MetricTotals that nn/distributed reduces across ranks, and back.
+nn::distributed::MetricTotals epoch_totals(const TrainState& st) {
+  nn::distributed::MetricTotals t;
+  t.loss_sum = st.loss_sum;
+  t.correct = st.correct;
+  t.count = st.seen;
+  t.time_s = st.train_time;
+  t.data_time_s = st.data_time;
+  t.wait_time_s = st.wait_time;
+  return t;
+}
+
+void set_epoch_totals(TrainState& st, const nn::distributed::MetricTotals& t) {
+  st.loss_sum = t.loss_sum;
+  st.correct = t.correct;
+  st.seen = t.count;
+  st.train_time = t.time_s;
+  st.data_time = t.data_time_s;
+  st.wait_time = t.wait_time_s;
+}
+
 }  // namespace
 
 std::string checkpoint_path(const Config& c, const std::string& name) {
@@ -84,7 +106,7 @@ TrainResult train_model(const Config& c, const PreparedData& d, const TrainOptio
     st = o.resume_from->state;
     seed_dropout(st.rng_seed, st.rng_offset);
     // The checkpoint's partial-epoch sums are the whole job's: rank 0 carries them on.
-    if (!root) st.loss_sum = st.correct = st.seen = st.data_time = st.wait_time = st.train_time = 0;
+    if (!root) set_epoch_totals(st, {});
     if (root) truncate_metrics(metrics_path, st.epoch);  // epochs after the checkpoint are redone
     std::fprintf(o.log, "resuming at epoch %lld, step %lld (global step %lld)\n",
                  static_cast<long long>(st.epoch + 1), static_cast<long long>(st.step_in_epoch),
@@ -114,16 +136,7 @@ TrainResult train_model(const Config& c, const PreparedData& d, const TrainOptio
     save_checkpoint(checkpoint_path(c, name), c, d.vocab, model, state);
   };
   // The partial epoch's sums of every rank (losses, rows, times: see nn/distributed/metrics.h).
-  auto job_totals = [&] {
-    nn::distributed::MetricTotals mine;
-    mine.loss_sum = st.loss_sum;
-    mine.correct = st.correct;
-    mine.count = st.seen;
-    mine.time_s = st.train_time;
-    mine.data_time_s = st.data_time;
-    mine.wait_time_s = st.wait_time;
-    return par.reduce(mine);  // collective
-  };
+  auto job_totals = [&] { return par.reduce(epoch_totals(st)); };  // collective
 
   while (!st.finished && st.epoch < c.epochs) {
     const auto epoch_start = Clock::now();
@@ -193,13 +206,7 @@ TrainResult train_model(const Config& c, const PreparedData& d, const TrainOptio
           st.wait_time += ps.wait_seconds;
           batches_in.stop();
           TrainState saved = st;  // with the job's partial-epoch sums, not this rank's
-          const nn::distributed::MetricTotals all = job_totals();
-          saved.loss_sum = all.loss_sum;
-          saved.correct = all.correct;
-          saved.seen = all.count;
-          saved.train_time = all.time_s;
-          saved.data_time = all.data_time_s;
-          saved.wait_time = all.wait_time_s;
+          set_epoch_totals(saved, job_totals());
           if (root) snapshot("last", saved);
           result.stopped = true;
           result.signal = signal;
@@ -262,7 +269,7 @@ TrainResult train_model(const Config& c, const PreparedData& d, const TrainOptio
     // The epoch is done: reset the per-epoch sums before saving, so a resume starts clean.
     ++st.epoch;
     st.step_in_epoch = 0;
-    st.loss_sum = st.correct = st.seen = st.data_time = st.wait_time = st.train_time = 0;
+    set_epoch_totals(st, {});
     if (c.patience > 0 && st.bad_epochs >= c.patience) st.finished = true;
     if (st.epoch >= c.epochs) st.finished = true;
 
