@@ -20,10 +20,15 @@ void Progress::begin_epoch(int64_t epoch, int64_t batches) {
   last_draw_ = start_ - std::chrono::seconds(1);
 }
 
+bool Progress::due(int64_t done) const {
+  if (!interactive_) return false;
+  return done >= batches_ ||
+         std::chrono::steady_clock::now() - last_draw_ >= std::chrono::milliseconds(100);
+}
+
 void Progress::step(int64_t done, double loss, double acc, int64_t samples) {
-  if (!interactive_) return;
+  if (!due(done)) return;
   const auto now = std::chrono::steady_clock::now();
-  if (done < batches_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double rate = elapsed > 0 ? static_cast<double>(samples) / elapsed : 0.0;

@@ -22,6 +22,9 @@ class Progress {
 
   // Starts epoch `epoch` (1-based) of `batches` batches.
   void begin_epoch(int64_t epoch, int64_t batches);
+  // Whether step(done, ...) would draw now: a caller whose numbers cost something to get (a
+  // read from the GPU) asks first.
+  bool due(int64_t done) const;
   // After `done` batches: running mean loss and accuracy, samples seen this epoch.
   void step(int64_t done, double loss, double acc, int64_t samples);
   // Clears the bar and prints the epoch summary line.

@@ -9,6 +9,7 @@
 #include "apps/imdb/evaluate.h"
 #include "apps/imdb/model.h"
 #include "apps/imdb/progress.h"
+#include "apps/imdb/running_score.h"
 #include "apps/imdb/signals.h"
 #include "cuda/device_batches.h"
 #include "data/dataset.h"
@@ -28,9 +29,8 @@ double since(Clock::time_point t0) {
 
 // A batch as CPU tensors: what the producer (inline or on the prefetch worker) hands the loop.
 struct StepInput {
-  Tensor tokens;                    // [B, T] Int32
-  Tensor labels;                    // [B, 1] Float32
-  std::vector<float> label_values;  // [B], for the running accuracy without a device copy
+  Tensor tokens;  // [B, T] Int32
+  Tensor labels;  // [B, 1] Float32
   int64_t rows = 0;
 };
 
@@ -39,7 +39,6 @@ StepInput make_step_input(const data::Batch& b) {
   s.rows = b.batch_size;
   s.tokens = from_vector<int32_t>(b.tokens, {b.batch_size, b.seq_len});
   s.labels = from_vector<float>(b.labels, {b.batch_size, 1});
-  s.label_values = b.labels;
   return s;
 }
 
@@ -160,8 +159,10 @@ TrainResult train_model(const Config& c, const PreparedData& d, const TrainOptio
         upload =
             std::make_unique<cuda::DeviceBatchQueue>(device, sampler->local_batch(), d.max_len);
       auto submit = [&](const StepInput& s) {
-        upload->submit(s.tokens.data_ptr<int32_t>(), s.label_values.data(), s.rows);
+        upload->submit(s.tokens.data_ptr<int32_t>(), s.labels.data_ptr<float>(), s.rows);
       };
+      // The epoch's loss and accuracy sums stay on the device: no host read per step.
+      RunningScore score(device, st.loss_sum, st.correct);
       StepInput in;
       bool have = batches_in.next(in);  // blocks while the batch is built (wait time)
       if (upload && have) submit(in);
@@ -185,10 +186,7 @@ TrainResult train_model(const Config& c, const PreparedData& d, const TrainOptio
         model.backward(loss);
         par.all_reduce_gradients();  // mean over ranks = the global batch's gradient
         model.step();                // (unscale, clip,) Adam: the same step on every rank
-        const std::vector<float> z = logits.data().to_vector<float>();
-        for (size_t k = 0; k < z.size(); ++k)
-          st.correct += (z[k] >= 0) == (cur.label_values[k] > 0.5f);
-        st.loss_sum += loss.item<double>() * static_cast<double>(cur.rows);
+        score.add(loss.data(), logits.data(), y, cur.rows);
         st.seen += static_cast<double>(cur.rows);
         ++step;
         ++st.global_step;
@@ -196,15 +194,20 @@ TrainResult train_model(const Config& c, const PreparedData& d, const TrainOptio
         // A signal may reach one rank or all: every rank stops after the same step.
         const int signal = par.agree_on_stop(stop_signal());  // collective (several ranks)
         st.train_time += since(step_start);
-        // Rank 0's running numbers (its shard); the samples are the whole job's.
-        progress.step(step, st.loss_sum / st.seen, st.correct / st.seen,
-                      static_cast<int64_t>(st.seen) * par.world_size());
+        // Rank 0's running numbers (its shard); the samples are the whole job's. Read from
+        // the device only when the bar is redrawn (at most 10 times a second, on a terminal).
+        if (progress.due(step)) {
+          score.read(st.loss_sum, st.correct);
+          progress.step(step, st.loss_sum / st.seen, st.correct / st.seen,
+                        static_cast<int64_t>(st.seen) * par.world_size());
+        }
         const bool test_stop = o.stop_after_steps > 0 && st.global_step >= o.stop_after_steps;
         if (signal != 0 || test_stop) {
           const data::PrefetchStats ps = batches_in.stats();
           st.data_time += ps.produce_seconds;
           st.wait_time += ps.wait_seconds;
           batches_in.stop();
+          score.read(st.loss_sum, st.correct);
           TrainState saved = st;  // with the job's partial-epoch sums, not this rank's
           set_epoch_totals(saved, job_totals());
           if (root) snapshot("last", saved);
@@ -222,6 +225,7 @@ TrainResult train_model(const Config& c, const PreparedData& d, const TrainOptio
           return result;
         }
       }
+      score.read(st.loss_sum, st.correct);
       const data::PrefetchStats ps = batches_in.stats();
       st.data_time += ps.produce_seconds;
       st.wait_time += ps.wait_seconds;
