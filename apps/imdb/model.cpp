@@ -78,7 +78,12 @@ ImdbModel::ImdbModel(const Config& c, Device device) : impl_(std::make_unique<Im
   if (!device.is_cpu()) m.net->to(device);
   m.adam =
       std::make_unique<nn::optim::Adam>(m.net->named_parameters(), nn::optim::AdamOptions(c.lr));
-  if (c.precision == "fp16") m.scaler = std::make_unique<nn::amp::GradScaler>();
+  // The scaler reads its collapse flag (a host read: on a GPU a sync) every 100 steps rather than
+  // every step. The flag is sticky, so a collapsed run still stops, at most 100 skipped steps
+  // later; the epoch line counts skipped steps meanwhile.
+  if (c.precision == "fp16")
+    m.scaler =
+        std::make_unique<nn::amp::GradScaler>(nn::amp::GradScalerOptions().check_interval(100));
 }
 
 ImdbModel::~ImdbModel() = default;
