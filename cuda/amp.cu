@@ -34,6 +34,10 @@
 // (scale * backoff_factor is a float promoted to double, rounded back to float), so the scale
 // sequence is bitwise the CPU's.
 //
+// The kernels, their table and the host code that fills it are in cuda/amp_kernels.cuh, which
+// uses so little of CUDA that tests/cuda/amp_kernels_emulation_test.cpp runs them on the CPU;
+// this file keeps the launchers.
+//
 // Left out: vectorized (16-byte) loads in unscale (it is one multiply per element, run once per
 // step over the parameters: memory bound but small); mixing dtypes in one call (the contract has
 // one dtype for all buffers).
@@ -43,79 +47,16 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "cuda/amp_kernels.cuh"
 #include "cuda/check.cuh"
 #include "cuda/cuda_backend.h"
 #include "cuda/kernel_util.cuh"
 #include "cuda/launch.cuh"
-#include "cuda/multi_tensor.cuh"
 
 namespace loom::cuda {
 namespace {
 
-constexpr int kMaxBuffers = 64;  // buffers per launch: the table below is ~1.6 KB of arguments
-constexpr int kBlock = 256;
-constexpr int kPerThread = 4;
-constexpr int64_t kTile = int64_t{kBlock} * kPerThread;  // elements one block handles per step
-
-// The launch's buffer table, passed by value. Buffer i is ptr[i][0 .. tiles.count[i]); `tiles`
-// says which tiles it owns (cuda/multi_tensor.cuh).
-template <typename T>
-struct UnscaleTable {
-  T* ptr[kMaxBuffers];
-  TileMap<kMaxBuffers, kTile> tiles;
-};
-
-// ---- kernels -----------------------------------------------------------------------------
-
-template <typename T>
-__global__ void __launch_bounds__(kBlock)
-    unscale_and_check_kernel(const UnscaleTable<T> table, const float* inv_scale,
-                             float* found_inf) {
-  using C = ComputeT<T>;
-  const C inv = static_cast<C>(*inv_scale);
-  const int64_t tiles = table.tiles.tiles();
-  bool bad = false;
-  // The loop bound is the same for every thread of a block, so all of them reach
-  // __syncthreads_or below.
-  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-    const int i = table.tiles.owner(tile);
-    T* p = table.ptr[i];
-    const int64_t end = table.tiles.end(i, tile);
-    for (int64_t e = table.tiles.begin(i, tile) + threadIdx.x; e < end; e += kBlock) {
-      const C v = to_compute(p[e]);
-      bad |= !isfinite(v);  // before the multiply, as the CPU does
-      p[e] = to_out<T>(v * inv);
-    }
-  }
-  if (__syncthreads_or(bad) && threadIdx.x == 0) *found_inf = 1.0f;
-}
-
-// tensor/cpu/cpu_amp.cpp's CpuBackend::amp_update_scale, statement for statement.
-__global__ void update_scale_kernel(float* scale, int64_t* counters, const float* found_inf,
-                                    const Backend::AmpScaleUpdate a) {
-  int64_t& tracker = counters[Backend::kAmpGrowthTracker];
-  int64_t& consecutive = counters[Backend::kAmpConsecutiveSkips];
-  if (*found_inf != 0.0f) {
-    *scale = static_cast<float>(*scale * a.backoff_factor);
-    tracker = 0;
-    ++consecutive;
-    ++counters[Backend::kAmpSkippedSteps];
-    // Sticky: the first reason found is kept until the host resets it.
-    if (counters[Backend::kAmpCollapsed] == 0) {
-      if (*scale < a.min_scale)
-        counters[Backend::kAmpCollapsed] = 1;
-      else if (a.max_consecutive_skips > 0 && consecutive >= a.max_consecutive_skips)
-        counters[Backend::kAmpCollapsed] = 2;
-    }
-    return;
-  }
-  consecutive = 0;
-  if (++tracker >= a.growth_interval) {
-    const float grown = static_cast<float>(*scale * a.growth_factor);
-    if (isfinite(grown)) *scale = grown;  // at float32's top the scale just stays
-    tracker = 0;
-  }
-}
+using namespace amp;  // the kernels, table and constants of cuda/amp_kernels.cuh
 
 // ---- host launchers ----------------------------------------------------------------------
 
@@ -124,9 +65,7 @@ template <typename T>
 void launch_unscale_chunk(void* const* grads, const int64_t* counts, int first, int n,
                           const float* inv_scale, float* found_inf, cudaStream_t stream) {
   UnscaleTable<T> table{};
-  table.tiles.build(n, [&](int i) { return counts[first + i]; });
-  for (int i = 0; i < n; ++i)
-    table.ptr[i] = static_cast<T*>(grads[first + i]);
+  fill_table(table, grads, counts, first, n);
   const int64_t tiles = table.tiles.tiles();
   if (tiles == 0) return;
   // One block per tile, capped by the grid helper; the grid-stride loop over tiles covers the

@@ -2,8 +2,10 @@
 // ResidentDataset (the dataset on the device, batches gathered by one kernel) of
 // device_batches.h. Stub twin: device_batches_stub.cpp.
 //
-// One kernel: gather_rows_kernel, the resident dataset's batch gather (kernel first, then the
-// host code). The queue has no kernel: its work is two cudaMemcpyAsync per batch and events.
+// One kernel: gather_rows_kernel, the resident dataset's batch gather, in
+// cuda/device_batches_kernels.cuh (run on the CPU under emulation by
+// tests/cuda/device_batches_kernels_emulation_test.cpp). The queue has no kernel: its work is two
+// cudaMemcpyAsync per batch and events.
 //
 // Why the queue does not use Backend::copy_host_to_device: that copies on the *current* stream
 // (the compute stream), from pageable memory; the point here is the other stream, from pinned
@@ -22,6 +24,7 @@
 #include "cuda/check.cuh"
 #include "cuda/device.h"
 #include "cuda/device_batches.h"
+#include "cuda/device_batches_kernels.cuh"
 #include "cuda/kernel_util.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/pinned.h"
@@ -30,22 +33,6 @@
 
 namespace loom::cuda {
 namespace {
-
-// out_tokens [rows, T] = tokens[order[r], :], out_labels [rows] = labels[order[r]]. One thread
-// per output token; the thread of column 0 also moves the row's label. `order` was checked on
-// the host when it was uploaded, so no bounds check here.
-__global__ void gather_rows_kernel(const int32_t* __restrict__ tokens,
-                                   const float* __restrict__ labels,
-                                   const int64_t* __restrict__ order, int64_t rows, int64_t T,
-                                   int32_t* __restrict__ out_tokens,
-                                   float* __restrict__ out_labels) {
-  for (int64_t e : grid_stride(rows * T)) {
-    const int64_t r = e / T, c = e % T;
-    const int64_t src = order[r];
-    out_tokens[e] = tokens[src * T + c];
-    if (c == 0) out_labels[r] = labels[src];
-  }
-}
 
 // The device index of a CUDA Device, after checking there is such a device; `who` names the
 // caller in the error ("DeviceBatchQueue: no CUDA device (...)").
@@ -319,7 +306,7 @@ int64_t ResidentDataset::gather_into(int64_t k, int64_t batch_size, const Tensor
   check_not_capturing(stream, "ResidentDataset::gather_into");
   const LaunchConfig cfg = launch_for(rows * d.seq_len, kDefaultBlockSize, "ResidentDataset");
   const int64_t* order = static_cast<const int64_t*>(d.order.raw_data()) + k * batch_size;
-  gather_rows_kernel<<<cfg.grid, cfg.block, 0, stream>>>(
+  resident::gather_rows_kernel<<<cfg.grid, cfg.block, 0, stream>>>(
       static_cast<const int32_t*>(d.tokens.raw_data()),
       static_cast<const float*>(d.labels.raw_data()), order, rows, d.seq_len,
       static_cast<int32_t*>(tokens.raw_data()), static_cast<float*>(labels.raw_data()));

@@ -1,15 +1,9 @@
 // cuda/matmul.cu: batched GEMM on cuBLAS. CPU twin: tensor/cpu/matmul.cpp.
 //
-// loom's matrices are row-major; cuBLAS's are column-major. A row-major [r, c] matrix with
-// leading dimension ld is, byte for byte, the column-major [c, r] matrix (its transpose) with
-// the same ld. So instead of C = op(A) op(B) we ask cuBLAS for the transpose,
-//
-//     C^T = op(B)^T op(A)^T        (an [n, m] column-major matrix == C [m, n] row-major),
-//
-// passing B as cuBLAS's first operand and A as its second, with m and n swapped. No data moves
-// and no transpose kernel runs: a loom operand stored untransposed is exactly cuBLAS's
-// "op = N" operand of the transposed problem, and a loom operand with trans_a/trans_b set is
-// "op = T". The leading dimensions and batch strides pass through unchanged.
+// loom's matrices are row-major, cuBLAS's column-major: each call asks cuBLAS for the transposed
+// problem C^T = op(B)^T op(A)^T, with B as the first operand and m, n swapped, so no data moves.
+// That mapping (col_major_gemm) is plain C++ in cuda/gemm_mapping.h, where it is explained and
+// tested on the CPU (tests/cuda/gemm_mapping_test.cpp).
 //
 // float32 uses cublasSgemmStridedBatched and float64 cublasDgemmStridedBatched, in true fp32/64
 // (the handle's math mode forbids TF32, see blas.cuh). float16 uses cublasGemmStridedBatchedEx
@@ -29,12 +23,11 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
-#include <limits>
-
 #include "cuda/blas.cuh"
 #include "cuda/check.cuh"
 #include "cuda/cuda_backend.h"
 #include "cuda/device.h"
+#include "cuda/gemm_mapping.h"
 #include "cuda/kernel_util.cuh"
 #include "cuda/launch.cuh"
 
@@ -57,49 +50,9 @@ __global__ void scale_c_kernel(T* __restrict__ c, int64_t batch, int64_t m, int6
 
 // ---- host launcher -----------------------------------------------------------------------
 
-int to_int(int64_t v, const char* what) {
-  LOOM_CHECK(v >= 0 && v <= std::numeric_limits<int>::max(), "matmul: ", what, " = ", v,
-             " does not fit cuBLAS's 32-bit int");
-  return static_cast<int>(v);
-}
-
-// cuBLAS needs ld >= the operand's column-major row count, even when there is only one column
-// and ld is never used to step; loom may pass a smaller ld for such single-column operands
-// (a [1, k] row has nothing to step over), so raise it there and check everywhere else.
-int64_t fit_ld(int64_t ld, int64_t rows, int64_t cols, const char* name) {
-  if (cols <= 1 && ld < rows) ld = rows;
-  if (ld < 1) ld = 1;
-  LOOM_CHECK(ld >= rows, "matmul: leading dimension ", name, " = ", ld, " < ", rows);
-  return ld;
-}
-
-// The cuBLAS (column-major) problem for loom's row-major MatmulArgs: the transposed problem
-// C^T [n, m] = op(B)^T [n, k] * op(A)^T [k, m]. cuBLAS operand 1 is B: stored column-major as
-// [n, k] (op N) when loom's B is [k, n] row-major, or as [k, n] (op T) when loom stores B
-// transposed ([n, k] row-major). Shared by matmul and matmul_mixed.
-struct ColMajorGemm {
-  cublasOperation_t op1, op2;
-  int M, N, K, batch;
-  int ld1, ld2, ldc;     // leading dimensions of operand 1 (B), operand 2 (A), C
-  long long s1, s2, sc;  // batch strides of B, A, C
-};
-
-ColMajorGemm col_major_gemm(const MatmulArgs& p) {
-  ColMajorGemm g;
-  g.op1 = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  g.op2 = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  g.M = to_int(p.n, "n");
-  g.N = to_int(p.m, "m");
-  g.K = to_int(p.k, "k");
-  g.batch = to_int(p.batch, "batch");
-  // Column-major row counts of each stored operand, which its ld must cover.
-  g.ld1 = to_int(fit_ld(p.ldb, p.trans_b ? p.k : p.n, p.trans_b ? p.n : p.k, "ldb"), "ldb");
-  g.ld2 = to_int(fit_ld(p.lda, p.trans_a ? p.m : p.k, p.trans_a ? p.k : p.m, "lda"), "lda");
-  g.ldc = to_int(fit_ld(p.ldc, p.n, p.m, "ldc"), "ldc");
-  g.s1 = p.stride_b;
-  g.s2 = p.stride_a;
-  g.sc = p.stride_c;
-  return g;
+// cuBLAS's operation flag for gemm_mapping.h's GemmOp.
+cublasOperation_t cublas_op(GemmOp op) {
+  return op == GemmOp::T ? CUBLAS_OP_T : CUBLAS_OP_N;
 }
 
 // k == 0 is not a GEMM: C = beta * C (or 0), by scale_c_kernel.
@@ -132,7 +85,7 @@ void CudaBackend::matmul(const void* a, const void* b, void* c, DType dtype, con
 
   // The transposed problem C^T [n, m] = op(B)^T [n, k] * op(A)^T [k, m], column-major.
   const ColMajorGemm g = col_major_gemm(p);
-  const cublasOperation_t op1 = g.op1, op2 = g.op2;
+  const cublasOperation_t op1 = cublas_op(g.op1), op2 = cublas_op(g.op2);
   const int M = g.M, N = g.N, K = g.K, batch = g.batch;
   const int ld1 = g.ld1, ld2 = g.ld2, ldc = g.ldc;
   const long long s1 = g.s1, s2 = g.s2, sc = g.sc;
@@ -176,9 +129,9 @@ void CudaBackend::matmul_mixed(const void* a, const void* b, DType ab_dtype, voi
   const ColMajorGemm g = col_major_gemm(p);  // checks the sizes and lds before any CUDA call
   const float alpha = static_cast<float>(p.alpha), beta = static_cast<float>(p.beta);
   LOOM_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-      blas_handle(current_device()), g.op1, g.op2, g.M, g.N, g.K, &alpha, b, CUDA_R_16F, g.ld1,
-      g.s1, a, CUDA_R_16F, g.ld2, g.s2, &beta, c, CUDA_R_32F, g.ldc, g.sc, g.batch,
-      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      blas_handle(current_device()), cublas_op(g.op1), cublas_op(g.op2), g.M, g.N, g.K, &alpha, b,
+      CUDA_R_16F, g.ld1, g.s1, a, CUDA_R_16F, g.ld2, g.s2, &beta, c, CUDA_R_32F, g.ldc, g.sc,
+      g.batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace loom::cuda

@@ -18,6 +18,10 @@
 //       ... element e of buffer i ...
 //   }
 //
+// Plain C++ apart from LOOM_HOST_DEVICE (tensor/kernels/host_device.h): tests/cuda/
+// tile_map_test.cpp checks build/tiles/owner/begin/end on the CPU, and the kernels of
+// cuda/adam_kernels.cuh and cuda/amp_kernels.cuh run on it under emulation.
+//
 // Leaves out: the buffers' pointers (each kernel's own table holds those, next to a TileMap),
 // and more than Max buffers (the launchers split the list into chunks of Max).
 #pragma once
@@ -49,11 +53,11 @@ struct TileMap {
   }
 
   // All tiles of the launch (0 when every buffer is empty).
-  __host__ __device__ int64_t tiles() const { return tile_start[num]; }
+  LOOM_HOST_DEVICE int64_t tiles() const { return tile_start[num]; }
 
   // The buffer owning `tile`: the last i with tile_start[i] <= tile, which skips empty buffers
   // (their tile_start equals the next one's).
-  __device__ int owner(int64_t tile) const {
+  LOOM_HOST_DEVICE int owner(int64_t tile) const {
     int lo = 0, hi = num - 1;
     while (lo < hi) {
       const int mid = (lo + hi + 1) / 2;
@@ -67,8 +71,10 @@ struct TileMap {
 
   // Element range [begin, end) of buffer i covered by `tile` (end - begin < Tile only for the
   // last tile of a buffer).
-  __device__ int64_t begin(int i, int64_t tile) const { return (tile - tile_start[i]) * Tile; }
-  __device__ int64_t end(int i, int64_t tile) const {
+  LOOM_HOST_DEVICE int64_t begin(int i, int64_t tile) const {
+    return (tile - tile_start[i]) * Tile;
+  }
+  LOOM_HOST_DEVICE int64_t end(int i, int64_t tile) const {
     const int64_t e = begin(i, tile) + Tile;
     return e < count[i] ? e : count[i];
   }

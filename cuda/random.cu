@@ -16,6 +16,9 @@
 // they match to a relative 1e-15 in float64 and almost always exactly in float32 (a
 // one-double-ulp difference flips a float rounding only near a tie).
 //
+// The kernels are in cuda/random_kernels.cuh (run on the CPU under emulation by
+// tests/cuda/random_kernels_emulation_test.cpp); this file keeps the launchers.
+//
 // Left out: dropout masks (the dropout op draws a uniform fill and compares, or gets its own
 // fused kernel later), the sine branch of Box-Muller (it would halve the Philox calls but
 // change the CPU's convention).
@@ -26,38 +29,11 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/kernel_util.cuh"
 #include "cuda/launch.cuh"
-#include "tensor/philox.h"
+#include "cuda/random_kernels.cuh"
 
 namespace loom::cuda {
-namespace {
 
-constexpr int kBlock = kDefaultBlockSize;
-
-// ---- kernels -----------------------------------------------------------------------------
-
-template <typename T>
-__global__ void random_uniform_kernel(T* __restrict__ dst, int64_t n, uint64_t seed,
-                                      uint64_t offset, double low, double high) {
-  for (int64_t i : grid_stride(n)) {
-    const Philox4x32 r = philox4x32_10(seed, offset + static_cast<uint64_t>(i));
-    const double u = std::is_same_v<T, double> ? philox_uniform01_double(r.v[0], r.v[1])
-                                               : static_cast<double>(philox_uniform01(r.v[0]));
-    const double value = fma(high - low, u, low);
-    dst[i] = to_out<T>(static_cast<ComputeT<T>>(value));
-  }
-}
-
-template <typename T>
-__global__ void random_normal_kernel(T* __restrict__ dst, int64_t n, uint64_t seed, uint64_t offset,
-                                     double mean, double stddev) {
-  for (int64_t i : grid_stride(n)) {
-    const Philox4x32 r = philox4x32_10(seed, offset + static_cast<uint64_t>(i));
-    const double z = philox_normal(r.v[0], r.v[1]);
-    dst[i] = to_out<T>(static_cast<ComputeT<T>>(fma(stddev, z, mean)));
-  }
-}
-
-}  // namespace
+using namespace random_fill;  // the kernels of cuda/random_kernels.cuh
 
 // ---- host launchers ----------------------------------------------------------------------
 

@@ -2,17 +2,17 @@
 // (cuda/lstm_persistent_kernels.cuh), run on the CPU — in every build, with or without a GPU.
 //
 // The kernels use nothing of CUDA but threadIdx, blockIdx, blockDim, __syncthreads() and dynamic
-// shared memory. This file defines those for the host and compiles the kernel bodies as plain
-// C++: every CUDA thread of a block becomes a std::thread, __syncthreads() a barrier of all of
-// them, the block's shared memory a static array (filled with 0xFF bytes, NaN, before each block,
-// so a read of a word no phase wrote shows up; the bytes past the launch's size are checked
-// afterwards, so a write beyond it shows up too), and the blocks of a grid run one after another
-// (they never wait for each other). What this checks: the kernels' indexing (gate layouts,
-// reverse, the rows a block owns, a partial last block, 1, 2 and 4 rows per block), their
-// phase structure (who writes which shared word before which barrier), the prefetches, the
-// optional buffers and the aliasing the contract allows — against the plain double reference of
-// tests/nn/lstm_persistent_reference.h. Built with -fsanitize=thread, the same program reports a
-// data race if a __syncthreads() is missing (tried by deleting one).
+// shared memory. tests/cuda/cuda_emulation.h defines those for the host, and this file compiles
+// the kernel bodies as plain C++: every CUDA thread of a block becomes a std::thread,
+// __syncthreads() a barrier of all of them, the block's shared memory a static array (filled with
+// 0xFF bytes, NaN, before each block, so a read of a word no phase wrote shows up; the bytes past
+// the launch's size are checked afterwards, so a write beyond it shows up too), and the blocks of a
+// grid run one after another (they never wait for each other). What this checks: the kernels'
+// indexing (gate layouts, reverse, the rows a block owns, a partial last block, 1, 2 and 4 rows per
+// block), their phase structure (who writes which shared word before which barrier), the
+// prefetches, the optional buffers and the aliasing the contract allows — against the plain double
+// reference of tests/nn/lstm_persistent_reference.h. Built with -fsanitize=thread, the same program
+// reports a data race if a __syncthreads() is missing (tried by deleting one).
 //
 // What it cannot check: anything about the hardware — the shared-memory opt-in, launch limits,
 // the launcher's choice of rows per block, memory coalescing, libdevice's exp/tanh, warp-level
@@ -21,81 +21,28 @@
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
-#include <cstring>
 #include <functional>
-#include <iterator>
 #include <limits>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/nn/lstm_persistent_reference.h"
 
-// ---- the emulated CUDA execution model ----------------------------------------------------
+// ---- the emulated CUDA execution model (tests/cuda/cuda_emulation.h) -----------------------
 
-namespace emu {
-
-struct Dim3 {
-  unsigned x = 0, y = 0, z = 0;
-};
-thread_local Dim3 thread_idx, block_idx;  // this CUDA thread's threadIdx and blockIdx
-Dim3 block_dim;                           // blockDim of the running launch
-
-// __syncthreads(): every thread of the block waits until all have arrived (reusable).
-class Barrier {
- public:
-  explicit Barrier(int n) : n_(n) {}
-  void arrive_and_wait() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    const int64_t gen = generation_;
-    if (++arrived_ == n_) {
-      arrived_ = 0;
-      ++generation_;
-      cv_.notify_all();
-    } else {
-      cv_.wait(lock, [&] { return generation_ != gen; });
-    }
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  int n_, arrived_ = 0;
-  int64_t generation_ = 0;
-};
-Barrier* barrier = nullptr;
-
-}  // namespace emu
+#include "tests/cuda/cuda_emulation.h"
 
 // The dynamic shared memory the kernels declare as `extern __shared__ unsigned char smem_raw[]`.
 namespace loom::cuda::persistent {
 alignas(16) unsigned char smem_raw[1 << 20];
 }
 
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __launch_bounds__(n)
-#define __shared__
-#define __align__(n)
-#define threadIdx emu::thread_idx
-#define blockIdx emu::block_idx
-#define blockDim emu::block_dim
-#define __syncthreads() emu::barrier->arrive_and_wait()
-#include "cuda/lstm_persistent_kernels.cuh"
-#undef __syncthreads
-#undef blockDim
-#undef blockIdx
-#undef threadIdx
-#undef __align__
+// These kernels have only dynamic shared memory: `extern __shared__` must become plain `extern`
+// (binding to the array above), not the emulation's `static`.
 #undef __shared__
-#undef __launch_bounds__
-#undef __forceinline__
-#undef __device__
-#undef __global__
+#define __shared__
+#include "cuda/lstm_persistent_kernels.cuh"
 
 namespace {
 
@@ -103,32 +50,13 @@ using loom::nn::testing::Buffers;
 using loom::nn::testing::Sizes;
 namespace kp = loom::cuda::persistent;
 
-// Runs `kernel` as a grid of `blocks` blocks of `threads` threads, one block after another.
+// Runs `kernel` as a grid of `blocks` blocks of `threads` threads with `smem_bytes` of dynamic
+// shared memory, one block after another (tests/cuda/cuda_emulation.h).
 void launch(int64_t blocks, int threads, int64_t smem_bytes, const std::function<void()>& kernel) {
-  ASSERT_LE(smem_bytes, static_cast<int64_t>(sizeof kp::smem_raw));
-  for (int64_t b = 0; b < blocks; ++b) {
-    emu::Barrier bar(threads);
-    emu::barrier = &bar;
-    emu::block_dim.x = static_cast<unsigned>(threads);
-    std::memset(kp::smem_raw, 0xFF, sizeof kp::smem_raw);  // NaN in every word
-    std::vector<std::thread> team;
-    for (int t = 0; t < threads; ++t) {
-      team.emplace_back([&kernel, t, b] {
-        emu::thread_idx.x = static_cast<unsigned>(t);
-        emu::block_idx.x = static_cast<unsigned>(b);
-        kernel();
-      });
-    }
-    for (std::thread& th : team)
-      th.join();
-    // A write past the launch's dynamic shared memory would be an out-of-range access on the
-    // GPU; here it lands in the rest of the big array, so check that it is still untouched.
-    const auto past = std::find_if(kp::smem_raw + smem_bytes, std::end(kp::smem_raw),
-                                   [](unsigned char x) { return x != 0xFF; });
-    ASSERT_TRUE(past == std::end(kp::smem_raw))
-        << "block " << b << " wrote shared memory byte " << (past - kp::smem_raw) << ", past the "
-        << smem_bytes << " bytes launched with";
-  }
+  emu::emulate_grid(
+      emu::Dim3{static_cast<unsigned>(blocks)}, emu::Dim3{static_cast<unsigned>(threads)},
+      emu::DynamicShared{kp::smem_raw, sizeof kp::smem_raw, static_cast<std::size_t>(smem_bytes)},
+      kernel);
 }
 
 template <typename T>
