@@ -25,6 +25,7 @@
 #include "cuda/device.h"
 #include "cuda/kernel_util.cuh"
 #include "cuda/stream.cuh"
+#include "cuda/sync_debug.h"
 
 namespace loom::cuda {
 namespace {
@@ -95,8 +96,10 @@ void CudaBackend::copy_device_to_host(void* dst, const void* src, std::size_t by
              "'s current stream is being captured into a CUDA Graph: reading a device value on "
              "the host (Tensor::item, to_vector, .to(kCPU), printing) needs a synchronisation, "
              "which a graph cannot contain; read the graph's output tensors after replay()");
+  // The caller reads dst next: wait for the copy (and everything queued before it). An implicit
+  // host sync (item(), to(cpu), printing): counted, and refused under LOOM_CUDA_SYNC_DEBUG=error.
+  note_host_sync("copy_device_to_host", "a device tensor read on the host (item, to(cpu), print)");
   LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream));
-  // The caller reads dst next: wait for the copy (and everything queued before it).
   LOOM_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 

@@ -366,7 +366,8 @@ void CudaBackend::binary(BinaryOp op, const void* a, const void* b, void* out, D
         BinaryF<O> f;
         f.error = error.get();
         launch_map2<T, Out>(a, b, out, n, f, name, stream);
-        LOOM_CHECK(error.read() < 0, "div: integer division by zero");
+        LOOM_CHECK(error.read("div", "reading its division-by-zero check back") < 0,
+                   "div: integer division by zero");
       } else {
         launch_map2<T, Out>(a, b, out, n, BinaryF<O>{}, name, stream);
       }

@@ -139,14 +139,15 @@ __global__ void index_add_segments_kernel(T* __restrict__ dst, const T* __restri
 
 // ---- host launchers ----------------------------------------------------------------------
 
-// Throws the CPU's message if some index is out of range (reads the check back: one sync).
+// Throws the CPU's message if some index is out of range (reads the check back: one implicit
+// host sync, counted by cuda/sync_debug.h).
 void check_index(const char* op, const int64_t* index, int64_t K, int64_t rows,
                  cudaStream_t stream) {
   ErrorSlot error(stream);
   const LaunchConfig cfg = launch_for(K, kBlock, op);
   check_index_kernel<<<cfg.grid, cfg.block, 0, stream>>>(index, K, rows, error.get());
   LOOM_CUDA_CHECK_LAUNCH();
-  const int64_t bad = error.read();
+  const int64_t bad = error.read(op, "reading its bounds check back");
   if (bad < 0) return;
   int64_t value = 0;
   LOOM_CUDA_CHECK(

@@ -19,6 +19,7 @@
 #include "cuda/allocator.cuh"
 #include "cuda/check.cuh"
 #include "cuda/stream.cuh"
+#include "cuda/sync_debug.h"
 #include "tensor/dtype.h"
 #include "tensor/error.h"
 
@@ -140,10 +141,11 @@ inline bool is_capturing(cudaStream_t stream) {
 //
 //   ErrorSlot slot(stream);                          // holds "none"
 //   check_kernel<<<...>>>(..., slot.get());          // atomicMin(slot, position) on bad input
-//   if (int64_t pos = slot.read(); pos >= 0) LOOM_FAIL(...);
+//   if (int64_t pos = slot.read("op", "reading its check back"); pos >= 0) LOOM_FAIL(...);
 //
-// read() copies the word back and synchronizes the stream (the price of a clear error); it
-// returns -1 when nothing was reported, or when the stream is being captured into a graph.
+// read() copies the word back and synchronizes the stream (the price of a clear error; counted
+// as an implicit host sync, cuda/sync_debug.h, described by its arguments); it returns -1 when
+// nothing was reported, or when the stream is being captured into a graph.
 class ErrorSlot {
  public:
   static constexpr unsigned long long kNone = ~0ull;
@@ -153,8 +155,9 @@ class ErrorSlot {
     LOOM_CUDA_CHECK(cudaMemsetAsync(buffer_.data(), 0xFF, sizeof(unsigned long long), stream));
   }
   unsigned long long* get() const { return buffer_.as<unsigned long long>(); }
-  int64_t read() const {
+  int64_t read(const char* op, const char* why) const {
     if (is_capturing(stream_)) return -1;
+    note_host_sync(op, why);
     unsigned long long value = kNone;
     LOOM_CUDA_CHECK(cudaMemcpyAsync(&value, get(), sizeof value, cudaMemcpyDeviceToHost, stream_));
     LOOM_CUDA_CHECK(cudaStreamSynchronize(stream_));

@@ -25,7 +25,9 @@
 // Timing: each step between two timing events on the compute stream, the host waiting for the
 // second (median, min, p90 of `steps` such steps); then `steps` steps back to back between one
 // pair of events (mean: what a training loop that never reads the GPU would see). Warm-up steps
-// are not timed; the allocator's cudaMalloc count must not grow while timing (reported).
+// are not timed; the allocator's cudaMalloc count must not grow while timing (reported), and
+// "host_syncs_per_step" counts the implicit host synchronizations of a step (cuda/sync_debug.h:
+// index bounds checks, host reads), each of which drains the GPU's queue.
 // Exit status 0 with "status": "ok" or "skipped" (a reason), 1 with "status": "error".
 #include <nlohmann/json.hpp>
 
@@ -45,6 +47,7 @@
 #include "cuda/device_batches.h"
 #include "cuda/graph.h"
 #include "cuda/stream.cuh"
+#include "cuda/sync_debug.h"
 #include "nn/amp/autocast.h"
 #include "nn/amp/grad_scaler.h"
 #include "nn/embedding.h"
@@ -333,10 +336,15 @@ json run(const Config& c) {
     ms.push_back(timer.stop_ms());
   }
   losses.push_back(model.loss.item<double>());
+  // Implicit host syncs inside the step (index bounds checks, host reads: cuda/sync_debug.h);
+  // the timer's own event waits are explicit and not counted.
+  const int64_t syncs_before = loom::cuda::host_sync_count();
   timer.start();
   for (int i = 0; i < c.steps; ++i)
     step();
   const double back_to_back = timer.stop_ms() / c.steps;
+  const double syncs_per_step =
+      static_cast<double>(loom::cuda::host_sync_count() - syncs_before) / c.steps;
   losses.push_back(model.loss.item<double>());
 
   out["status"] = "ok";
@@ -347,6 +355,7 @@ json run(const Config& c) {
   out["loss_first"] = losses.front();
   out["loss_last"] = losses.back();
   if (gpu) {
+    out["host_syncs_per_step"] = syncs_per_step;
     out["raw_allocations_while_timing"] = raw_allocations() - raw_before;
     out["peak_bytes_reserved"] = loom::cuda::device_allocator(0).stats().peak_bytes_reserved;
   }
