@@ -38,6 +38,9 @@ void check_launch(const Request& r, const dist::ProcessInfo& p) {
   LOOM_CHECK(c.dist != "none", "--dist none, but this is ", who,
              ": every process would train alone into the same --out; use --dist auto (or mpi / "
              "nccl), or start one process");
+  // MPI (and NCCL, which starts over MPI) must be able to find the other processes.
+  const std::string problem = dist::mpi_launch_problem(p);
+  LOOM_CHECK(problem.empty(), problem);
   LOOM_CHECK(!(c.dist == "mpi" && is_cuda(c.device)),
              "--dist mpi carries CPU tensors only, but --device is ", c.device,
              ": use --dist nccl (or auto) to train on GPUs");

@@ -56,7 +56,8 @@ class ImdbModel;
 
 // What a launch described by `p` (the launcher's environment, read before MPI starts) can run
 // with request `r`; throws loom::Error otherwise: study/eval/predict/export on several
-// processes, --dist none under a launcher of several, --dist mpi with --device cuda, --dist
+// processes, --dist none under a launcher of several, srun without an MPI plugin
+// (nn::distributed::mpi_launch_problem), --dist mpi with --device cuda, --dist
 // nccl on the CPU, cuda:N on several processes (each rank takes cuda:local_rank), a --batch
 // that the world size does not divide. Every rank finds the same answer, so main.cpp lets only
 // rank 0 print it.

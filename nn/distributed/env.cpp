@@ -1,6 +1,9 @@
 // nn/distributed/env.cpp: ProcessInfo from the launcher's environment variables (see env.h).
 #include "nn/distributed/env.h"
 
+// Only for the OPEN_MPI macro (which MPI this build links): nothing here calls MPI.
+#include <mpi.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -156,6 +159,11 @@ ProcessInfo process_info_from_env(const EnvLookup& get) {
     p = from_generic(get);
   }
   check_consistent(p);
+  if (get("PMIX_RANK")) {
+    p.pmi = "pmix";
+  } else if (get("PMI_RANK") || get("PMI_FD")) {
+    p.pmi = "pmi";
+  }
   return p;
 }
 
@@ -168,6 +176,25 @@ ProcessInfo process_info_from_env(const std::map<std::string, std::string>& vars
     const auto it = vars.find(name);
     return it == vars.end() ? nullptr : it->second.c_str();
   });
+}
+
+bool linked_with_open_mpi() {
+#ifdef OPEN_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::string mpi_launch_problem(const ProcessInfo& p, bool open_mpi) {
+  if (!open_mpi || p.launcher != "slurm" || p.world_size <= 1 || !p.pmi.empty()) return "";
+  std::ostringstream out;
+  out << "srun started " << p.world_size
+      << " tasks without an MPI plugin (no PMIx or PMI variables in the environment: srun "
+         "--mpi=none, or MpiDefault=none in slurm.conf), so MPI in each task cannot find the "
+         "others and Open MPI would stop in MPI_Init. Launch with srun --mpi=pmix (srun "
+         "--mpi=list shows the plugins this Slurm has), or with mpirun inside the allocation";
+  return out.str();
 }
 
 int gpu_for_local_rank(int local_rank, int local_size, int visible) {

@@ -18,7 +18,11 @@
 // loom::Error naming the variable and its value; a launcher is never silently skipped.
 //
 // This is what the launcher *says*. MpiCommunicator asks MPI itself after MPI_Init and checks the
-// two agree (srun without --mpi=pmix starts N independent one-process MPI jobs: caught there).
+// two agree. srun without an MPI plugin (--mpi=none, Slurm's usual default) gives each task no
+// way to find the others: Open MPI then stops in MPI_Init with a message about how it was built,
+// other MPIs may start N independent one-process jobs (caught by that check).
+// mpi_launch_problem() names the first case before MPI_Init runs (checked with Slurm 22.05 and
+// Open MPI 4.1.4: docs/results/slurm-local-cpu.md).
 // Leaves out: hostnames, GPUs per node (the CUDA device is local_rank; set CUDA_VISIBLE_DEVICES
 // per rank to map differently), LSF/PBS launchers.
 #pragma once
@@ -35,6 +39,10 @@ struct ProcessInfo {
   int local_rank = 0;             // index among the processes on this node (picks the GPU)
   int local_size = 1;             // processes on this node
   std::string launcher = "none";  // "openmpi", "slurm", "pmix", "env" or "none"
+  // How MPI inside this process can find the others: "pmix" (PMIX_RANK is set: Open MPI's
+  // mpirun, srun --mpi=pmix, prterun), "pmi" (PMI_RANK or PMI_FD: srun --mpi=pmi2, MPICH's
+  // mpiexec) or "" (neither: a process on its own, or srun without an MPI plugin).
+  std::string pmi;
 
   // True when the launcher started (or may have started) more than one process.
   bool distributed() const { return world_size != 1; }
@@ -51,6 +59,17 @@ ProcessInfo process_info_from_env();
 ProcessInfo process_info_from_env(const EnvLookup& getenv);
 // The same from a map of variables (tests): process_info_from_env({{"SLURM_PROCID", "1"}, ...}).
 ProcessInfo process_info_from_env(const std::map<std::string, std::string>& vars);
+
+// True when this build links Open MPI (mpi.h defines OPEN_MPI).
+bool linked_with_open_mpi();
+
+// Why the MPI library cannot join the processes `p` describes into one job, known before
+// MPI_Init tries; "" when nothing is known to be wrong. One case: srun started several tasks
+// without an MPI plugin (p.pmi empty) and the MPI is Open MPI, whose MPI_Init then stops every
+// task ("OMPI was not built with SLURM's PMI support"). Only Open MPI's: MPICH linked with
+// Slurm's PMI-1 library starts under plain srun (Slurm's MPI guide; not tried here). The
+// message says to use srun --mpi=pmix.
+std::string mpi_launch_problem(const ProcessInfo& p, bool open_mpi = linked_with_open_mpi());
 
 // How many tasks SLURM_TASKS_PER_NODE-style text gives node `node`: "2", "4(x2),3", "2,1".
 // Throws loom::Error naming `variable` on malformed text or a node past the list.

@@ -147,6 +147,10 @@ struct MpiCommunicator::Impl {
 
 MpiCommunicator::MpiCommunicator(const ProcessInfo& info, double timeout_s)
     : impl_(std::make_unique<Impl>()) {
+  // srun without an MPI plugin: Open MPI would stop inside MPI_Init with a message about how it
+  // was built. Say what is wrong, and the fix, before starting it (env.h).
+  const std::string problem = mpi_launch_problem(info);
+  LOOM_CHECK(problem.empty(), "MpiCommunicator: ", problem);
   impl_->runtime = mpi_runtime();
   LOOM_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &impl_->comm));
   LOOM_MPI_CHECK(MPI_Comm_set_errhandler(impl_->comm, MPI_ERRORS_RETURN));
@@ -164,7 +168,8 @@ MpiCommunicator::MpiCommunicator(const ProcessInfo& info, double timeout_s)
   LOOM_CHECK(!size_differs && info.rank == rank_, "MpiCommunicator: the launcher (", info.str(),
              ") and MPI (rank ", rank_, " of ", world_size_,
              ") disagree. The processes were not started by one MPI job: launch with mpirun -n N,"
-             " or with srun --mpi=pmix (plain srun starts N separate one-process MPI jobs).");
+             " or with srun --mpi=pmix (with no MPI plugin, some MPIs start N separate "
+             "one-process jobs).");
 
   const int rank = rank_, size = world_size_;
   const bool can_abort = impl_->runtime->thread_level() == MPI_THREAD_MULTIPLE;

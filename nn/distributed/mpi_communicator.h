@@ -19,8 +19,9 @@
 //   - each collective runs under the Watchdog (watchdog.h): one that waits longer than the
 //     timeout aborts the job with a message saying which collective and how long.
 // After MPI starts, the rank and size MPI reports are checked against what the launcher's
-// environment said (env.h): a mismatch (srun without --mpi=pmix starts N one-process MPI jobs)
-// throws with the fix in the message.
+// environment said (env.h): a mismatch (N separate one-process jobs, as some MPIs start under
+// srun without an MPI plugin) throws with the fix in the message. Before MPI starts,
+// mpi_launch_problem (env.h) refuses the case Open MPI cannot start at all (srun, no plugin).
 // Leaves out: GPU-aware MPI (CUDA pointers to MPI_Allreduce; use NcclCommunicator), float16
 // (MPI has no half type), non-blocking collectives and overlap with backward.
 #pragma once

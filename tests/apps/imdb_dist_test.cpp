@@ -6,6 +6,7 @@
 //   StoppedOnTwoResumedOnOne        a 2-rank run stopped mid-epoch, resumed by 1 process, ends
 //                                   where an uninterrupted run ends
 //   BadInputOnTwoRanks*             a bad flag, a bad launch: non-zero exit, one message, fast
+//   SrunWithoutAnMpiPlugin...       plain srun's environment: a clear error before MPI starts
 //   SigtermToMpirun...              Ctrl-C/SIGTERM to mpiexec: rank 0 checkpoints, all exit
 //   SigusrOneToOneRank...           a signal on rank 1 only: every rank stops after the same step
 //
@@ -25,6 +26,7 @@
 
 #include "apps/imdb/checkpoint.h"
 #include "apps/imdb/metrics.h"
+#include "nn/distributed/env.h"
 #include "nn/safetensors.h"
 #include "nn/serialize.h"
 #include "tests/apps/app_fixture.h"
@@ -208,6 +210,27 @@ TEST_F(ImdbDataParallel, AnErrorOnOneRankEndsTheJobWithItsRank) {
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 25);
   EXPECT_NE(r.output.find(" of 2: failed: "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("no_such_data"), std::string::npos) << r.output;
+}
+
+TEST_F(ImdbDataParallel, SrunWithoutAnMpiPluginIsNamedBeforeMpiStarts) {
+  if (!nn::distributed::linked_with_open_mpi()) GTEST_SKIP() << "the check is Open MPI's only";
+  // What plain `srun -n 2 imdb train` (no --mpi=pmix) gives each task, faked for each rank in
+  // turn (no Slurm needed). Under Slurm 22.05, Open MPI 4.1.4's MPI_Init then stops every task
+  // with a message about how Open MPI was built; imdb names the launch first, rank 0 only.
+  const std::string out = dir("plain_srun");
+  for (const std::string rank : {"0", "1"}) {
+    const RunResult r = run_shell(
+        "env -u PMIX_RANK -u PMI_RANK -u PMI_FD -u OMPI_COMM_WORLD_RANK SLURM_PROCID=" + rank +
+        " SLURM_LOCALID=" + rank +
+        " SLURM_STEP_ID=0 SLURM_STEP_NUM_TASKS=2 SLURM_STEP_TASKS_PER_NODE=2 SLURM_NODEID=0 "
+        "timeout 30 " +
+        bin() + " train --data " + data() + " --out " + out + flags(1));
+    EXPECT_EQ(r.status, 2) << "rank " << rank << ":\n" << r.output;
+    const size_t expected = rank == "0" ? 1u : 0u;
+    EXPECT_EQ(count(r.output, "srun started 2 tasks without an MPI plugin"), expected) << r.output;
+    EXPECT_EQ(count(r.output, "srun --mpi=pmix"), expected) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(out)) << "nothing may be written";
 }
 
 // Starts `command` through the shell in the background, in a session of its own (exec: the pid

@@ -6,6 +6,7 @@
 #include "tests/common/error_of.h"
 
 using loom::nn::distributed::gpu_for_local_rank;
+using loom::nn::distributed::mpi_launch_problem;
 using loom::nn::distributed::process_info_from_env;
 using loom::nn::distributed::ProcessInfo;
 using loom::nn::distributed::slurm_tasks_on_node;
@@ -146,6 +147,53 @@ TEST(Env, MalformedValuesNameTheVariable) {
 
   const std::string world_only = error_of([] { process_info_from_env(Vars{{"WORLD_SIZE", "2"}}); });
   EXPECT_TRUE(contains(world_only, "RANK is not")) << world_only;
+}
+
+// What `srun -n 2` sets on rank 1 (Slurm 22.05), with and without --mpi=pmix / --mpi=pmi2.
+Vars srun_two(const Vars& plugin_vars) {
+  Vars v{{"SLURM_PROCID", "1"},
+         {"SLURM_STEP_ID", "0"},
+         {"SLURM_STEP_NUM_TASKS", "2"},
+         {"SLURM_NTASKS", "2"},
+         {"SLURM_LOCALID", "1"},
+         {"SLURM_NODEID", "0"},
+         {"SLURM_STEP_TASKS_PER_NODE", "2"}};
+  v.insert(plugin_vars.begin(), plugin_vars.end());
+  return v;
+}
+
+TEST(Env, PmiSaysHowMpiFindsTheOtherProcesses) {
+  EXPECT_EQ(process_info_from_env(Vars{}).pmi, "");
+  EXPECT_EQ(process_info_from_env(srun_two({})).pmi, "");
+  EXPECT_EQ(process_info_from_env(srun_two({{"PMIX_RANK", "1"}})).pmi, "pmix");
+  EXPECT_EQ(process_info_from_env(srun_two({{"PMI_RANK", "1"}, {"PMI_FD", "11"}})).pmi, "pmi");
+  // mpirun (Open MPI 4) sets PMIX_RANK next to its own variables.
+  const ProcessInfo mpirun = process_info_from_env(
+      Vars{{"OMPI_COMM_WORLD_RANK", "0"}, {"OMPI_COMM_WORLD_SIZE", "2"}, {"PMIX_RANK", "0"}});
+  EXPECT_EQ(mpirun.pmi, "pmix");
+}
+
+// Plain srun (no MPI plugin) with Open MPI: MPI_Init would stop every task with Open MPI's
+// message about its build; loom names the launch instead, before MPI starts.
+TEST(Env, SrunWithoutAnMpiPluginIsAProblemForOpenMpiOnly) {
+  const std::string plain = mpi_launch_problem(process_info_from_env(srun_two({})), true);
+  EXPECT_TRUE(contains(plain, "srun started 2 tasks without an MPI plugin")) << plain;
+  EXPECT_TRUE(contains(plain, "srun --mpi=pmix")) << plain;
+  // MPICH with Slurm's PMI-1 library starts under plain srun: not flagged.
+  EXPECT_EQ(mpi_launch_problem(process_info_from_env(srun_two({})), false), "");
+  // With a plugin, under mpirun, one task, or no launcher: nothing to say.
+  EXPECT_EQ(mpi_launch_problem(process_info_from_env(srun_two({{"PMIX_RANK", "1"}})), true), "");
+  EXPECT_EQ(mpi_launch_problem(process_info_from_env(srun_two({{"PMI_RANK", "1"}})), true), "");
+  const ProcessInfo one = process_info_from_env(
+      Vars{{"SLURM_PROCID", "0"}, {"SLURM_STEP_ID", "0"}, {"SLURM_STEP_NUM_TASKS", "1"}});
+  EXPECT_EQ(one.launcher, "slurm");
+  EXPECT_EQ(mpi_launch_problem(one, true), "");
+  EXPECT_EQ(mpi_launch_problem(ProcessInfo{}, true), "");
+  const ProcessInfo mpirun = process_info_from_env(
+      Vars{{"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "2"}, {"PMIX_RANK", "1"}});
+  EXPECT_EQ(mpi_launch_problem(mpirun, true), "");
+  // This build links Debian's Open MPI (tests/distributed/CMakeLists.txt finds it).
+  EXPECT_TRUE(loom::nn::distributed::linked_with_open_mpi());
 }
 
 // One GPU per process, whether the launcher shows each process all of the node's GPUs or only
