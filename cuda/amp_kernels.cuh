@@ -77,7 +77,7 @@ __global__ void __launch_bounds__(kBlock)
 // static: internal linkage, as in the anonymous namespace it came from, so the emulation test's
 // host copy of this body never meets nvcc's host stub of the same name at link time.
 static __global__ void update_scale_kernel(float* scale, int64_t* counters, const float* found_inf,
-                                    const Backend::AmpScaleUpdate a) {
+                                           const Backend::AmpScaleUpdate a) {
   int64_t& tracker = counters[Backend::kAmpGrowthTracker];
   int64_t& consecutive = counters[Backend::kAmpConsecutiveSkips];
   if (*found_inf != 0.0f) {

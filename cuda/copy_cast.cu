@@ -10,6 +10,10 @@
 // (double -> float -> __half; __half -> float -> int), bool is "x != 0", float16 rounds to
 // nearest even. fill converts its value on the host once, the same way.
 //
+// The kernels are in cuda/copy_cast_kernels.cuh, which uses so little of CUDA that
+// tests/cuda/copy_cast_kernels_emulation_test.cpp runs them on the CPU; this file keeps the
+// launchers.
+//
 // Left out: a vectorized cast (cast is rarely on a hot path); strided_write into views whose
 // elements overlap (an expanded view): the CPU writes them in order, last wins; here which
 // thread wins is unspecified. The frontend never writes into such views.
@@ -19,6 +23,7 @@
 #include <cstring>
 
 #include "cuda/check.cuh"
+#include "cuda/copy_cast_kernels.cuh"
 #include "cuda/cuda_backend.h"
 #include "cuda/kernel_util.cuh"
 #include "cuda/launch.cuh"
@@ -26,71 +31,9 @@
 namespace loom::cuda {
 namespace {
 
+using namespace copy_cast;  // the kernels of cuda/copy_cast_kernels.cuh
+
 constexpr int kBlock = kDefaultBlockSize;
-
-// ---- kernels -----------------------------------------------------------------------------
-
-// dst[0..n) = value. With vec, the first n / N elements go as N-element packs (dst is
-// 16-byte aligned), then the tail one by one.
-template <typename T, int N>
-__global__ void fill_kernel(T* __restrict__ dst, int64_t n, T value, bool vec) {
-  int64_t done = 0;
-  if (vec) {
-    Pack<T, N> pack;
-#pragma unroll
-    for (int j = 0; j < N; ++j)
-      pack.v[j] = value;
-    const int64_t packs = n / N;
-    auto* out = reinterpret_cast<Pack<T, N>*>(dst);
-    for (int64_t p : grid_stride(packs))
-      out[p] = pack;
-    done = packs * N;
-  }
-  for (int64_t i : grid_stride(n - done))
-    dst[done + i] = value;
-}
-
-// The element offset of dense index i in the view `l` (sizes, strides, offset in elements).
-__device__ __forceinline__ int64_t view_offset(const StridedLayout& l, int64_t i) {
-  int64_t off = l.offset;
-#pragma unroll
-  for (int d = kMaxDims - 1; d >= 0; --d) {
-    if (d < l.ndim) {
-      const int64_t size = l.sizes[d];
-      off += (i % size) * l.strides[d];
-      i /= size;
-    }
-  }
-  return off;
-}
-
-// kGather: dst[i] = src[view(i)] (compact). Otherwise dst[view(i)] = src[i] (strided_write).
-// The layout travels by value in the kernel's parameter space (~140 bytes).
-template <typename W, bool kGather>
-__global__ void strided_copy_kernel(const W* __restrict__ src, W* __restrict__ dst, StridedLayout l,
-                                    int64_t total) {
-  for (int64_t i : grid_stride(total)) {
-    const int64_t off = view_offset(l, i);
-    if (kGather) {
-      dst[i] = src[off];
-    } else {
-      dst[off] = src[i];
-    }
-  }
-}
-
-// dst[i] = (D) src[i] through both compute types; bool is x != 0.
-template <typename S, typename D>
-__global__ void cast_kernel(const S* __restrict__ src, D* __restrict__ dst, int64_t n) {
-  for (int64_t i : grid_stride(n)) {
-    const auto v = to_compute(src[i]);
-    if constexpr (std::is_same_v<D, bool>) {
-      dst[i] = v != decltype(v)(0);
-    } else {
-      dst[i] = to_out<D>(static_cast<ComputeT<D>>(v));
-    }
-  }
-}
 
 // ---- host launchers ----------------------------------------------------------------------
 

@@ -21,6 +21,10 @@
 //     indices are summed in whatever order the atomics land, so float results vary in the
 //     last bits from run to run.
 //
+// The kernels are in cuda/index_kernels.cuh, which uses so little of CUDA that
+// tests/cuda/index_kernels_emulation_test.cpp runs them on the CPU; this file keeps the
+// launchers and the CUB calls.
+//
 // Left out: int32 indices (the frontend converts them to int64), a fused gather for several
 // tables, sorting once and reusing the permutation between forward and backward.
 #include <cuda_fp16.h>
@@ -36,106 +40,16 @@
 #include "cuda/check.cuh"
 #include "cuda/cuda_backend.h"
 #include "cuda/device.h"
+#include "cuda/index_kernels.cuh"
 #include "cuda/kernel_util.cuh"
 #include "cuda/launch.cuh"
 
 namespace loom::cuda {
 namespace {
 
+using namespace index_kernels;  // the kernels of cuda/index_kernels.cuh
+
 constexpr int kBlock = kDefaultBlockSize;
-
-// ---- kernels -----------------------------------------------------------------------------
-
-// Records the smallest k with index[k] outside [0, rows) in *error.
-__global__ void check_index_kernel(const int64_t* __restrict__ index, int64_t K, int64_t rows,
-                                   unsigned long long* error) {
-  for (int64_t k : grid_stride(K)) {
-    const int64_t r = index[k];
-    if (r < 0 || r >= rows) atomicMin(error, static_cast<unsigned long long>(k));
-  }
-}
-
-// out [outer, K, inner] = src [outer, rows, inner] at the rows index[k]; moves words.
-template <typename W>
-__global__ void index_select_kernel(const W* __restrict__ src, const int64_t* __restrict__ index,
-                                    W* __restrict__ out, int64_t outer, int64_t rows, int64_t inner,
-                                    int64_t K) {
-  for (int64_t t : grid_stride(outer * K * inner)) {
-    const int64_t i = t % inner, k = (t / inner) % K, o = t / (inner * K);
-    const int64_t r = index[k];
-    if (r < 0 || r >= rows) continue;  // reported by check_index_kernel
-    out[t] = src[(o * rows + r) * inner + i];
-  }
-}
-
-// Fast path: dst[o, index[k], i] += src[o, k, i] with one atomic per source element.
-__device__ __forceinline__ void atomic_add(float* p, float v) {
-  atomicAdd(p, v);
-}
-__device__ __forceinline__ void atomic_add(double* p, double v) {
-  atomicAdd(p, v);
-}
-__device__ __forceinline__ void atomic_add(__half* p, __half v) {
-  atomicAdd(p, v);
-}
-__device__ __forceinline__ void atomic_add(int32_t* p, int32_t v) {
-  atomicAdd(p, v);
-}
-__device__ __forceinline__ void atomic_add(int64_t* p, int64_t v) {
-  // Two's complement: adding the unsigned bit pattern is the signed addition (mod 2^64).
-  atomicAdd(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(v));
-}
-
-template <typename T>
-__global__ void index_add_atomic_kernel(T* __restrict__ dst, const int64_t* __restrict__ index,
-                                        const T* __restrict__ src, int64_t outer, int64_t rows,
-                                        int64_t inner, int64_t K) {
-  for (int64_t t : grid_stride(outer * K * inner)) {
-    const int64_t i = t % inner, k = (t / inner) % K, o = t / (inner * K);
-    const int64_t r = index[k];
-    if (r < 0 || r >= rows) continue;
-    atomic_add(dst + (o * rows + r) * inner + i, src[t]);
-  }
-}
-
-// positions[k] = k: the values the radix sort carries along with the keys.
-__global__ void iota_kernel(int64_t* __restrict__ positions, int64_t K) {
-  for (int64_t k : grid_stride(K))
-    positions[k] = k;
-}
-
-// One addition with the CPU's rounding: in the compute type, rounded back to T every time.
-template <typename T>
-__device__ __forceinline__ T add_rounded(T acc, T v) {
-  return to_out<T>(to_compute(acc) + to_compute(v));
-}
-
-// Deterministic path: thread (o, s, i) adds segment s of the sorted positions onto
-// dst[o, unique_rows[s], i], in position order. Launched for K segments (the most there can
-// be); threads past the real number of segments (*num_segments) have nothing to do.
-template <typename T>
-__global__ void index_add_segments_kernel(T* __restrict__ dst, const T* __restrict__ src,
-                                          const int64_t* __restrict__ unique_rows,
-                                          const int* __restrict__ seg_start,
-                                          const int* __restrict__ seg_count,
-                                          const int* __restrict__ num_segments,
-                                          const int64_t* __restrict__ sorted_positions,
-                                          int64_t outer, int64_t rows, int64_t inner, int64_t K) {
-  const int64_t segments = *num_segments;
-  for (int64_t t : grid_stride(outer * K * inner)) {
-    const int64_t i = t % inner, s = (t / inner) % K, o = t / (inner * K);
-    if (s >= segments) continue;
-    const int64_t r = unique_rows[s];
-    if (r < 0 || r >= rows) continue;
-    T* to = dst + (o * rows + r) * inner + i;
-    T acc = *to;
-    const int64_t begin = seg_start[s], end = begin + seg_count[s];
-    for (int64_t p = begin; p < end; ++p) {
-      acc = add_rounded(acc, src[(o * K + sorted_positions[p]) * inner + i]);
-    }
-    *to = acc;
-  }
-}
 
 // ---- host launchers ----------------------------------------------------------------------
 

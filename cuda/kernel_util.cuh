@@ -18,6 +18,7 @@
 
 #include "cuda/allocator.cuh"
 #include "cuda/check.cuh"
+#include "cuda/kernel_types.h"
 #include "cuda/stream.cuh"
 #include "cuda/sync_debug.h"
 #include "tensor/dtype.h"
@@ -75,17 +76,12 @@ void dispatch_enum(E v, F&& f) {
   LOOM_CHECK(found, "dispatch_enum: unknown op ", static_cast<int>(v));
 }
 
-// The type arithmetic is done in: float for __half, the type itself otherwise.
-template <typename T>
-struct Compute {
-  using type = T;
-};
+// The type arithmetic is done in: float for __half, the type itself otherwise (Compute and
+// ComputeT are in cuda/kernel_types.h).
 template <>
 struct Compute<__half> {
   using type = float;
 };
-template <typename T>
-using ComputeT = typename Compute<T>::type;
 
 template <typename T>
 constexpr bool kIsFloat = std::is_floating_point_v<T> || std::is_same_v<T, __half>;
@@ -107,17 +103,7 @@ __device__ __forceinline__ Out to_out(V v) {
   }
 }
 
-// N elements loaded or stored as one aligned access: 16 bytes when In is 4-byte float and N=4
-// (a float4), 8 __halfs, 2 doubles... The alignment is the pack's size, so a Pack* must point
-// to memory aligned to sizeof(T) * N (checked by the launcher with is_aligned).
-template <typename T, int N>
-struct alignas(sizeof(T) * N) Pack {
-  T v[N];
-};
-
-// Elements per 16-byte pack for an input type.
-template <typename T>
-constexpr int kPackOf = 16 / static_cast<int>(sizeof(T));
+// Pack<T, N> and kPackOf<T> (16-byte vector accesses) are in cuda/kernel_types.h.
 
 inline bool is_aligned(const void* p, std::size_t bytes) {
   return reinterpret_cast<std::uintptr_t>(p) % bytes == 0;

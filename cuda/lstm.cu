@@ -18,6 +18,10 @@
 // dtypes: float32 and float64 compute in their own type; float16 is stored as __half and computed
 // in float (one rounding per stored value), a GPU-only path the CPU backend does not offer.
 //
+// The kernels are in cuda/lstm_kernels.cuh, which uses so little of CUDA that
+// tests/cuda/lstm_kernels_emulation_test.cpp runs them on the CPU; this file keeps the
+// launchers.
+//
 // Left out: a vectorized (__half2 / float4) variant — with B = H = 100 a step is 10k threads and
 // the kernel is launch-latency bound, not bandwidth bound; fusing the pointwise step into the
 // recurrent GEMM's epilogue (that is the persistent kernel's job, issue 6 item 3c).
@@ -28,37 +32,12 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/kernel_util.cuh"
 #include "cuda/launch.cuh"
-#include "tensor/kernels/lstm_pointwise.h"
+#include "cuda/lstm_kernels.cuh"
 
 namespace loom::cuda {
 namespace {
 
-// ---- kernels -----------------------------------------------------------------------------
-
-// gates [B, 4H] pre-activations in, activations out; c_prev [B, H] in; c, tanh_c, h [B, H] out.
-template <typename T>
-__global__ void lstm_forward_kernel(T* gates, const T* c_prev, T* c, T* tanh_c, T* h, int64_t B,
-                                    int64_t H) {
-  for (int64_t t : grid_stride(B * H)) {
-    const int64_t b = t / H, j = t % H;
-    T* row = gates + b * 4 * H + j;  // gate i of unit j; gate k at row[k * H]
-    kernels::lstm_pointwise_forward_at<T, ComputeT<T>>(row, H, c_prev + t, row, c + t, tanh_c + t,
-                                                       h + t);
-  }
-}
-
-// dh [B, H] in; dc [B, H] in (from t+1) and out (to t-1); act [B, 4H] in; d_pre [B, 4H] out
-// (may alias act); c_prev, tanh_c [B, H] in.
-template <typename T>
-__global__ void lstm_backward_kernel(const T* dh, T* dc, const T* act, T* d_pre, const T* c_prev,
-                                     const T* tanh_c, int64_t B, int64_t H) {
-  for (int64_t t : grid_stride(B * H)) {
-    const int64_t b = t / H, j = t % H;
-    const int64_t g = b * 4 * H + j;  // gate i of unit j in the [B, 4H] buffers
-    kernels::lstm_pointwise_backward_at<T, ComputeT<T>>(dh + t, dc + t, act + g, H, c_prev + t,
-                                                        tanh_c + t, d_pre + g, dc + t);
-  }
-}
+using namespace lstm_cell;  // the kernels of cuda/lstm_kernels.cuh
 
 // ---- host launchers ----------------------------------------------------------------------
 

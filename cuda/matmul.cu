@@ -12,7 +12,8 @@
 // multiplies, rounds C). Integer and bool matmul throw: cuBLAS has no integer GEMM for these
 // types, and loom's models do not need one.
 //
-// k == 0 is not a GEMM: C = beta * C (or 0 when beta == 0) by a small kernel, like the CPU.
+// k == 0 is not a GEMM: C = beta * C (or 0 when beta == 0) by a small kernel, like the CPU
+// (cuda/matmul_kernels.cuh, run on the CPU by tests/cuda/matmul_kernels_emulation_test.cpp).
 //
 // matmul_mixed (mixed precision, lab 08; CPU twin tensor/cpu/cpu_amp.cpp): float16 A and B, a
 // float32 C, the same mapping and cublasGemmStridedBatchedEx with CUBLAS_COMPUTE_32F.
@@ -30,23 +31,12 @@
 #include "cuda/gemm_mapping.h"
 #include "cuda/kernel_util.cuh"
 #include "cuda/launch.cuh"
+#include "cuda/matmul_kernels.cuh"
 
 namespace loom::cuda {
 namespace {
 
-// ---- kernels -----------------------------------------------------------------------------
-
-// k == 0: C[b, r, col] = beta == 0 ? 0 : beta * C[b, r, col] for the m x n block of each batch
-// (rows of C may be padded: ldc >= n; the padding is not touched).
-template <typename T>
-__global__ void scale_c_kernel(T* __restrict__ c, int64_t batch, int64_t m, int64_t n, int64_t ldc,
-                               int64_t stride_c, ComputeT<T> beta) {
-  for (int64_t t : grid_stride(batch * m * n)) {
-    const int64_t col = t % n, r = (t / n) % m, b = t / (m * n);
-    T* p = c + b * stride_c + r * ldc + col;
-    *p = beta == ComputeT<T>(0) ? to_out<T>(0) : to_out<T>(beta * to_compute(*p));
-  }
-}
+using namespace matmul_kernels;  // scale_c_kernel, in cuda/matmul_kernels.cuh
 
 // ---- host launcher -----------------------------------------------------------------------
 

@@ -17,12 +17,16 @@
 // one per kernel instantiation, shared by the block's threads as on a GPU, but NOT poisoned
 // between blocks (they keep the last block's values). Only x of each dim3 is used (y, z = 1).
 // Built with -fsanitize=thread, a missing __syncthreads() shows up as a data race.
+// atomicAdd and atomicMin are a read-modify-write under one mutex: the block's threads really
+// run at once, so a kernel that lost updates without them would show it; their order is the
+// OS scheduler's, as on a GPU it is the hardware's.
 //
 // What it cannot show: anything about the hardware or the toolchain — launch limits, the 4 KB
 // parameter space, memory coalescing, warp-level behaviour (a kernel relying on lock-step warps
 // would pass here and fail there), libdevice's math functions, __half arithmetic, alignment
 // faults (an unaligned 16-byte access works on the CPU; the kernels' own alignment tests are
-// what is exercised), atomics and races between blocks (blocks never overlap here).
+// what is exercised), the hardware atomics and races between blocks (blocks never
+// overlap here).
 //
 // It defines the CUDA keywords as macros (__global__, __device__, __shared__, threadIdx, ...),
 // which stay defined for the rest of the source. `__shared__` means `static` (for static shared
@@ -133,7 +137,48 @@ void emulate_launch(Dim3 grid, Dim3 block, Kernel kernel, const Args&... args) {
   emulate_grid(grid, block, DynamicShared{}, [&] { kernel(args...); });
 }
 
+// The lock of the emulated atomics (one for all addresses: correct, and fast enough here).
+inline std::mutex atomic_mutex;
+
+// kernel<<<grid, block>>>(args...) for a kernel WITHOUT __syncthreads: the threads of each
+// block run one after another on the calling thread, from the last to the first (a legal
+// schedule: such threads may not depend on each other; the reverse of the natural order, so an
+// accidental dependence on it shows). Far cheaper than a std::thread per CUDA thread, for tests
+// that launch hundreds of times; a __syncthreads() here dereferences a null barrier and crashes
+// the test, so it cannot pass unnoticed.
+template <typename Kernel, typename... Args>
+void emulate_launch_serial(Dim3 grid, Dim3 block, Kernel kernel, const Args&... args) {
+  ASSERT_GE(block.x, 1u);
+  grid_dim = Dim3{grid.x, 1, 1};
+  block_dim = Dim3{block.x, 1, 1};
+  barrier = nullptr;
+  for (unsigned b = 0; b < grid.x; ++b) {
+    for (unsigned t = block.x; t-- > 0;) {
+      thread_idx = Dim3{t, 0, 0};
+      block_idx = Dim3{b, 0, 0};
+      kernel(args...);
+    }
+  }
+}
+
 }  // namespace emu
+
+// CUDA's atomicAdd / atomicMin for the types the kernels use (float, double, int,
+// unsigned long long): *p op= v as one step; returns the old value.
+template <typename T>
+T atomicAdd(T* p, T v) {
+  std::lock_guard<std::mutex> lock(emu::atomic_mutex);
+  const T old = *p;
+  *p = static_cast<T>(old + v);
+  return old;
+}
+template <typename T>
+T atomicMin(T* p, T v) {
+  std::lock_guard<std::mutex> lock(emu::atomic_mutex);
+  const T old = *p;
+  if (v < old) *p = v;
+  return old;
+}
 
 // ---- the CUDA keywords, for g++ ------------------------------------------------------------
 #define __global__
@@ -152,3 +197,4 @@ void emulate_launch(Dim3 grid, Dim3 block, Kernel kernel, const Args&... args) {
 // Device math the kernels call unqualified (CUDA provides them in the global namespace).
 using std::fma;
 using std::isfinite;
+using std::isnan;

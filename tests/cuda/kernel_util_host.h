@@ -1,12 +1,14 @@
 // tests/cuda/kernel_util_host.h: the few pieces of cuda/kernel_util.cuh and cuda/launch.cuh that
-// the emulated kernel headers (cuda/adam_kernels.cuh, cuda/amp_kernels.cuh,
-// cuda/random_kernels.cuh, cuda/device_batches_kernels.cuh) use, for g++ and for float and double
-// only: Pack and kPackOf (16-byte vector accesses), ComputeT, to_compute, to_out, and the
-// grid-stride loop (launch.cuh defines it only for nvcc). Same names, same layout (checked below),
-// so the kernel bodies compile unchanged. Include it (it includes tests/cuda/cuda_emulation.h)
+// the emulated kernel headers (cuda/*_kernels.cuh) use, for g++ and without __half:
+// to_compute, to_out, and the grid-stride loop (launch.cuh defines it only for nvcc), plus
+// cuda/kernel_types.h (Pack, kPackOf, ComputeT: shared with nvcc, not copied). Same names, so
+// the kernel bodies compile unchanged. Include it (it includes tests/cuda/cuda_emulation.h)
 // before the kernel headers, in a test compiled WITHOUT nvcc (kernel_util.cuh itself needs CUDA's
 // headers and defines the __half versions; cuda/device_batches_kernels.cuh needs only the
 // grid-stride loop).
+//
+// to_compute/to_out also take the integer and bool types (they are the identity there, as on the
+// device), for the copy, cast, index and reduce kernels.
 //
 // Leaves out: __half (the float16 instantiations run only on a GPU), dispatch, ErrorSlot.
 #pragma once
@@ -14,26 +16,16 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "cuda/kernel_types.h"
 #include "tests/cuda/cuda_emulation.h"
 
 namespace loom::cuda {
 
-// N elements loaded or stored as one aligned access (kernel_util.cuh's Pack).
-template <typename T, int N>
-struct alignas(sizeof(T) * N) Pack {
-  T v[N];
-};
-template <typename T>
-constexpr int kPackOf = 16 / static_cast<int>(sizeof(T));
-static_assert(sizeof(Pack<float, 4>) == 16 && alignof(Pack<float, 4>) == 16, "a float4");
-static_assert(sizeof(Pack<double, 2>) == 16 && alignof(Pack<double, 2>) == 16, "a double2");
-
-// float and double compute in their own type (only __half widens, on the GPU).
-template <typename T>
-using ComputeT = T;
+// Pack, kPackOf and ComputeT are cuda/kernel_types.h's, the very ones nvcc uses (there,
+// ComputeT<T> is T for float and double; only __half widens, on the GPU).
 template <typename T>
 inline T to_compute(T v) {
-  static_assert(std::is_floating_point_v<T>, "host emulation: float and double only");
+  static_assert(std::is_arithmetic_v<T>, "host emulation: no __half (it widens, on the GPU)");
   return v;
 }
 template <typename Out, typename V>

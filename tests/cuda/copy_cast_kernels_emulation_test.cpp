@@ -1,0 +1,260 @@
+// tests/cuda/copy_cast_kernels_emulation_test.cpp: the kernels of cuda/copy_cast_kernels.cuh
+// (fill_kernel, strided_copy_kernel, cast_kernel) run on the CPU under emulation
+// (tests/cuda/cuda_emulation.h) with their launcher's arguments, against the CPU backend's
+// fill, compact, strided_write and cast — bit for bit, in every build.
+//
+// What this checks: fill's 16-byte pack path and its tail for n = 1, pack - 1, pack, pack + 1
+// and more, on a 16-byte-aligned buffer and one element past it (where the launcher refuses the
+// pack path), for every element size; the strided gather and scatter on a 2-D transpose, a 3-D
+// permutation, a broadcast dimension (stride 0), a slice with an offset and steps, a 0-d view
+// and an 8-d one, for 1-, 2-, 4- and 8-byte words; cast between float, double, int32, int64
+// and bool (truncation, rounding, NaN -> true). Outputs start as 0xFF bytes, so an element
+// the kernel does not write shows, and a guard after the last element must stay untouched.
+// Each runs on the launcher's grid and on a grid of 1 or 2 blocks (the grid-stride loop wraps);
+// the threads of a block run at once (a std::thread each) for the strided copies on the
+// launcher's grid, one after another elsewhere (emu::emulate_launch_serial: the kernels have no
+// barrier, and a few hundred launches of 256 std::threads would take tens of seconds).
+//
+// What it cannot check: the float16 instantiations (no __half on the host), the launchers'
+// CUDA calls, the real 16-byte stores (alignment faults; UBSan's alignment check stands in).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "tests/cuda/cuda_emulation.h"
+#include "tests/cuda/kernel_util_host.h"
+// the two must come first
+#include "cuda/copy_cast_kernels.cuh"
+#include "tensor/backend.h"
+#include "tests/cuda/emulation_buffers.h"
+
+namespace loom::cuda {
+namespace {
+
+using emu_test::expect_bytes_equal;
+using emu_test::launcher_grid;
+using emu_test::PoisonedBuffer;
+
+template <typename T>
+DType dtype_of() {
+  if constexpr (std::is_same_v<T, float>) return DType::Float32;
+  if constexpr (std::is_same_v<T, double>) return DType::Float64;
+  if constexpr (std::is_same_v<T, int32_t>) return DType::Int32;
+  if constexpr (std::is_same_v<T, int64_t>) return DType::Int64;
+  if constexpr (std::is_same_v<T, bool>) return DType::Bool;
+}
+
+// ---- fill ------------------------------------------------------------------------------
+
+// CudaBackend::fill with its launch emulated: the pack path when dst is aligned and n >= one
+// pack, on the launcher's grid (grid == 0) or `grid` blocks.
+template <typename T>
+void check_fill(int64_t n, int shift, double value, unsigned grid) {
+  constexpr int N = kPackOf<T>;
+  SCOPED_TRACE(std::string(dtype_name(dtype_of<T>())) + " n " + std::to_string(n) + " shift " +
+               std::to_string(shift) + " grid " + std::to_string(grid));
+  PoisonedBuffer<T> got(n, shift), want(n, shift);
+  backend_for(kCPU).fill(want.data(), dtype_of<T>(), n, value);
+  const bool vec =
+      emu_test::host_aligned(got.data(), sizeof(T) * N) && n >= N;  // the launcher's test
+  if (n > 0) {  // the launcher returns before launching for n == 0
+    const unsigned blocks = grid > 0 ? grid : launcher_grid(vec ? n / N : n);
+    emu::emulate_launch_serial({blocks}, {kDefaultBlockSize}, copy_cast::fill_kernel<T, N>,
+                               got.data(), n, static_cast<T>(value), vec);
+  }
+  expect_bytes_equal(got.data(), want.data(), n, "fill");
+  EXPECT_TRUE(got.guard_intact()) << "fill wrote past element " << n;
+}
+
+template <typename T>
+void check_fill_sizes(double value) {
+  constexpr int64_t P = kPackOf<T>;
+  for (int64_t n : {int64_t{0}, int64_t{1}, P - 1, P, P + 1, 3 * P + 2, 256 * P + 3})
+    for (int shift : {0, 1})
+      for (unsigned grid : {0u, 1u})
+        check_fill<T>(n, shift, value, grid);
+}
+
+TEST(CopyCastKernelsEmulation, FillPacksAndTailOnAlignedAndShiftedBuffers) {
+  check_fill_sizes<float>(-2.5);
+  check_fill_sizes<double>(0.1);  // not representable: the host's conversion, as the CPU's
+  check_fill_sizes<int32_t>(-7);
+  check_fill_sizes<int64_t>(123456789012.0);
+  check_fill_sizes<bool>(3.0);
+}
+
+TEST(CopyCastKernelsEmulation, FillOnTwoBlocksWrapsOverThePacks) {
+  check_fill<float>(4 * 600 + 3, 0, 1.0, 2);  // 600 packs for 512 threads, then a tail of 3
+  check_fill<double>(2 * 600 + 1, 0, 1.0, 2);
+}
+
+// ---- compact / strided_write -----------------------------------------------------------
+
+// A view of a base buffer of base_numel elements.
+struct View {
+  std::string name;
+  StridedLayout layout;
+  int64_t base_numel;
+  bool overlapping;  // some elements appear twice (stride 0): gather only
+};
+
+StridedLayout layout_of(std::vector<int64_t> sizes, std::vector<int64_t> strides, int64_t offset) {
+  StridedLayout l;
+  l.ndim = static_cast<int>(sizes.size());
+  for (int d = 0; d < l.ndim; ++d) {
+    l.sizes[d] = sizes[d];
+    l.strides[d] = strides[d];
+  }
+  l.offset = offset;
+  return l;
+}
+
+int64_t numel(const StridedLayout& l) {
+  int64_t n = 1;
+  for (int d = 0; d < l.ndim; ++d)
+    n *= l.sizes[d];
+  return n;
+}
+
+std::vector<View> views() {
+  std::vector<View> v;
+  // [3, 5] transposed: sizes [5, 3], strides [1, 5].
+  v.push_back({"2-D transpose", layout_of({5, 3}, {1, 5}, 0), 15, false});
+  // [2, 3, 4] permuted (2, 0, 1): sizes [4, 2, 3], strides [1, 12, 4].
+  v.push_back({"3-D permutation", layout_of({4, 2, 3}, {1, 12, 4}, 0), 24, false});
+  // A row of 70 expanded to [5, 70] (the frontend's broadcasting) from element 2 on.
+  v.push_back({"broadcast dim", layout_of({5, 70}, {0, 1}, 2), 72, true});
+  // Rows 1..3 and every other column from 2 of a [6, 7] matrix: offset 9, strides [7, 2].
+  v.push_back({"slice with offset", layout_of({3, 3}, {7, 2}, 9), 42, false});
+  // A [40, 13] block of a [50, 20] matrix at (5, 4), 520 elements: more than two blocks.
+  v.push_back({"large slice", layout_of({40, 13}, {20, 1}, 104), 1000, false});
+  v.push_back({"0-d", layout_of({}, {}, 3), 4, false});
+  // 8 dims of sizes 2 and 1, reversed strides: the deepest layout.
+  v.push_back(
+      {"8-D", layout_of({2, 1, 2, 2, 1, 2, 2, 2}, {1, 64, 2, 4, 64, 8, 16, 32}, 0), 64, false});
+  v.push_back({"empty dim", layout_of({3, 0, 2}, {2, 2, 1}, 0), 6, false});
+  return v;
+}
+
+// The launcher's grid (grid == 0) with a std::thread per CUDA thread, or `grid` blocks with the
+// threads run one after another (cheaper; the fill and cast tests use only that).
+template <typename Kernel, typename... Args>
+void launch(unsigned grid, int64_t work, Kernel kernel, const Args&... args) {
+  if (grid == 0)
+    emu::emulate_launch({launcher_grid(work)}, {kDefaultBlockSize}, kernel, args...);
+  else
+    emu::emulate_launch_serial({grid}, {kDefaultBlockSize}, kernel, args...);
+}
+
+// Runs strided_copy_kernel<W, kGather> as the launcher does (nothing for an empty view) and
+// the CPU's compact or strided_write, and compares the bytes of the whole destination.
+template <typename W, bool kGather>
+void check_strided(const View& v, DType dtype, unsigned grid) {
+  SCOPED_TRACE(v.name + (kGather ? " compact " : " strided_write ") + std::to_string(sizeof(W)) +
+               "-byte words, grid " + std::to_string(grid));
+  const int64_t total = numel(v.layout);
+  // Word values 0/1 for bool (the CPU may read them as bool), distinct values otherwise.
+  auto value = [&](int64_t i, int64_t salt) {
+    return sizeof(W) == 1 ? static_cast<W>((i * 7 + salt) % 3 == 0) : static_cast<W>(i * 37 + salt);
+  };
+  if (kGather) {
+    PoisonedBuffer<W> base(v.base_numel);
+    for (int64_t i = 0; i < v.base_numel; ++i)
+      base[i] = value(i, 1);
+    PoisonedBuffer<W> got(total), want(total);
+    backend_for(kCPU).compact(base.data(), v.layout, want.data(), dtype);
+    if (total > 0) {
+      launch(grid, total, copy_cast::strided_copy_kernel<W, true>,
+             static_cast<const W*>(base.data()), got.data(), v.layout, total);
+    }
+    expect_bytes_equal(got.data(), want.data(), total, "compact");
+    EXPECT_TRUE(got.guard_intact());
+  } else {
+    PoisonedBuffer<W> src(total), got(v.base_numel), want(v.base_numel);
+    for (int64_t i = 0; i < total; ++i)
+      src[i] = value(i, 5);
+    for (int64_t i = 0; i < v.base_numel; ++i)
+      got[i] = want[i] = value(i, 2);  // what the view does not cover must stay
+    backend_for(kCPU).strided_write(src.data(), want.data(), v.layout, dtype);
+    if (total > 0) {
+      launch(grid, total, copy_cast::strided_copy_kernel<W, false>,
+             static_cast<const W*>(src.data()), got.data(), v.layout, total);
+    }
+    expect_bytes_equal(got.data(), want.data(), v.base_numel, "strided_write");
+    EXPECT_TRUE(got.guard_intact());
+  }
+}
+
+template <typename W>
+void check_views(DType dtype) {
+  for (const View& v : views()) {
+    for (unsigned grid : {0u, 1u}) {
+      check_strided<W, true>(v, dtype, grid);
+      if (!v.overlapping) check_strided<W, false>(v, dtype, grid);
+    }
+  }
+}
+
+TEST(CopyCastKernelsEmulation, CompactAndStridedWriteOnManyLayouts) {
+  check_views<uint8_t>(DType::Bool);
+  check_views<uint16_t>(DType::Float16);  // moves bytes: float16's word, no __half needed
+  check_views<uint32_t>(DType::Int32);
+  check_views<uint64_t>(DType::Int64);
+}
+
+// ---- cast ------------------------------------------------------------------------------
+
+template <typename S, typename D>
+void check_cast(const std::vector<S>& values, unsigned grid) {
+  SCOPED_TRACE(std::string("cast ") + dtype_name(dtype_of<S>()) + " -> " +
+               dtype_name(dtype_of<D>()) + " grid " + std::to_string(grid));
+  const auto n = static_cast<int64_t>(values.size());
+  PoisonedBuffer<S> src(n);
+  src.assign(values);
+  PoisonedBuffer<D> got(n), want(n);
+  backend_for(kCPU).cast(src.data(), dtype_of<S>(), want.data(), dtype_of<D>(), n);
+  if (n > 0) {
+    emu::emulate_launch_serial({grid > 0 ? grid : launcher_grid(n)}, {kDefaultBlockSize},
+                               copy_cast::cast_kernel<S, D>, static_cast<const S*>(src.data()),
+                               got.data(), n);
+  }
+  expect_bytes_equal(got.data(), want.data(), n, "cast");
+  EXPECT_TRUE(got.guard_intact());
+}
+
+// n values cycling through `pattern`; floating ones scaled a little so neighbours differ.
+template <typename T>
+std::vector<T> cycle(const std::vector<double>& pattern, int64_t n) {
+  std::vector<T> out;
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = pattern[static_cast<std::size_t>(i) % pattern.size()];
+    out.push_back(static_cast<T>(std::is_floating_point_v<T> ? x * (1.0 + 0.001 * (i / 8)) : x));
+  }
+  return out;
+}
+
+TEST(CopyCastKernelsEmulation, CastBetweenDtypes) {
+  const std::vector<double> mixed = {0.0, -0.0, 1.0, -1.5, 2.75, 1e-3, -123.456, 16777217.0};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (unsigned grid : {0u, 1u}) {
+    for (int64_t n : {1, 7, 300}) {
+      check_cast<float, double>(cycle<float>(mixed, n), grid);
+      check_cast<double, float>(cycle<double>({0.1, 1.0 / 3, -2e-40, 3e38, 1e300}, n), grid);
+      check_cast<float, int32_t>(cycle<float>(mixed, n), grid);  // truncation toward 0
+      check_cast<double, int64_t>(cycle<double>({-1e15, 2.9, -2.9, 0.5}, n), grid);
+      check_cast<int64_t, float>(cycle<int64_t>({16777217.0, -3.0, 1e12}, n), grid);
+      check_cast<int32_t, int64_t>(cycle<int32_t>({-2147483648.0, 2147483647.0, 5}, n), grid);
+      check_cast<int32_t, bool>(cycle<int32_t>({0, 2, -1, 0}, n), grid);
+      check_cast<float, bool>(cycle<float>({0.0, -0.0, nan, 1e-30, -3.0}, n), grid);
+      check_cast<bool, double>(cycle<bool>({0, 1, 1}, n), grid);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace loom::cuda
