@@ -7,9 +7,9 @@
 // gridDim and __syncthreads_or, so tests/cuda/amp_kernels_emulation_test.cpp can define those for
 // the host (tests/cuda/cuda_emulation.h) and run these very bodies on the CPU against the CPU
 // backend's amp_unscale_and_check / amp_update_scale. Keep it that way: no other CUDA API in this
-// file. Under nvcc, ComputeT, to_compute and to_out come from cuda/kernel_util.cuh (with __half);
-// the emulation test defines them for float and double (tests/cuda/kernel_util_host.h), so the
-// float16 instantiation runs only on a GPU.
+// file. ComputeT, to_compute and to_out come from cuda/kernel_convert.cuh (with __half): under
+// nvcc through cuda/kernel_util.cuh, in the emulation test through tests/cuda/kernel_util_host.h
+// (in a CUDA build, so the float16 instantiation runs there too).
 //
 // Leaves out: the launchers (cuda/amp.cu).
 #pragma once

@@ -8,9 +8,10 @@
 // tests/cuda/elementwise_kernels_emulation_test.cpp runs these very bodies on the CPU under
 // emulation (tests/cuda/cuda_emulation.h) against the CPU backend; there the math is the host
 // libm's, not libdevice's. Keep it that way: no other CUDA API in this file. Under nvcc,
-// grid_stride comes from cuda/launch.cuh and to_compute / to_out from cuda/kernel_util.cuh;
-// the emulation test defines host versions (tests/cuda/kernel_util_host.h), so the __half
-// instantiations run only on a GPU.
+// grid_stride comes from cuda/launch.cuh and to_compute / to_out from cuda/kernel_util.cuh
+// (cuda/kernel_convert.cuh); the emulation test gets them through
+// tests/cuda/kernel_util_host.h — kernel_convert.cuh's own in a CUDA build, so the __half
+// instantiations (8-half packs) run there too.
 //
 // Leaves out: the launchers, the dtype/op dispatch and what each dtype refuses
 // (cuda/elementwise.cu).

@@ -7,8 +7,9 @@
 // bodies on the CPU under emulation (tests/cuda/cuda_emulation.h, which also stands in for the
 // two atomics) against the CPU backend. Keep it that way: no other CUDA API in this file. Under
 // nvcc, grid_stride comes from cuda/launch.cuh and to_compute / to_out from
-// cuda/kernel_util.cuh; the emulation test defines host versions
-// (tests/cuda/kernel_util_host.h), so the __half instantiations run only on a GPU.
+// cuda/kernel_util.cuh (cuda/kernel_convert.cuh); the emulation test gets them through
+// tests/cuda/kernel_util_host.h — kernel_convert.cuh's own in a CUDA build, where the emulation
+// also has an atomicAdd on __half, so the __half instantiations run there too.
 //
 // Leaves out: the launchers, and the CUB sort / run-length encode / scan that compute the
 // segments the segment kernel reads (cuda/index.cu; the emulation test computes them on the

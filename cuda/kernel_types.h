@@ -1,13 +1,12 @@
 // cuda/kernel_types.h: the element-type helpers of the CUDA kernels that need no CUDA header —
 // the 16-byte vector Pack, the elements per pack (kPackOf), and the compute type (ComputeT) for
-// the types plain C++ knows. cuda/kernel_util.cuh includes it and adds the __half cases (a
-// float compute type for __half); the tests that run kernel bodies on the CPU
-// (tests/cuda/kernel_util_host.h) include it directly, so host and device share one definition.
+// the types plain C++ knows. cuda/kernel_convert.cuh (included by cuda/kernel_util.cuh) adds the
+// __half case (a float compute type) and the conversions; the tests that run kernel bodies on
+// the CPU (tests/cuda/kernel_util_host.h) include both, so host and device share one definition.
 // Internal to cuda/ and tests/cuda/.
 //
-// Leaves out: __half (kernel_util.cuh), to_compute / to_out (device functions with a __half
-// overload; the host tests keep their own float/double versions), the grid-stride loop
-// (cuda/launch.cuh).
+// Leaves out: __half and to_compute / to_out (cuda/kernel_convert.cuh: they need cuda_fp16.h),
+// the grid-stride loop (cuda/launch.cuh).
 #pragma once
 
 namespace loom::cuda {
@@ -28,7 +27,7 @@ static_assert(sizeof(Pack<float, 4>) == 16 && alignof(Pack<float, 4>) == 16, "a 
 static_assert(sizeof(Pack<double, 2>) == 16 && alignof(Pack<double, 2>) == 16, "a double2");
 
 // The type arithmetic is done in: the type itself, except __half, which computes in float
-// (the specialisation is in kernel_util.cuh).
+// (the specialisation is in kernel_convert.cuh).
 template <typename T>
 struct Compute {
   using type = T;

@@ -5,7 +5,8 @@
 //
 // float16 is __half on the device and computes in float, rounding once on store
 // (__float2half_rn, round to nearest even): exactly what tensor/cpu/ does with Eigen::half, so
-// both backends agree to the last bit whenever their float arithmetic does.
+// both backends agree to the last bit whenever their float arithmetic does. Those conversions
+// (to_compute, to_out, ComputeT<__half>, kIsFloat) live in cuda/kernel_convert.cuh.
 //
 // Left out: bfloat16 (loom has no such dtype).
 #pragma once
@@ -18,6 +19,7 @@
 
 #include "cuda/allocator.cuh"
 #include "cuda/check.cuh"
+#include "cuda/kernel_convert.cuh"
 #include "cuda/kernel_types.h"
 #include "cuda/stream.cuh"
 #include "cuda/sync_debug.h"
@@ -76,32 +78,8 @@ void dispatch_enum(E v, F&& f) {
   LOOM_CHECK(found, "dispatch_enum: unknown op ", static_cast<int>(v));
 }
 
-// The type arithmetic is done in: float for __half, the type itself otherwise (Compute and
-// ComputeT are in cuda/kernel_types.h).
-template <>
-struct Compute<__half> {
-  using type = float;
-};
-
-template <typename T>
-constexpr bool kIsFloat = std::is_floating_point_v<T> || std::is_same_v<T, __half>;
-
-// Element -> compute type, and compute value -> element (rounding to nearest even for __half).
-__device__ __forceinline__ float to_compute(__half v) {
-  return __half2float(v);
-}
-template <typename T>
-__device__ __forceinline__ T to_compute(T v) {
-  return v;
-}
-template <typename Out, typename V>
-__device__ __forceinline__ Out to_out(V v) {
-  if constexpr (std::is_same_v<Out, __half>) {
-    return __float2half_rn(static_cast<float>(v));
-  } else {
-    return static_cast<Out>(v);
-  }
-}
+// Compute<__half> (float), kIsFloat, to_compute and to_out (rounding to nearest even for
+// __half) are in cuda/kernel_convert.cuh, which the CPU emulation tests compile too.
 
 // Pack<T, N> and kPackOf<T> (16-byte vector accesses) are in cuda/kernel_types.h.
 

@@ -6,9 +6,9 @@
 // tests/cuda/lstm_kernels_emulation_test.cpp runs these very bodies on the CPU under emulation
 // (tests/cuda/cuda_emulation.h) against the CPU backend's fused cell, in-place forms included.
 // Keep it that way: no other CUDA API in this file. Under nvcc, grid_stride comes from
-// cuda/launch.cuh and ComputeT's __half case from cuda/kernel_util.cuh; the emulation test
-// defines a host grid-stride loop (tests/cuda/kernel_util_host.h), so the __half
-// instantiations run only on a GPU.
+// cuda/launch.cuh and ComputeT's __half case from cuda/kernel_util.cuh (cuda/kernel_convert.cuh);
+// the emulation test defines a host grid-stride loop and, in a CUDA build, includes
+// kernel_convert.cuh too (tests/cuda/kernel_util_host.h), so the __half instantiations run there.
 //
 // Leaves out: the launchers and their argument checks (cuda/lstm.cu).
 #pragma once

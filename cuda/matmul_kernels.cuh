@@ -5,9 +5,9 @@
 // tests/cuda/matmul_kernels_emulation_test.cpp runs this very body on the CPU under emulation
 // (tests/cuda/cuda_emulation.h) against the CPU backend's matmul with k == 0. Keep it that way:
 // no other CUDA API in this file. Under nvcc, grid_stride comes from cuda/launch.cuh and
-// to_compute / to_out / ComputeT's __half case from cuda/kernel_util.cuh; the emulation test
-// defines host versions (tests/cuda/kernel_util_host.h), so the __half instantiation runs only
-// on a GPU.
+// to_compute / to_out / ComputeT's __half case from cuda/kernel_util.cuh (cuda/kernel_convert.cuh);
+// the emulation test gets them through tests/cuda/kernel_util_host.h — kernel_convert.cuh's own
+// in a CUDA build, so the __half instantiation runs there too.
 //
 // Leaves out: the launcher and the cuBLAS calls (cuda/matmul.cu; their arguments are
 // cuda/gemm_mapping.h's, tested on the CPU by tests/cuda/gemm_mapping_test.cpp).

@@ -7,8 +7,9 @@
 // these very bodies on the CPU under emulation (tests/cuda/cuda_emulation.h) and compares them
 // bit for bit with the CPU backend's fills. Keep it that way: no other CUDA API in this file.
 // Under nvcc, grid_stride comes from cuda/launch.cuh and ComputeT/to_out from
-// cuda/kernel_util.cuh; the emulation test defines host versions for float and double
-// (tests/cuda/kernel_util_host.h), so the float16 instantiations run only on a GPU.
+// cuda/kernel_util.cuh (cuda/kernel_convert.cuh); the emulation test gets them through
+// tests/cuda/kernel_util_host.h — kernel_convert.cuh's own in a CUDA build, so the float16
+// instantiations run there too.
 //
 // Leaves out: the launchers (cuda/random.cu).
 #pragma once

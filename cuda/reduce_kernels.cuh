@@ -8,8 +8,9 @@
 // so tests/cuda/reduce_kernels_emulation_test.cpp runs these very bodies on the CPU under
 // emulation (tests/cuda/cuda_emulation.h) against the CPU backend. Keep it that way: no other
 // CUDA API in this file. Under nvcc, CUB comes from <cub/block/block_reduce.cuh>, grid_stride
-// from cuda/launch.cuh and to_compute / to_out from cuda/kernel_util.cuh; a test compiled
-// without nvcc defines host versions (tests/cuda/kernel_util_host.h) and a stand-in
+// from cuda/launch.cuh and to_compute / to_out from cuda/kernel_util.cuh (cuda/kernel_convert.cuh);
+// a test compiled without nvcc gets those through tests/cuda/kernel_util_host.h (kernel_convert's
+// own in a CUDA build, so the __half instantiations run there too) and defines a stand-in
 // cub::BlockReduce with the same contract before including this file.
 //
 // Leaves out: the launcher and its choice of kernel (cuda/reduce.cu).

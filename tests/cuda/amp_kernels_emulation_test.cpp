@@ -11,8 +11,12 @@
 // per element and the state machine the same statements as the CPU's, so every element, flag,
 // scale and counter must be equal bit for bit (NaNs compared as NaN).
 //
-// What it cannot check: float16 gradients (the __half instantiation runs only on a GPU), CUDA's
-// isfinite, and several blocks storing the flag at the same time (blocks run one by one here).
+// float16 gradients (in a CUDA build): the __half instantiation bit for bit (NaN as NaN), inf,
+// -inf and NaN halves raising the flag, 65504 (the largest half) not raising it, 65520 (inf once
+// stored as a half) raising it, subnormal results.
+//
+// What it cannot check: CUDA's isfinite, the device's half conversions, and several blocks
+// storing the flag at the same time (blocks run one by one here).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -30,9 +34,12 @@
 // the two must come first
 #include "cuda/amp_kernels.cuh"
 #include "tensor/backend.h"
+#include "tests/cuda/emulation_half.h"
 
 namespace loom::cuda {
 namespace {
+
+using emu_test::dtype_of;
 
 // CudaBackend::amp_unscale_and_check (cuda/amp.cu) with its launches emulated: chunks of
 // kMaxBuffers, each on the launcher's grid (or `grid` blocks when > 0).
@@ -68,14 +75,14 @@ void cpu_unscale(std::vector<std::vector<T>>& bufs, float inv_scale, float* foun
     grads.push_back(b.data());
     counts.push_back(static_cast<int64_t>(b.size()));
   }
-  backend_for(kCPU).amp_unscale_and_check(
-      grads.data(), counts.data(), static_cast<int>(bufs.size()),
-      sizeof(T) == 4 ? DType::Float32 : DType::Float64, &inv_scale, found_inf);
+  backend_for(kCPU).amp_unscale_and_check(grads.data(), counts.data(),
+                                          static_cast<int>(bufs.size()), dtype_of<T>(), &inv_scale,
+                                          found_inf);
 }
 
 template <typename T>
 bool same_bits_or_nan(T a, T b) {
-  return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof(T)) == 0;
+  return (emu_test::is_nan(a) && emu_test::is_nan(b)) || std::memcmp(&a, &b, sizeof(T)) == 0;
 }
 
 // Buffers of `sizes` random values times 4096; bad[i] = {buffer, element, value} planted.
@@ -93,10 +100,10 @@ std::vector<std::vector<T>> make_grads(const std::vector<int64_t>& sizes,
   for (int64_t n : sizes) {
     bufs.emplace_back(static_cast<std::size_t>(n));
     for (T& x : bufs.back())
-      x = static_cast<T>(normal(rng));
+      x = emu_test::from_double<T>(normal(rng));
   }
   for (const Plant& p : plants)
-    bufs.at(p.buffer).at(static_cast<std::size_t>(p.element)) = static_cast<T>(p.value);
+    bufs.at(p.buffer).at(static_cast<std::size_t>(p.element)) = emu_test::from_double<T>(p.value);
   return bufs;
 }
 
@@ -104,22 +111,27 @@ std::vector<std::vector<T>> make_grads(const std::vector<int64_t>& sizes,
 template <typename T>
 void check_unscale(const std::vector<int64_t>& sizes, const std::vector<Plant>& plants,
                    float inv_scale, unsigned grid = 0) {
-  SCOPED_TRACE(std::string(sizeof(T) == 4 ? "float32" : "float64") + ", " +
-               std::to_string(plants.size()) + " planted, inv_scale " + std::to_string(inv_scale) +
+  SCOPED_TRACE(std::string(dtype_name(dtype_of<T>())) + ", " + std::to_string(plants.size()) +
+               " planted, inv_scale " + std::to_string(inv_scale) +
                (grid ? ", grid " + std::to_string(grid) : ""));
   std::vector<std::vector<T>> gpu = make_grads<T>(sizes, plants, 9), cpu = gpu;
   float flag_gpu = 0.5f, flag_cpu = 0.5f;  // "not written" must leave 0.5
   emulated_unscale(gpu, inv_scale, &flag_gpu, grid);
   cpu_unscale(cpu, inv_scale, &flag_cpu);
   EXPECT_EQ(flag_gpu, flag_cpu);
-  EXPECT_EQ(flag_cpu, plants.empty() ? 0.5f : 1.0f);
+  // Raised iff some planted value is inf or NaN once stored as T (65520 is inf as a half).
+  const bool overflow = std::any_of(plants.begin(), plants.end(), [](const Plant& p) {
+    return !std::isfinite(emu_test::to_double(emu_test::from_double<T>(p.value)));
+  });
+  EXPECT_EQ(flag_cpu, overflow ? 1.0f : 0.5f);
   for (std::size_t i = 0; i < gpu.size(); ++i) {
     int bad = 0;
     for (std::size_t e = 0; e < gpu[i].size() && bad < 3; ++e) {
       if (!same_bits_or_nan(gpu[i][e], cpu[i][e])) {
         ++bad;
-        ADD_FAILURE() << "buffer " << i << " element " << e << ": emulated kernel " << gpu[i][e]
-                      << ", CPU " << cpu[i][e];
+        ADD_FAILURE() << "buffer " << i << " element " << e << ": emulated kernel "
+                      << emu_test::to_double(gpu[i][e]) << ", CPU "
+                      << emu_test::to_double(cpu[i][e]);
       }
     }
   }
@@ -156,6 +168,30 @@ TEST(AmpKernelsEmulation, MoreBuffersThanOneTableTakeSeveralLaunches) {
   check_unscale<float>(sizes, {}, 0.25f, 4);
   // The overflow is in the second launch's buffers only.
   check_unscale<float>(sizes, {{amp::kMaxBuffers + 4, 1, std::nan("")}}, 0.25f, 4);
+}
+
+TEST(AmpKernelsEmulation, Float16GradientsUnscaleAndCheckAsTheCpu) {
+#if LOOM_EMU_HALF
+  // unscale_and_check_kernel<__half>: each gradient widened to float, checked with isfinite
+  // BEFORE the multiply, multiplied by inv_scale in float and rounded once to half — the CPU's
+  // loop, so bit for bit (NaN as NaN). 1/3000: rounded products; 1/4096: exact ones, many of
+  // them subnormal halves (|g| < 0.25 -> below 2^-14 after unscaling).
+  check_unscale<__half>(kSizes, {}, 1.0f / 4096);
+  check_unscale<__half>(kSizes, {}, 1.0f / 3000);
+  check_unscale<__half>(kSizes, {}, 1.0f / 3000, 2);
+  const double inf = std::numeric_limits<double>::infinity();
+  // float16's own overflow: 65504 is finite (not flagged), 65520 rounds to inf (flagged).
+  check_unscale<__half>(kSizes, {{3, 7, 65504.0}, {5, 100, -65504.0}}, 1.0f / 1024);
+  const std::vector<Plant> plants = {
+      {4, kTile, inf}, {5, 2 * kTile + 17, -inf}, {1, 0, std::nan("")}, {7, 1, 65520.0}};
+  for (const Plant& p : plants) {
+    check_unscale<__half>(kSizes, {p}, 1.0f / 1024);
+    check_unscale<__half>(kSizes, {p}, 1.0f / 1024, 1);
+  }
+  check_unscale<__half>(kSizes, plants, 1.0f / 1024, 3);
+#else
+  GTEST_SKIP() << emu_test::kNoHalf;
+#endif
 }
 
 // ---- the state machine ----------------------------------------------------------------------

@@ -15,8 +15,16 @@
 // launcher's grid, one after another elsewhere (emu::emulate_launch_serial: the kernels have no
 // barrier, and a few hundred launches of 256 std::threads would take tens of seconds).
 //
-// What it cannot check: the float16 instantiations (no __half on the host), the launchers'
-// CUDA calls, the real 16-byte stores (alignment faults; UBSan's alignment check stands in).
+// float16 (in a CUDA build, tests/cuda/emulation_half.h): fill in packs of 8 halves and its tail
+// (values rounded, past 65504, subnormal), and every cast to and from __half — float, double
+// (through float: a double-rounding case pins it), int32/int64 (truncation; 2049 rounds to
+// even), bool — at ties, the overflow edge, subnormals, -0, inf and NaN: bit for bit, NaN as NaN
+// (CUDA's conversions give the canonical NaN, Eigen's keep the payload). The strided copies of
+// float16 move 2-byte words: covered above in every build.
+//
+// What it cannot check: the device's half conversions (cuda_fp16.h's host versions run here),
+// the launchers' CUDA calls, the real 16-byte stores (alignment faults; UBSan's alignment check
+// stands in).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -32,22 +40,19 @@
 #include "cuda/copy_cast_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
+#include "tests/cuda/emulation_half.h"
 
 namespace loom::cuda {
 namespace {
 
+using emu_test::dtype_of;
+
 using emu_test::expect_bytes_equal;
+using emu_test::from_double;
+using emu_test::kIsFloating;
+using emu_test::kIsHalf;
 using emu_test::launcher_grid;
 using emu_test::PoisonedBuffer;
-
-template <typename T>
-DType dtype_of() {
-  if constexpr (std::is_same_v<T, float>) return DType::Float32;
-  if constexpr (std::is_same_v<T, double>) return DType::Float64;
-  if constexpr (std::is_same_v<T, int32_t>) return DType::Int32;
-  if constexpr (std::is_same_v<T, int64_t>) return DType::Int64;
-  if constexpr (std::is_same_v<T, bool>) return DType::Bool;
-}
 
 // ---- fill ------------------------------------------------------------------------------
 
@@ -64,8 +69,10 @@ void check_fill(int64_t n, int shift, double value, unsigned grid) {
       emu_test::host_aligned(got.data(), sizeof(T) * N) && n >= N;  // the launcher's test
   if (n > 0) {  // the launcher returns before launching for n == 0
     const unsigned blocks = grid > 0 ? grid : launcher_grid(vec ? n / N : n);
+    // The launcher's host_convert: static_cast, or double -> float -> __half (round to nearest
+    // even), as the CPU converts.
     emu::emulate_launch_serial({blocks}, {kDefaultBlockSize}, copy_cast::fill_kernel<T, N>,
-                               got.data(), n, static_cast<T>(value), vec);
+                               got.data(), n, from_double<T>(value), vec);
   }
   expect_bytes_equal(got.data(), want.data(), n, "fill");
   EXPECT_TRUE(got.guard_intact()) << "fill wrote past element " << n;
@@ -86,6 +93,18 @@ TEST(CopyCastKernelsEmulation, FillPacksAndTailOnAlignedAndShiftedBuffers) {
   check_fill_sizes<int32_t>(-7);
   check_fill_sizes<int64_t>(123456789012.0);
   check_fill_sizes<bool>(3.0);
+}
+
+TEST(CopyCastKernelsEmulation, Float16FillPacksAndTail) {
+#if LOOM_EMU_HALF
+  check_fill_sizes<__half>(-2.5);              // packs of 8 halves
+  check_fill_sizes<__half>(0.1);               // rounded to the nearest half (0x2E66)
+  check_fill_sizes<__half>(7e4);               // past 65504: inf
+  check_fill_sizes<__half>(1e-7);              // a subnormal half (2 * 2^-24)
+  check_fill<__half>(8 * 600 + 5, 0, 1.0, 2);  // 600 packs for 512 threads, then a tail of 5
+#else
+  GTEST_SKIP() << emu_test::kNoHalf;
+#endif
 }
 
 TEST(CopyCastKernelsEmulation, FillOnTwoBlocksWrapsOverThePacks) {
@@ -223,7 +242,10 @@ void check_cast(const std::vector<S>& values, unsigned grid) {
                                copy_cast::cast_kernel<S, D>, static_cast<const S*>(src.data()),
                                got.data(), n);
   }
-  expect_bytes_equal(got.data(), want.data(), n, "cast");
+  if constexpr (kIsFloating<D>)
+    emu_test::expect_same_bits_or_nan(got.data(), want.data(), n, "cast");  // NaN bits differ
+  else
+    expect_bytes_equal(got.data(), want.data(), n, "cast");
   EXPECT_TRUE(got.guard_intact());
 }
 
@@ -233,8 +255,17 @@ std::vector<T> cycle(const std::vector<double>& pattern, int64_t n) {
   std::vector<T> out;
   for (int64_t i = 0; i < n; ++i) {
     const double x = pattern[static_cast<std::size_t>(i) % pattern.size()];
-    out.push_back(static_cast<T>(std::is_floating_point_v<T> ? x * (1.0 + 0.001 * (i / 8)) : x));
+    out.push_back(from_double<T>(kIsFloating<T> ? x * (1.0 + 0.001 * (i / 8)) : x));
   }
+  return out;
+}
+
+// n values cycling through `pattern` unchanged (to T through float for __half).
+template <typename T>
+std::vector<T> repeat(const std::vector<double>& pattern, int64_t n) {
+  std::vector<T> out;
+  for (int64_t i = 0; i < n; ++i)
+    out.push_back(from_double<T>(pattern[static_cast<std::size_t>(i) % pattern.size()]));
   return out;
 }
 
@@ -254,6 +285,50 @@ TEST(CopyCastKernelsEmulation, CastBetweenDtypes) {
       check_cast<bool, double>(cycle<bool>({0, 1, 1}, n), grid);
     }
   }
+}
+
+// float16 casts: through float both ways (to_compute / to_out: __half2float, __float2half_rn),
+// as the CPU's Eigen::half. Bit for bit, NaN as NaN.
+TEST(CopyCastKernelsEmulation, Float16CastsRoundToNearestEven) {
+#if LOOM_EMU_HALF
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double tie_even = 1.0 + std::ldexp(1.0, -11);     // halfway between 1 and 1 + 2^-10
+  const double tie_odd = 1.0 + 3 * std::ldexp(1.0, -11);  // halfway: rounds up to even
+  // Above the tie in double, exactly the tie in float: double -> float -> half gives 1.0, a
+  // direct double -> half rounding would give 1 + 2^-10.
+  const double double_rounding = tie_even + std::ldexp(1.0, -40);
+  const std::vector<double> to_half = {0.1,      -0.0,   65519.0,  65520.0, 1e30,   -1e30,
+                                       1e-8,     3e-8,   tie_even, tie_odd, 2049.0, 1e-3,
+                                       -123.456, 6.1e-5, nan,      inf,     -inf,   0.0};
+  // Halves: 0, -0, normal, the largest, subnormals, the smallest normal, inf, NaN.
+  const std::vector<double> halves = {0.0,   -0.0, 1.0,   -1.5,      2.75, 1e-3, -123.456,
+                                      65504, 6e-8, -3e-7, 6.1035e-5, inf,  -inf, nan};
+  const std::vector<double> int_halves = {0.0, -0.0, 1.5, -1.5, 2.75, -2.75, 65504, -65504, 6e-8};
+  for (unsigned grid : {0u, 1u}) {
+    for (int64_t n : {1, 9, 300}) {
+      check_cast<__half, float>(repeat<__half>(halves, n), grid);
+      check_cast<__half, double>(repeat<__half>(halves, n), grid);
+      check_cast<float, __half>(repeat<float>(to_half, n), grid);
+      check_cast<double, __half>(repeat<double>(to_half, n), grid);
+      check_cast<double, __half>(repeat<double>({double_rounding, -double_rounding}, n), grid);
+      check_cast<__half, int32_t>(repeat<__half>(int_halves, n), grid);  // truncation toward 0
+      check_cast<__half, int64_t>(repeat<__half>(int_halves, n), grid);
+      check_cast<__half, bool>(repeat<__half>({0.0, -0.0, nan, 6e-8, -3.0}, n), grid);
+      check_cast<int32_t, __half>(repeat<int32_t>({2049, -2051, 65519, 70000, 3}, n), grid);
+      check_cast<int64_t, __half>(repeat<int64_t>({4097, -1e6, 65504, 7}, n), grid);
+      check_cast<bool, __half>(repeat<bool>({0, 1, 1}, n), grid);
+    }
+  }
+  // The double-rounding case really is one: the CPU gives 1.0, not 1 + 2^-10.
+  PoisonedBuffer<double> one(1);
+  one[0] = double_rounding;
+  PoisonedBuffer<__half> h(1);
+  backend_for(kCPU).cast(one.data(), DType::Float64, h.data(), DType::Float16, 1);
+  EXPECT_EQ(emu_test::half_bits(h[0]), 0x3C00) << "double -> float16 goes through float";
+#else
+  GTEST_SKIP() << emu_test::kNoHalf;
+#endif
 }
 
 }  // namespace

@@ -21,9 +21,17 @@
 // run at once, so a kernel that lost updates without them would show it; their order is the
 // OS scheduler's, as on a GPU it is the hardware's.
 //
+// float16: in a CUDA build (LOOM_HAVE_CUDA) this header includes CUDA's own cuda_fp16.h, which
+// compiles as host C++ (software conversions, round to nearest even like the device's cvt.rn),
+// and sets LOOM_EMU_HALF to 1, so kernels instantiated for __half run here too; atomicAdd on a
+// __half rounds the float sum to nearest even, as sm_70+'s does. Without CUDA, LOOM_EMU_HALF is
+// 0 and the float16 tests skip. NaNs: cuda_fp16.h's conversions give the canonical NaN (0x7FFF,
+// 0x7FFFFFFF) as the device's cvt does, where Eigen::half keeps sign and payload.
+//
 // What it cannot show: anything about the hardware or the toolchain — launch limits, the 4 KB
 // parameter space, memory coalescing, warp-level behaviour (a kernel relying on lock-step warps
-// would pass here and fail there), libdevice's math functions, __half arithmetic, alignment
+// would pass here and fail there), libdevice's math functions, the device's half instructions
+// themselves (here the host implementations of cuda_fp16.h run), alignment
 // faults (an unaligned 16-byte access works on the CPU; the kernels' own alignment tests are
 // what is exercised), the hardware atomics and races between blocks (blocks never
 // overlap here).
@@ -34,6 +42,15 @@
 // binds to the test's array) is included after `#undef __shared__` / `#define __shared__`, since
 // `extern static` is not C++ (tests/cuda/lstm_persistent_emulation_test.cpp does so).
 #pragma once
+
+// cuda_fp16.h first: it defines __device__, __shared__... for a host compiler (CUDA's
+// host_defines.h), which the keyword section at the end of this file then replaces.
+#if defined(LOOM_HAVE_CUDA) && LOOM_HAVE_CUDA
+#include <cuda_fp16.h>
+#define LOOM_EMU_HALF 1
+#else
+#define LOOM_EMU_HALF 0
+#endif
 
 #include <gtest/gtest.h>
 
@@ -164,7 +181,7 @@ void emulate_launch_serial(Dim3 grid, Dim3 block, Kernel kernel, const Args&... 
 }  // namespace emu
 
 // CUDA's atomicAdd / atomicMin for the types the kernels use (float, double, int,
-// unsigned long long): *p op= v as one step; returns the old value.
+// unsigned long long; atomicAdd on __half too): *p op= v as one step; returns the old value.
 template <typename T>
 T atomicAdd(T* p, T v) {
   std::lock_guard<std::mutex> lock(emu::atomic_mutex);
@@ -172,6 +189,15 @@ T atomicAdd(T* p, T v) {
   *p = static_cast<T>(old + v);
   return old;
 }
+#if LOOM_EMU_HALF
+// sm_70+'s atomicAdd on a __half: the sum of the two, rounded to nearest even.
+inline __half atomicAdd(__half* p, __half v) {
+  std::lock_guard<std::mutex> lock(emu::atomic_mutex);
+  const __half old = *p;
+  *p = __float2half_rn(__half2float(old) + __half2float(v));
+  return old;
+}
+#endif
 template <typename T>
 T atomicMin(T* p, T v) {
   std::lock_guard<std::mutex> lock(emu::atomic_mutex);
@@ -181,6 +207,14 @@ T atomicMin(T* p, T v) {
 }
 
 // ---- the CUDA keywords, for g++ ------------------------------------------------------------
+// (#undef first: cuda_fp16.h, above, may have defined some of them for a host compiler.)
+#undef __global__
+#undef __device__
+#undef __host__
+#undef __forceinline__
+#undef __launch_bounds__
+#undef __shared__
+#undef __align__
 #define __global__
 #define __device__
 #define __host__

@@ -24,8 +24,16 @@
 // negates as 0 - x) and -0 in its scalar tail; this kernel (and the GPU's neg.f32) gives -0.
 // Values are compared, so that sign of zero is not checked.
 //
-// What it cannot check: float16 (__half), libdevice's math, the launchers' dispatch and their
-// refusals (which dtype supports what: tests/cuda/parity_elementwise_test.cpp, on a GPU).
+// float16 (in a CUDA build, tests/cuda/emulation_half.h): the __half instantiations — every
+// unary, scalar and binary op, 8-half packs + tail and the scalar path one element (2 bytes) off,
+// mul_scalar overflowing to inf and into subnormals, comparisons with NaN — against the CPU's
+// float16 (widened to float, the float kernel, rounded back): the same value for the ops IEEE
+// rounds exactly, one half-ulp on at most 1 + n / 64 elements for exp/log/tanh/sigmoid/pow/sqrt;
+// measured here: every element identical. where on 2-byte words runs in every build.
+//
+// What it cannot check: the device's half conversions (cuda_fp16.h's host versions run here),
+// libdevice's math, the launchers' dispatch and their refusals (which dtype supports what:
+// tests/cuda/parity_elementwise_test.cpp, on a GPU).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -44,24 +52,21 @@
 #include "cuda/elementwise_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
+#include "tests/cuda/emulation_half.h"
 
 namespace loom::cuda {
 namespace {
 
+using emu_test::dtype_of;
+
 using emu_test::expect_bytes_equal;
+using emu_test::from_double;
 using emu_test::host_aligned;
+using emu_test::kIsFloating;
+using emu_test::kIsHalf;
 using emu_test::launcher_grid;
 using emu_test::PoisonedBuffer;
 namespace ew = elementwise;
-
-template <typename T>
-DType dtype_of() {
-  if constexpr (std::is_same_v<T, float>) return DType::Float32;
-  if constexpr (std::is_same_v<T, double>) return DType::Float64;
-  if constexpr (std::is_same_v<T, int32_t>) return DType::Int32;
-  if constexpr (std::is_same_v<T, int64_t>) return DType::Int64;
-  if constexpr (std::is_same_v<T, bool>) return DType::Bool;
-}
 
 // Inputs: `kind` 0 mixed signs (with -0.0, 0 and ties), 1 positive (log, sqrt, pow), 2 with NaN
 // (comparisons only). Integers: small values of both signs; bool: a pattern.
@@ -75,9 +80,9 @@ std::vector<T> inputs(int64_t n, int kind, uint32_t seed) {
     if (i % 7 == 3) x = std::round(x);  // ties between a and b, integers
     if (i % 11 == 5) x = i % 2 ? 0.0 : -0.0;
     if (kind == 1) x = std::fabs(x) + 0.125;
-    if constexpr (std::is_floating_point_v<T>) {
-      v[i] = static_cast<T>(x);
-      if (kind == 2 && i % 5 == 1) v[i] = std::numeric_limits<T>::quiet_NaN();
+    if constexpr (kIsFloating<T>) {
+      v[i] = from_double<T>(x);  // through float for __half
+      if (kind == 2 && i % 5 == 1) v[i] = emu_test::nan_value<T>();
     } else if constexpr (std::is_same_v<T, bool>) {
       v[i] = (i * 7 + static_cast<int64_t>(seed)) % 3 == 0;
     } else {
@@ -93,8 +98,18 @@ constexpr double kMathUlps = 4;  // for exp, log, tanh, sigmoid, pow, float sqrt
 // ulps == 0 (so a still-poisoned NaN fails; -0 equals +0: the CPU's Eigen negates AVX packs as
 // 0 - x, which gives +0 for -(+0), while its scalar tail, the C++ operator and the GPU's neg.f32
 // give -0), else within ulps of max(1, |want|).
+// float16: the same value when ulps == 0, else one half-ulp (both sides compute in float and
+// round once; a few float ulps of difference can move that rounding to the neighbour) on at
+// most 1 + n / 64 elements (a flip needs the float result within a few float ulps of a tie
+// between two halves: about 1 in 2^11 per float ulp of difference; measured here: none).
 template <typename T>
 void expect_match(const T* got, const T* want, int64_t n, double ulps, const std::string& what) {
+#if LOOM_EMU_HALF
+  if constexpr (kIsHalf<T>) {
+    emu_test::expect_half_close(got, want, n, ulps == 0 ? 0 : 1, ulps == 0 ? 0 : 1 + n / 64, what);
+    return;
+  }
+#endif
   if constexpr (!std::is_floating_point_v<T>) {
     expect_bytes_equal(got, want, n, what);
   } else {
@@ -188,8 +203,10 @@ template <typename T>
 void check_scalar_float() {
   using S = ScalarOp;
   // The launcher converts s to the compute type, as the CPU converts it to T.
+  // (float for __half, as the launcher's ScalarFloatF<O, ComputeT<T>>).
+  using C = ComputeT<T>;
   auto f = [](auto op_tag, double s) {
-    return ew::ScalarFloatF<decltype(op_tag)::value, T>{static_cast<T>(s)};
+    return ew::ScalarFloatF<decltype(op_tag)::value, C>{static_cast<C>(s)};
   };
   const double s = -1.3;  // not representable: both sides round it to T the same way
   check_map1<T, T>(f(std::integral_constant<S, S::Add>{}, s), cpu_scalar<T>(S::Add, s), 0, 0,
@@ -253,7 +270,7 @@ void check_map2(BinaryOp op, F f, int kind, double ulps) {
         PoisonedBuffer<In> a(n, shift), b(n, shift);
         a.assign(va);
         b.assign(vb);
-        if (op == BinaryOp::Div && !std::is_floating_point_v<In>) {
+        if (op == BinaryOp::Div && !kIsFloating<In>) {
           for (int64_t i = 0; i < n; ++i)
             if (b[i] == In(0)) b[i] = In(3);  // division by zero has its own test
         }
@@ -276,7 +293,7 @@ void check_map2(BinaryOp op, F f, int kind, double ulps) {
 template <typename T>
 void check_comparisons() {
   using B = BinaryOp;
-  const int kind = std::is_floating_point_v<T> ? 2 : 0;  // NaN among the floats
+  const int kind = kIsFloating<T> ? 2 : 0;  // NaN among the floats
   check_map2<T, bool>(B::Eq, ew::BinaryF<B::Eq>{}, kind, 0);
   check_map2<T, bool>(B::Ne, ew::BinaryF<B::Ne>{}, kind, 0);
   check_map2<T, bool>(B::Lt, ew::BinaryF<B::Lt>{}, kind, 0);
@@ -294,7 +311,7 @@ void check_arithmetic() {
   check_map2<T, T>(B::Div, ew::BinaryF<B::Div>{}, 1, 0);
   check_map2<T, T>(B::Max, ew::BinaryF<B::Max>{}, 0, 0);
   check_map2<T, T>(B::Min, ew::BinaryF<B::Min>{}, 0, 0);
-  if constexpr (std::is_floating_point_v<T>)  // no integer pow (the launcher refuses it)
+  if constexpr (kIsFloating<T>)  // no integer pow (the launcher refuses it)
     check_map2<T, T>(B::Pow, ew::BinaryF<B::Pow>{}, 1, kMathUlps);
 }
 
@@ -340,6 +357,40 @@ TEST(ElementwiseKernelsEmulation, IntegerDivisionByZeroSetsTheErrorWord) {
   EXPECT_EQ(slot, ~0ull);
 }
 
+// ---- float16 -----------------------------------------------------------------------------
+// The __half instantiations the launchers make: In = Out = __half (8-half packs, or the scalar
+// path one element off), computing in float; comparisons into bool. Against the CPU backend's
+// float16 (Eigen::half widened to float, the float kernel, rounded back). Exact (same value)
+// for the ops IEEE rounds exactly — float's 24 bits hold a half sum, difference, product or
+// quotient closely enough that rounding once more to half gives the correctly rounded half —
+// one half-ulp for exp/log/tanh/sigmoid/pow/sqrt (file header: the float results differ by a
+// few float ulps).
+
+TEST(ElementwiseKernelsEmulation, Float16UnaryAndScalarOpsOnBothPaths) {
+#if LOOM_EMU_HALF
+  check_unary_float<__half>();
+  check_scalar_float<__half>();
+  // Past float16's range and into its subnormals: the rounding at the edges (65520 and up
+  // round to inf; below 2^-14 the spacing is 2^-24), on both sides.
+  using S = ScalarOp;
+  check_map1<__half, __half>(ew::ScalarFloatF<S::Mul, float>{30000.0f},
+                             cpu_scalar<__half>(S::Mul, 30000.0), 0, 0, "mul_scalar to inf");
+  check_map1<__half, __half>(ew::ScalarFloatF<S::Mul, float>{1e-5f},
+                             cpu_scalar<__half>(S::Mul, 1e-5), 0, 0, "mul_scalar to subnormal");
+#else
+  GTEST_SKIP() << emu_test::kNoHalf;
+#endif
+}
+
+TEST(ElementwiseKernelsEmulation, Float16BinaryOpsOnBothPaths) {
+#if LOOM_EMU_HALF
+  check_arithmetic<__half>();
+  check_comparisons<__half>();
+#else
+  GTEST_SKIP() << emu_test::kNoHalf;
+#endif
+}
+
 template <typename W>
 void check_where(int64_t n, unsigned grid) {
   SCOPED_TRACE(std::to_string(sizeof(W)) + "-byte words n " + std::to_string(n) + " grid " +
@@ -351,7 +402,10 @@ void check_where(int64_t n, unsigned grid) {
     a[i] = static_cast<W>(sizeof(W) == 1 ? i % 2 : 1000 + i);
     b[i] = static_cast<W>(sizeof(W) == 1 ? (i + 1) % 2 : 2000 + i);
   }
-  const DType dt = sizeof(W) == 1 ? DType::Bool : (sizeof(W) == 4 ? DType::Int32 : DType::Int64);
+  const DType dt = sizeof(W) == 1   ? DType::Bool
+                   : sizeof(W) == 2 ? DType::Float16
+                   : sizeof(W) == 4 ? DType::Int32
+                                    : DType::Int64;
   backend_for(kCPU).where(cond.data(), a.data(), b.data(), want.data(), dt, n);
   emu::emulate_launch_serial({grid > 0 ? grid : launcher_grid(n)}, {kDefaultBlockSize},
                              ew::where_kernel<W>, static_cast<const bool*>(cond.data()),
@@ -365,6 +419,7 @@ TEST(ElementwiseKernelsEmulation, WhereMovesWords) {
   for (int64_t n : {1, 17, 700}) {
     for (unsigned grid : {0u, 1u}) {
       check_where<uint8_t>(n, grid);
+      check_where<uint16_t>(n, grid);  // float16's word
       check_where<uint32_t>(n, grid);
       check_where<uint64_t>(n, grid);
     }

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cuda/launch.cuh"
@@ -89,6 +90,13 @@ void expect_bytes_equal(const T* got, const T* want, int64_t n, const std::strin
         ADD_FAILURE() << what << " element " << i << ": emulated kernel byte "
                       << int{*reinterpret_cast<const unsigned char*>(got + i)} << ", CPU "
                       << int{*reinterpret_cast<const unsigned char*>(want + i)};
+      } else if constexpr (!std::is_arithmetic_v<T>) {  // __half: its bits
+        uint16_t g = 0, w = 0;
+        static_assert(sizeof(T) == sizeof g, "a 2-byte non-arithmetic element: __half");
+        std::memcpy(&g, got + i, sizeof g);
+        std::memcpy(&w, want + i, sizeof w);
+        ADD_FAILURE() << what << " element " << i << ": emulated kernel bits 0x" << std::hex << g
+                      << ", CPU 0x" << w << std::dec;
       } else {
         ADD_FAILURE() << what << " element " << i << ": emulated kernel " << got[i] << ", CPU "
                       << want[i];

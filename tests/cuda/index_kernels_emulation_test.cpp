@@ -12,8 +12,15 @@
 // computes on the GPU (computed here on the host, the same stable order), which must equal the
 // CPU's loop bit for bit on arbitrary floats; iota. Outputs start as 0xFF bytes.
 //
-// What it cannot check: CUB's sort, encode and scan themselves (they need a GPU), the float16
-// and hardware atomics, the launcher's read-back of the error slot.
+// float16 (in a CUDA build): index_select moves 2-byte words (every build); the atomic kernel on
+// __half (the emulation's atomicAdd rounds the float sum to nearest even, as sm_70+'s) with
+// duplicates on integer values (exact in any order) and, one addition per element, on arbitrary
+// fractions; the segment kernel's add_rounded<__half> (rounded after every addition, the CPU's
+// order) on arbitrary values — all bit for bit.
+//
+// What it cannot check: CUB's sort, encode and scan themselves (they need a GPU), the hardware
+// atomics (float16 sums with duplicates depend on their order), the launcher's read-back of the
+// error slot.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -31,24 +38,22 @@
 #include "cuda/index_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
+#include "tests/cuda/emulation_half.h"
 
 namespace loom::cuda {
 namespace {
 
+using emu_test::dtype_of;
+
 using emu_test::expect_bytes_equal;
+using emu_test::from_double;
+using emu_test::kIsFloating;
+using emu_test::kIsHalf;
 using emu_test::launcher_grid;
 using emu_test::PoisonedBuffer;
 namespace ik = index_kernels;
 
 constexpr unsigned long long kNone = ~0ull;  // ErrorSlot's "nothing reported"
-
-template <typename T>
-DType dtype_of() {
-  if constexpr (std::is_same_v<T, float>) return DType::Float32;
-  if constexpr (std::is_same_v<T, double>) return DType::Float64;
-  if constexpr (std::is_same_v<T, int32_t>) return DType::Int32;
-  if constexpr (std::is_same_v<T, int64_t>) return DType::Int64;
-}
 
 // K indices in [0, rows), with repeats (rows < K).
 std::vector<int64_t> random_index(int64_t K, int64_t rows, uint32_t seed) {
@@ -97,7 +102,10 @@ void check_select(int64_t outer, int64_t rows, int64_t inner, const std::vector<
   PoisonedBuffer<W> src(outer * rows * inner), got(outer * K * inner), want(outer * K * inner);
   for (int64_t i = 0; i < src.size(); ++i)
     src[i] = static_cast<W>(sizeof(W) == 1 ? i % 2 : i * 131 + 7);
-  const DType dt = sizeof(W) == 1 ? DType::Bool : (sizeof(W) == 4 ? DType::Int32 : DType::Int64);
+  const DType dt = sizeof(W) == 1   ? DType::Bool
+                   : sizeof(W) == 2 ? DType::Float16
+                   : sizeof(W) == 4 ? DType::Int32
+                                    : DType::Int64;
   backend_for(kCPU).index_select(src.data(), index.data(), want.data(), dt, outer, rows, inner, K);
   const int64_t work = outer * K * inner;
   if (work > 0) {
@@ -114,7 +122,8 @@ TEST(IndexKernelsEmulation, SelectGathersRowsWithRepeats) {
   for (unsigned grid : {0u, 1u}) {
     check_select<uint32_t>(1, 11, 16, emb, grid);  // an embedding: [rows, dim]
     check_select<uint64_t>(3, 11, 7, emb, grid);
-    check_select<uint8_t>(2, 11, 1, emb, grid);  // inner 1: one element per index
+    check_select<uint8_t>(2, 11, 1, emb, grid);   // inner 1: one element per index
+    check_select<uint16_t>(2, 11, 9, emb, grid);  // float16's word
     check_select<uint32_t>(1, 11, 16, {4}, grid);
     check_select<uint32_t>(2, 11, 0, emb, grid);  // empty rows: nothing to do
   }
@@ -142,15 +151,18 @@ TEST(IndexKernelsEmulation, SelectSkipsABadRowInsteadOfReadingIt) {
 
 // ---- index_add -------------------------------------------------------------------------
 
-// dst, src values: integer-valued (exact in any order) or arbitrary fractions.
+// dst, src values: integer-valued (exact in any order) or arbitrary fractions. float16's
+// integers are in [-4, 4], so ~100 of them and their partial sums stay below 2048, where every
+// integer is a half (exact in any order there too).
 template <typename T>
 std::vector<T> values(int64_t n, bool integer_valued, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> u(-4.0, 4.0);
   std::vector<T> v(static_cast<std::size_t>(n));
+  const double scale = kIsHalf<T> ? 1 : 8;
   for (T& x : v) {
     const double r = u(rng);
-    x = static_cast<T>(integer_valued || !std::is_floating_point_v<T> ? std::round(r * 8) : r);
+    x = from_double<T>(integer_valued || !kIsFloating<T> ? std::round(r * scale) : r);
   }
   return v;
 }
@@ -158,15 +170,15 @@ std::vector<T> values(int64_t n, bool integer_valued, uint32_t seed) {
 // The atomic kernel (fast path), a std::thread per CUDA thread.
 template <typename T>
 void check_add_atomic(int64_t outer, int64_t rows, int64_t inner, const std::vector<int64_t>& index,
-                      unsigned grid) {
+                      unsigned grid, bool integer_valued = true) {
   const auto K = static_cast<int64_t>(index.size());
   SCOPED_TRACE(std::string("atomic ") + dtype_name(dtype_of<T>()) + " [" + std::to_string(outer) +
                ", " + std::to_string(rows) + ", " + std::to_string(inner) + "] K " +
                std::to_string(K) + " grid " + std::to_string(grid));
   PoisonedBuffer<T> src(outer * K * inner), got(outer * rows * inner), want(outer * rows * inner);
-  src.assign(values<T>(src.size(), true, 3));
-  got.assign(values<T>(got.size(), true, 4));
-  want.assign(values<T>(want.size(), true, 4));
+  src.assign(values<T>(src.size(), integer_valued, 3));
+  got.assign(values<T>(got.size(), integer_valued, 4));
+  want.assign(values<T>(want.size(), integer_valued, 4));
   backend_for(kCPU).index_add(want.data(), index.data(), src.data(), dtype_of<T>(), outer, rows,
                               inner, K);
   const int64_t work = outer * K * inner;
@@ -245,6 +257,27 @@ void check_add_segments(int64_t outer, int64_t rows, int64_t inner,
   EXPECT_TRUE(got.guard_intact());
 }
 
+TEST(IndexKernelsEmulation, Float16AtomicAdd) {
+#if LOOM_EMU_HALF
+  // atomicAdd on __half (sm_70+; emulated: the float sum rounded to nearest even).
+  // Duplicates with integer values (exact in any order), bit for bit.
+  const std::vector<int64_t> many = random_index(300, 3, 5);
+  const std::vector<int64_t> emb = random_index(40, 13, 6);
+  // Every row once (a permutation): one rounded addition per element, so arbitrary fractions
+  // must give the CPU's bits too. With duplicates they would depend on the atomics' order.
+  std::vector<int64_t> perm(13);
+  std::iota(perm.begin(), perm.end(), int64_t{0});
+  std::shuffle(perm.begin(), perm.end(), std::mt19937(11));
+  for (unsigned grid : {0u, 1u}) {
+    check_add_atomic<__half>(1, 3, 1, many, grid);
+    check_add_atomic<__half>(2, 13, 5, emb, grid);
+    check_add_atomic<__half>(3, 13, 7, perm, grid, /*integer_valued=*/false);
+  }
+#else
+  GTEST_SKIP() << emu_test::kNoHalf;
+#endif
+}
+
 TEST(IndexKernelsEmulation, SegmentAddEqualsTheCpuLoopBitForBit) {
   const std::vector<int64_t> many = random_index(300, 3, 9);
   const std::vector<int64_t> emb = random_index(40, 13, 10);  // some rows never picked
@@ -257,6 +290,22 @@ TEST(IndexKernelsEmulation, SegmentAddEqualsTheCpuLoopBitForBit) {
     check_add_segments<int64_t>(3, 13, 1, emb, grid);
     check_add_segments<float>(2, 13, 3, one, grid);
   }
+}
+
+TEST(IndexKernelsEmulation, Float16SegmentAddRoundsAfterEveryAdditionAsTheCpu) {
+#if LOOM_EMU_HALF
+  // add_rounded<__half>: float sum, rounded to half after every addition, in position order —
+  // the CPU's loop; arbitrary fractions, ~100 additions into each element: bit for bit.
+  const std::vector<int64_t> many = random_index(300, 3, 9);
+  const std::vector<int64_t> emb = random_index(40, 13, 10);
+  for (unsigned grid : {0u, 1u}) {
+    check_add_segments<__half>(1, 3, 1, many, grid);
+    check_add_segments<__half>(1, 13, 16, emb, grid);  // the embedding backward in float16
+    check_add_segments<__half>(2, 13, 3, {12}, grid);
+  }
+#else
+  GTEST_SKIP() << emu_test::kNoHalf;
+#endif
 }
 
 TEST(IndexKernelsEmulation, IotaWritesPositions) {

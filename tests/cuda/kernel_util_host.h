@@ -1,16 +1,18 @@
 // tests/cuda/kernel_util_host.h: the few pieces of cuda/kernel_util.cuh and cuda/launch.cuh that
-// the emulated kernel headers (cuda/*_kernels.cuh) use, for g++ and without __half:
-// to_compute, to_out, and the grid-stride loop (launch.cuh defines it only for nvcc), plus
+// the emulated kernel headers (cuda/*_kernels.cuh) use, for g++: to_compute, to_out, ComputeT,
+// kIsFloat and the grid-stride loop (launch.cuh defines it only for nvcc), plus
 // cuda/kernel_types.h (Pack, kPackOf, ComputeT: shared with nvcc, not copied). Same names, so
 // the kernel bodies compile unchanged. Include it (it includes tests/cuda/cuda_emulation.h)
-// before the kernel headers, in a test compiled WITHOUT nvcc (kernel_util.cuh itself needs CUDA's
-// headers and defines the __half versions; cuda/device_batches_kernels.cuh needs only the
-// grid-stride loop).
+// before the kernel headers, in a test compiled WITHOUT nvcc (kernel_util.cuh itself needs the
+// CUDA runtime's headers; cuda/device_batches_kernels.cuh needs only the grid-stride loop).
 //
-// to_compute/to_out also take the integer and bool types (they are the identity there, as on the
-// device), for the copy, cast, index and reduce kernels.
+// The conversions: in a CUDA build (LOOM_EMU_HALF, set by cuda_emulation.h) they are
+// cuda/kernel_convert.cuh's, the very definitions nvcc compiles, __half and its rounding to
+// nearest even included, so the float16 instantiations run here too. Without CUDA there is no
+// cuda_fp16.h: this file then defines them for the arithmetic types only (the identity and a
+// static_cast, as kernel_convert.cuh does for those), and the float16 tests skip.
 //
-// Leaves out: __half (the float16 instantiations run only on a GPU), dispatch, ErrorSlot.
+// Leaves out: dispatch, ErrorSlot.
 #pragma once
 
 #include <cstdint>
@@ -19,19 +21,27 @@
 #include "cuda/kernel_types.h"
 #include "tests/cuda/cuda_emulation.h"
 
+#if LOOM_EMU_HALF
+#include "cuda/kernel_convert.cuh"  // to_compute, to_out, ComputeT<__half>, kIsFloat
+#endif
+
 namespace loom::cuda {
 
-// Pack, kPackOf and ComputeT are cuda/kernel_types.h's, the very ones nvcc uses (there,
-// ComputeT<T> is T for float and double; only __half widens, on the GPU).
+#if !LOOM_EMU_HALF
+// No cuda_fp16.h in this build: the conversions for the types plain C++ knows (kernel_convert.cuh
+// does the same for them; only __half differs).
+template <typename T>
+constexpr bool kIsFloat = std::is_floating_point_v<T>;
 template <typename T>
 inline T to_compute(T v) {
-  static_assert(std::is_arithmetic_v<T>, "host emulation: no __half (it widens, on the GPU)");
+  static_assert(std::is_arithmetic_v<T>, "host emulation without CUDA: no __half");
   return v;
 }
 template <typename Out, typename V>
 inline Out to_out(V v) {
   return static_cast<Out>(v);
 }
+#endif
 
 // for (int64_t i : grid_stride(n)): i = global thread id, then += all threads of the grid
 // (launch.cuh's GridStride, read from the emulated threadIdx/blockIdx/blockDim/gridDim).

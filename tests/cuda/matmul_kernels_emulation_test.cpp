@@ -8,8 +8,11 @@
 // (stride_c > m * ldc) whose padding and gaps must stay untouched; batch, m, n of 1; float and
 // double; the launcher's grid and one block.
 //
-// What it cannot check: the float16 instantiation, the cuBLAS calls (their arguments are tested
-// by tests/cuda/gemm_mapping_test.cpp).
+// float16 (in a CUDA build): beta in float, one rounding to half, as the CPU's float16 matmul;
+// bit for bit, NaN as NaN.
+//
+// What it cannot check: the cuBLAS calls (their arguments are tested by
+// tests/cuda/gemm_mapping_test.cpp; GemmEx for half has never run).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -24,6 +27,7 @@
 #include "cuda/matmul_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
+#include "tests/cuda/emulation_half.h"
 
 namespace loom::cuda {
 namespace {
@@ -35,7 +39,9 @@ using emu_test::PoisonedBuffer;
 template <typename T>
 void check_scale_c(int64_t batch, int64_t m, int64_t n, int64_t pad, int64_t gap, double beta,
                    unsigned grid) {
-  const DType dt = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+  const DType dt = emu_test::kIsHalf<T>       ? DType::Float16
+                   : std::is_same_v<T, float> ? DType::Float32
+                                              : DType::Float64;
   SCOPED_TRACE(std::string(dtype_name(dt)) + " batch " + std::to_string(batch) + " m " +
                std::to_string(m) + " n " + std::to_string(n) + " ldc n+" + std::to_string(pad) +
                " gap " + std::to_string(gap) + " beta " + std::to_string(beta) + " grid " +
@@ -55,17 +61,21 @@ void check_scale_c(int64_t batch, int64_t m, int64_t n, int64_t pad, int64_t gap
   for (int64_t i = 0; i < size; ++i) {
     // NaN in the first element of every batch (beta == 0 must not propagate it); padding and
     // gaps hold values too, which must survive.
-    const T v = i % p.stride_c == 0 ? std::numeric_limits<T>::quiet_NaN()
-                                    : static_cast<T>(0.25 * static_cast<double>(i % 13) - 1.0);
+    const T v = i % p.stride_c == 0
+                    ? emu_test::nan_value<T>()
+                    : emu_test::from_double<T>(0.25 * static_cast<double>(i % 13) - 1.0);
     got[i] = want[i] = v;
   }
-  const T dummy[1] = {T(0)};
+  const T dummy[1] = {emu_test::from_double<T>(0)};
   backend_for(kCPU).matmul(dummy, dummy, want.data(), dt, p);
   // CudaBackend::matmul returns before any launch when batch, m or n is 0.
   emu::emulate_launch({grid > 0 ? grid : launcher_grid(batch * m * n)}, {kDefaultBlockSize},
                       matmul_kernels::scale_c_kernel<T>, got.data(), p.batch, p.m, p.n, p.ldc,
                       p.stride_c, static_cast<ComputeT<T>>(p.beta));
-  expect_bytes_equal(got.data(), want.data(), size, "C");
+  if constexpr (emu_test::kIsHalf<T>)  // beta * NaN: CUDA's NaN is canonical, Eigen's is not
+    emu_test::expect_same_bits_or_nan(got.data(), want.data(), size, "C");
+  else
+    expect_bytes_equal(got.data(), want.data(), size, "C");
   EXPECT_TRUE(got.guard_intact());
 }
 
@@ -78,6 +88,22 @@ TEST(MatmulKernelsEmulation, ScaleCForKZero) {
       check_scale_c<double>(4, 1, 9, 1, 5, beta, grid);
     }
   }
+}
+
+TEST(MatmulKernelsEmulation, Float16ScaleCForKZero) {
+#if LOOM_EMU_HALF
+  // beta in float, C widened, the product rounded once to half: the CPU's float16 matmul does
+  // the same (C widened to float, scaled, rounded back), so bit for bit. beta = 0.3 rounds.
+  for (unsigned grid : {0u, 1u}) {
+    for (double beta : {0.0, 0.5, -3.0, 0.3}) {
+      check_scale_c<__half>(1, 1, 1, 0, 0, beta, grid);
+      check_scale_c<__half>(3, 5, 7, 2, 3, beta, grid);
+      check_scale_c<__half>(2, 20, 15, 0, 0, beta, grid);
+    }
+  }
+#else
+  GTEST_SKIP() << emu_test::kNoHalf;
+#endif
 }
 
 }  // namespace

@@ -15,8 +15,14 @@
 //   under both; sums use integer-valued floats (exact in any order). The block-stride loop over
 //   rows runs on the launcher's grid (one block per row) and on 1 and 2 blocks.
 //
+// - float16 input (in a CUDA build): the column kernel bit for bit on arbitrary values (float
+//   sums in the CPU's order, one rounding); the row kernel under both fold orders: max/min/argmax
+//   bit for bit, integer-valued sums bit for bit, arbitrary sums within one half-ulp (the float
+//   sums of ~700 halves differ in order; measured: identical). NaN compared as NaN.
+//
 // What it cannot check: CUB's own BlockReduce (its warp shuffles, its order: float sums of
-// arbitrary values differ from the CPU's by rounding, on a GPU only), float16.
+// arbitrary values differ from the CPU's by rounding, on a GPU only), the device's half
+// conversions.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -87,22 +93,20 @@ class BlockReduce {
 #include "cuda/reduce_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
+#include "tests/cuda/emulation_half.h"
 
 namespace loom::cuda {
 namespace {
 
+using emu_test::dtype_of;
+
 using emu_test::expect_bytes_equal;
+using emu_test::from_double;
+using emu_test::kIsFloating;
+using emu_test::kIsHalf;
 using emu_test::launcher_grid;
 using emu_test::PoisonedBuffer;
 namespace rk = reduce_kernels;
-
-template <typename T>
-DType dtype_of() {
-  if constexpr (std::is_same_v<T, float>) return DType::Float32;
-  if constexpr (std::is_same_v<T, double>) return DType::Float64;
-  if constexpr (std::is_same_v<T, int32_t>) return DType::Int32;
-  if constexpr (std::is_same_v<T, int64_t>) return DType::Int64;
-}
 
 const char* op_name(ReduceOp op) {
   static const char* names[] = {"sum", "max", "min", "argmax"};
@@ -119,20 +123,22 @@ std::vector<T> make_input(int64_t size, bool integer_valued, const std::vector<i
   std::vector<T> x(static_cast<std::size_t>(size));
   for (T& v : x) {
     const double r = u(rng);
-    v = static_cast<T>(integer_valued || !std::is_floating_point_v<T> ? std::round(r) : r);
+    v = from_double<T>(integer_valued || !kIsFloating<T> ? std::round(r) : r);
   }
-  if constexpr (std::is_floating_point_v<T>) {
+  if constexpr (kIsFloating<T>) {
     for (int64_t p : nans)
-      x[static_cast<std::size_t>(p)] = std::numeric_limits<T>::quiet_NaN();
+      x[static_cast<std::size_t>(p)] = emu_test::nan_value<T>();
   }
   return x;
 }
 
 // Runs the kernel the launcher picks for [outer, n, inner] (or the column kernel when
-// force_cols), on the launcher's grid (grid == 0) or `grid` blocks, and compares with the CPU.
+// force_cols), on the launcher's grid (grid == 0) or `grid` blocks, and compares with the CPU:
+// bit for bit, except float16 outputs, which are compared as values (NaN as NaN: CUDA's
+// conversion gives the canonical NaN, Eigen's keeps the payload) within half_ulps.
 template <typename T, ReduceOp O>
 void check_reduce(int64_t outer, int64_t n, int64_t inner, const std::vector<T>& x, unsigned grid,
-                  bool force_cols = false) {
+                  bool force_cols = false, [[maybe_unused]] int half_ulps = 0) {
   const bool rows = !force_cols && inner == 1 && n > rk::kRowsMinN;  // the launcher's choice
   SCOPED_TRACE(std::string(op_name(O)) + " " + dtype_name(dtype_of<T>()) + " [" +
                std::to_string(outer) + ", " + std::to_string(n) + ", " + std::to_string(inner) +
@@ -150,14 +156,23 @@ void check_reduce(int64_t outer, int64_t n, int64_t inner, const std::vector<T>&
                                {kDefaultBlockSize}, rk::reduce_cols_kernel<T, O>, x.data(),
                                static_cast<void*>(got.data()), outer, n, inner);
   }
+#if LOOM_EMU_HALF
+  if constexpr (kIsHalf<Out>) {
+    emu_test::expect_half_close(got.data(), want.data(), outer * inner, half_ulps,
+                                half_ulps == 0 ? 0 : outer * inner, op_name(O));
+    EXPECT_TRUE(got.guard_intact());
+    return;
+  }
+#endif
   expect_bytes_equal(got.data(), want.data(), outer * inner, op_name(O));
   EXPECT_TRUE(got.guard_intact());
 }
 
+// sum_half_ulps: the float16 sum's tolerance (the max/min/argmax are always exact).
 template <typename T>
 void check_all_ops(int64_t outer, int64_t n, int64_t inner, const std::vector<T>& x, unsigned grid,
-                   bool force_cols = false) {
-  check_reduce<T, ReduceOp::Sum>(outer, n, inner, x, grid, force_cols);
+                   bool force_cols = false, int sum_half_ulps = 0) {
+  check_reduce<T, ReduceOp::Sum>(outer, n, inner, x, grid, force_cols, sum_half_ulps);
   check_reduce<T, ReduceOp::Max>(outer, n, inner, x, grid, force_cols);
   check_reduce<T, ReduceOp::Min>(outer, n, inner, x, grid, force_cols);
   check_reduce<T, ReduceOp::ArgMax>(outer, n, inner, x, grid, force_cols);
@@ -187,6 +202,17 @@ TEST(ReduceKernelsEmulation, ColumnKernelEqualsTheCpuLoop) {
   check_columns<int64_t>(true);
 }
 
+TEST(ReduceKernelsEmulation, Float16ColumnKernelEqualsTheCpuLoop) {
+#if LOOM_EMU_HALF
+  // float16 input, sums in float, rounded once to half: the CPU's loop and order, so exact on
+  // arbitrary values; max/min/argmax compare the widened floats, NaN rules included.
+  check_columns<__half>(false);
+  check_columns<__half>(true);
+#else
+  GTEST_SKIP() << emu_test::kNoHalf;
+#endif
+}
+
 TEST(ReduceKernelsEmulation, ColumnKernelOnLongRowsToo) {
   // The launcher never sends inner == 1, n > 64 here, but the kernel handles any shape.
   const std::vector<float> x = make_input<float>(2 * 100, false, {0, 150}, 4);
@@ -194,13 +220,18 @@ TEST(ReduceKernelsEmulation, ColumnKernelOnLongRowsToo) {
 }
 
 template <typename T>
-void check_rows(int64_t outer, int64_t n, unsigned grid) {
+void check_rows(int64_t outer, int64_t n, unsigned grid, bool integer_valued = true,
+                int sum_half_ulps = 0) {
   // Row 0 has NaN at j = 0 (it wins max and min, index 0); row 1 a NaN in the middle, which
   // never wins; integer values in [-3, 3], so every row has many tied maxima.
   std::vector<int64_t> nans = {0};
   if (outer > 1) nans.push_back(n + n / 2);
-  const std::vector<T> x = make_input<T>(outer * n, true, nans, 5);
-  check_all_ops<T>(outer, n, 1, x, grid);
+  const std::vector<T> x = make_input<T>(outer * n, integer_valued, nans, 5);
+  check_all_ops<T>(outer, n, 1, x, grid, false, sum_half_ulps);
+  if (!integer_valued) {  // and sums that are not NaN
+    const std::vector<T> clean = make_input<T>(outer * n, false, {}, 6);
+    check_reduce<T, ReduceOp::Sum>(outer, n, 1, clean, grid, false, sum_half_ulps);
+  }
 }
 
 TEST(ReduceKernelsEmulation, RowKernelEqualsTheCpuUnderAnyFoldOrder) {
@@ -213,6 +244,25 @@ TEST(ReduceKernelsEmulation, RowKernelEqualsTheCpuUnderAnyFoldOrder) {
     check_rows<int64_t>(1, 1000, 0);
   }
   cub::order = cub::Order::Tree;
+}
+
+TEST(ReduceKernelsEmulation, Float16RowKernelUnderAnyFoldOrder) {
+#if LOOM_EMU_HALF
+  for (cub::Order order : {cub::Order::Tree, cub::Order::Reverse}) {
+    cub::order = order;
+    // Integer-valued: the float sum is exact in any order, so bit for bit; ties and NaN as for
+    // float.
+    check_rows<__half>(3, 65, 0);
+    check_rows<__half>(3, 700, 1);
+    // Arbitrary values: max/min/argmax still bit for bit; the float sums of ~700 halves in
+    // another order differ by a few float ulps, which can move the one rounding to half to
+    // the neighbour: one half-ulp (parity_util.h's float16 rule).
+    check_rows<__half>(5, 700, 2, /*integer_valued=*/false, /*sum_half_ulps=*/1);
+  }
+  cub::order = cub::Order::Tree;
+#else
+  GTEST_SKIP() << emu_test::kNoHalf;
+#endif
 }
 
 }  // namespace
