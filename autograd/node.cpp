@@ -1,41 +1,27 @@
-// autograd/node.cpp: SavedTensors, Node::apply and record().
+// autograd/node.cpp: Node::apply, needs_grad and record_node (what record() calls).
 #include "autograd/node.h"
 
 #include "autograd/grad_mode.h"
 
 namespace loom {
 
-const Tensor& SavedTensors::get(const std::string& name) const {
-  const std::string& owner = owner_ ? *owner_ : name;
-  LOOM_CHECK(!released_, owner, ": trying to backward through the graph a second time, but the ",
-             "saved tensors were freed by the first backward; pass retain_graph=true to the ",
-             "first backward() if you need to backward twice");
-  for (const auto& item : items_) {
-    if (item.first == name) return item.second;
-  }
-  LOOM_FAIL(owner, ": no saved tensor named '", name, "' (a bug in this op's backward)");
-}
-
-void SavedTensors::release() {
-  items_.clear();
-  released_ = true;
-}
-
-Node::Node(std::string name, std::vector<Edge> inputs, SavedTensors saved, BackwardFn backward,
-           Shape output_shape)
+Node::Node(std::string name, std::vector<Edge> inputs, std::unique_ptr<NodeBackward> backward,
+           bool frees_state, Shape output_shape)
     : name_(std::move(name)),
       inputs_(std::move(inputs)),
-      saved_(std::move(saved)),
       backward_(std::move(backward)),
-      output_shape_(std::move(output_shape)) {
-  saved_.set_owner(&name_);
-}
+      frees_state_(frees_state),
+      output_shape_(std::move(output_shape)) {}
 
 std::vector<Tensor> Node::apply(const Tensor& grad_output, bool retain_graph) {
-  std::vector<Tensor> grads = backward_(grad_output, saved_);
+  LOOM_CHECK(backward_ != nullptr, name_,
+             ": trying to backward through the graph a second time, but the saved tensors were "
+             "freed by the first backward; pass retain_graph=true to the first backward() if you "
+             "need to backward twice");
+  std::vector<Tensor> grads = backward_->run(grad_output);
   LOOM_CHECK(grads.size() == inputs_.size(), name_, ": backward returned ", grads.size(),
              " gradients for ", inputs_.size(), " inputs");
-  if (!retain_graph) saved_.release();
+  if (!retain_graph && frees_state_) backward_.reset();  // frees the saved tensors
   return grads;
 }
 
@@ -47,8 +33,8 @@ bool needs_grad(const std::vector<Variable>& inputs) {
   return false;
 }
 
-Variable record(const char* name, Tensor output, const std::vector<Variable>& inputs,
-                std::vector<std::pair<std::string, Tensor>> saved, BackwardFn backward) {
+Variable record_node(const char* name, Tensor output, const std::vector<Variable>& inputs,
+                     std::unique_ptr<NodeBackward> backward, bool frees_state) {
   if (!needs_grad(inputs)) return Variable(std::move(output), false);
   std::vector<Edge> edges;
   edges.reserve(inputs.size());
@@ -64,8 +50,8 @@ Variable record(const char* name, Tensor output, const std::vector<Variable>& in
     edges.push_back(std::move(e));
   }
   Shape out_shape = output.shape();
-  auto node = std::make_shared<Node>(name, std::move(edges), SavedTensors(std::move(saved)),
-                                     std::move(backward), std::move(out_shape));
+  auto node = std::make_shared<Node>(name, std::move(edges), std::move(backward), frees_state,
+                                     std::move(out_shape));
   return Variable::from_node(std::move(output), std::move(node));
 }
 

@@ -1,5 +1,5 @@
 // cuda/adam.cu: Adam/AdamW for every parameter of a model in one kernel launch
-// (Backend::adam_step; CPU twin: tensor/cpu/cpu_adam.cpp; caller: nn/optim/adam.cpp).
+// (FusedKernels::adam_step; CPU twin: tensor/cpu/adam.cpp; caller: tensor/adam.cpp).
 //
 // An Adam step reads 4 and writes 3 numbers per parameter element and does ~15 flops on them:
 // memory bound, and for a small model dominated by launch latency. Written with tensor ops it is
@@ -62,7 +62,7 @@ using namespace fused_adam;  // the kernels, tables and constants of cuda/adam_k
 
 // Both launches for parameters params[0 .. n) (n <= kMaxParams).
 template <typename T>
-void launch_chunk(const Backend::AdamParam* params, int n, const Backend::AdamHyper& h,
+void launch_chunk(const AdamParam* params, int n, const AdamHyper& h,
                   const float* found_inf, cudaStream_t stream) {
   AdamTable<T> table{};
   fill_table(table, params, n);
@@ -84,7 +84,8 @@ void launch_chunk(const Backend::AdamParam* params, int n, const Backend::AdamHy
 
 void CudaBackend::adam_step(const AdamParam* params, int num, DType dtype, const AdamHyper& h,
                             const float* found_inf) {
-  check_adam_step_args(params, num, dtype);
+  LOOM_CHECK(dtype == DType::Float32 || dtype == DType::Float64,
+             "adam_step on cuda: float32 or float64 parameters, got ", dtype_name(dtype));
   if (num == 0) return;
   const cudaStream_t stream = op_stream();
   for (int first = 0; first < num; first += kMaxParams) {

@@ -19,7 +19,7 @@
 
 #include "cuda/launch.cuh"
 #include "cuda/multi_tensor.cuh"
-#include "tensor/backend.h"
+#include "tensor/fused_kernels.h"  // AdamParam, AdamHyper
 #include "tensor/kernels/adam_update.h"
 
 #ifdef __CUDACC__
@@ -53,14 +53,14 @@ struct AdamTable {
   StepTable steps;
 };
 // Kernel arguments are limited to 4 KB (the table, the hyper-parameters and the flag pointer).
-static_assert(sizeof(AdamTable<double>) + sizeof(Backend::AdamHyper) + sizeof(void*) <= 4096,
+static_assert(sizeof(AdamTable<double>) + sizeof(AdamHyper) + sizeof(void*) <= 4096,
               "AdamTable must fit the 4 KB kernel parameter space");
 
 using kernels::AdamConstants;
 
 // The table of parameters params[0 .. n) (n <= kMaxParams), as launch_chunk passes it.
 template <typename T>
-void fill_table(AdamTable<T>& table, const Backend::AdamParam* params, int n) {
+void fill_table(AdamTable<T>& table, const AdamParam* params, int n) {
   table.steps.num = n;
   table.tiles.build(n, [&](int i) { return params[i].numel; });
   for (int i = 0; i < n; ++i) {
@@ -82,7 +82,7 @@ __device__ __forceinline__ bool aligned_to(const void* ptr) {
 
 template <typename T, bool Decoupled>
 __global__ void __launch_bounds__(kBlock)
-    adam_kernel(const AdamTable<T> table, const Backend::AdamHyper h, const float* found_inf) {
+    adam_kernel(const AdamTable<T> table, const AdamHyper h, const float* found_inf) {
   // The loss scaler saw inf/NaN: skip the whole step. Every thread reads the same flag, so the
   // whole block returns (no thread is left waiting at a barrier below).
   if (found_inf != nullptr && *found_inf != 0.0f) return;

@@ -17,7 +17,7 @@
 #include <cstdint>
 
 #include "cuda/multi_tensor.cuh"
-#include "tensor/backend.h"
+#include "tensor/kernels/loss_scale_update.h"
 
 #ifdef __CUDACC__
 #include "cuda/kernel_util.cuh"  // ComputeT, to_compute, to_out
@@ -73,33 +73,12 @@ __global__ void __launch_bounds__(kBlock)
   if (__syncthreads_or(bad) && threadIdx.x == 0) *found_inf = 1.0f;
 }
 
-// tensor/cpu/cpu_amp.cpp's CpuBackend::amp_update_scale, statement for statement.
+// The scaler's state machine, one thread: tensor/kernels/loss_scale_update.h, as on the CPU.
 // static: internal linkage, as in the anonymous namespace it came from, so the emulation test's
 // host copy of this body never meets nvcc's host stub of the same name at link time.
 static __global__ void update_scale_kernel(float* scale, int64_t* counters, const float* found_inf,
-                                           const Backend::AmpScaleUpdate a) {
-  int64_t& tracker = counters[Backend::kAmpGrowthTracker];
-  int64_t& consecutive = counters[Backend::kAmpConsecutiveSkips];
-  if (*found_inf != 0.0f) {
-    *scale = static_cast<float>(*scale * a.backoff_factor);
-    tracker = 0;
-    ++consecutive;
-    ++counters[Backend::kAmpSkippedSteps];
-    // Sticky: the first reason found is kept until the host resets it.
-    if (counters[Backend::kAmpCollapsed] == 0) {
-      if (*scale < a.min_scale)
-        counters[Backend::kAmpCollapsed] = 1;
-      else if (a.max_consecutive_skips > 0 && consecutive >= a.max_consecutive_skips)
-        counters[Backend::kAmpCollapsed] = 2;
-    }
-    return;
-  }
-  consecutive = 0;
-  if (++tracker >= a.growth_interval) {
-    const float grown = static_cast<float>(*scale * a.growth_factor);
-    if (isfinite(grown)) *scale = grown;  // at float32's top the scale just stays
-    tracker = 0;
-  }
+                                           const AmpScaleUpdate a) {
+  kernels::update_loss_scale(scale, counters, *found_inf != 0.0f, a);
 }
 
 }  // namespace loom::cuda::amp

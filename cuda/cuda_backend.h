@@ -24,10 +24,11 @@
 #pragma once
 
 #include "tensor/backend.h"
+#include "tensor/fused_kernels.h"
 
 namespace loom::cuda {
 
-class CudaBackend final : public Backend {
+class CudaBackend final : public Backend, public FusedKernels {
  public:
   const char* name() const override { return "cuda"; }
   // Memory comes from the device's caching allocator (cuda/allocator.cuh), on the current
@@ -62,24 +63,12 @@ class CudaBackend final : public Backend {
                       double high) override;
   void random_normal(void* dst, DType dtype, int64_t n, uint64_t seed, uint64_t offset, double mean,
                      double stddev) override;
-  // lstm.cu: one thread per (row, unit) running tensor/kernels/lstm_pointwise.h; float32,
-  // float64, and float16 (__half storage, float compute; the CPU backend has no float16 here).
-  void lstm_pointwise_forward(void* gates, const void* c_prev, void* c, void* tanh_c, void* h,
-                              DType dtype, int64_t B, int64_t H) override;
-  void lstm_pointwise_backward(const void* dh, void* dc, const void* act, void* d_pre,
-                               const void* c_prev, const void* tanh_c, DType dtype, int64_t B,
-                               int64_t H) override;
-  // lstm_persistent.cu: the whole recurrence in one kernel each way, a block per few batch rows,
-  // W_hh in shared memory (fits: it must fit one block's opt-in limit); float32, float64.
-  bool lstm_persistent_fits(DType dtype, int64_t H) override;
-  void lstm_persistent_forward(const void* xproj, const void* w_hh, const void* h0, const void* c0,
-                               void* act, void* c, void* tanh_c, void* h, void* h_n, void* c_n,
-                               bool reverse, DType dtype, int64_t T, int64_t B, int64_t H) override;
-  void lstm_persistent_backward(const void* dh, const void* dh_n, const void* dc_n,
-                                const void* w_hh, const void* act, const void* c, const void* c0,
-                                const void* tanh_c, void* dgates, void* dh0, void* dc0,
-                                bool reverse, DType dtype, int64_t T, int64_t B,
-                                int64_t H) override;
+  FusedKernels* fused() override { return this; }
+  // lstm.cu: the recurrence, a cuBLAS GEMM and a pointwise kernel per step, or (persistent, when
+  // it fits: lstm_persistent.cu) the whole recurrence in one kernel, W_hh in shared memory.
+  void lstm_recurrence_forward(const LstmRecurrence& r, const LstmForwardBuffers& b) override;
+  void lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) override;
+  bool lstm_persistent_fits(const LstmRecurrence& r) override;
   // amp.cu: one launch over up to 64 gradient buffers (a by-value table), and the scaler's state
   // machine as a one-thread kernel; neither reads anything back to the host.
   void amp_unscale_and_check(void* const* grads, const int64_t* counts, int num, DType dtype,

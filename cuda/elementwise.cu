@@ -64,12 +64,6 @@ void launch_map2(const void* a, const void* b, void* out, int64_t n, F f, const 
   LOOM_CUDA_CHECK_LAUNCH();
 }
 
-const char* scalar_op_name(ScalarOp op) {
-  static const char* names[] = {"add", "mul",        "div",     "rsub",   "rdiv",
-                                "pow", "leaky_relu", "maximum", "minimum"};
-  return names[static_cast<int>(op)];
-}
-
 }  // namespace
 
 void CudaBackend::unary(UnaryOp op, const void* x, void* y, DType dtype, int64_t n) {

@@ -1,90 +1,180 @@
-// cuda/lstm.cu: the fused LSTM cell's pointwise step on the GPU. CPU twin: tensor/cpu/cpu_lstm.cpp.
+// cuda/lstm.cu: the LSTM recurrence on the GPU (FusedKernels::lstm_recurrence_*; contract:
+// tensor/fused_kernels.h; caller: tensor/lstm.cpp; CPU twin: tensor/cpu/lstm.cpp).
 //
-// After the GEMMs of one timestep, an LSTM cell is independent per (batch row b, hidden unit j):
-// four gate pre-activations and c_{t-1} in, the activations, c_t, tanh(c_t) and h_t out (and
-// the reverse for backward). So both kernels run one thread per (b, j), B*H threads walked with
-// the shared grid-stride loop, and each thread calls the per-element functions of
-// tensor/kernels/lstm_pointwise.h — the very code the CPU loop runs, so the two backends cannot
-// drift apart; nothing here re-derives the math.
+// Two launch strategies for the one recurrence:
+//   per step (the default): every step is a cuBLAS GEMM (h_{t-1} W_hh^T into the step's gates;
+//     mixed float16 x float16 -> float32 when the gemm dtype is float16) and one pointwise kernel,
+//     plus a cast of h_t to the gemm dtype when mixed; backward mirrors it, last step first.
+//   persistent: the whole recurrence in one kernel each way (cuda/lstm_persistent.cu), when the
+//     caller asks and W_hh fits one block's shared memory (state == gemm dtype only).
+// The pointwise kernels (cuda/lstm_kernels.cuh) run one thread per (row, unit) and call the
+// per-element functions of tensor/kernels/lstm_pointwise.h: the very code the CPU loop runs.
+// Thread b*H + j reads gate k at row b, column k*H + j, so consecutive threads read consecutive
+// addresses: four coalesced streams. Forward writes the activations over the pre-activations and
+// backward updates dc in place; a thread reads its own elements before writing them and no two
+// threads share one, so no pointer here is __restrict__.
 //
-// Memory: thread t = b*H + j reads gate k at row b, column k*H + j, so consecutive threads read
-// consecutive addresses within each of the four gate blocks of a row: four coalesced streams.
-//
-// Aliasing (tensor/backend.h's contract): forward writes the activations over the
-// pre-activations (gates is in and out); backward may write d_pre over act and updates dc in
-// place. A thread reads all of its own elements before writing them and no two threads touch the
-// same element, so this is safe — and it is why no pointer here is __restrict__.
-//
-// dtypes: float32 and float64 compute in their own type; float16 is stored as __half and computed
-// in float (one rounding per stored value), a GPU-only path the CPU backend does not offer.
-//
-// The kernels are in cuda/lstm_kernels.cuh, which uses so little of CUDA that
-// tests/cuda/lstm_kernels_emulation_test.cpp runs them on the CPU; this file keeps the
-// launchers.
-//
-// Left out: a vectorized (__half2 / float4) variant — with B = H = 100 a step is 10k threads and
-// the kernel is launch-latency bound, not bandwidth bound; fusing the pointwise step into the
-// recurrent GEMM's epilogue (that is the persistent kernel's job, issue 6 item 3c).
-#include <cuda_fp16.h>
+// Leaves out: a vectorized (__half2 / float4) pointwise kernel (at B = H = 100 a step is 10k
+// threads, launch-latency bound), fusing the pointwise step into the GEMM's epilogue.
 #include <cuda_runtime_api.h>
+
+#include <type_traits>
 
 #include "cuda/check.cuh"
 #include "cuda/cuda_backend.h"
+#include "cuda/device.h"
 #include "cuda/kernel_util.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/lstm_kernels.cuh"
+#include "cuda/lstm_persistent.h"
 
 namespace loom::cuda {
 namespace {
 
 using namespace lstm_cell;  // the kernels of cuda/lstm_kernels.cuh
 
-// ---- host launchers ----------------------------------------------------------------------
+// One step's cell for B rows (state dtype).
+void cell_forward(DType dtype, void* gates, const void* c_prev, void* c, void* tanh_c, void* h,
+                  int64_t B, int64_t H) {
+  const LaunchConfig cfg = launch_for(B * H, kDefaultBlockSize, "lstm cell forward");
+  const cudaStream_t stream = op_stream();
+  auto run = [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    lstm_forward_kernel<T><<<cfg.grid, cfg.block, 0, stream>>>(
+        static_cast<T*>(gates), static_cast<const T*>(c_prev), static_cast<T*>(c),
+        static_cast<T*>(tanh_c), static_cast<T*>(h), B, H);
+    LOOM_CUDA_CHECK_LAUNCH();
+  };
+  dtype == DType::Float32 ? run(static_cast<float*>(nullptr)) : run(static_cast<double*>(nullptr));
+}
 
-void check_sizes(const char* op, DType dtype, int64_t B, int64_t H) {
-  LOOM_CHECK(B >= 0 && H >= 0, op, ": bad sizes B ", B, " H ", H);
-  LOOM_CHECK(dtype == DType::Float32 || dtype == DType::Float64 || dtype == DType::Float16, op,
-             " on cuda: supports float32, float64 and float16, got ", dtype_name(dtype));
+void cell_backward(DType dtype, const void* dh, void* dc, const void* act, void* d_pre,
+                   const void* c_prev, const void* tanh_c, int64_t B, int64_t H) {
+  const LaunchConfig cfg = launch_for(B * H, kDefaultBlockSize, "lstm cell backward");
+  const cudaStream_t stream = op_stream();
+  auto run = [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    lstm_backward_kernel<T><<<cfg.grid, cfg.block, 0, stream>>>(
+        static_cast<const T*>(dh), static_cast<T*>(dc), static_cast<const T*>(act),
+        static_cast<T*>(d_pre), static_cast<const T*>(c_prev), static_cast<const T*>(tanh_c), B,
+        H);
+    LOOM_CUDA_CHECK_LAUNCH();
+  };
+  dtype == DType::Float32 ? run(static_cast<float*>(nullptr)) : run(static_cast<double*>(nullptr));
+}
+
+// Step t's slice of a [T, B, width] buffer of `dtype`.
+void* step_of(const void* base, DType dtype, int64_t t, int64_t B, int64_t width) {
+  return const_cast<char*>(static_cast<const char*>(base)) +
+         static_cast<std::size_t>(t * B * width) * dtype_size(dtype);
+}
+
+// C [m, n] (+)= A [m, k] op(B), A and B in r.gemm, C in r.state.
+void gemm(CudaBackend& be, const LstmRecurrence& r, const void* a, const void* b, bool trans_b,
+          void* c, int64_t m, int64_t n, int64_t k, double beta) {
+  MatmulArgs g;
+  g.m = m, g.n = n, g.k = k;
+  g.trans_b = trans_b;
+  g.lda = k, g.ldb = trans_b ? k : n, g.ldc = n;
+  g.beta = beta;
+  if (r.gemm == r.state)
+    be.matmul(a, b, c, r.state, g);
+  else
+    be.matmul_mixed(a, b, r.gemm, c, r.state, g);
+}
+
+// Device scratch from the caching allocator, returned when it goes out of scope (stream-ordered,
+// so the kernels enqueued before that still see it).
+struct Scratch {
+  CudaBackend& be;
+  std::size_t bytes;
+  Device dev;
+  void* ptr;
+  Scratch(CudaBackend& b, std::size_t n, Device d) : be(b), bytes(n), dev(d), ptr(b.allocate(n, d)) {}
+  ~Scratch() { be.deallocate(ptr, bytes, dev); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+};
+
+void check(const char* op, const LstmRecurrence& r) {
+  LOOM_CHECK(r.state == DType::Float32 || r.state == DType::Float64, op,
+             " on cuda: the state dtype is float32 or float64, got ", dtype_name(r.state));
+  LOOM_CHECK(r.gemm == r.state || (r.gemm == DType::Float16 && r.state == DType::Float32), op,
+             " on cuda: the GEMMs run in the state dtype or in float16 with a float32 state, got ",
+             dtype_name(r.gemm), " with ", dtype_name(r.state));
+}
+
+bool runs_persistent(const LstmRecurrence& r) {
+  return r.persistent && r.gemm == r.state && persistent_lstm_fits(r.state, r.H);
 }
 
 }  // namespace
 
-void CudaBackend::lstm_pointwise_forward(void* gates, const void* c_prev, void* c, void* tanh_c,
-                                         void* h, DType dtype, int64_t B, int64_t H) {
-  check_sizes("lstm_pointwise_forward", dtype, B, H);
-  LOOM_CHECK(c != c_prev || B * H == 0,
-             "lstm_pointwise_forward: c may not alias c_prev (tensor/backend.h)");
-  if (B * H == 0) return;
-  const cudaStream_t stream = op_stream();
-  const LaunchConfig cfg = launch_for(B * H, kDefaultBlockSize, "lstm_pointwise_forward");
-  dispatch_dtype(dtype, "lstm_pointwise_forward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if constexpr (kIsFloat<T>) {
-      lstm_forward_kernel<T><<<cfg.grid, cfg.block, 0, stream>>>(
-          static_cast<T*>(gates), static_cast<const T*>(c_prev), static_cast<T*>(c),
-          static_cast<T*>(tanh_c), static_cast<T*>(h), B, H);
-      LOOM_CUDA_CHECK_LAUNCH();
-    }
-  });
+bool CudaBackend::lstm_persistent_fits(const LstmRecurrence& r) {
+  return r.gemm == r.state && persistent_lstm_fits(r.state, r.H);
 }
 
-void CudaBackend::lstm_pointwise_backward(const void* dh, void* dc, const void* act, void* d_pre,
-                                          const void* c_prev, const void* tanh_c, DType dtype,
-                                          int64_t B, int64_t H) {
-  check_sizes("lstm_pointwise_backward", dtype, B, H);
-  if (B * H == 0) return;
-  const cudaStream_t stream = op_stream();
-  const LaunchConfig cfg = launch_for(B * H, kDefaultBlockSize, "lstm_pointwise_backward");
-  dispatch_dtype(dtype, "lstm_pointwise_backward", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if constexpr (kIsFloat<T>) {
-      lstm_backward_kernel<T><<<cfg.grid, cfg.block, 0, stream>>>(
-          static_cast<const T*>(dh), static_cast<T*>(dc), static_cast<const T*>(act),
-          static_cast<T*>(d_pre), static_cast<const T*>(c_prev), static_cast<const T*>(tanh_c), B,
-          H);
-      LOOM_CUDA_CHECK_LAUNCH();
+void CudaBackend::lstm_recurrence_forward(const LstmRecurrence& r, const LstmForwardBuffers& f) {
+  check("lstm_recurrence_forward", r);
+  if (r.B == 0) return;
+  if (runs_persistent(r)) return persistent_lstm_forward(r, f);
+  const int64_t T = r.T, B = r.B, H = r.H;
+  const void* h_prev = f.h0;  // gemm dtype
+  const void* c_prev = f.c0;
+  for (int64_t step = 0; step < T; ++step) {
+    const int64_t t = r.reverse ? T - 1 - step : step;
+    void* gates = step_of(f.gates, r.state, t, B, 4 * H);
+    gemm(*this, r, h_prev, f.w_hh, true, gates, B, 4 * H, H, 1.0);  // gates += h W_hh^T
+    void* c = step_of(f.c, r.state, t, B, H);
+    void* h = step_of(f.h, r.state, t, B, H);
+    cell_forward(r.state, gates, c_prev, c, step_of(f.tanh_c, r.state, t, B, H), h, B, H);
+    h_prev = h;
+    if (f.h_gemm != nullptr) {
+      void* hg = step_of(f.h_gemm, r.gemm, t, B, H);
+      cast(h, r.state, hg, r.gemm, B * H);
+      h_prev = hg;
     }
-  });
+    c_prev = c;
+  }
+  if (f.c_n != nullptr)
+    copy_device_to_device(f.c_n, c_prev, static_cast<std::size_t>(B * H) * dtype_size(r.state),
+                          Device(DeviceType::CUDA, current_device()));
+}
+
+void CudaBackend::lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) {
+  check("lstm_recurrence_backward", r);
+  if (r.B == 0) return;
+  if (runs_persistent(r)) return persistent_lstm_backward(r, b);
+  const int64_t T = r.T, B = r.B, H = r.H;
+  const Device dev(DeviceType::CUDA, current_device());
+  const std::size_t bh_bytes = static_cast<std::size_t>(B * H) * dtype_size(r.state);
+  // dL/dh_t through every path (one step), and dL/dc carried between steps (dc_n first).
+  Scratch dh(*this, bh_bytes, dev), dc(*this, bh_bytes, dev);
+  if (b.dc_n != nullptr)
+    copy_device_to_device(dc.ptr, b.dc_n, bh_bytes, dev);
+  else
+    fill(dc.ptr, r.state, B * H, 0.0);
+  const void* da_gemm = b.dgates_gemm != nullptr ? b.dgates_gemm : b.dgates;
+  int64_t t_next = -1;  // the step processed just before (t+1 forward, t-1 reverse)
+  for (int64_t step = T - 1; step >= 0; --step) {
+    const int64_t t = r.reverse ? T - 1 - step : step;
+    copy_device_to_device(dh.ptr, step_of(b.dh, r.state, t, B, H), bh_bytes, dev);
+    if (t_next >= 0)  // dh_t += da_{t_next} W_hh
+      gemm(*this, r, step_of(da_gemm, r.gemm, t_next, B, 4 * H), b.w_hh, false, dh.ptr, B, H,
+           4 * H, 1.0);
+    const int64_t t_prev = r.reverse ? t + 1 : t - 1;
+    const void* c_prev = step == 0 ? b.c0 : step_of(b.c, r.state, t_prev, B, H);
+    void* da = step_of(b.dgates, r.state, t, B, 4 * H);
+    cell_backward(r.state, dh.ptr, dc.ptr, step_of(b.act, r.state, t, B, 4 * H), da, c_prev,
+                  step_of(b.tanh_c, r.state, t, B, H), B, H);
+    if (b.dgates_gemm != nullptr)
+      cast(da, r.state, step_of(b.dgates_gemm, r.gemm, t, B, 4 * H), r.gemm, B * 4 * H);
+    t_next = t;
+  }
+  if (b.dh0 != nullptr)  // dh0 = da_first W_hh
+    gemm(*this, r, step_of(da_gemm, r.gemm, t_next, B, 4 * H), b.w_hh, false, b.dh0, B, H, 4 * H,
+         0.0);
+  if (b.dc0 != nullptr) copy_device_to_device(b.dc0, dc.ptr, bh_bytes, dev);
 }
 
 }  // namespace loom::cuda

@@ -77,6 +77,7 @@
 
 #include "cuda/check.cuh"
 #include "cuda/cuda_backend.h"
+#include "cuda/lstm_persistent.h"
 #include "cuda/device.h"
 #include "cuda/kernel_util.cuh"
 #include "cuda/launch.cuh"
@@ -144,7 +145,7 @@ persistent::Plan plan_for(const char* op, DType dtype, int64_t T, int64_t B, int
              " does not fit one thread block of cuda:", device, ": W_hh [", 4 * H, ", ", H,
              "] and the state need ", smem_elems(H, 1) * es, " bytes of shared memory (limit ",
              l.smem_optin, ") and ", 4 * H, " threads (limit ", kMaxBlockSize,
-             "); check Backend::lstm_persistent_fits first, or use the fused LSTM");
+             "); check lstm_persistent_available first");
   return persistent::plan_launch(B, H, es, l.sms, l.smem_optin);
 }
 
@@ -172,61 +173,57 @@ void dispatch_plan(DType dtype, int bb, F&& f) {
 
 }  // namespace
 
-bool CudaBackend::lstm_persistent_fits(DType dtype, int64_t H) {
+bool persistent_lstm_fits(DType dtype, int64_t H) {
   return fits(limits_of(current_device()), dtype, H);
 }
 
-void CudaBackend::lstm_persistent_forward(const void* xproj, const void* w_hh, const void* h0,
-                                          const void* c0, void* act, void* c, void* tanh_c, void* h,
-                                          void* h_n, void* c_n, bool reverse, DType dtype,
-                                          int64_t T, int64_t B, int64_t H) {
-  const char* op = "lstm_persistent_forward";
+void persistent_lstm_forward(const LstmRecurrence& r, const LstmForwardBuffers& b) {
+  const char* op = "lstm_recurrence_forward (persistent)";
   const int device = current_device();
-  const persistent::Plan p = plan_for(op, dtype, T, B, H, device);
-  if (B == 0) return;
+  const persistent::Plan p = plan_for(op, r.state, r.T, r.B, r.H, device);
+  if (r.B == 0) return;
   const cudaStream_t stream = op_stream();
   const dim3 grid(static_cast<unsigned>(p.blocks)), block(static_cast<unsigned>(p.threads));
-  const int steps = static_cast<int>(T), rows = static_cast<int>(B), hid = static_cast<int>(H);
+  const int steps = static_cast<int>(r.T), rows = static_cast<int>(r.B), hid = static_cast<int>(r.H);
   auto run = [&](auto tag, auto bb_tag) {
     using E = typename decltype(tag)::type;
     constexpr int BB = decltype(bb_tag)::value;
     const auto kernel = &persistent::lstm_persistent_forward_kernel<E, BB>;
     ensure_smem(reinterpret_cast<const void*>(kernel), device, static_cast<int>(p.smem_bytes));
+    // The gates are the input projection in and the activations out (xproj == act), h_n is not
+    // needed (the caller's h holds every h_t).
     kernel<<<grid, block, static_cast<size_t>(p.smem_bytes), stream>>>(
-        static_cast<const E*>(xproj), static_cast<const E*>(w_hh), static_cast<const E*>(h0),
-        static_cast<const E*>(c0), static_cast<E*>(act), static_cast<E*>(c),
-        static_cast<E*>(tanh_c), static_cast<E*>(h), static_cast<E*>(h_n), static_cast<E*>(c_n),
-        reverse, steps, rows, hid);
+        static_cast<const E*>(b.gates), static_cast<const E*>(b.w_hh), static_cast<const E*>(b.h0),
+        static_cast<const E*>(b.c0), static_cast<E*>(b.gates), static_cast<E*>(b.c),
+        static_cast<E*>(b.tanh_c), static_cast<E*>(b.h), static_cast<E*>(nullptr),
+        static_cast<E*>(b.c_n), r.reverse, steps, rows, hid);
     LOOM_CUDA_CHECK_LAUNCH();
   };
-  dispatch_plan(dtype, p.bb, run);
+  dispatch_plan(r.state, p.bb, run);
 }
 
-void CudaBackend::lstm_persistent_backward(const void* dh, const void* dh_n, const void* dc_n,
-                                           const void* w_hh, const void* act, const void* c,
-                                           const void* c0, const void* tanh_c, void* dgates,
-                                           void* dh0, void* dc0, bool reverse, DType dtype,
-                                           int64_t T, int64_t B, int64_t H) {
-  const char* op = "lstm_persistent_backward";
+void persistent_lstm_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) {
+  const char* op = "lstm_recurrence_backward (persistent)";
   const int device = current_device();
-  const persistent::Plan p = plan_for(op, dtype, T, B, H, device);
-  if (B == 0) return;
+  const persistent::Plan p = plan_for(op, r.state, r.T, r.B, r.H, device);
+  if (r.B == 0) return;
   const cudaStream_t stream = op_stream();
   const dim3 grid(static_cast<unsigned>(p.blocks)), block(static_cast<unsigned>(p.threads));
-  const int steps = static_cast<int>(T), rows = static_cast<int>(B), hid = static_cast<int>(H);
+  const int steps = static_cast<int>(r.T), rows = static_cast<int>(r.B), hid = static_cast<int>(r.H);
   auto run = [&](auto tag, auto bb_tag) {
     using E = typename decltype(tag)::type;
     constexpr int BB = decltype(bb_tag)::value;
     const auto kernel = &persistent::lstm_persistent_backward_kernel<E, BB>;
     ensure_smem(reinterpret_cast<const void*>(kernel), device, static_cast<int>(p.smem_bytes));
     kernel<<<grid, block, static_cast<size_t>(p.smem_bytes), stream>>>(
-        static_cast<const E*>(dh), static_cast<const E*>(dh_n), static_cast<const E*>(dc_n),
-        static_cast<const E*>(w_hh), static_cast<const E*>(act), static_cast<const E*>(c),
-        static_cast<const E*>(c0), static_cast<const E*>(tanh_c), static_cast<E*>(dgates),
-        static_cast<E*>(dh0), static_cast<E*>(dc0), reverse, steps, rows, hid);
+        static_cast<const E*>(b.dh), static_cast<const E*>(nullptr),
+        static_cast<const E*>(b.dc_n), static_cast<const E*>(b.w_hh),
+        static_cast<const E*>(b.act), static_cast<const E*>(b.c), static_cast<const E*>(b.c0),
+        static_cast<const E*>(b.tanh_c), static_cast<E*>(b.dgates), static_cast<E*>(b.dh0),
+        static_cast<E*>(b.dc0), r.reverse, steps, rows, hid);
     LOOM_CUDA_CHECK_LAUNCH();
   };
-  dispatch_plan(dtype, p.bb, run);
+  dispatch_plan(r.state, p.bb, run);
 }
 
 }  // namespace loom::cuda

@@ -41,11 +41,6 @@ using namespace reduce_kernels;  // the kernels of cuda/reduce_kernels.cuh
 
 // ---- host launcher -----------------------------------------------------------------------
 
-const char* reduce_op_name(ReduceOp op) {
-  static const char* names[] = {"sum", "max", "min", "argmax"};
-  return names[static_cast<int>(op)];
-}
-
 }  // namespace
 
 void CudaBackend::reduce(ReduceOp op, const void* x, void* out, DType dtype, int64_t outer,

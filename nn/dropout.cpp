@@ -26,9 +26,12 @@ Variable dropout_with_mask_shape(const Variable& x, double p, const Shape& mask_
     const Tensor u = rand(mask_shape, gen, opts);
     mask = mul(lt(u, 1.0 - p).to(x.dtype()), 1.0 / (1.0 - p));
   }
-  return record("DropoutBackward", mul(x.data(), mask), {x}, {{"mask", mask}},
-                [](const Tensor& g, const SavedTensors& s) {
-                  return std::vector<Tensor>{mul(g, s["mask"])};
+  struct Saved {
+    Tensor mask;  // keep / (1 - p), of mask_shape
+  };
+  return record("DropoutBackward", mul(x.data(), mask), {x}, Saved{mask},
+                [](const Tensor& g, const Saved& s) {
+                  return std::vector<Tensor>{mul(g, s.mask)};
                 });
 }
 

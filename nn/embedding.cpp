@@ -21,10 +21,13 @@ Variable embedding(const Variable& weight, const Tensor& ids, std::optional<int6
   out_shape.push_back(weight.size(1));
   // index_select checks every id against V and names the offending position.
   Tensor y = index_select(weight.data(), 0, flat).view(out_shape);
-  return record("EmbeddingBackward", y, {weight}, {{"ids", flat}},
-                [sw = weight.shape(), padding_idx](const Tensor& g, const SavedTensors& s) {
+  struct Saved {
+    Tensor ids;  // [N] flattened
+  };
+  return record("EmbeddingBackward", y, {weight}, Saved{flat},
+                [sw = weight.shape(), padding_idx](const Tensor& g, const Saved& s) {
                   Tensor dw = zeros(sw, TensorOptions(g.dtype(), g.device()));
-                  const Tensor& idx = s["ids"];
+                  const Tensor& idx = s.ids;
                   index_add_(dw, 0, idx, g.reshape({idx.numel(), sw[1]}));
                   if (padding_idx) dw.select(0, *padding_idx).fill_(0);
                   return std::vector<Tensor>{dw};

@@ -37,14 +37,13 @@ Tensor upstream(const Tensor& g, Reduction r, int64_t count) {
   return r == Reduction::Mean ? div(g, static_cast<double>(count)) : g;
 }
 
-// Records the node shared by all losses: one input, saved tensors, a local gradient d l / d x
-// computed in backward from them, multiplied by the (scaled) upstream gradient.
-template <typename LocalGrad>
+// Records the node shared by all losses: one input, its saved state, a local gradient d l / d x
+// computed in backward from it (local(saved)), multiplied by the (scaled) upstream gradient.
+template <typename Saved, typename LocalGrad>
 Variable record_loss(const char* name, const Variable& x, const Tensor& l, Reduction r,
-                     int64_t count, std::vector<std::pair<std::string, Tensor>> saved,
-                     LocalGrad local) {
+                     int64_t count, Saved saved, LocalGrad local) {
   return record(name, reduce(l, r), {x}, std::move(saved),
-                [r, count, local](const Tensor& g, const SavedTensors& s) {
+                [r, count, local](const Tensor& g, const Saved& s) {
                   const Tensor d = local(s);
                   Tensor u = upstream(g, r, count);
                   // cross_entropy with None: l is [N] but x is [N, C]
@@ -61,9 +60,11 @@ Variable bce_with_logits(const Variable& logits, const Tensor& target, Reduction
   const Tensor& x = logits.data();
   const Tensor zero = zeros({}, TensorOptions(x.dtype(), x.device()));
   const Tensor l = maximum(x, zero) - x * target + log(add(exp(neg(abs(x))), 1.0));
-  return record_loss("BCEWithLogitsBackward", logits, l, reduction, x.numel(),
-                     {{"x", x}, {"y", target}},
-                     [](const SavedTensors& s) { return sigmoid(s["x"]) - s["y"]; });
+  struct Saved {
+    Tensor x, y;
+  };
+  return record_loss("BCEWithLogitsBackward", logits, l, reduction, x.numel(), Saved{x, target},
+                     [](const Saved& s) { return sigmoid(s.x) - s.y; });
 }
 
 // l = -(y log p + (1-y) log(1-p)), each log clamped at -100;
@@ -76,11 +77,13 @@ Variable binary_cross_entropy(const Variable& probs, const Tensor& target, Reduc
   const Tensor log_p = clamp(log(p), -100.0, 0.0);
   const Tensor log_1mp = clamp(log(rsub(1.0, p)), -100.0, 0.0);
   const Tensor l = neg(target * log_p + rsub(1.0, target) * log_1mp);
-  return record_loss("BCEBackward", probs, l, reduction, p.numel(), {{"p", p}, {"y", target}},
-                     [](const SavedTensors& s) {
-                       const Tensor& pp = s["p"];
-                       const Tensor denom = clamp(pp * rsub(1.0, pp), 1e-12, 1.0);
-                       return (pp - s["y"]) / denom;
+  struct Saved {
+    Tensor p, y;
+  };
+  return record_loss("BCEBackward", probs, l, reduction, p.numel(), Saved{p, target},
+                     [](const Saved& s) {
+                       const Tensor denom = clamp(s.p * rsub(1.0, s.p), 1e-12, 1.0);
+                       return (s.p - s.y) / denom;
                      });
 }
 
@@ -109,17 +112,22 @@ Variable cross_entropy(const Variable& logits, const Tensor& target, Reduction r
   const Tensor se = sum(e, 1, true);
   const Tensor log_softmax = shifted - log(se);
   const Tensor l = neg(sum(log_softmax * onehot, 1));  // [N]
-  return record_loss("CrossEntropyBackward", logits, l, reduction, N,
-                     {{"softmax", e / se}, {"onehot", onehot}},
-                     [](const SavedTensors& s) { return s["softmax"] - s["onehot"]; });
+  struct Saved {
+    Tensor softmax, onehot;  // [N, C] each
+  };
+  return record_loss("CrossEntropyBackward", logits, l, reduction, N, Saved{e / se, onehot},
+                     [](const Saved& s) { return s.softmax - s.onehot; });
 }
 
 // l = (x - y)^2;  dl/dx = 2 (x - y). Saves x - y.
 Variable mse_loss(const Variable& input, const Tensor& target, Reduction reduction) {
   check_pair("mse_loss", input, target);
   const Tensor d = input.data() - target;
-  return record_loss("MSEBackward", input, d * d, reduction, d.numel(), {{"diff", d}},
-                     [](const SavedTensors& s) { return mul(s["diff"], 2.0); });
+  struct Saved {
+    Tensor diff;  // x - y
+  };
+  return record_loss("MSEBackward", input, d * d, reduction, d.numel(), Saved{d},
+                     [](const Saved& s) { return mul(s.diff, 2.0); });
 }
 
 }  // namespace loom::nn

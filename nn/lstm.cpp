@@ -1,11 +1,10 @@
 // nn/lstm.cpp: the LSTM module and lstm_forward, which stacks layers and directions.
 //
-// Everything here is shared by the three implementations: argument checks, batch_first (a
+// Everything here is shared by the two implementations: argument checks, batch_first (a
 // transpose view in, a transpose view out), the loop over layers and directions, the
 // concatenation of the two directions' outputs, dropout between layers, and stacking each
 // layer's final states into h_n / c_n. One layer in one direction is lstm_layer_composed
-// (nn/lstm_composed.cpp), lstm_layer_fused (nn/lstm_fused.cpp) or lstm_layer_persistent
-// (nn/lstm_persistent.cpp).
+// (nn/lstm_composed.cpp) or lstm_layer_fused (nn/lstm_fused.cpp).
 #include "nn/lstm.h"
 
 #include <cmath>
@@ -38,17 +37,15 @@ void check_state(const Variable& s, const char* name, const Shape& want, DType d
              ", the input has ", dtype_name(dtype));
 }
 
-LstmLayerOutput run_layer(LstmImpl impl, const Variable& x, const Variable& h0, const Variable& c0,
-                          const LstmParams& p, bool reverse) {
-  switch (impl) {
+LstmLayerOutput run_layer(const LSTMOptions& o, const Variable& x, const Variable& h0,
+                          const Variable& c0, const LstmParams& p, bool reverse) {
+  switch (o.impl()) {
     case LstmImpl::Composed:
       return lstm_layer_composed(x, h0, c0, p, reverse);
     case LstmImpl::Fused:
-      return lstm_layer_fused(x, h0, c0, p, reverse);
-    case LstmImpl::Persistent:
-      return lstm_layer_persistent(x, h0, c0, p, reverse);
+      return lstm_layer_fused(x, h0, c0, p, reverse, o.persistent());
   }
-  LOOM_FAIL("LSTM: unknown implementation ", static_cast<int>(impl));
+  LOOM_FAIL("LSTM: unknown implementation ", static_cast<int>(o.impl()));
 }
 
 }  // namespace
@@ -87,7 +84,7 @@ LstmOutput lstm_forward(const Variable& x, const Variable& h0, const Variable& c
       const int64_t k = layer * D + dir;
       const Variable h = h0.defined() ? select(h0, 0, k) : zero;
       const Variable c = c0.defined() ? select(c0, 0, k) : zero;
-      const LstmLayerOutput r = run_layer(opts.impl(), input, h, c, params[k], dir == 1);
+      const LstmLayerOutput r = run_layer(opts, input, h, c, params[k], dir == 1);
       outs.push_back(r.out);
       h_n.push_back(r.h_n);
       c_n.push_back(r.c_n);

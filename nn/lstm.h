@@ -11,21 +11,17 @@
 // [L*D, B, H], row layer*D + direction, never batch-first (as in PyTorch). Dropout (p) is applied
 // to each layer's output except the last, in training mode only.
 //
-// Three implementations compute the same function (tests/nn/lstm_equivalence_test.cpp,
-// tests/nn/lstm_persistent_test.cpp):
+// Two implementations compute the same function (tests/nn/lstm_equivalence_test.cpp):
 //   LstmImpl::Composed  nn/lstm_composed.cpp: the cell written with autograd ops, step by step;
 //                       the version to read and to step through in a debugger.
-//   LstmImpl::Fused     nn/lstm_fused.cpp: one graph node per (layer, direction) with a
-//                       hand-written BPTT backward (docs/labs/04-lstm-bptt.md); the fast one.
-//   LstmImpl::Persistent nn/lstm_persistent.cpp: fused's node, with each direction's whole
-//                       recurrence in one Backend call forward and one backward (on a GPU one
-//                       kernel each, W_hh kept on-chip: cuda/lstm_persistent.cu, lab 06). Falls
-//                       back to Fused where the backend cannot run it (lstm_persistent_available)
-//                       and under autocast.
+//   LstmImpl::Fused     nn/lstm_fused.cpp: one graph node per (layer, direction) over the Tensor
+//                       ops of tensor/lstm.h, with a hand-written BPTT (docs/labs/04-lstm-bptt.md);
+//                       the fast one. `persistent(true)` asks a GPU to run each recurrence as one
+//                       kernel (W_hh kept on chip) where it fits (loom::lstm_persistent_available).
 //
 // Leaves out: proj_size, packed (variable-length) sequences, peepholes, and float16 weights in the
-// fused path (under autocast it runs float16 GEMMs on float32 master weights:
-// nn/lstm_fused_amp.cpp; the composed path takes any float dtype).
+// fused path (under autocast it runs float16 GEMMs on float32 master weights; the composed path
+// takes any float dtype).
 #pragma once
 
 #include <cstdint>
@@ -37,7 +33,7 @@
 
 namespace loom::nn {
 
-enum class LstmImpl { Composed, Fused, Persistent };
+enum class LstmImpl { Composed, Fused };
 
 // Options with libtorch's shape: LSTMOptions(in, H).num_layers(2).bidirectional(true);
 // each setter returns *this, each getter is the same name without an argument.
@@ -50,6 +46,7 @@ class LSTMOptions {
   LSTMOptions& dropout(double p) { return dropout_ = p, *this; }  // between layers
   LSTMOptions& bidirectional(bool b) { return bidirectional_ = b, *this; }
   LSTMOptions& impl(LstmImpl i) { return impl_ = i, *this; }
+  LSTMOptions& persistent(bool p) { return persistent_ = p, *this; }  // Fused on a GPU
   int64_t input_size() const { return input_size_; }
   int64_t hidden_size() const { return hidden_size_; }
   int64_t num_layers() const { return num_layers_; }
@@ -57,6 +54,7 @@ class LSTMOptions {
   double dropout() const { return dropout_; }
   bool bidirectional() const { return bidirectional_; }
   LstmImpl impl() const { return impl_; }
+  bool persistent() const { return persistent_; }
   int64_t num_directions() const { return bidirectional_ ? 2 : 1; }
 
  private:
@@ -66,6 +64,7 @@ class LSTMOptions {
   double dropout_ = 0.0;
   bool bidirectional_ = false;
   LstmImpl impl_ = LstmImpl::Fused;
+  bool persistent_ = false;
 };
 
 // The four parameters of one (layer, direction).
@@ -100,17 +99,9 @@ struct LstmLayerOutput {
 // x [T, B, in]; h0, c0 [B, H] (defined; zeros if the caller has none); reverse runs t = T-1..0.
 LstmLayerOutput lstm_layer_composed(const Variable& x, const Variable& h0, const Variable& c0,
                                     const LstmParams& p, bool reverse);
+// `persistent`: LSTMOptions::persistent.
 LstmLayerOutput lstm_layer_fused(const Variable& x, const Variable& h0, const Variable& c0,
-                                 const LstmParams& p, bool reverse);
-// Fused's node with the recurrence in one backend call each way; runs lstm_layer_fused instead
-// when !lstm_persistent_available(x's dtype, H, x's device) or autocast is on.
-LstmLayerOutput lstm_layer_persistent(const Variable& x, const Variable& h0, const Variable& c0,
-                                      const LstmParams& p, bool reverse);
-// Whether LstmImpl::Persistent really runs the persistent recurrence for this dtype and hidden
-// size on `device` (Backend::lstm_persistent_fits on its current device): the CPU runs float32
-// and float64 of any size; CUDA needs W_hh [4H, H] in one block's shared memory (float32 up to
-// H = 119 on an H100). Apps print it so a benchmark never measures a silent fallback.
-bool lstm_persistent_available(DType dtype, int64_t hidden_size, Device device);
+                                 const LstmParams& p, bool reverse, bool persistent = false);
 
 // ---- the module ------------------------------------------------------------------------------
 class LSTM : public Module {
@@ -126,8 +117,9 @@ class LSTM : public Module {
   Variable forward(const Variable& x) override { return forward_full(x).output; }
 
   const LSTMOptions& options() const { return options_; }
-  // Switch implementation (the parameters are shared; all compute the same function).
+  // Switch implementation (the parameters are shared; both compute the same function).
   void set_impl(LstmImpl impl) { options_.impl(impl); }
+  void set_persistent(bool p) { options_.persistent(p); }
   // params()[layer*D + direction]: handles to the registered parameters.
   const std::vector<LstmParams>& params() const { return params_; }
   // Seeds the dropout masks (only used in training with dropout > 0).

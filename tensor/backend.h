@@ -1,17 +1,17 @@
-// tensor/backend.h: the one narrow interface every device backend implements.
+// tensor/backend.h: the one narrow interface every device backend implements (its core table).
 //
-// The Tensor frontend (tensor.cpp, ops_*.cpp) handles shapes, views, broadcasting, dtype
-// checks and error messages. A Backend only runs kernels on raw buffers: every pointer is the
-// start of a compact (dense, row-major) buffer of `n` elements, except `compact` and
-// `strided_write`, which take a StridedLayout and are how views become dense and dense
-// results are written into views. All operands of one call are on the same device and, unless
-// stated, share one dtype. The frontend checks shapes, dtypes and devices before calling;
-// a backend checks only what it alone can (index bounds, unsupported dtypes) and throws
-// loom::Error. The full contract, op by op, is in tensor/README.md.
+// The Tensor frontend (tensor.cpp, ops_*.cpp) handles shapes, views, broadcasting, dtype checks
+// and error messages; a Backend only runs kernels on raw buffers. Every pointer is the start of a
+// compact (dense, row-major) buffer of `n` elements, except in `compact` and `strided_write`,
+// which take a StridedLayout: how views become dense and dense results are written into views.
+// All operands of one call are on the same device and, unless stated, share one dtype. A backend
+// checks only what it alone can (index bounds, unsupported dtypes) and throws loom::Error. The
+// contract, op by op, is in tensor/README.md. Fused kernels (the LSTM recurrence, Adam, the loss
+// scaler, mixed-precision GEMM) are an optional extension: tensor/fused_kernels.h.
 //
-// Dispatch happens in exactly one place: backend_for(device). The CPU backend registers
-// itself; the CUDA library calls register_backend(DeviceType::CUDA, ...) at start-up, so
-// tensor/ never depends on cuda/.
+// Dispatch happens in exactly one place, backend_for(device), and only tensor/ calls it. The
+// CPU backend registers itself; the CUDA library calls register_backend() at start-up, so tensor/
+// never depends on cuda/.
 #pragma once
 
 #include <cstddef>
@@ -19,31 +19,28 @@
 
 #include "tensor/device.h"
 #include "tensor/dtype.h"
+#include "tensor/strided_layout.h"
 
 namespace loom {
 
-constexpr int kMaxDims = 8;  // the most dims a strided copy handles (views have at most this)
+class FusedKernels;  // tensor/fused_kernels.h
 
-// A view into a buffer, in elements: element (i0..in-1) lives at offset + sum(ik * strides[k]).
-struct StridedLayout {
-  int ndim = 0;
-  int64_t sizes[kMaxDims] = {};
-  int64_t strides[kMaxDims] = {};
-  int64_t offset = 0;
-};
-
-enum class UnaryOp { Neg, Exp, Log, Tanh, Sigmoid, Relu, Sqrt, Abs, Sign };
+// kCount is last in each enum: the size of the op's name table (static_assert beside it).
+enum class UnaryOp { Neg, Exp, Log, Tanh, Sigmoid, Relu, Sqrt, Abs, Sign, kCount };
 // y = f(x, s): Add x+s, Mul x*s, Div x/s, RSub s-x, RDiv s/x, Pow x^s, LeakyRelu (x>0?x:s*x),
 // Max max(x,s), Min min(x,s).
-enum class ScalarOp { Add, Mul, Div, RSub, RDiv, Pow, LeakyRelu, Max, Min };
+enum class ScalarOp { Add, Mul, Div, RSub, RDiv, Pow, LeakyRelu, Max, Min, kCount };
 // Arithmetic ops produce the input dtype; comparisons (Eq..Ge) produce Bool.
-enum class BinaryOp { Add, Sub, Mul, Div, Max, Min, Pow, Eq, Ne, Lt, Le, Gt, Ge };
+enum class BinaryOp { Add, Sub, Mul, Div, Max, Min, Pow, Eq, Ne, Lt, Le, Gt, Ge, kCount };
 // Sum and Max produce the input dtype; ArgMax produces Int64 (first maximum wins).
-enum class ReduceOp { Sum, Max, Min, ArgMax };
+enum class ReduceOp { Sum, Max, Min, ArgMax, kCount };
 
 bool is_comparison(BinaryOp op);
+// Names for messages ("exp", "maximum", "argmax", ...).
 const char* unary_op_name(UnaryOp op);
+const char* scalar_op_name(ScalarOp op);
 const char* binary_op_name(BinaryOp op);
+const char* reduce_op_name(ReduceOp op);
 
 // C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] for b in [0, batch), where op(X) is X or
 // X^T. A[b] starts at a + b*stride_a and is stored row-major with leading dimension lda:
@@ -119,140 +116,18 @@ class Backend {
   virtual void random_normal(void* dst, DType dtype, int64_t n, uint64_t seed, uint64_t offset,
                              double mean, double stddev) = 0;
 
-  // ---- fused LSTM cell, one timestep of B rows x H units (tensor/kernels/lstm_pointwise.h) --
-  // The fused LSTM (nn/lstm_fused.cpp) does its GEMMs with matmul() and everything between
-  // them with these two calls. Gate order i, f, g, o: gate k of unit j is column k*H + j of a
-  // [B, 4H] row. All buffers dense row-major; floating dtypes. Not pure virtual, so a backend
-  // without them still builds: the default throws "not implemented by backend <name>".
-  //
-  // forward:  gates [B, 4H]  in: pre-activations (both biases included), out: activations
-  //           c_prev [B, H] in;  c, tanh_c, h [B, H] out  (c may not alias c_prev)
-  virtual void lstm_pointwise_forward(void* gates, const void* c_prev, void* c, void* tanh_c,
-                                      void* h, DType dtype, int64_t B, int64_t H);
-  // backward: dh [B, H] in: dL/dh_t through every path
-  //           dc [B, H] in: dL/dc_t arriving from step t+1, out: dL/dc_{t-1} (in place)
-  //           act [B, 4H] in: the saved activations
-  //           d_pre [B, 4H] out: dL/d(pre-activations); may alias act
-  //           c_prev, tanh_c [B, H] in: saved by forward (c_{t-1} and tanh(c_t))
-  virtual void lstm_pointwise_backward(const void* dh, void* dc, const void* act, void* d_pre,
-                                       const void* c_prev, const void* tanh_c, DType dtype,
-                                       int64_t B, int64_t H);
-
-  // ---- persistent LSTM: one layer's whole recurrence in one call (nn/lstm_persistent.cpp) -----
-  // One (layer, direction): T steps of B rows x H units; the input projection is done before
-  // (one GEMM) and the weight gradients after (GEMMs over all steps); these two calls are the
-  // sequential part in between. All buffers dense row-major and time-major, indexed by t in
-  // input order also when `reverse` (then the steps run t = T-1 .. 0). Gate layout and math as
-  // lstm_pointwise_* (tensor/kernels/lstm_pointwise.h). float32 and float64. CPU twin:
-  // tensor/cpu/cpu_lstm_persistent.cpp; CUDA: cuda/lstm_persistent.cu (W_hh kept in one block's
-  // shared memory, hence lstm_persistent_fits). Not pure virtual: the defaults throw "not
-  // implemented by backend <name>" (lstm_persistent_fits returns false).
-  //
-  // Whether the two calls can run hidden size H in `dtype` on the current device.
-  virtual bool lstm_persistent_fits(DType dtype, int64_t H);
-  // forward:  xproj [T, B, 4H] in: x_t W_ih^T + b_ih + b_hh for every t
-  //           w_hh [4H, H] in;  h0, c0 [B, H] in: the state before the first step
-  //           act [T, B, 4H] out: activated gates of every step; may alias xproj
-  //           c, tanh_c, h [T, B, H] out: c_t, tanh(c_t), h_t of every step
-  //           h_n, c_n [B, H] out, each may be null: h and c after the last step
-  virtual void lstm_persistent_forward(const void* xproj, const void* w_hh, const void* h0,
-                                       const void* c0, void* act, void* c, void* tanh_c, void* h,
-                                       void* h_n, void* c_n, bool reverse, DType dtype, int64_t T,
-                                       int64_t B, int64_t H);
-  // backward: dh [T, B, H] in: dL/dh_t from outside the recurrence (the output's gradient)
-  //           dh_n, dc_n [B, H] in, each may be null (= zero): gradients of h_n and c_n
-  //           w_hh, act, c, tanh_c: as in forward (saved);  c0 [B, H]: the first step's c_prev
-  //           dgates [T, B, 4H] out: dL/d(pre-activations) of every step; may alias act
-  //           dh0, dc0 [B, H] out, each may be null: gradients of h0 and c0
-  virtual void lstm_persistent_backward(const void* dh, const void* dh_n, const void* dc_n,
-                                        const void* w_hh, const void* act, const void* c,
-                                        const void* c0, const void* tanh_c, void* dgates, void* dh0,
-                                        void* dc0, bool reverse, DType dtype, int64_t T, int64_t B,
-                                        int64_t H);
-
-  // ---- mixed precision: the dynamic loss scaler's two kernels (nn/amp/grad_scaler.cpp) ------
-  // The scaler's state (scale, counters, found_inf) lives in one-element buffers on the device,
-  // so that neither call needs the host to read a device value (no synchronisation on a GPU).
-  // Not pure virtual: the default throws "not implemented by backend <name>"; the CPU versions
-  // are in tensor/cpu/cpu_amp.cpp.
-  //
-  // Unscale + check, ONE pass over `num` gradient buffers: buffer i (grads[i], a device pointer)
-  // holds counts[i] dense elements of `dtype` (floating). Every element is multiplied in place
-  // by *inv_scale; if any element is inf or NaN, *found_inf is set to 1.0f, otherwise it is not
-  // written (so several calls OR into one flag). `grads` and `counts` are HOST arrays of `num`
-  // entries; inv_scale and found_inf are device pointers to one float32 each.
-  virtual void amp_unscale_and_check(void* const* grads, const int64_t* counts, int num,
-                                     DType dtype, const float* inv_scale, float* found_inf);
-  // Update after a step. scale: one float32; counters: int64 [kAmpNumCounters] (below);
-  // found_inf: one float32 (nonzero = this step overflowed). All device pointers.
-  //   overflow: scale *= backoff_factor, growth_tracker = 0, consecutive_skips++, skipped_steps++,
-  //             collapsed = 1 if scale < min_scale, else 2 if consecutive_skips >=
-  //             max_consecutive_skips (> 0)
-  //   else:     consecutive_skips = 0, growth_tracker++, and when it reaches growth_interval:
-  //             scale *= growth_factor (unless that overflows float32), growth_tracker = 0.
-  // `collapsed` is sticky: once nonzero only the host (loading a state) resets it.
-  enum AmpCounter {
-    kAmpGrowthTracker,
-    kAmpConsecutiveSkips,
-    kAmpSkippedSteps,
-    kAmpCollapsed,
-    kAmpNumCounters
-  };
-  struct AmpScaleUpdate {
-    double growth_factor = 2.0, backoff_factor = 0.5;
-    int64_t growth_interval = 2000;
-    double min_scale = 1.0;
-    int64_t max_consecutive_skips = 20;  // <= 0: no limit
-  };
-  virtual void amp_update_scale(float* scale, int64_t* counters, const float* found_inf,
-                                const AmpScaleUpdate& args);
-
-  // ---- mixed precision: a GEMM with float16 inputs and a float32 output ----------------------
-  // C = alpha * op(A) @ op(B) + beta * C exactly as matmul() (same MatmulArgs), but A and B are
-  // `ab_dtype` (Float16) and C is `c_dtype` (Float32): products of float16 values accumulated
-  // in float32 and stored as float32, with no rounding of C to float16 (cuBLAS: cublasGemmEx
-  // with CUDA_R_16F inputs, CUDA_R_32F output, CUBLAS_COMPUTE_32F; tensor cores). For code that
-  // keeps a float32 accumulator across GEMMs, e.g. the fused LSTM's gates += h W_hh^T (beta = 1)
-  // under autocast. Default: throws "not implemented by backend <name>".
-  virtual void matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
-                            const MatmulArgs& args);
-
-  // ---- optimizer: Adam / AdamW over many parameters in one call (nn/optim/adam.cpp) ----------
-  // One update of `num` parameters (the formulas are torch.optim's, in nn/optim/adam.h).
-  // `params` is a HOST array; each entry holds DEVICE pointers: param, grad, exp_avg and
-  // exp_avg_sq are dense buffers of `numel` elements of `dtype` (Float32 or Float64; no two of
-  // them overlap), and `step` points to that parameter's step counter (one int64). The count is
-  // kept on the device so that no host value of t is baked into a captured CUDA Graph: the call
-  // reads t = *step + 1, computes the bias corrections from it (in double) and stores t back.
-  // found_inf: null, or a device pointer to one float32; when *found_inf is nonzero (read on
-  // the device) the call writes nothing at all, step counters included: a step the loss scaler
-  // skips does not count, as in PyTorch. The hyper-parameters are host values.
-  // Not pure virtual: the default throws "not implemented by backend <name>". CPU:
-  // tensor/cpu/cpu_adam.cpp (one loop per parameter); CUDA: cuda/adam.cu (one multi-tensor
-  // launch for all parameters, plus one tiny launch that advances the step counters).
-  struct AdamParam {
-    void* param;
-    const void* grad;
-    void* exp_avg;
-    void* exp_avg_sq;
-    int64_t* step;
-    int64_t numel;
-  };
-  struct AdamHyper {
-    double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
-    bool decoupled = false;  // AdamW: p *= 1 - lr * weight_decay first; Adam: g += wd * p
-  };
-  virtual void adam_step(const AdamParam* params, int num, DType dtype, const AdamHyper& hyper,
-                         const float* found_inf);
-  // The argument checks every adam_step runs first, on the host (whatever found_inf says):
-  // float32/float64, num >= 0, a table, and per parameter numel >= 0, a step counter and
-  // non-null buffers. Throws loom::Error naming the parameter's index.
-  static void check_adam_step_args(const AdamParam* params, int num, DType dtype);
+  // ---- the optional extension ------------------------------------------------------------
+  // This backend's fused kernels (tensor/fused_kernels.h), or nullptr when it has none; the
+  // Tensor ops that need them (tensor/lstm.h, tensor/adam.h, tensor/loss_scale.h,
+  // matmul_mixed in tensor/ops.h) then throw, naming the op and the backend.
+  virtual FusedKernels* fused() { return nullptr; }
 };
 
 // The only dispatch point: the backend that runs work for `device`. Throws loom::Error
 // "this build has no CUDA backend" when no backend is registered for the device type.
 Backend& backend_for(Device device);
+// backend_for(device)'s fused kernels; throws "<op>: backend <name> has no fused kernels".
+FusedKernels& fused_kernels_for(Device device, const char* op);
 // Installs `backend` (not owned; must outlive all tensors) for a device type.
 void register_backend(DeviceType type, Backend* backend);
 // Whether a backend is registered for the type (does not check that a device exists).

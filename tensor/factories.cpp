@@ -1,6 +1,7 @@
 // tensor/factories.cpp: functions that create new tensors (empty, zeros, arange, rand, ...).
 #include <cmath>
 
+#include "tensor/backend.h"
 #include "tensor/tensor.h"
 
 namespace loom {

@@ -5,6 +5,7 @@
 // kernel only ever sees two equal-length dense buffers.
 #include <string>
 
+#include "tensor/backend.h"
 #include "tensor/ops.h"
 
 namespace loom {

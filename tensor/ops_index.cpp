@@ -2,6 +2,7 @@
 //
 // Both view the tensor as [outer, rows, inner] around `dim`, like reductions, so one kernel
 // pair covers every dim; an embedding lookup is index_select along dim 0.
+#include "tensor/backend.h"
 #include "tensor/ops.h"
 
 namespace loom {

@@ -4,6 +4,9 @@
 // (pointer, transposed?, leading dimension, batch stride). A row-major matrix, a transposed
 // one (a.t()) and a batch broadcast over stride 0 all fit that description without a copy;
 // anything else (e.g. a narrowed column block with a gap) is made contiguous first.
+// matmul_mixed is the same GEMM with float16 operands and a float32 result (fused kernels).
+#include "tensor/backend.h"
+#include "tensor/fused_kernels.h"
 #include "tensor/ops.h"
 
 namespace loom {
@@ -56,48 +59,68 @@ Operand describe(const Tensor& x, const Shape& batch, int64_t rows, int64_t cols
   return Operand{dense, false, cols, rows * cols};
 }
 
-}  // namespace
+// What one GEMM call needs: the output and the two operands as the backend reads them.
+struct GemmPlan {
+  Tensor out;
+  Operand A, B;
+  MatmulArgs args;
+  bool empty = false;  // nothing to multiply: out is already final (empty, or zeros when k = 0)
+};
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
-  LOOM_CHECK(a.defined() && b.defined(), "matmul: undefined operand");
-  LOOM_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: expected operands with >= 2 dims, got ",
+GemmPlan plan_gemm(const char* op, const Tensor& a, const Tensor& b, DType out_dtype) {
+  LOOM_CHECK(a.defined() && b.defined(), op, ": undefined operand");
+  LOOM_CHECK(a.dim() >= 2 && b.dim() >= 2, op, ": expected operands with >= 2 dims, got ",
              shape_str(a.shape()), " and ", shape_str(b.shape()));
-  LOOM_CHECK(a.device() == b.device(), "matmul: operands on ", a.device().str(), " and ",
+  LOOM_CHECK(a.device() == b.device(), op, ": operands on ", a.device().str(), " and ",
              b.device().str());
-  LOOM_CHECK(a.dtype() == b.dtype(), "matmul: dtype mismatch ", dtype_name(a.dtype()), " ",
+  LOOM_CHECK(a.dtype() == b.dtype(), op, ": dtype mismatch ", dtype_name(a.dtype()), " ",
              shape_str(a.shape()), " vs ", dtype_name(b.dtype()), " ", shape_str(b.shape()));
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
-  LOOM_CHECK(b.size(-2) == k, "matmul: shapes ", shape_str(a.shape()), " and ",
+  LOOM_CHECK(b.size(-2) == k, op, ": shapes ", shape_str(a.shape()), " and ",
              shape_str(b.shape()), " cannot be multiplied (", k, " != ", b.size(-2), ")");
   const Shape batch_a(a.shape().begin(), a.shape().end() - 2);
   const Shape batch_b(b.shape().begin(), b.shape().end() - 2);
-  const Shape batch = broadcast_shapes(batch_a, batch_b, "matmul");
+  const Shape batch = broadcast_shapes(batch_a, batch_b, op);
   Shape out_shape = batch;
   out_shape.push_back(m);
   out_shape.push_back(n);
-  Tensor out = empty(out_shape, TensorOptions(a.dtype(), a.device()));
-  const int64_t nbatch = numel(batch);
-  if (out.numel() == 0) return out;
-  if (k == 0) {
-    out.fill_(0);
-    return out;
+  GemmPlan p;
+  p.out = empty(out_shape, TensorOptions(out_dtype, a.device()));
+  if (p.out.numel() == 0 || k == 0) {
+    if (k == 0) p.out.fill_(0);
+    p.empty = true;
+    return p;
   }
-  const Operand A = describe(a, batch, m, k), B = describe(b, batch, k, n);
-  MatmulArgs args;
-  args.batch = nbatch;
-  args.m = m;
-  args.n = n;
-  args.k = k;
-  args.trans_a = A.trans;
-  args.trans_b = B.trans;
-  args.lda = A.ld;
-  args.ldb = B.ld;
-  args.ldc = n;
-  args.stride_a = A.batch_stride;
-  args.stride_b = B.batch_stride;
-  args.stride_c = m * n;
-  backend_for(a.device()).matmul(A.t.raw_data(), B.t.raw_data(), out.raw_data(), a.dtype(), args);
-  return out;
+  p.A = describe(a, batch, m, k);
+  p.B = describe(b, batch, k, n);
+  MatmulArgs& g = p.args;
+  g.batch = numel(batch);
+  g.m = m, g.n = n, g.k = k;
+  g.trans_a = p.A.trans, g.trans_b = p.B.trans;
+  g.lda = p.A.ld, g.ldb = p.B.ld, g.ldc = n;
+  g.stride_a = p.A.batch_stride, g.stride_b = p.B.batch_stride, g.stride_c = m * n;
+  return p;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  GemmPlan p = plan_gemm("matmul", a, b, a.defined() ? a.dtype() : DType::Float32);
+  if (!p.empty)
+    backend_for(a.device())
+        .matmul(p.A.t.raw_data(), p.B.t.raw_data(), p.out.raw_data(), a.dtype(), p.args);
+  return p.out;
+}
+
+Tensor matmul_mixed(const Tensor& a, const Tensor& b) {
+  LOOM_CHECK(a.defined() && a.dtype() == DType::Float16, "matmul_mixed: operands must be ",
+             "float16, got ", a.defined() ? dtype_name(a.dtype()) : "undefined");
+  GemmPlan p = plan_gemm("matmul_mixed", a, b, DType::Float32);
+  if (!p.empty)
+    fused_kernels_for(a.device(), "matmul_mixed")
+        .matmul_mixed(p.A.t.raw_data(), p.B.t.raw_data(), DType::Float16, p.out.raw_data(),
+                      DType::Float32, p.args);
+  return p.out;
 }
 
 }  // namespace loom

@@ -2,6 +2,7 @@
 //
 // A reduction along dim d views the contiguous input as [outer, n, inner] (outer = product
 // of sizes before d, inner = product after) and calls the backend's one reduce kernel.
+#include "tensor/backend.h"
 #include "tensor/ops.h"
 
 namespace loom {

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "tensor/backend.h"
+
 namespace loom {
 
 Tensor::Tensor(StoragePtr storage, Shape shape, Shape strides, int64_t offset, DType dtype)
@@ -61,14 +63,14 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
-StridedLayout Tensor::layout() const {
+StridedLayout strided_layout(const Tensor& t) {
   StridedLayout l;
-  l.ndim = static_cast<int>(dim());
+  l.ndim = static_cast<int>(t.dim());
   for (int i = 0; i < l.ndim; ++i) {
-    l.sizes[i] = shape()[i];
-    l.strides[i] = strides()[i];
+    l.sizes[i] = t.shape()[i];
+    l.strides[i] = t.strides()[i];
   }
-  l.offset = offset();
+  l.offset = t.offset();
   return l;
 }
 
@@ -86,7 +88,7 @@ Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
   Tensor out = empty(shape(), TensorOptions(dtype(), device()));
   if (numel() > 0) {
-    backend_for(device()).compact(storage()->data(), layout(), out.raw_data(), dtype());
+    backend_for(device()).compact(storage()->data(), strided_layout(*this), out.raw_data(), dtype());
   }
   return out;
 }
@@ -305,7 +307,7 @@ const Tensor& Tensor::copy_(const Tensor& src_in) const {
   if (is_contiguous()) {
     be.copy_device_to_device(raw_data(), src.raw_data(), numel() * dtype_size(dtype()), device());
   } else {
-    be.strided_write(src.raw_data(), storage()->data(), layout(), dtype());
+    be.strided_write(src.raw_data(), storage()->data(), strided_layout(*this), dtype());
   }
   return *this;
 }

@@ -15,13 +15,13 @@
 #include <memory>
 #include <vector>
 
-#include "tensor/backend.h"
 #include "tensor/device.h"
 #include "tensor/dtype.h"
 #include "tensor/error.h"
 #include "tensor/generator.h"
 #include "tensor/shape.h"
 #include "tensor/storage.h"
+#include "tensor/strided_layout.h"
 
 namespace loom {
 
@@ -76,7 +76,6 @@ class Tensor {
   int64_t offset() const;  // element offset into the storage
   const StoragePtr& storage() const;
   bool is_contiguous() const;    // dense row-major (size-1 dims may have any stride)
-  StridedLayout layout() const;  // for Backend::compact / strided_write
 
   // ---- data access ------------------------------------------------------------------
   // Pointer to the first element on the tensor's device (any dtype).

@@ -22,10 +22,10 @@
 namespace loom::imdb {
 namespace {
 
+// --lstm composed | fused | persistent: "persistent" is the fused LSTM asking a GPU to run each
+// recurrence as one kernel (nn/lstm.h).
 nn::LstmImpl lstm_impl_of(const std::string& name) {
-  if (name == "fused") return nn::LstmImpl::Fused;
-  if (name == "persistent") return nn::LstmImpl::Persistent;
-  return nn::LstmImpl::Composed;
+  return name == "composed" ? nn::LstmImpl::Composed : nn::LstmImpl::Fused;
 }
 
 // The network as an nn::Module, so its parameters get PyTorch's dotted names.
@@ -50,7 +50,8 @@ struct Net : nn::Module {
     lstm =
         register_module("lstm", std::make_shared<nn::LSTM>(nn::LSTMOptions(c.embed, c.lstm_size)
                                                                .batch_first(true)
-                                                               .impl(lstm_impl_of(c.lstm_impl))));
+                                                               .impl(lstm_impl_of(c.lstm_impl))
+                                                               .persistent(c.lstm_impl == "persistent")));
     linear =
         register_module("linear", std::make_shared<nn::Linear>(nn::LinearOptions(c.lstm_size, 1)));
   }

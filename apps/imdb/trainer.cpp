@@ -16,6 +16,7 @@
 #include "data/prefetcher.h"
 #include "data/sampler.h"
 #include "nn/lstm.h"
+#include "tensor/lstm.h"
 #include "tensor/generator.h"
 
 namespace loom::imdb {
@@ -87,7 +88,7 @@ TrainResult train_model(const Config& c, const PreparedData& d, const TrainOptio
   // A benchmark must never time the fallback by mistake: say when `persistent` cannot run here.
   if (c.lstm_impl == "persistent" &&
       (c.precision == "fp16" ||
-       !nn::lstm_persistent_available(DType::Float32, c.lstm_size, device)))
+       !lstm_persistent_available(DType::Float32, c.lstm_size, device)))
     std::fprintf(o.log,
                  "note: the persistent LSTM cannot run here (%s, hidden %lld, %s); the fused "
                  "implementation runs instead\n",

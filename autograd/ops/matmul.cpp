@@ -14,11 +14,13 @@ namespace loom {
 Variable matmul(const Variable& a, const Variable& b) {
   // Under autocast (nn/amp/autocast.h) float32 GEMMs run in float16: ops/matmul_autocast.cpp.
   if (autocast::casts_matmul(a.dtype(), b.dtype())) return autocast::matmul(a, b);
-  return record("MatmulBackward", matmul(a.data(), b.data()), {a, b},
-                {{"a", a.data()}, {"b", b.data()}},
-                [sa = a.shape(), sb = b.shape()](const Tensor& g, const SavedTensors& s) {
-                  const Tensor ga = matmul(g, s["b"].transpose(-1, -2));
-                  const Tensor gb = matmul(s["a"].transpose(-1, -2), g);
+  struct Saved {
+    Tensor a, b;
+  };
+  return record("MatmulBackward", matmul(a.data(), b.data()), {a, b}, Saved{a.data(), b.data()},
+                [sa = a.shape(), sb = b.shape()](const Tensor& g, const Saved& s) {
+                  const Tensor ga = matmul(g, s.b.transpose(-1, -2));
+                  const Tensor gb = matmul(s.a.transpose(-1, -2), g);
                   return std::vector<Tensor>{sum_to_shape(ga, sa), sum_to_shape(gb, sb)};
                 });
 }

@@ -26,12 +26,15 @@ Variable matmul(const Variable& a, const Variable& b) {
   const DType low = compute_dtype();
   const Tensor ah = cast_cached(a, low), bh = cast_cached(b, low);
   const Tensor y = loom::matmul(ah, bh).to(DType::Float32);
-  return record("AutocastMatmulBackward", y, {a, b}, {{"a", ah}, {"b", bh}},
+  struct Saved {
+    Tensor a_low, b_low;  // the float16 operands
+  };
+  return record("AutocastMatmulBackward", y, {a, b}, Saved{ah, bh},
                 [sa = a.shape(), sb = b.shape(), da = a.dtype(), db = b.dtype(), low](
-                    const Tensor& g, const SavedTensors& s) {
+                    const Tensor& g, const Saved& s) {
                   const Tensor gh = g.to(low);
-                  const Tensor ga = loom::matmul(gh, s["b"].transpose(-1, -2)).to(da);
-                  const Tensor gb = loom::matmul(s["a"].transpose(-1, -2), gh).to(db);
+                  const Tensor ga = loom::matmul(gh, s.b_low.transpose(-1, -2)).to(da);
+                  const Tensor gb = loom::matmul(s.a_low.transpose(-1, -2), gh).to(db);
                   return std::vector<Tensor>{sum_to_shape(ga, sa), sum_to_shape(gb, sb)};
                 });
 }

@@ -7,6 +7,11 @@
 
 namespace loom {
 namespace {
+// What max saves: the argmax index (Int64), not the input.
+struct SavedArgmax {
+  Tensor argmax;
+};
+
 // g reshaped so that it broadcasts against x: re-insert the reduced dim as size 1.
 Tensor unreduce(const Tensor& g, int64_t dim, bool keepdim, const Shape& x_shape) {
   const Tensor k = keepdim || x_shape.empty() ? g : g.unsqueeze(dim);
@@ -16,16 +21,16 @@ Tensor unreduce(const Tensor& g, int64_t dim, bool keepdim, const Shape& x_shape
 
 // y = sum(x);  dx = g broadcast to x. Saves nothing.
 Variable sum(const Variable& x) {
-  return record("SumBackward", sum(x.data()), {x}, {},
-                [sx = x.shape()](const Tensor& g, const SavedTensors&) {
+  return record("SumBackward", sum(x.data()), {x}, 
+                [sx = x.shape()](const Tensor& g) {
                   return std::vector<Tensor>{g.expand(sx)};
                 });
 }
 
 Variable sum(const Variable& x, int64_t dim, bool keepdim) {
   const int64_t d = normalize_dim(dim, x.dim(), "sum");
-  return record("SumDimBackward", sum(x.data(), d, keepdim), {x}, {},
-                [sx = x.shape(), d, keepdim](const Tensor& g, const SavedTensors&) {
+  return record("SumDimBackward", sum(x.data(), d, keepdim), {x}, 
+                [sx = x.shape(), d, keepdim](const Tensor& g) {
                   return std::vector<Tensor>{unreduce(g, d, keepdim, sx)};
                 });
 }
@@ -33,8 +38,8 @@ Variable sum(const Variable& x, int64_t dim, bool keepdim) {
 // y = mean(x);  dx = g / n broadcast to x. Saves nothing.
 Variable mean(const Variable& x) {
   const double n = static_cast<double>(x.numel());
-  return record("MeanBackward", mean(x.data()), {x}, {},
-                [sx = x.shape(), n](const Tensor& g, const SavedTensors&) {
+  return record("MeanBackward", mean(x.data()), {x}, 
+                [sx = x.shape(), n](const Tensor& g) {
                   return std::vector<Tensor>{div(g, n).expand(sx)};
                 });
 }
@@ -42,8 +47,8 @@ Variable mean(const Variable& x) {
 Variable mean(const Variable& x, int64_t dim, bool keepdim) {
   const int64_t d = normalize_dim(dim, x.dim(), "mean");
   const double n = static_cast<double>(x.dim() == 0 ? 1 : x.size(d));
-  return record("MeanDimBackward", mean(x.data(), d, keepdim), {x}, {},
-                [sx = x.shape(), d, keepdim, n](const Tensor& g, const SavedTensors&) {
+  return record("MeanDimBackward", mean(x.data(), d, keepdim), {x}, 
+                [sx = x.shape(), d, keepdim, n](const Tensor& g) {
                   return std::vector<Tensor>{unreduce(div(g, n), d, keepdim, sx)};
                 });
 }
@@ -51,10 +56,10 @@ Variable mean(const Variable& x, int64_t dim, bool keepdim) {
 // y = max(x);  dx = g at the (first) argmax, 0 elsewhere. Saves the argmax index only.
 Variable max(const Variable& x) {
   const Tensor idx = needs_grad({x}) ? argmax(x.data()).reshape({1}) : Tensor();
-  return record("MaxBackward", max(x.data()), {x}, {{"argmax", idx}},
-                [sx = x.shape()](const Tensor& g, const SavedTensors& s) {
+  return record("MaxBackward", max(x.data()), {x}, SavedArgmax{idx},
+                [sx = x.shape()](const Tensor& g, const SavedArgmax& s) {
                   Tensor dx = zeros({numel(sx)}, TensorOptions(g.dtype(), g.device()));
-                  index_add_(dx, 0, s["argmax"], g.reshape({1}));
+                  index_add_(dx, 0, s.argmax, g.reshape({1}));
                   return std::vector<Tensor>{dx.reshape(sx)};
                 });
 }
@@ -64,15 +69,15 @@ Variable max(const Variable& x) {
 Variable max(const Variable& x, int64_t dim, bool keepdim) {
   const int64_t d = normalize_dim(dim, x.dim(), "max");
   const Tensor idx = needs_grad({x}) && x.dim() > 0 ? argmax(x.data(), d, true) : Tensor();
-  return record("MaxDimBackward", max(x.data(), d, keepdim), {x}, {{"argmax", idx}},
-                [sx = x.shape(), d, keepdim](const Tensor& g, const SavedTensors& s) {
+  return record("MaxDimBackward", max(x.data(), d, keepdim), {x}, SavedArgmax{idx},
+                [sx = x.shape(), d, keepdim](const Tensor& g, const SavedArgmax& s) {
                   if (sx.empty()) return std::vector<Tensor>{g};
                   Shape pos_shape(sx.size(), 1);
                   pos_shape[d] = sx[d];
                   const Tensor pos =
                       arange(static_cast<double>(sx[d]), TensorOptions(DType::Int64, g.device()))
                           .reshape(pos_shape);
-                  const Tensor onehot = eq(pos, s["argmax"]).to(g.dtype());  // [..., n, ...]
+                  const Tensor onehot = eq(pos, s.argmax).to(g.dtype());  // [..., n, ...]
                   const Tensor gk = keepdim ? g : g.unsqueeze(d);
                   return std::vector<Tensor>{mul(onehot, gk)};
                 });

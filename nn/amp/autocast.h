@@ -10,8 +10,8 @@
 // The policy (what runs in float16, what stays float32 and why; docs/labs/08-mixed-precision.md):
 //   float16 inputs, float32 accumulation: matmul on float32 operands, hence Linear and the
 //     composed LSTM's gate GEMMs, forward and backward. Their results come back as float32.
-//     The fused LSTM, which calls the Backend directly, does the same with its own GEMMs
-//     (nn/lstm_fused_amp.cpp: weights through cast_once, Backend::matmul_mixed into float32).
+//     The fused LSTM does the same with its own GEMMs (nn/lstm_fused.cpp: weights through
+//     cast_once, tensor/lstm.h's mixed-precision GEMMs into float32).
 //   float32: everything else, because loom never converts dtypes implicitly: reductions, losses,
 //     exp/log/sigmoid/tanh, the LSTM cell state, the optimizer, the master weights.
 // The float16 copy of a parameter is made once per outermost guard (so once per step when the
@@ -20,8 +20,7 @@
 // The state itself lives in autograd/autocast_state.h, so that autograd's matmul can read it
 // without depending on nn/.
 //
-// Leaves out: bfloat16; autocasting ops other than matmul and the LSTMs' gate GEMMs (the
-// persistent LSTM runs the fused one under autocast).
+// Leaves out: bfloat16; autocasting ops other than matmul and the LSTMs' gate GEMMs.
 #pragma once
 
 #include <cstddef>
@@ -50,9 +49,9 @@ bool autocast_enabled();
 DType autocast_dtype();  // the compute dtype an enabled autocast uses (Float16)
 
 // The float16 copy of parameter `p` (or of a view of one, such as transpose(weight)), made once
-// per autocast region and reused by every later call in it. For code that calls the Backend
-// directly (a fused kernel, e.g. nn/lstm_fused_amp.cpp) and so does not go through autograd's
-// matmul. Outside autocast, or for a tensor that is not a parameter, it is a fresh cast every
+// per autocast region and reused by every later call in it. For a layer that runs its GEMMs in
+// a Tensor op of its own (the fused LSTM, nn/lstm_fused.cpp) and so does not go through
+// autograd's matmul. Outside autocast, or for a tensor that is not a parameter, it is a fresh cast every
 // time. The copy carries no gradient: a layer using it records its own backward that returns
 // float32 gradients.
 Tensor cast_once(const Variable& p, DType dtype = DType::Float16);

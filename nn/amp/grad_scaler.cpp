@@ -1,22 +1,23 @@
-// nn/amp/grad_scaler.cpp: GradScaler (see grad_scaler.h). The arithmetic is in the Backend's
-// two kernels (tensor/cpu/cpu_amp.cpp); this file checks arguments, groups the gradients for
-// the one fused pass, and keeps the per-iteration order scale -> unscale_ -> step -> update.
+// nn/amp/grad_scaler.cpp: GradScaler (see grad_scaler.h). The arithmetic is in two Tensor ops
+// (tensor/loss_scale.h: one fused pass over the gradients, one state update); this file checks
+// the gradients and keeps the per-iteration order scale -> unscale_ -> step -> update.
 #include "nn/amp/grad_scaler.h"
 
 #include <cmath>
-#include <set>
+#include <iterator>
 
 #include "autograd/functions.h"
+#include "tensor/loss_scale.h"
 #include "tensor/ops.h"
 
 namespace loom::nn::amp {
 namespace {
 
-// The saved counters, by their index in the counters tensor (Backend::AmpCounter).
+// The saved counters, by their index in the counters tensor (AmpCounter, tensor/loss_scale.h).
 const char* const kCounterNames[] = {"growth_tracker", "consecutive_skips", "skipped_steps"};
-static_assert(Backend::kAmpGrowthTracker == 0 && Backend::kAmpConsecutiveSkips == 1 &&
-                  Backend::kAmpSkippedSteps == 2,
-              "kCounterNames follows Backend::AmpCounter");
+static_assert(kAmpGrowthTracker == 0 && kAmpConsecutiveSkips == 1 && kAmpSkippedSteps == 2 &&
+                  std::size(kCounterNames) == kAmpCollapsed,
+              "kCounterNames follows AmpCounter (every counter before the collapse flag)");
 
 }  // namespace
 
@@ -42,7 +43,7 @@ void GradScaler::ensure_state(Device device) {
     return;
   }
   scale_ = full({1}, options_.init_scale_, TensorOptions(DType::Float32, device));
-  counters_ = zeros({Backend::kAmpNumCounters}, TensorOptions(DType::Int64, device));
+  counters_ = zeros({kAmpNumCounters}, TensorOptions(DType::Int64, device));
   found_inf_ = zeros({1}, TensorOptions(DType::Float32, device));
 }
 
@@ -67,9 +68,7 @@ void GradScaler::unscale_(const std::vector<Variable>& params) {
   LOOM_CHECK(stage_ == Stage::Ready,
              "GradScaler::unscale_: already called since the last update() (unscaling twice "
              "would divide the gradients by the scale twice)");
-  // Gradients grouped by dtype: one kernel call per dtype covers all of its buffers.
-  std::map<DType, std::pair<std::vector<void*>, std::vector<int64_t>>> groups;
-  std::set<const void*> seen;
+  std::vector<Tensor> grads;  // dense; a parameter listed twice is unscaled once (by the op)
   for (std::size_t i = 0; i < params.size(); ++i) {
     const Variable& p = params[i];
     if (!p.defined() || !p.grad().defined() || p.grad().numel() == 0) continue;
@@ -89,24 +88,14 @@ void GradScaler::unscale_(const std::vector<Variable>& params) {
       g = g.contiguous();
       p.set_grad(g);
     }
-    // A parameter listed twice (tied weights) must be unscaled once.
-    if (!seen.insert(g.raw_data()).second) continue;
-    auto& group = groups[g.dtype()];
-    group.first.push_back(g.raw_data());
-    group.second.push_back(g.numel());
+    grads.push_back(g);
   }
   stage_ = Stage::Unscaled;
   if (!scale_.defined()) return;  // no scale() and no gradients: nothing to do
   found_inf_.fill_(0.0);
   // 1/scale on the device, no host round trip (exact while the scale is a power of two, as it
   // is from the default init_scale with factors 2 and 0.5).
-  const Tensor inv_scale = rdiv(1.0, scale_);
-  Backend& be = backend_for(scale_.device());
-  for (auto& [dtype, group] : groups)
-    be.amp_unscale_and_check(group.first.data(), group.second.data(),
-                             static_cast<int>(group.first.size()), dtype,
-                             static_cast<const float*>(inv_scale.raw_data()),
-                             static_cast<float*>(found_inf_.raw_data()));
+  unscale_and_check_(grads, rdiv(1.0, scale_), found_inf_);
 }
 
 bool GradScaler::step(optim::Optimizer& optimizer) {
@@ -145,16 +134,13 @@ void GradScaler::update() {
              "only be updated from this iteration's overflow check");
   stage_ = Stage::Ready;
   if (!scale_.defined()) return;
-  Backend::AmpScaleUpdate args;
+  AmpScaleUpdate args;
   args.growth_factor = options_.growth_factor_;
   args.backoff_factor = options_.backoff_factor_;
   args.growth_interval = options_.growth_interval_;
   args.min_scale = options_.min_scale_;
   args.max_consecutive_skips = options_.max_consecutive_skips_;
-  backend_for(scale_.device())
-      .amp_update_scale(static_cast<float*>(scale_.raw_data()),
-                        static_cast<int64_t*>(counters_.raw_data()),
-                        static_cast<const float*>(found_inf_.raw_data()), args);
+  update_loss_scale_(scale_, counters_, found_inf_, args);
   if (++updates_since_check_ >= options_.check_interval_) {
     updates_since_check_ = 0;
     check_collapse();
@@ -163,17 +149,17 @@ void GradScaler::update() {
 
 void GradScaler::check_collapse() {
   const std::vector<int64_t> c = counters_.to_vector<int64_t>();
-  const int64_t why = c[Backend::kAmpCollapsed];
+  const int64_t why = c[kAmpCollapsed];
   if (why == 0) return;
   const double s = scale_value();
   const std::string reason = why == 1
                                  ? "the loss scale fell to " + std::to_string(s) +
                                        ", below min_scale " + std::to_string(options_.min_scale_)
-                                 : std::to_string(c[Backend::kAmpConsecutiveSkips]) +
+                                 : std::to_string(c[kAmpConsecutiveSkips]) +
                                        " steps in a row were skipped (max_consecutive_skips " +
                                        std::to_string(options_.max_consecutive_skips_) +
                                        "), scale now " + std::to_string(s);
-  LOOM_FAIL("GradScaler: loss scale collapsed: ", reason, "; ", c[Backend::kAmpSkippedSteps],
+  LOOM_FAIL("GradScaler: loss scale collapsed: ", reason, "; ", c[kAmpSkippedSteps],
             " steps skipped in all. The gradients are inf/NaN even at a small scale, so the "
             "overflow is not the scaler's: the loss or the forward pass itself is non-finite "
             "(diverged training: lower the learning rate; log(0) or an fp16 overflow in a "
@@ -186,15 +172,15 @@ double GradScaler::scale_value() const {
 }
 
 int64_t GradScaler::skipped_steps() const {
-  return counters_.defined() ? counters_.to_vector<int64_t>()[Backend::kAmpSkippedSteps] : 0;
+  return counters_.defined() ? counters_.to_vector<int64_t>()[kAmpSkippedSteps] : 0;
 }
 
 int64_t GradScaler::consecutive_skips() const {
-  return counters_.defined() ? counters_.to_vector<int64_t>()[Backend::kAmpConsecutiveSkips] : 0;
+  return counters_.defined() ? counters_.to_vector<int64_t>()[kAmpConsecutiveSkips] : 0;
 }
 
 int64_t GradScaler::growth_tracker() const {
-  return counters_.defined() ? counters_.to_vector<int64_t>()[Backend::kAmpGrowthTracker] : 0;
+  return counters_.defined() ? counters_.to_vector<int64_t>()[kAmpGrowthTracker] : 0;
 }
 
 bool GradScaler::found_inf() const {
@@ -206,7 +192,7 @@ std::map<std::string, Tensor> GradScaler::state_dict() const {
   out["scale"] = full({1}, scale_value(), DType::Float32);
   const std::vector<int64_t> c = counters_.defined()
                                      ? counters_.to_vector<int64_t>()
-                                     : std::vector<int64_t>(Backend::kAmpNumCounters, 0);
+                                     : std::vector<int64_t>(kAmpNumCounters, 0);
   for (int i = 0; i < 3; ++i)
     out[kCounterNames[i]] = full({1}, static_cast<double>(c[i]), DType::Int64);
   return out;
@@ -226,11 +212,11 @@ void GradScaler::load_state_dict(const std::map<std::string, Tensor>& state, Dev
              "GradScaler::load_state_dict: 'scale' must be positive "
              "and finite, got ",
              s);
-  std::vector<int64_t> c(Backend::kAmpNumCounters, 0);  // the collapse flag starts cleared
+  std::vector<int64_t> c(kAmpNumCounters, 0);  // the collapse flag starts cleared
   for (int i = 0; i < 3; ++i)
     c[i] = get(kCounterNames[i]).item<int64_t>();
   scale_ = full({1}, s, TensorOptions(DType::Float32, device));
-  counters_ = from_vector<int64_t>(c, {Backend::kAmpNumCounters}, device);
+  counters_ = from_vector<int64_t>(c, {kAmpNumCounters}, device);
   found_inf_ = zeros({1}, TensorOptions(DType::Float32, device));
   stage_ = Stage::Ready;
   updates_since_check_ = 0;

@@ -20,12 +20,12 @@
 //
 // State machine per iteration:  scale -> [unscale_] -> step -> update  (docs/labs/08-...md).
 // The scale, the counters and the found_inf flag are one-element tensors on the parameters'
-// device, and the two kernels (Backend::amp_unscale_and_check, amp_update_scale) read and write
+// device, and the two kernels (unscale_and_check_, update_loss_scale_ in tensor/loss_scale.h) read and write
 // them there, so unscale_ and update never wait for the device. Three things do read the flag
 // or the counters on the host, which on a GPU is a synchronisation:
 //   - step() must decide whether to call the optimizer, unless the optimizer decides on the
 //     device: step(optimizer) first offers the flag to optimizer.step_if_finite(found_inf). Adam
-//     and AdamW (fused, the default) accept: their one kernel (Backend::adam_step) reads the
+//     and AdamW (fused, the default) accept: their one kernel (adam_step_, tensor/adam.h) reads the
 //     flag and returns early when it is set, as PyTorch's _fused_adam_ does, so a scaled step
 //     has no host read at all. Other optimizers (SGD, Adam with fused(false)) decline, and
 //     step() reads the flag (4 bytes; free on the CPU, a synchronisation on a GPU).
@@ -102,7 +102,7 @@ class GradScaler {
   // The same for any step function; unscale_(params) must have been called this iteration.
   bool step(const std::function<void()>& step_fn);
 
-  // Updates the scale (Backend::amp_update_scale) and ends the iteration. Throws loom::Error
+  // Updates the scale (update_loss_scale_) and ends the iteration. Throws loom::Error
   // when the scale has collapsed: it fell below min_scale, or max_consecutive_skips steps in a
   // row were skipped (checked every check_interval calls).
   void update();
@@ -137,7 +137,7 @@ class GradScaler {
   Stage stage_ = Stage::Ready;
   int64_t updates_since_check_ = 0;
   Tensor scale_;      // float32 [1], on the device
-  Tensor counters_;   // int64 [Backend::kAmpNumCounters], on the device
+  Tensor counters_;   // int64 [kAmpNumCounters], on the device
   Tensor found_inf_;  // float32 [1], on the device
 };
 

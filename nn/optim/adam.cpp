@@ -1,12 +1,12 @@
-// nn/optim/adam.cpp: Adam/AdamW's update (formulas in adam.h): the fused path, one
-// Backend::adam_step call for all parameters of a (device, dtype), and the same math in tensor
-// ops, the readable reference used for everything the fused path does not take.
+// nn/optim/adam.cpp: Adam/AdamW's update (formulas in adam.h): the fused path, one adam_step_
+// (tensor/adam.h) for all parameters it takes, and the same math in tensor ops, the readable
+// reference used for everything the fused path does not take.
 #include "nn/optim/adam.h"
 
 #include <cmath>
 #include <set>
 
-#include "tensor/backend.h"
+#include "tensor/adam.h"
 #include "tensor/ops.h"
 
 namespace loom::nn::optim {
@@ -16,7 +16,7 @@ namespace {
 // One parameter's step t with tensor ops (any device, any float dtype): ~15 ops, each a pass
 // over the parameter with a temporary. Writes p, m, v in place.
 void adam_tensors(const Tensor& p, Tensor g, const Tensor& m, const Tensor& v,
-                  const Backend::AdamHyper& h, int64_t t) {
+                  const AdamHyper& h, int64_t t) {
   const double step_size = h.lr / (1 - std::pow(h.beta1, static_cast<double>(t)));
   const double bc2_sqrt = std::sqrt(1 - std::pow(h.beta2, static_cast<double>(t)));
   if (h.decoupled && h.weight_decay != 0) p.copy_(mul(p, 1 - h.lr * h.weight_decay));
@@ -62,9 +62,7 @@ void Adam::check_options() const {
 bool Adam::fusable(std::size_t i) const {
   const Tensor& p = params_[i].second.data();
   const Tensor& g = params_[i].second.grad();
-  return options_.fused_ && (p.dtype() == DType::Float32 || p.dtype() == DType::Float64) &&
-         g.dtype() == p.dtype() && g.device() == p.device() && g.shape() == p.shape() &&
-         p.is_contiguous();
+  return options_.fused_ && adam_step_supports(p, g);  // run() makes a strided gradient dense
 }
 
 void Adam::ensure_state(std::size_t i) {
@@ -83,7 +81,7 @@ void Adam::ensure_state(std::size_t i) {
 }
 
 void Adam::step() {
-  run(nullptr);
+  run(Tensor());
 }
 
 bool Adam::step_if_finite(const Tensor& found_inf) {
@@ -97,59 +95,41 @@ bool Adam::step_if_finite(const Tensor& found_inf) {
     if (!params_[i].second.grad().defined()) continue;
     if (!fusable(i) || params_[i].second.device() != found_inf.device()) return false;
   }
-  run(static_cast<const float*>(found_inf.raw_data()));
+  run(found_inf);
   return true;
 }
 
-void Adam::run(const float* found_inf) {
+void Adam::run(const Tensor& found_inf) {
   const AdamOptions& o = options_;
-  Backend::AdamHyper h;
+  AdamHyper h;
   h.lr = o.lr_;
   h.beta1 = o.beta1_;
   h.beta2 = o.beta2_;
   h.eps = o.eps_;
   h.weight_decay = o.weight_decay_;
   h.decoupled = decoupled_;
-  // The fused parameters, grouped by (device, dtype): one adam_step call per group.
-  struct Group {
-    Device device;
-    DType dtype;
-    std::vector<Backend::AdamParam> params;
-    std::vector<Tensor> grads;  // keeps contiguous copies of strided gradients alive
-  };
-  std::vector<Group> groups;
+  std::vector<AdamTensors> fused;  // every parameter the fused step takes: one adam_step_
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Variable& p = params_[i].second;
-    Tensor g = p.grad();
+    const Tensor& g = p.grad();
     if (!g.defined()) continue;
     ensure_state(i);
     ParamState& st = state_[i];
-    const Tensor& pd = p.data();
     const Tensor& m = st.buffers["exp_avg"];
     const Tensor& v = st.buffers["exp_avg_sq"];
-    if (!fusable(i)) {
-      // step_if_finite never gets here (it refuses when a parameter is not fusable).
-      LOOM_CHECK(found_inf == nullptr, type_name(),
-                 ": internal: a flagged step on the tensor-op path");
-      // Reads t back (a synchronisation on a GPU: this path is the readable one, not the fast one).
-      const int64_t t = st.device_step.item<int64_t>() + 1;
-      adam_tensors(pd, g, m, v, h, t);
-      st.device_step.fill_(static_cast<double>(t));
+    if (fusable(i)) {
+      fused.push_back({p.data(), g.contiguous(), m, v, st.device_step});
       continue;
     }
-    if (!g.is_contiguous()) g = g.contiguous();
-    auto it = groups.begin();
-    while (it != groups.end() && !(it->device == pd.device() && it->dtype == pd.dtype()))
-      ++it;
-    if (it == groups.end())
-      it = groups.insert(groups.end(), Group{pd.device(), pd.dtype(), {}, {}});
-    it->params.push_back({pd.raw_data(), g.raw_data(), m.raw_data(), v.raw_data(),
-                          static_cast<int64_t*>(st.device_step.raw_data()), pd.numel()});
-    it->grads.push_back(g);
+    // step_if_finite never gets here (it refuses when a parameter is not fusable).
+    LOOM_CHECK(!found_inf.defined(), type_name(),
+               ": internal: a flagged step on the tensor-op path");
+    // Reads t back (a synchronisation on a GPU: this path is the readable one, not the fast one).
+    const int64_t t = st.device_step.item<int64_t>() + 1;
+    adam_tensors(p.data(), g, m, v, h, t);
+    st.device_step.fill_(static_cast<double>(t));
   }
-  for (Group& grp : groups)
-    backend_for(grp.device)
-        .adam_step(grp.params.data(), static_cast<int>(grp.params.size()), grp.dtype, h, found_inf);
+  adam_step_(fused, h, found_inf);
 }
 
 }  // namespace loom::nn::optim

@@ -10,10 +10,10 @@
 // Defaults: lr 1e-3, betas 0.9 / 0.999, eps 1e-8, weight_decay 0 (Adam) or 1e-2 (AdamW).
 //
 // Two implementations of the same update (tests check they agree):
-//   - fused (the default): Backend::adam_step, ONE call per (device, dtype) group for all
-//     parameters: on the CPU one vectorised loop per parameter over p, g, m, v with no
-//     temporaries (tensor/cpu/cpu_adam.cpp), on CUDA one multi-tensor kernel launch
-//     (cuda/adam.cu). Used for float32/float64 parameters whose gradient has their dtype.
+//   - fused (the default): adam_step_ (tensor/adam.h), ONE backend call per (device, dtype) for
+//     all parameters: on the CPU one vectorised loop per parameter over p, g, m, v with no
+//     temporaries (tensor/cpu/adam.cpp), on CUDA one multi-tensor kernel launch
+//     (cuda/kernels/adam.cu). Used for float32/float64 parameters whose gradient has their dtype.
 //   - tensor ops (fused(false), and any parameter the fused path does not take, e.g. float16):
 //     the readable version, ~15 small ops per parameter.
 // The step count t of each parameter is a 0-d Int64 tensor on its device ("<param>.step" in the
@@ -72,12 +72,12 @@ class Adam : public Optimizer {
 
  private:
   void check_options() const;
-  // Whether parameter i's update can go through Backend::adam_step.
+  // Whether parameter i's update can go through adam_step_.
   bool fusable(std::size_t i) const;
   // Creates parameter i's exp_avg, exp_avg_sq and step count when it has none.
   void ensure_state(std::size_t i);
-  // The update of every parameter with a gradient; found_inf as in Backend::adam_step.
-  void run(const float* found_inf);
+  // The update of every parameter with a gradient; found_inf as in adam_step_ (tensor/adam.h).
+  void run(const Tensor& found_inf);
   AdamOptions options_;
   bool decoupled_ = false;
 };

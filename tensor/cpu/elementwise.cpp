@@ -7,7 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/backend.h"
 #include "tensor/cpu/dtype_dispatch.h"
 
 namespace loom::cpu {
@@ -52,6 +52,8 @@ void unary_float(UnaryOp op, const T* xp, T* yp, int64_t n) {
     case UnaryOp::Sign:
       y = x.sign();
       return;
+    case UnaryOp::kCount:  // not an op
+      break;
   }
 }
 
@@ -87,6 +89,8 @@ void scalar_float(ScalarOp op, const T* xp, T s, T* yp, int64_t n) {
     case ScalarOp::Min:
       y = x.min(s);
       return;
+    case ScalarOp::kCount:  // not an op
+      break;
   }
 }
 

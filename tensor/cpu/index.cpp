@@ -3,7 +3,7 @@
 // Both see the tensor as [outer, rows, inner] with the indexed dim in the middle; an
 // embedding lookup is index_select with outer = 1. Indices are checked here (only the
 // kernel reads them) and an out-of-range one throws naming the position and value.
-#include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/backend.h"
 #include "tensor/cpu/dtype_dispatch.h"
 
 namespace loom::cpu {

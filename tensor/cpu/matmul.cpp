@@ -1,14 +1,25 @@
-// tensor/cpu/matmul.cpp: batched GEMM on Eigen, reading transposed operands in place.
+// tensor/cpu/matmul.cpp: batched GEMM on Eigen, reading transposed operands in place; the
+// mixed-precision (float16 x float16 -> float32) GEMM.
 //
 // Each operand is an Eigen::Map of a row-major matrix with an outer stride (the leading
 // dimension), so a transposed view costs nothing: Eigen reads the Map with .transpose().
-// float16 converts to float, multiplies in float and rounds the result (the CUDA backend
-// does the same with float accumulation). Eigen parallelises the product with OpenMP.
+// float16 converts to float, multiplies in float and rounds the result (the CUDA backend does
+// the same with float accumulation).
+//
+// Threads: loom, not Eigen, splits a product (Eigen runs single-threaded). A large product
+// splits its output rows, or a batch its matrices, into one slice per thread, each slice a
+// single-threaded Eigen GEMM; inside a parallel region (the LSTM's per-thread loops) nothing is
+// split. Every output element is then computed by one thread in the same order however many
+// threads run, and there are no nested thread teams.
+#include <omp.h>
+
+#include <algorithm>
 #include <vector>
 
-#include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/backend.h"
 #include "tensor/cpu/dtype_dispatch.h"
 #include "tensor/cpu/matmul_span.h"
+#include "tensor/cpu/threads.h"
 
 namespace loom::cpu {
 namespace {
@@ -30,21 +41,84 @@ void gemm(const A& a, const B& b, MatMap<T>& c, T alpha, T beta) {
   }
 }
 
+// C = alpha op(A) op(B) + beta C for rows [m0, m1) of one batch entry (single-threaded).
+template <typename T>
+void gemm_rows(const T* a, const T* b, T* c, const MatmulArgs& p, int64_t m0, int64_t m1) {
+  const T alpha = static_cast<T>(p.alpha), beta = static_cast<T>(p.beta);
+  const int64_t m = m1 - m0;
+  // Row m0 of op(A): row m0 of A, or column m0 of the stored (transposed) A [k, m].
+  a += p.trans_a ? m0 : m0 * p.lda;
+  c += m0 * p.ldc;
+  ConstMatMap<T> A(a, p.trans_a ? p.k : m, p.trans_a ? m : p.k, Eigen::OuterStride<>(p.lda));
+  ConstMatMap<T> B(b, p.trans_b ? p.n : p.k, p.trans_b ? p.k : p.n, Eigen::OuterStride<>(p.ldb));
+  MatMap<T> C(c, m, p.n, Eigen::OuterStride<>(p.ldc));
+  if (!p.trans_a && !p.trans_b) gemm<T>(A, B, C, alpha, beta);
+  if (!p.trans_a && p.trans_b) gemm<T>(A, B.transpose(), C, alpha, beta);
+  if (p.trans_a && !p.trans_b) gemm<T>(A.transpose(), B, C, alpha, beta);
+  if (p.trans_a && p.trans_b) gemm<T>(A.transpose(), B.transpose(), C, alpha, beta);
+}
+
+// Slices for `items` independent pieces of `work` multiply-adds in all: at least ~1M
+// multiply-adds per thread, or starting a thread costs more than it saves; 1 inside a parallel
+// region.
+int slices_for(int64_t items, int64_t work) {
+  if (omp_get_level() > 0) return 1;  // inside a parallel region, even a one-thread one
+  const int64_t by_work = std::max<int64_t>(1, work >> 20);
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({get_num_threads(), items, by_work})));
+}
+
 template <typename T>
 void matmul_impl(const T* a, const T* b, T* c, const MatmulArgs& p) {
-  const T alpha = static_cast<T>(p.alpha), beta = static_cast<T>(p.beta);
-  for (int64_t i = 0; i < p.batch; ++i) {
-    // Stored shapes: A is [m, k] or (transposed) [k, m]; B is [k, n] or [n, k].
-    ConstMatMap<T> A(a + i * p.stride_a, p.trans_a ? p.k : p.m, p.trans_a ? p.m : p.k,
-                     Eigen::OuterStride<>(p.lda));
-    ConstMatMap<T> B(b + i * p.stride_b, p.trans_b ? p.n : p.k, p.trans_b ? p.k : p.n,
-                     Eigen::OuterStride<>(p.ldb));
-    MatMap<T> C(c + i * p.stride_c, p.m, p.n, Eigen::OuterStride<>(p.ldc));
-    if (!p.trans_a && !p.trans_b) gemm<T>(A, B, C, alpha, beta);
-    if (!p.trans_a && p.trans_b) gemm<T>(A, B.transpose(), C, alpha, beta);
-    if (p.trans_a && !p.trans_b) gemm<T>(A.transpose(), B, C, alpha, beta);
-    if (p.trans_a && p.trans_b) gemm<T>(A.transpose(), B.transpose(), C, alpha, beta);
+  const int64_t work = p.batch * p.m * p.n * p.k;
+  if (p.batch > 1) {  // threads over the batch, each matrix whole
+    const int slices = slices_for(p.batch, work);
+#pragma omp parallel for num_threads(slices) schedule(static)
+    for (int64_t i = 0; i < p.batch; ++i)
+      gemm_rows(a + i * p.stride_a, b + i * p.stride_b, c + i * p.stride_c, p, 0, p.m);
+    return;
   }
+  const int slices = slices_for(p.m, work);  // threads over the rows of C
+#pragma omp parallel for num_threads(slices) schedule(static, 1)
+  for (int s = 0; s < slices; ++s)
+    gemm_rows(a, b, c, p, p.m * s / slices, p.m * (s + 1) / slices);
+}
+
+// The float32 copy of `n` float16 values (an operand of a float16 or mixed GEMM).
+std::vector<float> widen(const void* src, int64_t n) {
+  std::vector<float> out(static_cast<std::size_t>(n));
+  const auto* h = static_cast<const Eigen::half*>(src);
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = static_cast<float>(h[i]);
+  return out;
+}
+
+// Elements of A and B a GEMM reads (stored shapes: A [m, k] or [k, m], B [k, n] or [n, k]).
+int64_t span_a(const MatmulArgs& p) {
+  return matmul_operand_span(p.batch, p.stride_a, p.trans_a ? p.k : p.m, p.trans_a ? p.m : p.k,
+                             p.lda);
+}
+int64_t span_b(const MatmulArgs& p) {
+  return matmul_operand_span(p.batch, p.stride_b, p.trans_b ? p.n : p.k, p.trans_b ? p.k : p.n,
+                             p.ldb);
+}
+
+// float16: widen A, B (and C when read) to float, multiply, round C back.
+void matmul_half(const void* a, const void* b, void* c, const MatmulArgs& p) {
+  const std::vector<float> fa = widen(a, span_a(p)), fb = widen(b, span_b(p));
+  std::vector<float> fc(matmul_operand_span(p.batch, p.stride_c, p.m, p.n, p.ldc));
+  auto* hc = static_cast<Eigen::half*>(c);
+  if (p.beta != 0.0) {
+    for (std::size_t i = 0; i < fc.size(); ++i)
+      fc[i] = static_cast<float>(hc[i]);
+  }
+  matmul_impl(fa.data(), fb.data(), fc.data(), p);
+  // Write back only the C elements (rows may have padding when ldc > n).
+  for (int64_t bi = 0; bi < p.batch; ++bi)
+    for (int64_t r = 0; r < p.m; ++r)
+      for (int64_t col = 0; col < p.n; ++col) {
+        const int64_t off = bi * p.stride_c + r * p.ldc + col;
+        hc[off] = static_cast<Eigen::half>(fc[off]);
+      }
 }
 
 }  // namespace
@@ -64,39 +138,24 @@ void CpuBackend::matmul(const void* a, const void* b, void* c, DType dtype, cons
     case DType::Int64:
       return matmul_impl(static_cast<const int64_t*>(a), static_cast<const int64_t*>(b),
                          static_cast<int64_t*>(c), p);
-    case DType::Float16: {
-      // Widen the spans of A, B and C to float, multiply, round C back.
-      const int64_t na = matmul_operand_span(p.batch, p.stride_a, p.trans_a ? p.k : p.m,
-                                             p.trans_a ? p.m : p.k, p.lda);
-      const int64_t nb = matmul_operand_span(p.batch, p.stride_b, p.trans_b ? p.n : p.k,
-                                             p.trans_b ? p.k : p.n, p.ldb);
-      const int64_t nc = matmul_operand_span(p.batch, p.stride_c, p.m, p.n, p.ldc);
-      std::vector<float> fa(na), fb(nb), fc(nc);
-      const auto* ha = static_cast<const Eigen::half*>(a);
-      const auto* hb = static_cast<const Eigen::half*>(b);
-      auto* hc = static_cast<Eigen::half*>(c);
-      for (int64_t i = 0; i < na; ++i)
-        fa[i] = static_cast<float>(ha[i]);
-      for (int64_t i = 0; i < nb; ++i)
-        fb[i] = static_cast<float>(hb[i]);
-      if (p.beta != 0.0) {
-        for (int64_t i = 0; i < nc; ++i)
-          fc[i] = static_cast<float>(hc[i]);
-      }
-      matmul_impl(fa.data(), fb.data(), fc.data(), p);
-      // Write back only the C elements (rows may have padding when ldc > n).
-      for (int64_t bi = 0; bi < p.batch; ++bi)
-        for (int64_t r = 0; r < p.m; ++r)
-          for (int64_t col = 0; col < p.n; ++col) {
-            const int64_t off = bi * p.stride_c + r * p.ldc + col;
-            hc[off] = static_cast<Eigen::half>(fc[off]);
-          }
-      return;
-    }
+    case DType::Float16:
+      return matmul_half(a, b, c, p);
     case DType::Bool:
       break;
   }
   LOOM_FAIL("matmul: not supported for dtype ", dtype_name(dtype));
+}
+
+// float16 A and B widened exactly to float32, then the float32 GEMM straight into the float32 C:
+// the numbers of a GPU's fp16-input, fp32-accumulate GEMM, up to summation order.
+void CpuBackend::matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
+                              const MatmulArgs& p) {
+  LOOM_CHECK(ab_dtype == DType::Float16 && c_dtype == DType::Float32,
+             "matmul_mixed: supports float16 x float16 -> float32, got ", dtype_name(ab_dtype),
+             " -> ", dtype_name(c_dtype));
+  if (p.m == 0 || p.n == 0 || p.batch == 0) return;
+  const std::vector<float> fa = widen(a, span_a(p)), fb = widen(b, span_b(p));
+  matmul_impl(fa.data(), fb.data(), static_cast<float*>(c), p);
 }
 
 }  // namespace loom::cpu

@@ -4,7 +4,7 @@
 // the same formula per thread, produces the same numbers for the same (seed, offset).
 #include <cmath>
 
-#include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/backend.h"
 #include "tensor/cpu/dtype_dispatch.h"
 #include "tensor/philox.h"
 

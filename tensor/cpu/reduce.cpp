@@ -5,7 +5,7 @@
 // for float64, the type itself for integers), as the CUDA backend does.
 #include <vector>
 
-#include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/backend.h"
 #include "tensor/cpu/dtype_dispatch.h"
 
 namespace loom::cpu {
@@ -40,6 +40,8 @@ void reduce_impl(ReduceOp op, const T* x, void* outp, int64_t outer, int64_t n, 
             break;
           case ReduceOp::Min:
             if (v < acc[i]) acc[i] = v;
+            break;
+          case ReduceOp::kCount:  // not an op
             break;
         }
       }

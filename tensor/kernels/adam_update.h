@@ -1,5 +1,6 @@
 // tensor/kernels/adam_update.h: the Adam/AdamW update of one element, shared by the CPU loop
-// (tensor/cpu/cpu_adam.cpp) and the CUDA kernel (cuda/adam.cu), so the two cannot drift apart.
+// (tensor/cpu/adam.cpp) and the CUDA kernel (cuda/kernels/adam_kernels.cuh), so the two cannot
+// drift apart; and AdamHyper, the hyper-parameters its Tensor op (tensor/adam.h) takes.
 //
 // One optimizer step t (1-based) for parameter p with gradient g and moments m, v:
 //   Adam (L2):  g <- g + wd * p                       AdamW: p <- p * (1 - lr * wd)
@@ -23,7 +24,15 @@
 
 #include "tensor/kernels/host_device.h"
 
-namespace loom::kernels {
+namespace loom {
+
+// Adam's hyper-parameters, as the Tensor op (tensor/adam.h) and both backends take them.
+struct AdamHyper {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  bool decoupled = false;  // AdamW: p *= 1 - lr * weight_decay first; Adam: g += wd * p
+};
+
+namespace kernels {
 
 // The constants of one parameter's step t, already rounded to T.
 template <typename T>
@@ -70,4 +79,5 @@ LOOM_HOST_DEVICE inline void adam_update(T& p, T g, T& m, T& v, const AdamConsta
   p = p - c.step_size * m / (adam_sqrt(v) / c.bc2_sqrt + c.eps);  // eps after the sqrt
 }
 
-}  // namespace loom::kernels
+}  // namespace kernels
+}  // namespace loom

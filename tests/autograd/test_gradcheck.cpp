@@ -10,9 +10,12 @@ using namespace loom;
 namespace {
 // y = x^2 with a deliberately wrong backward (3x instead of 2x) at every element.
 Variable bad_square(const Variable& x) {
-  return record("BadSquareBackward", mul(x.data(), x.data()), {x}, {{"x", x.data()}},
-                [](const Tensor& g, const SavedTensors& s) {
-                  return std::vector<Tensor>{mul(g, mul(s["x"], 3.0))};
+  struct Saved {
+    Tensor x;
+  };
+  return record("BadSquareBackward", mul(x.data(), x.data()), {x}, Saved{x.data()},
+                [](const Tensor& g, const Saved& s) {
+                  return std::vector<Tensor>{mul(g, mul(s.x, 3.0))};
                 });
 }
 }  // namespace

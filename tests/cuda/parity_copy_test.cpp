@@ -83,8 +83,8 @@ TEST(CudaParityCopy, CompactOfNonContiguousViewsIsExact) {
       const Tensor& cv = cpu_views[v];
       const Tensor& gv = cuda_views[v];
       Tensor ref = poisoned(cv.shape(), dt, kCPU), got = poisoned(gv.shape(), dt, kCuda);
-      cpu_be().compact(cv.storage()->data(), cv.layout(), ref.raw_data(), dt);
-      cuda_be().compact(gv.storage()->data(), gv.layout(), got.raw_data(), dt);
+      cpu_be().compact(cv.storage()->data(), strided_layout(cv), ref.raw_data(), dt);
+      cuda_be().compact(gv.storage()->data(), strided_layout(gv), got.raw_data(), dt);
       EXPECT_TRUE(expect_close(ref, got));
       EXPECT_TRUE(expect_close(cv.contiguous(), gv.contiguous()));  // the frontend's path
     }
@@ -105,8 +105,8 @@ TEST(CudaParityCopy, StridedWriteIntoViewsTouchesOnlyTheView) {
       SCOPED_TRACE("view " + std::to_string(v));
       const Tensor src = random_tensor(ref_views[v].shape(), dt, gen, -100, 100);
       const Tensor src_d = src.to(kCuda);
-      cpu_be().strided_write(src.raw_data(), ref_base.storage()->data(), ref_views[v].layout(), dt);
-      cuda_be().strided_write(src_d.raw_data(), got_base.storage()->data(), got_views[v].layout(),
+      cpu_be().strided_write(src.raw_data(), ref_base.storage()->data(), strided_layout(ref_views[v]), dt);
+      cuda_be().strided_write(src_d.raw_data(), got_base.storage()->data(), strided_layout(got_views[v]),
                               dt);
       // The whole base: written elements equal, the rest still poison on both.
       EXPECT_TRUE(expect_close(ref_base, got_base));

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/backend.h"
 #include "tensor/ops.h"
 
 using namespace loom;

@@ -1,8 +1,7 @@
-// tensor/cpu/cpu_adam.cpp: the CPU backend's Adam/AdamW step (Backend::adam_step; CUDA twin:
-// cuda/adam.cu), and the Backend interface's default for it (throws).
+// tensor/cpu/adam.cpp: the CPU backend's Adam/AdamW step (FusedKernels::adam_step; CUDA twin:
+// cuda/kernels/adam.cu; caller: tensor/adam.cpp; formulas: nn/optim/adam.h).
 //
-// The call updates every parameter of an optimizer (nn/optim/adam.cpp is the caller; the
-// formulas are in nn/optim/adam.h). Per parameter:
+// The call updates every parameter of an optimizer. Per parameter:
 //   1. if the loss scaler's flag *found_inf is set, nothing at all (checked once, up front);
 //   2. t = *step + 1, and the bias corrections lr / (1 - beta1^t), sqrt(1 - beta2^t) in double;
 //   3. ONE pass over its four buffers (p, g, m, v): each element read once, p, m, v written
@@ -23,32 +22,11 @@
 // parameters (master weights stay float32: lab 08), amsgrad.
 #include <cmath>
 
-#include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/backend.h"
 #include "tensor/error.h"
 #include "tensor/kernels/adam_update.h"
 
 namespace loom {
-
-void Backend::adam_step(const AdamParam*, int, DType dtype, const AdamHyper&, const float*) {
-  LOOM_FAIL("adam_step: not implemented by backend ", name(), " (dtype ", dtype_name(dtype), ")");
-}
-
-void Backend::check_adam_step_args(const AdamParam* params, int num, DType dtype) {
-  LOOM_CHECK(dtype == DType::Float32 || dtype == DType::Float64,
-             "adam_step: parameters must be float32 or float64, got ", dtype_name(dtype));
-  LOOM_CHECK(num >= 0, "adam_step: negative parameter count ", num);
-  LOOM_CHECK(num == 0 || params != nullptr, "adam_step: null parameter table for ", num,
-             " parameters");
-  for (int i = 0; i < num; ++i) {
-    const AdamParam& a = params[i];
-    LOOM_CHECK(a.numel >= 0, "adam_step: parameter ", i, " has negative numel ", a.numel);
-    LOOM_CHECK(a.step != nullptr, "adam_step: parameter ", i, " has no step counter");
-    LOOM_CHECK(a.numel == 0 || (a.param && a.grad && a.exp_avg && a.exp_avg_sq),
-               "adam_step: ", "parameter ", i, " has a null param/grad/exp_avg/exp_avg_sq with ",
-               a.numel, " elements");
-  }
-}
-
 namespace cpu {
 namespace {
 
@@ -67,7 +45,7 @@ void adam_loop(T* __restrict p, const T* __restrict g, T* __restrict m, T* __res
 }
 
 template <typename T>
-void adam_param(const Backend::AdamParam& a, const Backend::AdamHyper& h, int64_t t) {
+void adam_param(const AdamParam& a, const AdamHyper& h, int64_t t) {
   const auto c = kernels::adam_constants<T>(h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, t);
   T* p = static_cast<T*>(a.param);
   const T* g = static_cast<const T*>(a.grad);
@@ -83,8 +61,8 @@ void adam_param(const Backend::AdamParam& a, const Backend::AdamHyper& h, int64_
 
 void CpuBackend::adam_step(const AdamParam* params, int num, DType dtype, const AdamHyper& h,
                            const float* found_inf) {
-  check_adam_step_args(params, num, dtype);
-  // Checked after the arguments, so that bad input fails whatever the flag says.
+  LOOM_CHECK(dtype == DType::Float32 || dtype == DType::Float64,
+             "adam_step on cpu: float32 or float64 parameters, got ", dtype_name(dtype));
   if (found_inf != nullptr && *found_inf != 0.0f) return;
   for (int i = 0; i < num; ++i) {
     const AdamParam& a = params[i];

@@ -1,7 +1,10 @@
-// tensor/cpu/cpu_backend.cpp: host memory for the CPU backend, and the thread-count setting.
-#include "tensor/cpu/cpu_backend.h"
+// tensor/cpu/backend.cpp: host memory for the CPU backend, and the thread-count setting.
+#include "tensor/cpu/backend.h"
+
+#include <omp.h>
 
 #include <Eigen/Core>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -15,7 +18,10 @@ namespace cpu {
 CpuBackend& cpu_backend() {
   // Never destroyed on purpose: tensors in other static objects may free their storage
   // during static destruction, after a function-local static backend would be gone.
-  static CpuBackend* backend = new CpuBackend();
+  static CpuBackend* backend = [] {
+    Eigen::setNbThreads(1);  // loom splits work over threads itself (matmul.cpp, lstm.cpp)
+    return new CpuBackend();
+  }();
   return *backend;
 }
 
@@ -92,13 +98,19 @@ void CpuBackend::copy_device_to_device(void* dst, const void* src, std::size_t b
 
 }  // namespace cpu
 
+namespace {
+// The thread count of loom's CPU kernels (OMP_NUM_THREADS, or the cores, until set).
+std::atomic<int> g_num_threads{0};
+}  // namespace
+
 void set_num_threads(int n) {
   LOOM_CHECK(n >= 1, "set_num_threads: expected n >= 1, got ", n);
-  Eigen::setNbThreads(n);
+  g_num_threads = n;
 }
 
 int get_num_threads() {
-  return Eigen::nbThreads();
+  const int n = g_num_threads.load();
+  return n > 0 ? n : omp_get_max_threads();
 }
 
 }  // namespace loom

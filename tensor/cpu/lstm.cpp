@@ -1,0 +1,193 @@
+// tensor/cpu/lstm.cpp: the CPU backend's LSTM recurrence, forward and backward: the one time loop
+// of each. Contract: tensor/fused_kernels.h; caller: tensor/lstm.cpp; CUDA twin: cuda/kernels/lstm.cu.
+//
+// Batch rows never interact (row b of h_t needs only row b of h_{t-1}), so the batch is split into
+// one row range per thread and each thread runs the whole time loop on its rows with no
+// synchronisation between steps: per step one single-threaded GEMM and the cell's pointwise math
+// (tensor/kernels/lstm_pointwise.h, the code the CUDA kernels run). Splitting each small per-step
+// GEMM over threads instead costs two thread handoffs per step; on a loaded machine that was 10x
+// slower (docs/results/lstm-step-cpu.md). Mixed precision is the same loop: the GEMM reads the
+// gemm-dtype copies of h (or of dL/dgates) that each step writes after its pointwise update.
+//
+// This file is compiled with -ffast-math (tensor/CMakeLists.txt) so GCC vectorises the cell's
+// expf/tanhf with glibc's libmvec (the scalar loop was 5x slower). Safe here: lstm_sigmoid never
+// overflows exp, and finite inputs give no infinities or NaNs to preserve.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "tensor/cpu/backend.h"
+#include "tensor/cpu/threads.h"
+#include "tensor/error.h"
+#include "tensor/kernels/lstm_pointwise.h"
+
+namespace loom::cpu {
+namespace {
+
+// The cell for `rows` rows of H units (one step): pre-activations in gates, activated in place.
+template <typename T>
+void cell_forward(T* gates, const T* c_prev, T* c, T* tanh_c, T* h, int64_t rows, int64_t H) {
+  for (int64_t b = 0; b < rows; ++b) {
+    T* row = gates + b * 4 * H;
+    const int64_t o = b * H;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      kernels::lstm_pointwise_forward_at<T, T>(row + j, H, c_prev + o + j, row + j, c + o + j,
+                                               tanh_c + o + j, h + o + j);
+    }
+  }
+}
+
+// dc is read (as dc_next) before it is written (as dc_prev): in place is fine.
+template <typename T>
+void cell_backward(const T* dh, T* dc, const T* act, T* d_pre, const T* c_prev, const T* tanh_c,
+                   int64_t rows, int64_t H) {
+  for (int64_t b = 0; b < rows; ++b) {
+    const T* a = act + b * 4 * H;
+    T* d = d_pre + b * 4 * H;
+    const int64_t o = b * H;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      kernels::lstm_pointwise_backward_at<T, T>(dh + o + j, dc + o + j, a + j, H, c_prev + o + j,
+                                                tanh_c + o + j, d + j, dc + o + j);
+    }
+  }
+}
+
+// A [T, B, width] buffer of `dtype`: at(t, b) is the first element of row b of step t.
+struct StepRows {
+  const void* base;
+  std::size_t esize;
+  int64_t B, width;
+  char* at(int64_t t, int64_t b) const {
+    const auto i = static_cast<std::size_t>((t * B + b) * width);
+    return const_cast<char*>(static_cast<const char*>(base)) + i * esize;
+  }
+};
+
+// C [m, n] (+)= A [m, k] op(B) with A, B in r.gemm and C in r.state: a plain or a mixed GEMM.
+void gemm(CpuBackend& be, const LstmRecurrence& r, const void* a, int64_t lda, const void* b,
+          bool trans_b, int64_t ldb, void* c, int64_t ldc, int64_t m, int64_t n, int64_t k,
+          double beta) {
+  MatmulArgs g;
+  g.m = m, g.n = n, g.k = k;
+  g.trans_b = trans_b;
+  g.lda = lda, g.ldb = ldb, g.ldc = ldc;
+  g.beta = beta;
+  if (r.gemm == r.state)
+    be.matmul(a, b, c, r.state, g);
+  else
+    be.matmul_mixed(a, b, r.gemm, c, r.state, g);
+}
+
+// Row slices (threads) for B rows and `work` multiply-adds: at least ~1M multiply-adds per
+// thread, or starting the thread costs more than it saves.
+int row_slices(int64_t B, int64_t work) {
+  const int64_t by_work = std::max<int64_t>(1, work >> 20);
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({get_num_threads(), B, by_work})));
+}
+
+// The forward time loop over rows [b0, b0 + nb).
+template <typename T>
+void forward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmForwardBuffers& f, int64_t b0,
+                  int64_t nb) {
+  const int64_t T_ = r.T, B = r.B, H = r.H;
+  const std::size_t es = sizeof(T), eg = dtype_size(r.gemm);
+  const StepRows gates{f.gates, es, B, 4 * H}, c{f.c, es, B, H}, tc{f.tanh_c, es, B, H},
+      h{f.h, es, B, H}, hg{f.h_gemm, eg, B, H};
+  const void* h_prev = static_cast<const char*>(f.h0) + b0 * H * eg;  // [nb, H] gemm dtype
+  const T* c_prev = static_cast<const T*>(f.c0) + b0 * H;
+  for (int64_t step = 0; step < T_; ++step) {
+    const int64_t t = r.reverse ? T_ - 1 - step : step;
+    T* g = reinterpret_cast<T*>(gates.at(t, b0));
+    gemm(be, r, h_prev, H, f.w_hh, true, H, g, 4 * H, nb, 4 * H, H, 1.0);  // g += h W_hh^T
+    T* c_t = reinterpret_cast<T*>(c.at(t, b0));
+    T* h_t = reinterpret_cast<T*>(h.at(t, b0));
+    cell_forward<T>(g, c_prev, c_t, reinterpret_cast<T*>(tc.at(t, b0)), h_t, nb, H);
+    if (f.h_gemm != nullptr) be.cast(h_t, r.state, hg.at(t, b0), r.gemm, nb * H);
+    h_prev = f.h_gemm != nullptr ? static_cast<const void*>(hg.at(t, b0)) : h_t;
+    c_prev = c_t;
+  }
+  if (f.c_n != nullptr) std::memcpy(static_cast<T*>(f.c_n) + b0 * H, c_prev, nb * H * es);
+}
+
+// The backward time loop (last step first) over rows [b0, b0 + nb).
+template <typename T>
+void backward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmBackwardBuffers& bw,
+                   int64_t b0, int64_t nb) {
+  const int64_t T_ = r.T, B = r.B, H = r.H;
+  const std::size_t es = sizeof(T), eg = dtype_size(r.gemm);
+  const StepRows dh{bw.dh, es, B, H}, act{bw.act, es, B, 4 * H}, c{bw.c, es, B, H},
+      tc{bw.tanh_c, es, B, H}, da{bw.dgates, es, B, 4 * H},
+      da_gemm{bw.dgates_gemm != nullptr ? bw.dgates_gemm : bw.dgates, eg, B, 4 * H};
+  // This thread's dL/dh_t (all paths) and dL/dc carried between steps (dc_n first, dc_0 last).
+  std::vector<T> dh_rows(nb * H), dc_rows(nb * H, T(0));
+  if (bw.dc_n != nullptr)
+    std::memcpy(dc_rows.data(), static_cast<const T*>(bw.dc_n) + b0 * H, nb * H * es);
+  int64_t t_next = -1;  // the step processed just before (t+1 forward, t-1 reverse)
+  for (int64_t step = T_ - 1; step >= 0; --step) {
+    const int64_t t = r.reverse ? T_ - 1 - step : step;
+    std::memcpy(dh_rows.data(), dh.at(t, b0), nb * H * es);
+    if (t_next >= 0)  // dh_t += da_{t_next} W_hh: [nb, 4H] x [4H, H]
+      gemm(be, r, da_gemm.at(t_next, b0), 4 * H, bw.w_hh, false, H, dh_rows.data(), H, nb, H,
+           4 * H, 1.0);
+    const int64_t t_prev = r.reverse ? t + 1 : t - 1;  // where c_{t-1} is (the first step: c0)
+    const T* c_prev = step == 0 ? static_cast<const T*>(bw.c0) + b0 * H
+                                : reinterpret_cast<const T*>(c.at(t_prev, b0));
+    T* da_t = reinterpret_cast<T*>(da.at(t, b0));
+    cell_backward<T>(dh_rows.data(), dc_rows.data(), reinterpret_cast<const T*>(act.at(t, b0)),
+                     da_t, c_prev, reinterpret_cast<const T*>(tc.at(t, b0)), nb, H);
+    if (bw.dgates_gemm != nullptr) be.cast(da_t, r.state, da_gemm.at(t, b0), r.gemm, nb * 4 * H);
+    t_next = t;
+  }
+  if (bw.dh0 != nullptr)  // dh0 = da_first W_hh (t_next is now the first step)
+    gemm(be, r, da_gemm.at(t_next, b0), 4 * H, bw.w_hh, false, H, static_cast<T*>(bw.dh0) + b0 * H,
+         H, nb, H, 4 * H, 0.0);
+  if (bw.dc0 != nullptr) std::memcpy(static_cast<T*>(bw.dc0) + b0 * H, dc_rows.data(), nb * H * es);
+}
+
+void check_dtypes(const char* op, const LstmRecurrence& r) {
+  LOOM_CHECK(r.state == DType::Float32 || r.state == DType::Float64, op,
+             ": the CPU state dtype is float32 or float64, got ", dtype_name(r.state));
+  LOOM_CHECK(r.gemm == r.state || (r.gemm == DType::Float16 && r.state == DType::Float32), op,
+             ": the CPU runs the recurrent GEMM in the state dtype or in float16 with a float32 "
+             "state, got ",
+             dtype_name(r.gemm), " with ", dtype_name(r.state));
+}
+
+}  // namespace
+
+void CpuBackend::lstm_recurrence_forward(const LstmRecurrence& r, const LstmForwardBuffers& f) {
+  check_dtypes("lstm_recurrence_forward", r);
+  if (r.B == 0) return;
+  const int slices = row_slices(r.B, r.T * r.B * 4 * r.H * r.H);
+#pragma omp parallel for num_threads(slices) schedule(static, 1)
+  for (int s = 0; s < slices; ++s) {
+    const int64_t b0 = r.B * s / slices, nb = r.B * (s + 1) / slices - b0;
+    if (r.state == DType::Float32)
+      forward_rows<float>(*this, r, f, b0, nb);
+    else
+      forward_rows<double>(*this, r, f, b0, nb);
+  }
+}
+
+void CpuBackend::lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) {
+  check_dtypes("lstm_recurrence_backward", r);
+  if (r.B == 0) return;
+  const int slices = row_slices(r.B, r.T * r.B * 4 * r.H * r.H);
+#pragma omp parallel for num_threads(slices) schedule(static, 1)
+  for (int s = 0; s < slices; ++s) {
+    const int64_t b0 = r.B * s / slices, nb = r.B * (s + 1) / slices - b0;
+    if (r.state == DType::Float32)
+      backward_rows<float>(*this, r, b, b0, nb);
+    else
+      backward_rows<double>(*this, r, b, b0, nb);
+  }
+}
+
+// The CPU has one loop; "persistent" (the whole recurrence in one call) is what it always does.
+bool CpuBackend::lstm_persistent_fits(const LstmRecurrence&) {
+  return true;
+}
+
+}  // namespace loom::cpu

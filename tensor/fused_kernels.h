@@ -1,0 +1,120 @@
+// tensor/fused_kernels.h: the Backend's optional extension: kernels that do in one pass what core
+// ops would do in many (the LSTM recurrence, Adam, the loss scaler, mixed-precision GEMM).
+//
+// A backend offers them by returning itself from Backend::fused() (CPU: tensor/cpu/, CUDA:
+// cuda/kernels/). Nothing outside tensor/ calls them: each has a Tensor-level op that checks
+// shapes, dtypes and devices once, then makes one call here (tensor/lstm.h, tensor/adam.h,
+// tensor/loss_scale.h, matmul_mixed in tensor/ops.h). So a backend checks only what it alone
+// can, as in the core table (tensor/backend.h). All pointers are device pointers to dense
+// row-major buffers unless a comment says HOST.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/backend.h"
+#include "tensor/kernels/adam_update.h"        // AdamHyper
+#include "tensor/kernels/loss_scale_update.h"  // AmpCounter, AmpScaleUpdate
+
+namespace loom {
+
+// ---- the LSTM recurrence: the sequential part of one layer, one direction ----------------------
+// T steps of B rows x H units, gate order i, f, g, o (gate k of unit j is column k*H + j of a
+// [B, 4H] row); the cell math is tensor/kernels/lstm_pointwise.h. Buffers are time-major and
+// indexed by t in input order also when `reverse` (then the steps run t = T-1 .. 0). Two dtypes:
+// `state` (float32 or float64) for the gates, c, tanh(c), h and every gradient, and `gemm`
+// (== state, or float16) for the recurrent GEMM's operands W_hh and h (mixed precision).
+struct LstmRecurrence {
+  int64_t T = 0, B = 0, H = 0;
+  bool reverse = false;
+  DType state = DType::Float32, gemm = DType::Float32;
+  // A GPU may run the whole recurrence in one kernel (W_hh kept on chip) instead of a GEMM and a
+  // pointwise launch per step; lstm_persistent_fits says whether it can. The CPU ignores it.
+  bool persistent = false;
+};
+
+//   gates   [T, B, 4H] state  in: x_t W_ih^T + b_ih + b_hh;  out: the activated gates
+//   w_hh    [4H, H] gemm;  h0 [B, H] gemm;  c0 [B, H] state
+//   c, tanh_c, h [T, B, H] state  out: c_t, tanh(c_t), h_t of every step
+//   h_gemm  [T, B, H] gemm  out: h_t rounded to the gemm dtype, the next step's GEMM operand;
+//           null when gemm == state (h is read instead)
+//   c_n     [B, H] state  out, may be null: c after the last step
+struct LstmForwardBuffers {
+  void* gates;
+  const void* w_hh;
+  const void* h0;
+  const void* c0;
+  void* c;
+  void* tanh_c;
+  void* h;
+  void* h_gemm;
+  void* c_n;
+};
+
+//   dh      [T, B, H] state  in: dL/dh_t from outside the recurrence (the output's gradient)
+//   dc_n    [B, H] state  in, may be null (= zero): dL/dc_n
+//   w_hh, c0, and act, c, tanh_c (what forward wrote in gates, c, tanh_c): saved
+//   dgates  [T, B, 4H] state  out: dL/d(pre-activations) of every step
+//   dgates_gemm [T, B, 4H] gemm out: dgates rounded to the gemm dtype (the GEMM operand of
+//           dh_{t-1} = da_t W_hh); null when gemm == state
+//   dh0, dc0 [B, H] state  out, each may be null
+struct LstmBackwardBuffers {
+  const void* dh;
+  const void* dc_n;
+  const void* w_hh;
+  const void* c0;
+  const void* act;
+  const void* c;
+  const void* tanh_c;
+  void* dgates;
+  void* dgates_gemm;
+  void* dh0;
+  void* dc0;
+};
+
+// ---- Adam / AdamW over many parameters in one call (the Tensor op: tensor/adam.h) --------------
+// Each entry holds device pointers: param, grad, exp_avg, exp_avg_sq are dense buffers of `numel`
+// elements (no two overlap); `step` points to that parameter's step counter (one int64), kept on
+// the device so that no host value of t is baked into a captured CUDA Graph: the call reads
+// t = *step + 1, computes the bias corrections in double and stores t back.
+struct AdamParam {
+  void* param;
+  const void* grad;
+  void* exp_avg;
+  void* exp_avg_sq;
+  int64_t* step;
+  int64_t numel;
+};
+class FusedKernels {
+ public:
+  virtual ~FusedKernels() = default;
+
+  // The recurrence, forward and backward (tensor/lstm.cpp does the GEMMs around it).
+  virtual void lstm_recurrence_forward(const LstmRecurrence& r, const LstmForwardBuffers& b) = 0;
+  virtual void lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) = 0;
+  // Whether `persistent` really runs one kernel for this recurrence on the current device.
+  virtual bool lstm_persistent_fits(const LstmRecurrence& r) = 0;
+
+  // One Adam/AdamW update of `num` parameters of `dtype` (float32, float64); `params` is a HOST
+  // array. found_inf: null, or one float32 on the device; when nonzero the call writes nothing
+  // at all, step counters included (a step the loss scaler skips does not count).
+  virtual void adam_step(const AdamParam* params, int num, DType dtype, const AdamHyper& hyper,
+                         const float* found_inf) = 0;
+
+  // Unscale + check, one pass over `num` gradient buffers: buffer i (grads[i]) holds counts[i]
+  // elements of `dtype` (floating), multiplied in place by *inv_scale; if any is inf or NaN,
+  // *found_inf = 1 (otherwise not written, so calls OR into one flag). grads and counts are HOST
+  // arrays; inv_scale and found_inf one float32 each on the device.
+  virtual void amp_unscale_and_check(void* const* grads, const int64_t* counts, int num,
+                                     DType dtype, const float* inv_scale, float* found_inf) = 0;
+  // After a step, as update_loss_scale_ (tensor/loss_scale.h) says; scale: one float32,
+  // counters: int64 [kAmpNumCounters], found_inf: one float32.
+  virtual void amp_update_scale(float* scale, int64_t* counters, const float* found_inf,
+                                const AmpScaleUpdate& args) = 0;
+
+  // C = alpha op(A) op(B) + beta C exactly as Backend::matmul, with A and B in `ab_dtype`
+  // (float16) and C in `c_dtype` (float32): float32 accumulation, no rounding of C to float16.
+  virtual void matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
+                            const MatmulArgs& args) = 0;
+};
+
+}  // namespace loom
