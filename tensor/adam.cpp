@@ -52,9 +52,9 @@ void adam_step_(const std::vector<AdamTensors>& params, const AdamHyper& hyper,
   for (std::size_t i = 0; i < params.size(); ++i) {
     const AdamTensors& a = params[i];
     check_param(a, i);
-    if (a.param.numel() == 0) continue;
-    LOOM_CHECK(seen.insert(a.param.raw_data()).second, "adam_step_: parameter ", i,
-               " is the same tensor as an earlier one (list it once)");
+    // An empty parameter still counts its step (as PyTorch's loop over parameters does).
+    LOOM_CHECK(a.param.numel() == 0 || seen.insert(a.param.raw_data()).second,
+               "adam_step_: parameter ", i, " is the same tensor as an earlier one (list it once)");
     auto it = groups.begin();
     while (it != groups.end() && !(it->device == a.param.device() && it->dtype == a.param.dtype()))
       ++it;

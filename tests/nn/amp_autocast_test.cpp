@@ -217,39 +217,24 @@ TEST(AmpAutocast, ComposedLstmGateGemmsRunInFloat16WithFloat32CellState) {
   EXPECT_LT(fdiff, 5e-3);
 }
 
-// Backend::matmul_mixed: float16 operands, float32 accumulator and output, beta = 1 accumulates
-// into C (what the fused LSTM's gates += h W_hh^T needs under autocast). The widened product is
-// exact, so the only difference from a float32 GEMM on the same (float16) values is summation
-// order: relative 1e-6 is ~ 8 float32 roundings of 5-term sums, far below float16's 4.9e-4.
-TEST(AmpAutocast, MatmulMixedAccumulatesFloat16InputsIntoFloat32) {
+// matmul_mixed (tensor/ops.h): float16 operands, float32 accumulation and output. The widened
+// product is exact, so the only difference from a float32 GEMM on the same (float16) values is
+// summation order: relative 1e-6 is ~ 8 float32 roundings of 5-term sums, far below float16's
+// 4.9e-4.
+TEST(AmpAutocast, MatmulMixedMultipliesFloat16InputsIntoFloat32) {
   Generator gen(6);
   const Tensor a = randn({3, 5}, gen).to(DType::Float16);
-  const Tensor bt = randn({4, 5}, gen).to(DType::Float16);  // B stored transposed: [n, k]
-  const Tensor c0 = randn({3, 4}, gen);
-  const Tensor c = c0.clone();
-  MatmulArgs p;
-  p.m = 3, p.n = 4, p.k = 5;
-  p.trans_b = true;
-  p.lda = 5, p.ldb = 5, p.ldc = 4;
-  p.beta = 1.0;
-  backend_for(kCPU).matmul_mixed(a.raw_data(), bt.raw_data(), DType::Float16, c.raw_data(),
-                                 DType::Float32, p);
-  const Tensor want = add(c0, matmul(a.to(DType::Float32), bt.to(DType::Float32).t()));
+  const Tensor bt = randn({4, 5}, gen).to(DType::Float16);  // read transposed, in place
+  const Tensor c = matmul_mixed(a, bt.t());
+  EXPECT_EQ(c.dtype(), DType::Float32);
+  const Tensor want = matmul(a.to(DType::Float32), bt.to(DType::Float32).t());
   expect_within(c, want, abs(want) * 1e-6 + 1e-7, "C");
 
-  // C keeps float32 precision: 1 + 2^-20 + 1 * 2^-10 is not a float16 value but survives.
-  const Tensor one = ones({1, 1}, DType::Float16), tiny = full({1, 1}, 1.0 / 1024, DType::Float16);
-  const Tensor acc = full({1, 1}, 1.0 + 1.0 / (1 << 20));
-  MatmulArgs q;
-  q.m = q.n = q.k = 1;
-  q.lda = q.ldb = q.ldc = 1;
-  q.beta = 1.0;
-  backend_for(kCPU).matmul_mixed(one.raw_data(), tiny.raw_data(), DType::Float16, acc.raw_data(),
-                                 DType::Float32, q);
-  EXPECT_EQ(acc.item<double>(), 1.0 + 1.0 / (1 << 20) + 1.0 / 1024);
-  EXPECT_THROW(backend_for(kCPU).matmul_mixed(one.raw_data(), tiny.raw_data(), DType::Float32,
-                                              acc.raw_data(), DType::Float32, q),
-               Error);
+  // The sum is never rounded to float16: 1 + 2^-11 is not a float16 value but survives.
+  const Tensor row = tensor({1.0, 1.0 / 2048}, {1, 2}, DType::Float16);
+  const Tensor col = ones({2, 1}, DType::Float16);
+  EXPECT_EQ(matmul_mixed(row, col).item<double>(), 1.0 + 1.0 / 2048);
+  EXPECT_THROW(matmul_mixed(row.to(DType::Float32), col.to(DType::Float32)), Error);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// tests/nn/amp_grad_scaler_test.cpp: GradScaler (nn/amp/grad_scaler.h) and the CPU backend's
-// two scaler kernels (tensor/cpu/cpu_amp.cpp), lab 08.
+// tests/nn/amp_grad_scaler_test.cpp: GradScaler (nn/amp/grad_scaler.h) and the loss scaler's two
+// Tensor ops under it (tensor/loss_scale.h), lab 07.
 //
 // Covers: unscale_ divides every gradient in one pass; a forced overflow (inf or NaN) skips
 // the step and halves the scale; growth after growth_interval clean steps and the reset of
@@ -20,6 +20,7 @@
 #include "nn/losses.h"
 #include "nn/optim/adam.h"
 #include "nn/optim/sgd.h"
+#include "tensor/loss_scale.h"
 #include "tensor/ops.h"
 
 namespace loom::nn::amp {
@@ -393,35 +394,29 @@ TEST(AmpGradScaler, StepWithFusedAdamDecidesOnTheDeviceAndEqualsTheHostReadPath)
     EXPECT_NEAR(device.bias[i], ops.bias[i], 1e-6 * (1 + std::fabs(ops.bias[i]))) << i;
 }
 
-// The kernels on their own: found_inf is OR-ed across calls (only ever set, never cleared),
-// float16 buffers work (computed in float), and growth stops at float32's top.
-TEST(AmpBackendKernels, UnscaleAndCheckOrsTheFlagAndHandlesFloat16) {
-  Backend& be = backend_for(kCPU);
+// The Tensor ops on their own (tensor/loss_scale.h): found_inf is OR-ed across calls (only ever
+// set, never cleared), float16 buffers work (computed in float), a buffer listed twice is unscaled
+// once, bad arguments are refused, and growth stops at float32's top.
+TEST(AmpLossScaleOps, UnscaleAndCheckOrsTheFlagAndHandlesFloat16) {
   const Tensor h = tensor({2, -4, 65504}, {3}, DType::Float16);
   const Tensor f = tensor({8, 16}, {2});
-  void* ptrs[] = {h.raw_data()};
-  const int64_t counts[] = {3};
-  const float inv = 0.5f;
-  float found = 0.0f;
-  be.amp_unscale_and_check(ptrs, counts, 1, DType::Float16, &inv, &found);
+  const Tensor inv = full({1}, 0.5), found = zeros({1});
+  unscale_and_check_({h, h}, inv, found);
   EXPECT_EQ(h.to_vector<double>(), (std::vector<double>{1, -2, 32752}));
-  EXPECT_EQ(found, 0.0f);
-  found = 1.0f;  // set by an earlier call: a clean buffer must not clear it
-  void* fptrs[] = {f.raw_data()};
-  const int64_t fcounts[] = {2};
-  be.amp_unscale_and_check(fptrs, fcounts, 1, DType::Float32, &inv, &found);
-  EXPECT_EQ(found, 1.0f);
+  EXPECT_EQ(found.item<float>(), 0.0f);
+  found.fill_(1.0);  // set by an earlier call: a clean buffer must not clear it
+  unscale_and_check_({f}, inv, found);
+  EXPECT_EQ(found.item<float>(), 1.0f);
   EXPECT_EQ(f.to_vector<float>(), (std::vector<float>{4, 8}));
-  EXPECT_THROW(be.amp_unscale_and_check(fptrs, fcounts, 1, DType::Int64, &inv, &found), Error);
+  EXPECT_THROW(unscale_and_check_({zeros({2}, DType::Int64)}, inv, found), Error);
+  EXPECT_THROW(unscale_and_check_({f}, full({1}, 0.5, DType::Float64), found), Error);
 
-  float scale = 3e38f;
-  int64_t counters[Backend::kAmpNumCounters] = {0, 0, 0, 0};
-  const float clean = 0.0f;
-  Backend::AmpScaleUpdate args;
+  const Tensor scale = full({1}, 3e38), counters = zeros({kAmpNumCounters}, DType::Int64);
+  AmpScaleUpdate args;
   args.growth_interval = 1;
-  be.amp_update_scale(&scale, counters, &clean, args);
-  EXPECT_EQ(scale, 3e38f);  // 6e38 is not a float32: the scale stays
-  EXPECT_EQ(counters[Backend::kAmpGrowthTracker], 0);
+  update_loss_scale_(scale, counters, zeros({1}), args);
+  EXPECT_EQ(scale.item<float>(), 3e38f);  // 6e38 is not a float32: the scale stays
+  EXPECT_EQ(counters.to_vector<int64_t>()[kAmpGrowthTracker], 0);
 }
 
 }  // namespace

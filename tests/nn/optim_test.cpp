@@ -1,6 +1,6 @@
 // tests/nn/optim_test.cpp: SGD (plain, momentum, Nesterov), Adam, Adam with L2, AdamW and
 // clip_grad_norm_ against torch.optim (golden optim.safetensors, 1e-5 in float32); the fused
-// Adam step (Backend::adam_step) against the tensor-op version over many steps; the step count
+// Adam step (adam_step_, tensor/adam.h) against the tensor-op version over many steps; the step count
 // kept on the device and the found_inf flag (a skipped step changes nothing, counts included);
 // step_if_finite; optimizer state_dict round trips.
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 #include "nn/optim/clip_grad.h"
 #include "nn/optim/sgd.h"
 #include "nn_test_util.h"
-#include "tensor/backend.h"
+#include "tensor/adam.h"
 #include "tensor/ops.h"
 
 using namespace loom;
@@ -171,7 +171,7 @@ TEST(ClipGradNorm, MatchesTorch) {
   }
 }
 
-// ---- the fused step: Backend::adam_step, the step count on the device, found_inf -------------
+// ---- the fused step: adam_step_, the step count on the device, found_inf ----------------------
 
 namespace {
 
@@ -239,7 +239,7 @@ void expect_fused_equals_tensor_ops(DType dt, bool adamw, double weight_decay, d
   EXPECT_EQ(state_of(*fused, "1.step").item<int64_t>(), 25 - 8);  // no grad at s = 2, 5, ..., 23
 }
 
-// One parameter of the backend call, with its buffers as tensors (CPU).
+// One parameter of the fused step, with its buffers as tensors (CPU).
 struct RawParam {
   Tensor p, g, m, v, step;
   RawParam(int64_t n, Generator& gen, int64_t step0)
@@ -257,14 +257,7 @@ struct RawParam {
     r.step = step.clone();
     return r;
   }
-  Backend::AdamParam arg() const {
-    return {p.raw_data(),
-            g.raw_data(),
-            m.raw_data(),
-            v.raw_data(),
-            static_cast<int64_t*>(step.raw_data()),
-            p.numel()};
-  }
+  AdamTensors arg() const { return {p, g, m, v, step}; }
 };
 
 // Bitwise equality of two CPU tensors.
@@ -289,15 +282,13 @@ TEST(AdamFused, EqualsTensorOpsOverManyStepsInFloat32) {
       expect_fused_equals_tensor_ops(DType::Float32, adamw, wd, 1e-6, 1e-7);
 }
 
-TEST(AdamFused, BackendStepReadsAndAdvancesTheStepCount) {
+TEST(AdamFused, TheStepReadsAndAdvancesTheStepCount) {
   Generator gen(61);
-  Backend& be = backend_for(kCPU);
-  Backend::AdamHyper h;
+  AdamHyper h;
   h.lr = 0.1;
   const RawParam fresh(5, gen, 0), later(5, gen, 9);
   RawParam a = fresh.clone(), b = later.clone();
-  const Backend::AdamParam args[] = {a.arg(), b.arg()};
-  be.adam_step(args, 2, DType::Float32, h, nullptr);
+  adam_step_({a.arg(), b.arg()}, h);
   EXPECT_EQ(a.step.item<int64_t>(), 1);
   EXPECT_EQ(b.step.item<int64_t>(), 10);
   // b was at step 9: its update must use t = 10 in the bias corrections (formula in adam.h).
@@ -315,8 +306,7 @@ TEST(AdamFused, BackendStepReadsAndAdvancesTheStepCount) {
 
 TEST(AdamFused, ASetFoundInfFlagLeavesEverythingUntouched) {
   Generator gen(62);
-  Backend& be = backend_for(kCPU);
-  Backend::AdamHyper h;
+  AdamHyper h;
   h.weight_decay = 0.01;
   h.decoupled = true;
   for (DType dt : {DType::Float32, DType::Float64}) {
@@ -325,23 +315,18 @@ TEST(AdamFused, ASetFoundInfFlagLeavesEverythingUntouched) {
     for (Tensor* t : {&a.p, &a.g, &a.m, &a.v})
       *t = t->to(dt);
     const RawParam before = a.clone();
-    const Backend::AdamParam arg = a.arg();
-    const float overflow = 1.0f;
-    be.adam_step(&arg, 1, dt, h, &overflow);
+    adam_step_({a.arg()}, h, full({1}, 1.0));
     EXPECT_TRUE(same_bytes(a.p, before.p));
     EXPECT_TRUE(same_bytes(a.m, before.m));
     EXPECT_TRUE(same_bytes(a.v, before.v));
     EXPECT_TRUE(same_bytes(a.g, before.g));
     EXPECT_EQ(a.step.item<int64_t>(), 4);  // a skipped step does not count
     // A NaN flag is "set" too (nonzero); a clean flag runs exactly like no flag.
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    be.adam_step(&arg, 1, dt, h, &nan);
+    adam_step_({a.arg()}, h, full({1}, std::numeric_limits<double>::quiet_NaN()));
     EXPECT_EQ(a.step.item<int64_t>(), 4);
     RawParam c = before.clone();
-    const Backend::AdamParam carg = c.arg();
-    const float clean = 0.0f;
-    be.adam_step(&arg, 1, dt, h, &clean);
-    be.adam_step(&carg, 1, dt, h, nullptr);
+    adam_step_({a.arg()}, h, zeros({1}));
+    adam_step_({c.arg()}, h);
     EXPECT_EQ(a.step.item<int64_t>(), 5);
     EXPECT_TRUE(same_bytes(a.p, c.p));
     EXPECT_TRUE(same_bytes(a.m, c.m));
@@ -350,29 +335,29 @@ TEST(AdamFused, ASetFoundInfFlagLeavesEverythingUntouched) {
   }
 }
 
-TEST(AdamFused, BackendRefusesBadArgumentsWhateverTheFlag) {
+TEST(AdamFused, TheStepRefusesBadArgumentsWhateverTheFlag) {
   Generator gen(63);
-  Backend& be = backend_for(kCPU);
-  const Backend::AdamHyper h;
-  RawParam a(4, gen, 0);
-  Backend::AdamParam arg = a.arg();
-  const float overflow = 1.0f;
-  EXPECT_THROW(be.adam_step(&arg, 1, DType::Float16, h, nullptr), Error);
-  EXPECT_THROW(be.adam_step(&arg, 1, DType::Int64, h, &overflow), Error);
-  arg.step = nullptr;
-  EXPECT_THROW(be.adam_step(&arg, 1, DType::Float32, h, &overflow), Error);
-  arg = a.arg();
-  arg.numel = -1;
-  EXPECT_THROW(be.adam_step(&arg, 1, DType::Float32, h, nullptr), Error);
-  arg = a.arg();
-  arg.grad = nullptr;
-  EXPECT_THROW(be.adam_step(&arg, 1, DType::Float32, h, nullptr), Error);
-  EXPECT_THROW(be.adam_step(nullptr, 2, DType::Float32, h, nullptr), Error);
+  const AdamHyper h;
+  const RawParam a(4, gen, 0);
+  const Tensor overflow = full({1}, 1.0);
+  AdamTensors bad = a.arg();
+  bad.param = a.p.to(DType::Float16);
+  EXPECT_THROW(adam_step_({bad}, h), Error);
+  bad = a.arg();
+  bad.step = Tensor();
+  EXPECT_THROW(adam_step_({bad}, h, overflow), Error);
+  bad = a.arg();
+  bad.grad = randn({5}, gen);
+  EXPECT_THROW(adam_step_({bad}, h, overflow), Error);
+  bad = a.arg();
+  bad.grad = randn({8}, gen).slice(0, 0, 8, 2);  // strided
+  EXPECT_THROW(adam_step_({bad}, h), Error);
+  EXPECT_THROW(adam_step_({a.arg(), a.arg()}, h), Error);  // the same tensor twice
+  EXPECT_THROW(adam_step_({a.arg()}, h, full({1}, 1.0, DType::Float64)), Error);
   // An empty parameter still counts its step (like PyTorch's loop over params).
-  Tensor step = scalar_tensor(2, DType::Int64);
-  const Backend::AdamParam empty{
-      nullptr, nullptr, nullptr, nullptr, static_cast<int64_t*>(step.raw_data()), 0};
-  be.adam_step(&empty, 1, DType::Float32, h, nullptr);
+  const Tensor none = empty({0});
+  const Tensor step = scalar_tensor(2, DType::Int64);
+  adam_step_({{none, empty({0}), empty({0}), empty({0}), step}}, h);
   EXPECT_EQ(step.item<int64_t>(), 3);
 }
 

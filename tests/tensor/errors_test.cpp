@@ -1,4 +1,4 @@
-// tests/tensor/test_errors.cpp: bad input throws loom::Error naming the op and the shapes.
+// tests/tensor/errors_test.cpp: bad input throws loom::Error naming the op and the shapes.
 #include <gtest/gtest.h>
 
 #include "tensor/ops.h"

@@ -1,4 +1,4 @@
-// tests/autograd/test_op_gradients.cpp: a gradcheck for every differentiable op, including
+// tests/autograd/op_gradients_test.cpp: a gradcheck for every differentiable op, including
 // broadcasting edge cases (size-1 dims, scalars, 0-d tensors) and non-contiguous inputs.
 #include <gtest/gtest.h>
 

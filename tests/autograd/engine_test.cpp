@@ -1,4 +1,4 @@
-// tests/autograd/test_engine.cpp: backward, accumulation, no-grad, detach, retain_graph and
+// tests/autograd/engine_test.cpp: backward, accumulation, no-grad, detach, retain_graph and
 // the error messages of the engine.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// tests/tensor/test_factories.cpp: factories, seeding, dtype casts, item, printing.
+// tests/tensor/factories_test.cpp: factories, seeding, dtype casts, item, printing.
 #include <gtest/gtest.h>
 
 #include <cmath>

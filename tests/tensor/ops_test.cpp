@@ -1,4 +1,4 @@
-// tests/tensor/test_ops.cpp: forward values of every op on small known inputs, broadcasting
+// tests/tensor/ops_test.cpp: forward values of every op on small known inputs, broadcasting
 // edge cases, and non-contiguous inputs.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// tests/tensor/test_views.cpp: views share storage and never copy; contiguous(), copy_().
+// tests/tensor/views_test.cpp: views share storage and never copy; contiguous(), copy_().
 #include <gtest/gtest.h>
 
 #include "tensor/ops.h"

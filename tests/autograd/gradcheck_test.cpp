@@ -1,4 +1,4 @@
-// tests/autograd/test_gradcheck.cpp: gradcheck itself finds wrong gradients and reports them.
+// tests/autograd/gradcheck_test.cpp: gradcheck itself finds wrong gradients and reports them.
 #include <gtest/gtest.h>
 
 #include "autograd/functions.h"

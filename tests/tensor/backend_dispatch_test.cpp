@@ -1,4 +1,4 @@
-// tests/tensor/test_backend_dispatch.cpp: the backend interface seen from outside.
+// tests/tensor/backend_dispatch_test.cpp: the backend interface seen from outside.
 //
 // Registers a "recording" backend for DeviceType::CUDA that runs every kernel on the CPU and
 // logs which kernels were called. This checks, without a GPU, that (1) tensors on cuda:0

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""tests/style/conventions.py: the code conventions a reader relies on, checked on every file.
+
+Checks every C++/CUDA source under the project's code folders:
+  1. the first line is `// <path>: <summary>` naming the file itself;
+  2. the header comment (the comment block at the top) is at most MAX_HEADER lines;
+  3. every function defined at namespace scope (clang-formatted code: the definition starts in
+     column 0 and ends with a `}` in column 0) is at most MAX_FUNCTION lines;
+  4. no tracker words ("issue 6", "item 3c", "the lead", "this session") in code or docs: code
+     says what it does and why, not which ticket asked for it.
+Usage: conventions.py [ROOT]. Prints one line per violation and exits 1 if there is any.
+"""
+import os
+import re
+import sys
+
+MAX_HEADER = 16  # the path line + about 15 lines
+MAX_FUNCTION = 80
+CODE_DIRS = ["tensor", "autograd", "nn", "cuda", "data", "apps", "tests"]
+DOC_DIRS = ["docs", "tensor", "autograd", "nn", "cuda", "data", "apps", "tests"]
+SOURCE_EXT = (".h", ".hpp", ".cpp", ".cc", ".cu", ".cuh")
+TRACKER = re.compile(r"\b(issue\s+#?\d+|item\s+\d+[a-z]?|the lead\b|this session\b|session\s+\d+)",
+                     re.IGNORECASE)
+NOT_FUNCTION = re.compile(r"^(namespace|struct|class|enum|union|extern|template\s*<[^>]*>\s*(struct|class))\b")
+
+
+def sources(root, dirs, exts):
+    for d in dirs:
+        for base, _, files in os.walk(os.path.join(root, d)):
+            if "/build" in base or "/.git" in base:
+                continue
+            for f in sorted(files):
+                if f.endswith(exts):
+                    yield os.path.join(base, f)
+
+
+def header_problems(rel, lines):
+    out = []
+    if not lines or not lines[0].startswith("// " + rel + ":") and not lines[0].startswith(
+            "// " + rel + " "):
+        out.append(f"{rel}:1: first line must be `// {rel}: <summary>`")
+    n = 0
+    for line in lines:
+        if not line.startswith("//"):
+            break
+        n += 1
+    if n > MAX_HEADER:
+        out.append(f"{rel}:1: header comment is {n} lines (at most {MAX_HEADER}; essays belong "
+                   "in the labs)")
+    return out
+
+
+def function_problems(rel, lines):
+    out = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        starts = (line[:1] not in ("", " ", "}", "#", "/", "\t") and "(" in line
+                  and not NOT_FUNCTION.match(line) and not line.rstrip().endswith(";"))
+        if starts:
+            j = i
+            while j < len(lines) and not lines[j].rstrip().endswith("{") and not lines[j].rstrip().endswith(";"):
+                j += 1
+            if j < len(lines) and lines[j].rstrip().endswith("{"):
+                k = j + 1
+                while k < len(lines) and not lines[k].startswith("}"):
+                    k += 1
+                length = k - i + 1
+                if length > MAX_FUNCTION:
+                    name = line.split("(")[0].split()[-1] if line.split("(")[0].split() else line
+                    out.append(f"{rel}:{i + 1}: function {name} is {length} lines (at most "
+                               f"{MAX_FUNCTION})")
+                i = k
+        i += 1
+    return out
+
+
+def main():
+    root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
+                           os.path.join(os.path.dirname(__file__), "..", ".."))
+    problems = []
+    for path in sources(root, CODE_DIRS, SOURCE_EXT):
+        rel = os.path.relpath(path, root)
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        problems += header_problems(rel, lines)
+        problems += function_problems(rel, lines)
+    for path in list(sources(root, DOC_DIRS, SOURCE_EXT + (".md", ".txt", ".sh", ".py", ".sbatch"))) + [
+            os.path.join(root, "README.md")]:
+        rel = os.path.relpath(path, root)
+        if rel.startswith("docs/results/") or rel == "tests/style/conventions.py":
+            continue  # measured records keep their history; this file names the words
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for n, line in enumerate(f, 1):
+                m = TRACKER.search(line)
+                if m:
+                    problems.append(f"{rel}:{n}: tracker word '{m.group(0)}'")
+    for p in problems:
+        print(p)
+    print(f"conventions: {len(problems)} problem(s)", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
