@@ -19,7 +19,7 @@
 //                       hand-written BPTT backward (docs/labs/04-lstm-bptt.md); the fast one.
 //   LstmImpl::Persistent nn/lstm_persistent.cpp: fused's node, with each direction's whole
 //                       recurrence in one Backend call forward and one backward (on a GPU one
-//                       kernel each, W_hh kept on-chip: cuda/lstm_persistent.cu, lab 06). Falls
+//                       kernel each, W_hh kept on-chip: cuda/lstm_persistent.cu, lab 08). Falls
 //                       back to Fused where the backend cannot run it (lstm_persistent_available)
 //                       and under autocast.
 //

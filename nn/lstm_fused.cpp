@@ -27,7 +27,7 @@
 // nn/lstm_layer_common.cpp).
 //
 // Mixed precision: under an nn::amp::AutocastGuard with float32 weights, lstm_layer_fused runs
-// nn/lstm_fused_amp.cpp instead (the same node with float16 GEMMs and a float32 state, lab 08).
+// nn/lstm_fused_amp.cpp instead (the same node with float16 GEMMs and a float32 state, lab 07).
 //
 // Leaves out: float16 weights and inputs outside autocast (float32/float64 only, checked; the
 // composed LSTM takes float16), and dropout (between layers, in nn/lstm.cpp).

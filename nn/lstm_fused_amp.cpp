@@ -1,4 +1,4 @@
-// nn/lstm_fused_amp.cpp: the fused LSTM under autocast: float16 GEMMs, float32 state (lab 08).
+// nn/lstm_fused_amp.cpp: the fused LSTM under autocast: float16 GEMMs, float32 state (lab 07).
 //
 // The same node and the same BPTT as nn/lstm_fused.cpp (read that first; the buffers and loops
 // are the same), with every GEMM a Backend::matmul_mixed: float16 A and B, float32 C,
@@ -37,7 +37,7 @@
 //
 // Threads (CPU): the same batch-row slices as the float32 path (nn/lstm_layer_common.cpp).
 // Leaves out: float16 master weights (use LstmImpl::Composed), bfloat16, and a float16
-// pointwise step (the state is float32 by design, see docs/labs/08-mixed-precision.md).
+// pointwise step (the state is float32 by design, see docs/labs/07-mixed-precision.md).
 #include "nn/lstm_fused_amp.h"
 
 #include "autograd/autocast_state.h"

@@ -1,4 +1,4 @@
-// nn/lstm_fused_amp.h: the fused LSTM layer under autocast (float16 GEMMs, float32 state); lab 08.
+// nn/lstm_fused_amp.h: the fused LSTM layer under autocast (float16 GEMMs, float32 state); lab 07.
 //
 // lstm_layer_fused (nn/lstm_fused.cpp) hands over to lstm_layer_fused_amp when
 // fused_runs_autocast() says so; the numbers, the rounding points and the output dtype are

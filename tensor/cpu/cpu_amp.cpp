@@ -1,4 +1,4 @@
-// tensor/cpu/cpu_amp.cpp: the CPU backend's mixed-precision kernels (lab 08): the loss
+// tensor/cpu/cpu_amp.cpp: the CPU backend's mixed-precision kernels (lab 07): the loss
 // scaler's two kernels and the float16 x float16 -> float32 GEMM.
 //
 // amp_unscale_and_check: one pass over every gradient buffer, multiplying by 1/scale and

@@ -1,5 +1,5 @@
 // tests/nn/amp_grad_scaler_test.cpp: GradScaler (nn/amp/grad_scaler.h) and the CPU backend's
-// two scaler kernels (tensor/cpu/cpu_amp.cpp), lab 08.
+// two scaler kernels (tensor/cpu/cpu_amp.cpp), lab 07.
 //
 // Covers: unscale_ divides every gradient in one pass; a forced overflow (inf or NaN) skips
 // the step and halves the scale; growth after growth_interval clean steps and the reset of

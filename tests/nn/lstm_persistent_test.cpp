@@ -179,7 +179,7 @@ TEST_P(LstmPersistentGradcheck, MatchesFiniteDifferences) {
       inputs, opt);
 }
 
-INSTANTIATE_TEST_SUITE_P(Lab06, LstmPersistentGradcheck, ::testing::ValuesIn(gradcheck_cases()),
+INSTANTIATE_TEST_SUITE_P(Lab08, LstmPersistentGradcheck, ::testing::ValuesIn(gradcheck_cases()),
                          [](const auto& info) { return info.param.name(); });
 
 using loom::nn::testing::max_abs_diff;
