@@ -1,4 +1,4 @@
-// cuda/amp.cu: the dynamic loss scaler's two kernels on the GPU (lab 08). CPU twin:
+// cuda/amp.cu: the dynamic loss scaler's two kernels on the GPU (lab 07). CPU twin:
 // tensor/cpu/cpu_amp.cpp (matmul_mixed, the third method of that file, is in cuda/matmul.cu).
 //
 // amp_unscale_and_check multiplies every gradient of the model by 1/scale and raises a flag if

@@ -1,7 +1,7 @@
 // cuda/graph.h: capture a piece of GPU work (a training step) once, replay it with one launch.
 // Public: no CUDA header.
 //
-// The IMDB step is latency-bound (docs/labs/06-cuda.md, section 7): hundreds of small kernels
+// The IMDB step is latency-bound (docs/labs/08-cuda.md, section 7): hundreds of small kernels
 // per step, each costing the host a few microseconds to launch. A CUDA Graph records the
 // kernels, copies and their order once; replaying it is one launch, so the host's cost per
 // kernel disappears (the kernel boundaries on the device remain).

@@ -15,7 +15,7 @@
 // k == 0 is not a GEMM: C = beta * C (or 0 when beta == 0) by a small kernel, like the CPU
 // (cuda/matmul_kernels.cuh, run on the CPU by tests/cuda/matmul_kernels_emulation_test.cpp).
 //
-// matmul_mixed (mixed precision, lab 08; CPU twin tensor/cpu/cpu_amp.cpp): float16 A and B, a
+// matmul_mixed (mixed precision, lab 07; CPU twin tensor/cpu/cpu_amp.cpp): float16 A and B, a
 // float32 C, the same mapping and cublasGemmStridedBatchedEx with CUBLAS_COMPUTE_32F.
 //
 // Left out: cublasLt epilogues (bias, activation fused into the GEMM), TF32 and fp16 tensor-core

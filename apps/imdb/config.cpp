@@ -63,7 +63,7 @@ std::string flag_for(const std::string& key) {
 void apply_preset(Config& c, const std::string& preset) {
   if (preset.empty()) return;
   if (preset == "quick") {
-    // Measured on a 2-core CPU: see describe_preset and docs/labs/07-imdb-study.md.
+    // Measured on a 2-core CPU: see describe_preset and docs/labs/06-imdb-study.md.
     c.epochs = 2;
     c.train_limit = 10000;
     c.val_limit = 2000;

@@ -1,4 +1,4 @@
-// nn/amp/autocast.h: autocast, the scoped switch that runs GEMMs in float16 (lab 08).
+// nn/amp/autocast.h: autocast, the scoped switch that runs GEMMs in float16 (lab 07).
 //
 //   {
 //     nn::amp::AutocastGuard autocast(DType::Float16);   // this thread, this scope
@@ -7,7 +7,7 @@
 //   }                                                    // fp16 weight copies dropped here
 //   scaler.scale(loss).backward();                       // outside the guard, like PyTorch
 //
-// The policy (what runs in float16, what stays float32 and why; docs/labs/08-mixed-precision.md):
+// The policy (what runs in float16, what stays float32 and why; docs/labs/07-mixed-precision.md):
 //   float16 inputs, float32 accumulation: matmul on float32 operands, hence Linear and the
 //     composed LSTM's gate GEMMs, forward and backward. Their results come back as float32.
 //     The fused LSTM does the same with its own GEMMs (nn/lstm_fused.cpp: weights through

@@ -1,4 +1,4 @@
-// nn/amp/grad_scaler.h: GradScaler, dynamic loss scaling for float16 training (lab 08).
+// nn/amp/grad_scaler.h: GradScaler, dynamic loss scaling for float16 training (lab 07).
 //
 // float16's smallest positive value is 2^-24 ~ 6e-8: gradients below it flush to zero in the
 // float16 backward GEMMs. The scaler multiplies the loss by S (2^16 to start) so every gradient
@@ -18,7 +18,8 @@
 //     scaler.update();                                 // S *= 0.5 or grows; may throw (collapse)
 //   }
 //
-// State machine per iteration:  scale -> [unscale_] -> step -> update  (docs/labs/08-...md).
+// State machine per iteration:  scale -> [unscale_] -> step -> update
+// (docs/labs/07-mixed-precision.md, section 3).
 // The scale, the counters and the found_inf flag are one-element tensors on the parameters'
 // device, and the two kernels (unscale_and_check_, update_loss_scale_ in tensor/loss_scale.h) read and write
 // them there, so unscale_ and update never wait for the device. Three things do read the flag

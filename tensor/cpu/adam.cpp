@@ -19,7 +19,7 @@
 //
 // Leaves out: threads (for the IMDB model's 131k parameters the step took ~0.24 ms on a loaded
 // machine, under 1% of its ~40 ms training step: docs/results/lstm-step-cpu.md), float16
-// parameters (master weights stay float32: lab 08), amsgrad.
+// parameters (master weights stay float32: lab 07), amsgrad.
 #include <cmath>
 
 #include "tensor/cpu/backend.h"

@@ -15,7 +15,8 @@
 // Not Google Benchmark: one end-to-end pass takes seconds and is itself the measurement.
 // Usage: bench_data [ARCHIVE] [--threads 1,2] [--dump FILE] [--no-stopwords]
 //        bench_data [ARCHIVE] --prefetch-demo [--step-ms 10] [--batches 100]
-//        ARCHIVE defaults to $LOOM_IMDB, else ../shared/data/aclImdb_v1_labeled.tar.gz
+//        ARCHIVE defaults to $LOOM_IMDB_DATA (as for apps/imdb),
+//        else ../shared/data/aclImdb_v1_labeled.tar.gz
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -156,7 +157,7 @@ void prefetch_demo(const std::string& archive, double step_ms, int64_t batches) 
 
 int main(int argc, char** argv) {
   std::string archive;
-  if (const char* env = std::getenv("LOOM_IMDB")) archive = env;
+  if (const char* env = std::getenv("LOOM_IMDB_DATA")) archive = env;
   if (archive.empty()) archive = "../shared/data/aclImdb_v1_labeled.tar.gz";
   std::vector<int> threads = {1, 2};
   std::string dump_path;

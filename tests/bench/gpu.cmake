@@ -1,4 +1,4 @@
-# tests/bench/gpu.cmake: the GPU training-step benchmark (lab 06), CUDA builds only. Run it
+# tests/bench/gpu.cmake: the GPU training-step benchmark (lab 08), CUDA builds only. Run it
 # through tests/bench/run_gpu_bench.sh, which also runs the PyTorch twin.
 # A plain program (CUDA events, JSON on stdout), not Google Benchmark: the timing must be done
 # with events on the stream, and each configuration runs in its own process.

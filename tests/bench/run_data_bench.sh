@@ -4,7 +4,8 @@
 #
 # Usage: tests/bench/run_data_bench.sh [BUILD_DIR] [ARCHIVE] [--json OUT.json]
 #   BUILD_DIR  holds tests/bench/bench_data (default: build); or set BENCH_DATA=/path/to/bench_data
-#   ARCHIVE    default: $LOOM_IMDB, else ../shared/data/aclImdb_v1_labeled.tar.gz beside the repo
+#   ARCHIVE    default: $LOOM_IMDB_DATA (as for apps/imdb), else
+#              ../shared/data/aclImdb_v1_labeled.tar.gz beside the repo
 # loom runs with 1 and 2 threads (best of 3 each), Python once per repeat (best of 2); the ratio
 # is Python's best total over loom's best total. Not run by ctest.
 set -euo pipefail
@@ -18,12 +19,12 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 build=${args[0]:-$root/build}
-archive=${args[1]:-${LOOM_IMDB:-$root/../shared/data/aclImdb_v1_labeled.tar.gz}}
+archive=${args[1]:-${LOOM_IMDB_DATA:-$root/../shared/data/aclImdb_v1_labeled.tar.gz}}
 bench=${BENCH_DATA:-$build/tests/bench/bench_data}
 python=/usr/bin/python3
 
 [[ -x "$bench" ]] || { echo "run_data_bench: no bench_data at $bench (build the bench_data target)" >&2; exit 2; }
-[[ -f "$archive" ]] || { echo "run_data_bench: no archive at $archive (pass it or set LOOM_IMDB)" >&2; exit 2; }
+[[ -f "$archive" ]] || { echo "run_data_bench: no archive at $archive (pass it or set LOOM_IMDB_DATA)" >&2; exit 2; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -20,7 +20,7 @@
 #   --quick          3 warm-up and 10 timed steps per configuration (default 10 and 50)
 #   --no-tests       skip `ctest -L cuda` (run by default, before the benchmark)
 #   --sanitize       also run compute-sanitizer memcheck and racecheck over every CUDA test
-#                    program (slow: minutes; see docs/labs/06-cuda.md for a debug build to use)
+#                    program (slow: minutes; see docs/labs/08-cuda.md for a debug build to use)
 #   --python PY      the Python with a CUDA PyTorch (default: the first of python3,
 #                    /usr/bin/python3 that has one)
 #
@@ -36,7 +36,7 @@
 # device) is recorded with "status": "skipped" and its reason; a failing one with "error".
 # The JSON holds the device (nvidia-smi), driver, date, commit, the exact commands, every
 # result, and a summary: per (hidden, precision) PyTorch's median, loom's best median and the
-# speed-up. docs/labs/06-cuda.md, section 8, says how to read it.
+# speed-up. docs/labs/08-cuda.md, section 8, says how to read it.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 args_given="$*"

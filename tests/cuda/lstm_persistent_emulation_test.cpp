@@ -165,7 +165,7 @@ constexpr int64_t kH100Smem = 232448;  // cudaDevAttrMaxSharedMemoryPerBlockOpti
 constexpr int64_t kA100Smem = 166912;  // sm_80: 163 KB
 
 TEST(LstmPersistentPlan, WhatFitsOneBlock) {
-  // The table of docs/labs/06-cuda.md section 5b: the largest H per dtype and device.
+  // The table of docs/labs/08-cuda.md section 5b: the largest H per dtype and device.
   EXPECT_TRUE(kp::fits_block(119, 4, kH100Smem));
   EXPECT_FALSE(kp::fits_block(120, 4, kH100Smem));
   EXPECT_TRUE(kp::fits_block(84, 8, kH100Smem));

@@ -1,5 +1,5 @@
 // tests/cuda/parity_amp_test.cpp: CPU-vs-CUDA parity of the mixed-precision backend methods
-// (lab 08): the loss scaler's amp_unscale_and_check and amp_update_scale (cuda/amp.cu vs
+// (lab 07): the loss scaler's amp_unscale_and_check and amp_update_scale (cuda/amp.cu vs
 // tensor/cpu/cpu_amp.cpp) and the float16 x float16 -> float32 matmul_mixed (cuda/matmul.cu).
 //
 // What is compared, and how exactly:

@@ -1,6 +1,6 @@
 // tests/cuda/parity_lstm_persistent_test.cpp: the persistent LSTM kernel (cuda/lstm_persistent.cu)
 // against its CPU twin (tensor/cpu/cpu_lstm_persistent.cpp) and against the fused layer on the
-// GPU (lab 06). Skips without a CUDA device.
+// GPU (lab 08). Skips without a CUDA device.
 //
 //   BackendMatchesCpuTwin            Backend::lstm_persistent_forward/backward, CUDA vs CPU, on
 //                                    the IMDB shapes (T = B = 100, H = 100 and 64), odd shapes

@@ -1,4 +1,4 @@
-// tests/nn/amp_autocast_test.cpp: AutocastGuard and the autocast matmul (lab 08).
+// tests/nn/amp_autocast_test.cpp: AutocastGuard and the autocast matmul (lab 07).
 //
 // Tolerances. float16 has an 11-bit significand, so rounding to nearest has relative error at
 // most u = 2^-11 ~ 4.9e-4. The autocast matmul y = f32(h(a) @ h(b)) differs from the float32

@@ -1,4 +1,4 @@
-// tests/nn/amp_lstm_fused_test.cpp: the fused LSTM under autocast (nn/lstm_fused_amp.cpp), lab 08.
+// tests/nn/amp_lstm_fused_test.cpp: the fused LSTM under autocast (nn/lstm_fused_amp.cpp), lab 07.
 //
 // Compared on the same float32 inputs and weights: the fused layer under autocast (F16), the
 // composed layer under autocast (C16: its matmuls go through autograd/ops/matmul_autocast.cpp)

@@ -1,5 +1,5 @@
 // tests/nn/amp_lstm_fused_training_test.cpp: a tiny IMDB-like model with the fused LSTM trains
-// under autocast + GradScaler as it does in float32 (lab 08).
+// under autocast + GradScaler as it does in float32 (lab 07).
 //
 // The IMDB model in miniature: Embedding -> LSTM (fused, batch_first) -> h_n -> Linear ->
 // BCEWithLogits, Adam. Under autocast the LSTM's five GEMMs per layer (input projection,

@@ -1,5 +1,5 @@
 // tests/nn/amp_ops_fp16_test.cpp: float16 against float32 for every op of tensor/ops.h (forward)
-// and every differentiable op of autograd/functions.h (backward), lab 08.
+// and every differentiable op of autograd/functions.h (backward), lab 07.
 //
 // Method. Inputs are drawn in float32 and rounded to float16 once; the float32 reference runs
 // on those same rounded values (widened exactly). So the difference measures only what the op

@@ -1,5 +1,5 @@
 // tests/nn/amp_training_test.cpp: a tiny model trained with autocast + GradScaler converges,
-// and stays close to the same model trained in float32 (lab 08).
+// and stays close to the same model trained in float32 (lab 07).
 //
 // The model is the IMDB model without its LSTM: Embedding -> mean over tokens -> Linear ->
 // tanh -> Linear -> BCEWithLogits, trained with Adam. Under autocast both Linear GEMMs (forward

@@ -1,4 +1,4 @@
-// tests/nn/amp_training_util.h: the toy task and the training loop the lab 08 training tests
+// tests/nn/amp_training_util.h: the toy task and the training loop the lab 07 training tests
 // share (amp_training_test.cpp: no LSTM; amp_lstm_fused_training_test.cpp: the fused LSTM).
 //
 // The task: a "review" of `len` token ids from [0, vocab) is positive when more than half of its
