@@ -16,7 +16,7 @@
 // `device`. Parameter names are PyTorch's state_dict names (embedding.weight, lstm.weight_ih_l0,
 // linear.bias, ...), so a checkpoint loads into the PyTorch twin in tests/reference/torch_imdb.py.
 // Under --precision fp16 the forward runs in an autocast scope: the Linear's and the LSTM's GEMMs
-// take float16 copies of the float32 master weights (the fused LSTM: nn/lstm_fused_amp.cpp), the
+// take float16 copies of the float32 master weights (the fused LSTM: nn/lstm_fused.cpp), the
 // cell state, the loss and Adam stay float32, and a GradScaler scales the loss.
 #pragma once
 

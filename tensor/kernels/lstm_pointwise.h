@@ -62,7 +62,7 @@ LOOM_HOST_DEVICE inline double lstm_abs(double x) {
 // sigmoid(x) = 1 / (1 + exp(-x)), written so that exp never overflows: with e = exp(-|x|) <= 1,
 // sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0 (exact in exact arithmetic).
 // One exp and a select, no branch around the call: that lets the compiler vectorise a loop of
-// these with a SIMD exp (tensor/cpu/cpu_lstm.cpp), and keeps GPU threads of a warp together.
+// these with a SIMD exp (tensor/cpu/lstm.cpp), and keeps GPU threads of a warp together.
 template <typename C>
 LOOM_HOST_DEVICE inline C lstm_sigmoid(C x) {
   const C e = lstm_exp(-lstm_abs(x));

@@ -7,13 +7,4 @@ if(LOOM_HAVE_CUDA)
   target_link_libraries(bench_gpu_step PRIVATE loom::nn loom::cuda loom::data
                                                nlohmann_json::nlohmann_json)
   loom_target_defaults(bench_gpu_step)
-  # The persistent LSTM (issue 6 item 3c) may not be in every checkout: benchmark it only when
-  # nn/lstm.h declares it, and report "skipped" otherwise.
-  file(READ ${PROJECT_SOURCE_DIR}/nn/lstm.h _loom_lstm_h)
-  string(FIND "${_loom_lstm_h}" "lstm_persistent_available" _loom_has_persistent)
-  if(_loom_has_persistent GREATER -1)
-    target_compile_definitions(bench_gpu_step PRIVATE LOOM_BENCH_HAVE_PERSISTENT=1)
-  else()
-    target_compile_definitions(bench_gpu_step PRIVATE LOOM_BENCH_HAVE_PERSISTENT=0)
-  endif()
 endif()

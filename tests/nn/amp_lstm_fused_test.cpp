@@ -1,4 +1,4 @@
-// tests/nn/amp_lstm_fused_test.cpp: the fused LSTM under autocast (nn/lstm_fused_amp.cpp), lab 07.
+// tests/nn/amp_lstm_fused_test.cpp: the fused LSTM under autocast (nn/lstm_fused.cpp), lab 07.
 //
 // Compared on the same float32 inputs and weights: the fused layer under autocast (F16), the
 // composed layer under autocast (C16: its matmuls go through autograd/ops/matmul_autocast.cpp)
@@ -225,7 +225,7 @@ void compare_case(const LstmCase& c, uint64_t seed) {
   const Outcome f32 = run(c, LstmImpl::Fused, false, inputs, upstream);
   const int64_t k = c.in + c.D() * c.H + c.H;  // the longest GEMM sum, generously
 
-  EXPECT_EQ(f16.value.dtype(), DType::Float32);  // float32 out, h_n, c_n (nn/lstm_fused_amp.cpp)
+  EXPECT_EQ(f16.value.dtype(), DType::Float32);  // float32 out, h_n, c_n (tensor/lstm.h)
   expect_within_bound(f16.value, ref.value, ref.err, rho_fused(k), "forward: F16 vs exact");
   expect_within_bound(f16.value, c16.value, ref.err, rho_fused(k) + rho_composed(k),
                       "forward: F16 vs C16");
@@ -247,7 +247,7 @@ TEST(AmpLstmFused, MatchesComposedAutocastAndFloat32WithinTheDerivedBounds) {
     compare_case(cases()[i], 100 + i);
 }
 
-// The CPU row split (nn/lstm_layer_common.cpp): at this size both the recurrence and the
+// The CPU row split (tensor/cpu/lstm.cpp, tensor/cpu/matmul.cpp): at this size both the recurrence and the
 // backward GEMMs run as two slices, whose float16 A and float32 C offsets must line up.
 TEST(AmpLstmFused, SplitAcrossThreadsMatchesTheSameBounds) {
   const int saved = get_num_threads();

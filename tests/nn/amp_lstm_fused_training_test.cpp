@@ -3,7 +3,7 @@
 //
 // The IMDB model in miniature: Embedding -> LSTM (fused, batch_first) -> h_n -> Linear ->
 // BCEWithLogits, Adam. Under autocast the LSTM's five GEMMs per layer (input projection,
-// recurrence, dh, dx, dW) and the Linear run with float16 operands (nn/lstm_fused_amp.cpp);
+// recurrence, dh, dx, dW) and the Linear run with float16 operands (nn/lstm_fused.cpp);
 // the embedding, the cell state, the loss and Adam stay float32. The task: a "review" of 9
 // token ids is positive when most of its tokens come from the first half of the vocabulary, so
 // the LSTM has to count along the sequence. One run starts from a loss scale far too large

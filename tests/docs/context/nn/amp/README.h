@@ -1,7 +1,5 @@
-// tests/docs/context/nn/amp/README.h: what the sample of nn/amp/README.md needs: the Backend's
-// declarations it copies (tensor/backend.h), with the argument struct that Backend declares.
+// tests/docs/context/nn/amp/README.h: what the sample of nn/amp/README.md needs: the loss scaler's
+// Tensor ops it copies (tensor/loss_scale.h).
 #pragma once
 
-#include "tensor/backend.h"
-
-using AmpScaleUpdate = loom::Backend::AmpScaleUpdate;
+#include "tensor/loss_scale.h"
