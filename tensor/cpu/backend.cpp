@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -112,5 +113,21 @@ int get_num_threads() {
   const int n = g_num_threads.load();
   return n > 0 ? n : omp_get_max_threads();
 }
+
+namespace cpu {
+
+int row_slices(int64_t rows, int64_t work) {
+  if (omp_get_level() > 0) return 1;
+  const int64_t by_work = std::max<int64_t>(1, work >> 20);
+  return static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>({get_num_threads(), rows, by_work})));
+}
+
+int64_t slice_begin(int64_t rows, int s, int slices) {
+  if (s >= slices) return rows;
+  return rows * s / slices / kSliceAlign * kSliceAlign;
+}
+
+}  // namespace cpu
 
 }  // namespace loom

@@ -2,8 +2,8 @@
 // of each. Contract: tensor/fused_kernels.h; caller: tensor/lstm.cpp; CUDA twin: cuda/kernels/lstm.cu.
 //
 // Batch rows never interact (row b of h_t needs only row b of h_{t-1}), so the batch is split into
-// one row range per thread and each thread runs the whole time loop on its rows with no
-// synchronisation between steps: per step one single-threaded GEMM and the cell's pointwise math
+// one row range per thread (tensor/cpu/threads.h's rules) and each thread runs the whole time loop
+// on its rows with no synchronisation between steps: per step one single-threaded GEMM and the cell's pointwise math
 // (tensor/kernels/lstm_pointwise.h, the code the CUDA kernels run). Splitting each small per-step
 // GEMM over threads instead costs two thread handoffs per step; on a loaded machine that was 10x
 // slower (docs/results/lstm-step-cpu.md). Mixed precision is the same loop: the GEMM reads the
@@ -78,13 +78,6 @@ void gemm(CpuBackend& be, const LstmRecurrence& r, const void* a, int64_t lda, c
     be.matmul(a, b, c, r.state, g);
   else
     be.matmul_mixed(a, b, r.gemm, c, r.state, g);
-}
-
-// Row slices (threads) for B rows and `work` multiply-adds: at least ~1M multiply-adds per
-// thread, or starting the thread costs more than it saves.
-int row_slices(int64_t B, int64_t work) {
-  const int64_t by_work = std::max<int64_t>(1, work >> 20);
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({get_num_threads(), B, by_work})));
 }
 
 // The forward time loop over rows [b0, b0 + nb).
@@ -163,7 +156,8 @@ void CpuBackend::lstm_recurrence_forward(const LstmRecurrence& r, const LstmForw
   const int slices = row_slices(r.B, r.T * r.B * 4 * r.H * r.H);
 #pragma omp parallel for num_threads(slices) schedule(static, 1)
   for (int s = 0; s < slices; ++s) {
-    const int64_t b0 = r.B * s / slices, nb = r.B * (s + 1) / slices - b0;
+    const int64_t b0 = slice_begin(r.B, s, slices), nb = slice_begin(r.B, s + 1, slices) - b0;
+    if (nb == 0) continue;
     if (r.state == DType::Float32)
       forward_rows<float>(*this, r, f, b0, nb);
     else
@@ -177,7 +171,8 @@ void CpuBackend::lstm_recurrence_backward(const LstmRecurrence& r, const LstmBac
   const int slices = row_slices(r.B, r.T * r.B * 4 * r.H * r.H);
 #pragma omp parallel for num_threads(slices) schedule(static, 1)
   for (int s = 0; s < slices; ++s) {
-    const int64_t b0 = r.B * s / slices, nb = r.B * (s + 1) / slices - b0;
+    const int64_t b0 = slice_begin(r.B, s, slices), nb = slice_begin(r.B, s + 1, slices) - b0;
+    if (nb == 0) continue;
     if (r.state == DType::Float32)
       backward_rows<float>(*this, r, b, b0, nb);
     else

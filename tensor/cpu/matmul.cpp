@@ -9,10 +9,8 @@
 // Threads: loom, not Eigen, splits a product (Eigen runs single-threaded). A large product
 // splits its output rows, or a batch its matrices, into one slice per thread, each slice a
 // single-threaded Eigen GEMM; inside a parallel region (the LSTM's per-thread loops) nothing is
-// split. Every output element is then computed by one thread in the same order however many
-// threads run, and there are no nested thread teams.
-#include <omp.h>
-
+// split. With the slice rules of tensor/cpu/threads.h every output element is computed the same
+// way however many threads run, and there are no nested thread teams.
 #include <algorithm>
 #include <vector>
 
@@ -58,29 +56,22 @@ void gemm_rows(const T* a, const T* b, T* c, const MatmulArgs& p, int64_t m0, in
   if (p.trans_a && p.trans_b) gemm<T>(A.transpose(), B.transpose(), C, alpha, beta);
 }
 
-// Slices for `items` independent pieces of `work` multiply-adds in all: at least ~1M
-// multiply-adds per thread, or starting a thread costs more than it saves; 1 inside a parallel
-// region.
-int slices_for(int64_t items, int64_t work) {
-  if (omp_get_level() > 0) return 1;  // inside a parallel region, even a one-thread one
-  const int64_t by_work = std::max<int64_t>(1, work >> 20);
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({get_num_threads(), items, by_work})));
-}
-
 template <typename T>
 void matmul_impl(const T* a, const T* b, T* c, const MatmulArgs& p) {
   const int64_t work = p.batch * p.m * p.n * p.k;
   if (p.batch > 1) {  // threads over the batch, each matrix whole
-    const int slices = slices_for(p.batch, work);
+    const int slices = row_slices(p.batch, work);
 #pragma omp parallel for num_threads(slices) schedule(static)
     for (int64_t i = 0; i < p.batch; ++i)
       gemm_rows(a + i * p.stride_a, b + i * p.stride_b, c + i * p.stride_c, p, 0, p.m);
     return;
   }
-  const int slices = slices_for(p.m, work);  // threads over the rows of C
+  const int slices = row_slices(p.m, work);  // threads over the rows of C
 #pragma omp parallel for num_threads(slices) schedule(static, 1)
-  for (int s = 0; s < slices; ++s)
-    gemm_rows(a, b, c, p, p.m * s / slices, p.m * (s + 1) / slices);
+  for (int s = 0; s < slices; ++s) {
+    const int64_t m0 = slice_begin(p.m, s, slices), m1 = slice_begin(p.m, s + 1, slices);
+    if (m1 > m0) gemm_rows(a, b, c, p, m0, m1);
+  }
 }
 
 // The float32 copy of `n` float16 values (an operand of a float16 or mixed GEMM).

@@ -1,8 +1,13 @@
-// tensor/cpu/threads.h: how many threads the CPU backend's kernels use (OpenMP).
+// tensor/cpu/threads.h: how many threads the CPU backend's kernels use (OpenMP), and how they
+// split rows.
 //
-// GEMMs split their rows over threads (tensor/cpu/matmul.cpp) and the LSTM recurrence its batch
-// rows (tensor/cpu/lstm.cpp); elementwise kernels and reductions are single-threaded.
+// GEMMs split their output rows over threads (tensor/cpu/matmul.cpp) and the LSTM recurrence its
+// batch rows (tensor/cpu/lstm.cpp); elementwise kernels and reductions are single-threaded. Every
+// split follows the two rules below, so a result never depends on the thread count: each output
+// element is computed by one thread, in the same order as with one thread.
 #pragma once
+
+#include <cstdint>
 
 namespace loom {
 
@@ -10,4 +15,20 @@ namespace loom {
 void set_num_threads(int n);
 int get_num_threads();
 
+namespace cpu {
+
+// Slices (threads) for `rows` independent rows and `work` multiply-adds in all: at least ~1M
+// multiply-adds per thread, or starting a thread costs more than it saves; 1 inside a parallel
+// region (even a one-thread one), so slices never nest.
+int row_slices(int64_t rows, int64_t work);
+
+// The first row of slice s of `slices` over `rows` rows (slice_begin(rows, slices, slices) ==
+// rows). Boundaries fall on multiples of kSliceAlign rows: Eigen's GEMM computes rows in groups
+// (the micro-kernel's register block) and a group cut short at a slice's end takes a different
+// code path, which can round differently; aligned, every row is computed the same way however
+// the rows are split.
+constexpr int64_t kSliceAlign = 16;
+int64_t slice_begin(int64_t rows, int s, int slices);
+
+}  // namespace cpu
 }  // namespace loom

@@ -1,24 +1,18 @@
 // tests/cuda/adam_kernels_emulation_test.cpp: the fused Adam/AdamW kernels of
 // cuda/adam_kernels.cuh (adam_kernel, advance_steps_kernel), run on the CPU under emulation
-// (tests/cuda/cuda_emulation.h: a std::thread per CUDA thread, a barrier per __syncthreads) with
-// the launcher's table, grid and block, against the CPU backend's adam_step — in every build.
+// (tests/cuda/cuda_emulation.h) with the launcher's table, grid and block, against the CPU
+// backend's fused adam_step (tensor/cpu/adam.cpp) — in every build.
 //
-// What this checks: the tile walk over many parameters (sizes 0, 1, tile - 1, tile, tile + 1,
-// several tiles, in one launch), the per-parameter constants computed by one thread into shared
-// memory when a block moves to another parameter (every parameter at a different step, so stale
-// constants show), the 16-byte path on aligned full tiles and its refusal when one buffer is
-// offset by one element, Adam and AdamW, float32 and float64, a grid smaller than the tile count
-// (the grid-stride loop), the chunks of 48 parameters, found_inf (set: nothing at all changes,
-// counters included; zero or null: the step runs) and the second launch that advances the step
-// counters.
-// Tolerance: both sides call tensor/kernels/adam_update.h's functions in the same type, but the
-// CPU loop is vectorised and the compiler contracts a * b + c into FMAs differently in the two
-// loops (seen: ~6e-7 relative on an AdamW float32 weight that cancels to 1e-3): 4 ulps of
-// max(1, |value|), for values of O(1). A stale constant (another parameter's step) or an element
-// left out differs by ~1e-3 or more.
+// Checks: the tile walk over many parameters (sizes 0, 1, tile +- 1, several tiles, one launch);
+// the per-parameter constants one thread puts in shared memory (every parameter at another step,
+// so stale constants show); the 16-byte path and its refusal for a buffer one element off; Adam
+// and AdamW, float32 and float64; a grid smaller than the tiles; chunks of 48 parameters;
+// found_inf (set: nothing changes, counters included); the launch that advances the counters.
+// Tolerance: the same functions (tensor/kernels/adam_update.h) in the same type, but the CPU
+// loop is vectorised and contracted into FMAs differently (seen: ~6e-7 relative where an AdamW
+// float32 weight cancels to 1e-3): 4 ulps of max(1, |value|). A stale constant is off by ~1e-3.
 //
-// What it cannot check: the GPU's pow/sqrt (libdevice), the real 16-byte loads (alignment
-// faults, coalescing), the 4 KB parameter space (a static_assert in the header), a graph capture.
+// Cannot check: the GPU's pow/sqrt, real 16-byte loads, the 4 KB parameter space, graph capture.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -28,14 +22,13 @@
 #include <limits>
 #include <random>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
 #include "cuda/adam_kernels.cuh"
-#include "tensor/backend.h"
+#include "tensor/cpu/backend.h"
 
 namespace loom::cuda {
 namespace {
@@ -69,7 +62,7 @@ struct ParamBuffers {
     }
   }
   ParamBuffers& operator=(const ParamBuffers&) = delete;
-  Backend::AdamParam param() { return {ptr[0], ptr[1], ptr[2], ptr[3], &step, numel}; }
+  AdamParam param() { return {ptr[0], ptr[1], ptr[2], ptr[3], &step, numel}; }
 
  private:
   void place(int b) {
@@ -82,8 +75,8 @@ struct ParamBuffers {
 };
 
 template <typename T>
-std::vector<Backend::AdamParam> table_of(std::vector<ParamBuffers<T>>& ps) {
-  std::vector<Backend::AdamParam> out;
+std::vector<AdamParam> table_of(std::vector<ParamBuffers<T>>& ps) {
+  std::vector<AdamParam> out;
   for (ParamBuffers<T>& p : ps)
     out.push_back(p.param());
   return out;
@@ -93,10 +86,8 @@ std::vector<Backend::AdamParam> table_of(std::vector<ParamBuffers<T>>& ps) {
 // table each, adam_kernel on the launcher's grid (or `grid` blocks when > 0), then the counter
 // kernel on <<<1, kStepThreads>>>.
 template <typename T>
-void emulated_adam_step(const Backend::AdamParam* params, int num, const Backend::AdamHyper& h,
+void emulated_adam_step(const AdamParam* params, int num, const AdamHyper& h,
                         const float* found_inf, unsigned grid = 0) {
-  Backend::check_adam_step_args(params, num,
-                                std::is_same_v<T, float> ? DType::Float32 : DType::Float64);
   for (int first = 0; first < num; first += fa::kMaxParams) {
     const int n = std::min(fa::kMaxParams, num - first);
     fa::AdamTable<T> table{};
@@ -157,7 +148,7 @@ std::vector<ParamBuffers<T>> make_params(const std::vector<int64_t>& sizes, uint
 
 // Three steps of the emulated kernels against three of the CPU backend.
 template <typename T>
-void check_steps(const std::vector<int64_t>& sizes, const Backend::AdamHyper& h,
+void check_steps(const std::vector<int64_t>& sizes, const AdamHyper& h,
                  const std::vector<int>& shifted = {}, unsigned grid = 0) {
   SCOPED_TRACE(std::string(sizeof(T) == 4 ? "float32" : "float64") +
                (h.decoupled ? " AdamW" : " Adam") + (grid ? " grid " + std::to_string(grid) : ""));
@@ -166,16 +157,16 @@ void check_steps(const std::vector<int64_t>& sizes, const Backend::AdamHyper& h,
   const float no_inf = 0.0f;
   const DType dt = sizeof(T) == 4 ? DType::Float32 : DType::Float64;
   for (int step = 0; step < 3; ++step) {
-    std::vector<Backend::AdamParam> tg = table_of(gpu), tc = table_of(cpu);
+    std::vector<AdamParam> tg = table_of(gpu), tc = table_of(cpu);
     const float* flag = step == 1 ? &no_inf : nullptr;  // a clear flag runs the step
     emulated_adam_step<T>(tg.data(), static_cast<int>(tg.size()), h, flag, grid);
-    backend_for(kCPU).adam_step(tc.data(), static_cast<int>(tc.size()), dt, h, flag);
+    cpu::cpu_backend().adam_step(tc.data(), static_cast<int>(tc.size()), dt, h, flag);
   }
   expect_same(gpu, cpu);
 }
 
-Backend::AdamHyper hyper(bool decoupled) {
-  Backend::AdamHyper h;
+AdamHyper hyper(bool decoupled) {
+  AdamHyper h;
   h.lr = 1e-2;  // big steps, so an element left out differs clearly
   h.weight_decay = 0.05;
   h.decoupled = decoupled;
@@ -216,7 +207,7 @@ TEST(AdamKernelsEmulation, MoreParametersThanOneTableTakeSeveralLaunches) {
 
 TEST(AdamKernelsEmulation, AllParametersEmptyStillCountTheStep) {
   std::vector<ParamBuffers<float>> ps = make_params<float>({0, 0, 0}, 2);
-  std::vector<Backend::AdamParam> t = table_of(ps);
+  std::vector<AdamParam> t = table_of(ps);
   emulated_adam_step<float>(t.data(), 3, hyper(false), nullptr);
   EXPECT_EQ(ps[0].step, 1);
   EXPECT_EQ(ps[1].step, 4);
@@ -227,14 +218,14 @@ TEST(AdamKernelsEmulation, FoundInfSkipsTheWholeStep) {
   for (bool decoupled : {false, true}) {
     std::vector<ParamBuffers<float>> ps = make_params<float>(kSizes, 5);
     std::vector<ParamBuffers<float>> before = ps;
-    std::vector<Backend::AdamParam> t = table_of(ps);
+    std::vector<AdamParam> t = table_of(ps);
     const float inf_seen = 1.0f;
     emulated_adam_step<float>(t.data(), static_cast<int>(t.size()), hyper(decoupled), &inf_seen);
     expect_same(ps, before, /*exact=*/true);
     // And the CPU backend agrees that nothing happens.
-    std::vector<Backend::AdamParam> tb = table_of(before);
-    backend_for(kCPU).adam_step(tb.data(), static_cast<int>(tb.size()), DType::Float32,
-                                hyper(decoupled), &inf_seen);
+    std::vector<AdamParam> tb = table_of(before);
+    cpu::cpu_backend().adam_step(tb.data(), static_cast<int>(tb.size()), DType::Float32,
+                                 hyper(decoupled), &inf_seen);
     expect_same(ps, before, /*exact=*/true);
   }
 }

@@ -1,22 +1,17 @@
 // tests/cuda/amp_kernels_emulation_test.cpp: the dynamic loss scaler's kernels of
 // cuda/amp_kernels.cuh (unscale_and_check_kernel, update_scale_kernel), run on the CPU under
 // emulation (tests/cuda/cuda_emulation.h) with the launcher's table, grid and block, against the
-// CPU backend's amp_unscale_and_check / amp_update_scale — in every build.
+// CPU backend's fused amp_unscale_and_check / amp_update_scale (tensor/cpu/loss_scale.cpp).
 //
-// What this checks: the tile walk over many gradient buffers (sizes 0, 1, tile - 1, tile,
-// tile + 1, several tiles), the flag raised through __syncthreads_or by whichever block meets an
-// inf or NaN (and left unwritten otherwise), a grid smaller than the tile count, the chunks of
-// 64 buffers, and the one-thread state machine (growth, back-off, both collapse reasons, the
-// sticky collapse, the scale at float32's top) step by step. Exact: unscaling is one multiply
-// per element and the state machine the same statements as the CPU's, so every element, flag,
-// scale and counter must be equal bit for bit (NaNs compared as NaN).
+// Checks: the tile walk over many buffers (sizes 0, 1, tile +- 1, several tiles); the flag
+// raised through __syncthreads_or by whichever block meets an inf or NaN, and left unwritten
+// otherwise; a grid smaller than the tiles; chunks of 64 buffers; the one-thread state machine
+// (growth, back-off, both collapse reasons, stickiness, float32's top) step by step. Exact: one
+// multiply per element and the same statements as the CPU's, so bit for bit (NaN as NaN).
+// float16 (CUDA builds): the __half instantiation likewise; 65504 is finite, 65520 (inf once
+// stored as a half) raises the flag; subnormal results.
 //
-// float16 gradients (in a CUDA build): the __half instantiation bit for bit (NaN as NaN), inf,
-// -inf and NaN halves raising the flag, 65504 (the largest half) not raising it, 65520 (inf once
-// stored as a half) raising it, subnormal results.
-//
-// What it cannot check: CUDA's isfinite, the device's half conversions, and several blocks
-// storing the flag at the same time (blocks run one by one here).
+// Cannot check: CUDA's isfinite, the device's half conversions, blocks storing the flag at once.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -33,7 +28,7 @@
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
 #include "cuda/amp_kernels.cuh"
-#include "tensor/backend.h"
+#include "tensor/cpu/backend.h"
 #include "tests/cuda/emulation_half.h"
 
 namespace loom::cuda {
@@ -75,9 +70,9 @@ void cpu_unscale(std::vector<std::vector<T>>& bufs, float inv_scale, float* foun
     grads.push_back(b.data());
     counts.push_back(static_cast<int64_t>(b.size()));
   }
-  backend_for(kCPU).amp_unscale_and_check(grads.data(), counts.data(),
-                                          static_cast<int>(bufs.size()), dtype_of<T>(), &inv_scale,
-                                          found_inf);
+  cpu::cpu_backend().amp_unscale_and_check(grads.data(), counts.data(),
+                                           static_cast<int>(bufs.size()), dtype_of<T>(), &inv_scale,
+                                           found_inf);
 }
 
 template <typename T>
@@ -198,24 +193,24 @@ TEST(AmpKernelsEmulation, Float16GradientsUnscaleAndCheckAsTheCpu) {
 
 struct ScalerState {
   float scale;
-  int64_t counters[Backend::kAmpNumCounters] = {};
+  int64_t counters[kAmpNumCounters] = {};
 };
 
 // One update through the emulated <<<1, 1>>> kernel and one through the CPU; equal after each.
-void expect_same_update(ScalerState& gpu, ScalerState& cpu, bool overflow,
-                        const Backend::AmpScaleUpdate& a, int step) {
+void expect_same_update(ScalerState& gpu, ScalerState& cpu, bool overflow, const AmpScaleUpdate& a,
+                        int step) {
   const float flag = overflow ? 1.0f : 0.0f;
   emu::emulate_launch(emu::Dim3{1}, emu::Dim3{1}, amp::update_scale_kernel, &gpu.scale,
                       static_cast<int64_t*>(gpu.counters), &flag, a);
-  backend_for(kCPU).amp_update_scale(&cpu.scale, cpu.counters, &flag, a);
+  cpu::cpu_backend().amp_update_scale(&cpu.scale, cpu.counters, &flag, a);
   ASSERT_TRUE(same_bits_or_nan(gpu.scale, cpu.scale))
       << "step " << step << ": scale " << gpu.scale << " vs CPU " << cpu.scale;
-  for (int c = 0; c < Backend::kAmpNumCounters; ++c)
+  for (int c = 0; c < kAmpNumCounters; ++c)
     ASSERT_EQ(gpu.counters[c], cpu.counters[c]) << "step " << step << ": counter " << c;
 }
 
 TEST(AmpKernelsEmulation, UpdateScaleStepByStepAsTheCpu) {
-  Backend::AmpScaleUpdate a;
+  AmpScaleUpdate a;
   a.growth_interval = 3;
   a.max_consecutive_skips = 3;
   a.min_scale = 1.0;
@@ -225,11 +220,11 @@ TEST(AmpKernelsEmulation, UpdateScaleStepByStepAsTheCpu) {
   ScalerState gpu{1024.0f}, cpu{1024.0f};
   for (int s = 0; s < static_cast<int>(std::size(pattern)); ++s)
     expect_same_update(gpu, cpu, pattern[s], a, s);
-  EXPECT_EQ(cpu.counters[Backend::kAmpCollapsed], 2);
+  EXPECT_EQ(cpu.counters[kAmpCollapsed], 2);
   // Backing off below min_scale collapses with reason 1.
   ScalerState g1{1.5f}, c1{1.5f};
   expect_same_update(g1, c1, true, a, 0);
-  EXPECT_EQ(c1.counters[Backend::kAmpCollapsed], 1);
+  EXPECT_EQ(c1.counters[kAmpCollapsed], 1);
   // At float32's top the scale stays put instead of becoming inf; an odd factor rounds.
   a.growth_interval = 1;
   a.growth_factor = 3.0;

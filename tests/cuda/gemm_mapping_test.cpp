@@ -1,26 +1,19 @@
-// tests/cuda/gemm_mapping_test.cpp: cuda/matmul.cu's cuBLAS arguments, checked on the CPU in
-// every build (with or without CUDA, with or without a GPU).
+// tests/cuda/gemm_mapping_test.cpp: cuda/matmul.cu's cuBLAS arguments (cuda/gemm_mapping.h: loom's
+// row-major MatmulArgs as cuBLAS's column-major problem), checked on the CPU in every build. The
+// mapped arguments run on tests/cuda/cublas_reference.h (cuBLAS's documented strided-batched GEMM,
+// its argument checks, a bounds check on every element) against the CPU backend's matmul:
+//   - every transpose, padded leading dimensions, batch strides with gaps and stride 0, alpha and
+//     beta, beta == 0 with a NaN C; m, n, k = 1 and single-column operands with a small ld;
+//   - what cuBLAS would refuse (an ld too small, a size past INT_MAX) is a loom::Error;
+//   - every GEMM an LSTM + Linear model issues, forward and backward, on a stand-in cuda device
+//     (tests/cuda/shadow_backend.h): tensor/lstm.cpp's GEMMs over all steps, and the per-step
+//     GEMMs of cuda/lstm.cu's recurrence (mirrored by the shadow), one by one and as a training
+//     step against the same model on the CPU.
+// Tolerance: the one-by-one checks use float64 small integers, so every sum is exact in any order:
+// EXACT (==). The model uses random float64 values summed in another order: 1e-12 relative.
 //
-// cuda/gemm_mapping.h maps loom's row-major MatmulArgs to cuBLAS's column-major problem. Here
-// the mapped arguments are run through tests/cuda/cublas_reference.h, a reference of cuBLAS's
-// documented strided-batched GEMM (its argument checks included, plus a bounds check on every
-// element touched), and the result is compared with the CPU backend's matmul (Eigen) on the same
-// inputs:
-//   - every trans_a/trans_b, padded leading dimensions, batch strides with gaps and stride 0
-//     (one operand broadcast over the batch), alpha/beta, beta == 0 with a NaN C (not read);
-//   - m, n, k = 1 and the single-column operands with a small ld that fit_ld raises;
-//   - what cuBLAS would refuse (an ld too small, a size past INT_MAX) throws a loom::Error;
-//   - every GEMM an LSTM + Linear model issues, forward and backward, on a "cuda" device
-//     (tests/cuda/shadow_backend.h, so the calls are the ones a GPU would get), both one by
-//     one and as a whole training step compared with the same model on the CPU.
-// Tolerance: the one-by-one checks use float64 inputs that are small integers, so every product
-// and sum is exact whatever the summation order and the comparison is EXACT (==). The model
-// runs on random float64 values, where the reference's summation order differs from Eigen's:
-// 1e-12 relative there.
-//
-// What this cannot check: cuBLAS itself (its kernels, its handling of these arguments beyond
-// the documentation), float16's GemmEx (same mapping; the CPU's float16 path differs only in
-// rounding), and the k == 0 kernel of matmul.cu. Those need a GPU: parity_matmul_test.cpp.
+// Cannot check: cuBLAS itself, float16's GemmEx (same mapping, other rounding), the k == 0 kernel
+// of matmul.cu; those need a GPU (parity_matmul_test.cpp, parity_amp_test.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -260,42 +253,70 @@ bool same_args(const MatmulArgs& x, const MatmulArgs& y) {
          x.alpha == y.alpha && x.beta == y.beta;
 }
 
+// cuda/lstm.cu's per-step GEMM: C [m, n] += A [m, k] op(B) (op: transposed when trans_b).
+MatmulArgs step_args(int64_t m, int64_t n, int64_t k, bool trans_b) {
+  MatmulArgs g;
+  g.m = m, g.n = n, g.k = k;
+  g.trans_b = trans_b;
+  g.lda = k, g.ldb = trans_b ? k : n, g.ldc = n;
+  g.beta = 1.0;
+  return g;
+}
+
+bool issued(const std::vector<MatmulArgs>& calls, const MatmulArgs& want) {
+  for (const MatmulArgs& c : calls)
+    if (same_args(c, want)) return true;
+  return false;
+}
+
 struct ModelRun {
   std::vector<double> loss;
   std::vector<std::vector<double>> grads;
 };
 
-// Embedding-free IMDB model in miniature: x [B, T, in] -> LSTM -> Linear on every step's output,
-// MSE + mean(c_n); one backward. Float64. Parameters from `seed`, moved to `device`.
-ModelRun run_model(const nn::LSTMOptions& opts, Device device, uint64_t seed) {
+// Embedding-free IMDB model in miniature: x [B, T, in] (or [T, B, in]) -> LSTM -> Linear on every
+// step's output, MSE + mean(c_n); one backward. Float64. Parameters from `seed`, moved to `device`.
+// with_state: h0 and c0 given and trained too (their gradients are the recurrence's dh0 and dc0).
+ModelRun run_model(const nn::LSTMOptions& opts, Device device, uint64_t seed, bool with_state) {
   Generator gen(seed);
   nn::LSTM lstm(opts, gen);
   nn::Linear fc(nn::LinearOptions(opts.num_directions() * opts.hidden_size(), 2), gen);
   lstm.to(device, DType::Float64);
   fc.to(device, DType::Float64);
   Generator data(seed + 1);
-  const int64_t B = 4, T = 5;
-  const Tensor x = randn({B, T, opts.input_size()}, data, TensorOptions(DType::Float64));
-  const Tensor target = randn({B, T, 2}, data, TensorOptions(DType::Float64));
-  const nn::LstmOutput y = lstm.forward_full(Variable(x.to(device)));
+  const int64_t B = 4, T = 5, L = opts.num_layers() * opts.num_directions();
+  const TensorOptions f64(DType::Float64);
+  const bool bf = opts.batch_first();
+  const Tensor x =
+      randn(bf ? Shape{B, T, opts.input_size()} : Shape{T, B, opts.input_size()}, data, f64);
+  const Tensor target = randn(bf ? Shape{B, T, 2} : Shape{T, B, 2}, data, f64);
+  Variable h0, c0;
+  if (with_state) {
+    h0 = Variable(randn({L, B, opts.hidden_size()}, data, f64).to(device), true);
+    c0 = Variable(randn({L, B, opts.hidden_size()}, data, f64).to(device), true);
+  }
+  const nn::LstmOutput y = lstm.forward_full(Variable(x.to(device)), h0, c0);
   const Variable loss = nn::mse_loss(fc.forward(y.output), target.to(device)) + mean(y.c_n) * 0.5;
   loss.backward();
   ModelRun r;
   r.loss = loss.data().to(kCPU).to_vector<double>();
-  for (const Variable& p : lstm.parameters())
-    r.grads.push_back(p.grad().to(kCPU).to_vector<double>());
+  std::vector<Variable> trained = lstm.parameters();
   for (const Variable& p : fc.parameters())
+    trained.push_back(p);
+  if (with_state) trained.insert(trained.end(), {h0, c0});
+  for (const Variable& p : trained)
     r.grads.push_back(p.grad().to(kCPU).to_vector<double>());
   return r;
 }
 
-void check_model(const nn::LSTMOptions& opts, const char* what) {
+void check_model(const nn::LSTMOptions& opts, const char* what, bool with_state = false) {
   SCOPED_TRACE(what);
-  const ModelRun cpu = run_model(opts, kCPU, 7);
+  const ModelRun cpu = run_model(opts, kCPU, 7, with_state);
   std::vector<ShadowBackend::Call> calls;
   {
     ShadowCuda shadow(ShadowBackend::Matmul::Mapped);
-    const ModelRun gpu = run_model(opts, kShadowDevice, 7);  // every tensor dies in this scope
+    const ModelRun gpu =
+        run_model(opts, kShadowDevice, 7, with_state);  // every tensor dies in this scope
     ASSERT_EQ(gpu.grads.size(), cpu.grads.size());
     EXPECT_NEAR(gpu.loss.at(0), cpu.loss.at(0), 1e-12 * std::fabs(cpu.loss.at(0)));
     for (std::size_t i = 0; i < cpu.grads.size(); ++i) {
@@ -312,26 +333,41 @@ void check_model(const nn::LSTMOptions& opts, const char* what) {
   ASSERT_FALSE(calls.empty());
   // Each distinct call once more, on integer data against the CPU: exact.
   std::vector<MatmulArgs> distinct;
+  std::size_t per_step = 0;
   for (const ShadowBackend::Call& c : calls) {
     EXPECT_FALSE(c.mixed);
+    per_step += c.recurrence;
     bool seen = false;
     for (const MatmulArgs& d : distinct)
       seen = seen || same_args(d, c.args);
     if (!seen) distinct.push_back(c.args);
   }
-  std::cout << "[ model    ] " << what << ": " << calls.size() << " GEMM calls, " << distinct.size()
-            << " distinct:\n";
+  std::cout << "[ model    ] " << what << ": " << calls.size() << " GEMM calls (" << per_step
+            << " in the recurrence), " << distinct.size() << " distinct:\n";
   for (const MatmulArgs& d : distinct) {
     std::cout << "               " << describe(d) << "\n";
     expect_mapping_exact(d);
+  }
+  if (opts.impl() == nn::LstmImpl::Fused) {
+    // The recurrence's two per-step patterns (cuda/lstm.cu): gates [B, 4H] += h [B, H] W_hh^T
+    // and dh [B, H] += dA [B, 4H] W_hh. B = 4 (run_model's batch).
+    const int64_t B = 4, H = opts.hidden_size();
+    EXPECT_TRUE(issued(distinct, step_args(B, 4 * H, H, true))) << "the forward step's GEMM";
+    EXPECT_TRUE(issued(distinct, step_args(B, H, 4 * H, false))) << "the backward step's GEMM";
+    MatmulArgs dh0 = step_args(B, H, 4 * H, false);
+    dh0.beta = 0;  // dh0 = dA_first W_hh, written
+    EXPECT_EQ(issued(distinct, dh0), with_state) << "dh0's GEMM, when h0 wants a gradient";
+  } else {
+    EXPECT_EQ(per_step, 0u) << "the composed LSTM has no fused recurrence";
   }
 }
 
 TEST(GemmMapping, TheGemmsOfAnLstmAndLinearModelForwardAndBackward) {
   check_model(nn::LSTMOptions(3, 5).batch_first(true).impl(nn::LstmImpl::Fused), "fused");
-  check_model(nn::LSTMOptions(3, 5).batch_first(true).impl(nn::LstmImpl::Persistent), "persistent");
   check_model(nn::LSTMOptions(3, 4).num_layers(2).bidirectional(true).impl(nn::LstmImpl::Fused),
               "fused, 2 layers, bidirectional, time-major");
+  check_model(nn::LSTMOptions(3, 4).bidirectional(true).impl(nn::LstmImpl::Fused),
+              "fused, bidirectional, trained h0 and c0", true);
   check_model(nn::LSTMOptions(3, 4).batch_first(true).impl(nn::LstmImpl::Composed), "composed");
 }
 

@@ -1,25 +1,19 @@
-// tests/cuda/lstm_kernels_emulation_test.cpp: the fused LSTM cell's kernels of
-// cuda/lstm_kernels.cuh (lstm_forward_kernel, lstm_backward_kernel) run on the CPU under
-// emulation (tests/cuda/cuda_emulation.h) with their launcher's arguments, against the CPU
-// backend's lstm_pointwise_forward / _backward, in every build.
+// tests/cuda/lstm_kernels_emulation_test.cpp: the LSTM cell's kernels of cuda/lstm_kernels.cuh
+// (lstm_forward_kernel, lstm_backward_kernel: one step of cuda/lstm.cu's per-step recurrence) run
+// on the CPU under emulation (tests/cuda/cuda_emulation.h) with their launcher's arguments, in
+// every build, against the CPU backend's recurrence (tensor/cpu/lstm.cpp) for one step with
+// W_hh = 0 and h0 = 0: exactly one cell step, through the backend's public fused kernels.
 //
-// What this checks: the (b, j) -> gate column k * H + j indexing, forward's activations written
-// over the pre-activations (its only form), backward with a separate d_pre and with d_pre over
-// act (the contract's in-place form), dc read and rewritten in place; float and double; B * H of
-// one element, of less than one block, and of more than two blocks; the launcher's grid and one
-// block (the grid-stride loop wraps). The threads of a block run at once (a std::thread each),
-// so two threads touching the same element would race (and show under TSan). Outputs start
-// as 0xFF bytes.
-// Tolerance: both sides call tensor/kernels/lstm_pointwise.h's per-element functions in the same
-// type, but the host compiler may vectorise and contract the CPU's loop differently from this
-// one: 4 ulps of max(1, |value|) (values are O(1)). A wrong gate column or a stale input is off
-// by far more.
+// Checks: the (b, j) -> gate column k * H + j indexing; the activations written over the
+// pre-activations; backward with d_pre separate and over act (the form the per-step loop does
+// not use but the kernel allows); dc read and rewritten in place; float and double; B * H of one
+// element, under one block and over two; the launcher's grid and a single looping block. Every
+// thread of a block is a std::thread, so two touching one element would race (TSan shows it).
+// Outputs start as 0xFF bytes. Tolerance: the same per-element functions (lstm_pointwise.h), but
+// the CPU's loop is vectorised with -ffast-math (libmvec's expf/tanhf): 4 ulps of
+// max(1, |value|) for values of O(1); a wrong gate column or a stale input is off by far more.
 //
-// float16 (in a CUDA build): the __half instantiation against the CPU's float32 step on the
-// widened inputs, rounded to half (the CPU has no float16 step), one half-ulp on at most 1 + n/64
-// elements; measured: every element identical.
-//
-// What it cannot check: the GPU's tanhf / expf (libdevice), the device's half conversions.
+// Cannot check: the GPU's tanhf/expf (libdevice); the per-step loop around the kernels.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -35,9 +29,8 @@
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
 #include "cuda/lstm_kernels.cuh"
-#include "tensor/backend.h"
+#include "tensor/cpu/backend.h"
 #include "tests/cuda/emulation_buffers.h"
-#include "tests/cuda/emulation_half.h"
 
 namespace loom::cuda {
 namespace {
@@ -68,12 +61,38 @@ void expect_close(const T* got, const T* want, int64_t n, const std::string& wha
   }
 }
 
+// The CPU backend's one-step recurrence for B rows of H units (T = 1, W_hh = 0, h0 = 0, so the
+// step's GEMM adds nothing and the cell sees exactly the given pre-activations).
+template <typename T>
+struct CpuStep {
+  int64_t B, H;
+  std::vector<T> zero_w = std::vector<T>(static_cast<std::size_t>(4 * H * H), T(0));
+  std::vector<T> zero_h = std::vector<T>(static_cast<std::size_t>(B * H), T(0));
+  LstmRecurrence r() const {
+    const DType dt = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+    return LstmRecurrence{1, B, H, false, dt, dt, false};
+  }
+  // gates [B, 4H]: pre-activations in, activations out.
+  void forward(T* gates, const T* c_prev, T* c, T* tanh_c, T* h) {
+    cpu::cpu_backend().lstm_recurrence_forward(
+        r(), {gates, zero_w.data(), zero_h.data(), c_prev, c, tanh_c, h, nullptr, nullptr});
+  }
+  // dc_next in, dc_prev out (dL/dc through c_prev); c is forward's c_t (not read: step 0 reads
+  // c_prev from c0).
+  void backward(const T* dh, const T* dc_next, const T* act, const T* c_prev, const T* c,
+                const T* tanh_c, T* d_pre, T* dc_prev) {
+    cpu::cpu_backend().lstm_recurrence_backward(r(), {dh, dc_next, zero_w.data(), c_prev, act, c,
+                                                      tanh_c, d_pre, nullptr, nullptr, dc_prev});
+  }
+};
+
 template <typename T>
 void check_cell(int64_t B, int64_t H, unsigned grid, bool d_pre_over_act) {
   const DType dt = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
   SCOPED_TRACE(std::string(dtype_name(dt)) + " B " + std::to_string(B) + " H " + std::to_string(H) +
                " grid " + std::to_string(grid) + (d_pre_over_act ? " d_pre over act" : ""));
   const int64_t n = B * H, blocks = grid > 0 ? grid : launcher_grid(n);
+  CpuStep<T> cpu{B, H};
   // ---- forward: gates in place; c, tanh_c, h out.
   const std::vector<T> pre = random_values<T>(4 * n, 1.5, 1), c_prev_v = random_values<T>(n, 1, 2);
   PoisonedBuffer<T> gates(4 * n), c_prev(n), c(n), tanh_c(n), h(n);
@@ -81,8 +100,7 @@ void check_cell(int64_t B, int64_t H, unsigned grid, bool d_pre_over_act) {
   gates.assign(pre);
   gates_cpu.assign(pre);
   c_prev.assign(c_prev_v);
-  backend_for(kCPU).lstm_pointwise_forward(gates_cpu.data(), c_prev.data(), c_cpu.data(),
-                                           tanh_c_cpu.data(), h_cpu.data(), dt, B, H);
+  cpu.forward(gates_cpu.data(), c_prev.data(), c_cpu.data(), tanh_c_cpu.data(), h_cpu.data());
   emu::emulate_launch(
       {static_cast<unsigned>(blocks)}, {kDefaultBlockSize}, lstm_cell::lstm_forward_kernel<T>,
       gates.data(), static_cast<const T*>(c_prev.data()), c.data(), tanh_c.data(), h.data(), B, H);
@@ -96,23 +114,21 @@ void check_cell(int64_t B, int64_t H, unsigned grid, bool d_pre_over_act) {
   // ---- backward, from the CPU's saved activations: dc in place; d_pre separate or over act.
   const std::vector<T> dh_v = random_values<T>(n, 1, 3), dc_v = random_values<T>(n, 1, 4);
   std::vector<T> act_v(gates_cpu.data(), gates_cpu.data() + 4 * n);
-  PoisonedBuffer<T> dh(n), dc(n), act(4 * n), d_pre_own(4 * n), dc_cpu(n), act_cpu(4 * n),
+  PoisonedBuffer<T> dh(n), dc(n), act(4 * n), d_pre_own(4 * n), dc_next_cpu(n), dc_prev_cpu(n),
       d_pre_cpu(4 * n);
   dh.assign(dh_v);
   dc.assign(dc_v);
-  dc_cpu.assign(dc_v);
+  dc_next_cpu.assign(dc_v);
   act.assign(act_v);
-  act_cpu.assign(act_v);
   T* d_pre = d_pre_over_act ? act.data() : d_pre_own.data();
-  backend_for(kCPU).lstm_pointwise_backward(dh.data(), dc_cpu.data(), act_cpu.data(),
-                                            d_pre_cpu.data(), c_prev.data(), tanh_c_cpu.data(), dt,
-                                            B, H);
+  cpu.backward(dh.data(), dc_next_cpu.data(), gates_cpu.data(), c_prev.data(), c_cpu.data(),
+               tanh_c_cpu.data(), d_pre_cpu.data(), dc_prev_cpu.data());
   emu::emulate_launch(
       {static_cast<unsigned>(blocks)}, {kDefaultBlockSize}, lstm_cell::lstm_backward_kernel<T>,
       static_cast<const T*>(dh.data()), dc.data(), static_cast<const T*>(act.data()), d_pre,
       static_cast<const T*>(c_prev.data()), static_cast<const T*>(tanh_c_cpu.data()), B, H);
   expect_close(d_pre, d_pre_cpu.data(), 4 * n, "backward d_pre");
-  expect_close(dc.data(), dc_cpu.data(), n, "backward dc");
+  expect_close(dc.data(), dc_prev_cpu.data(), n, "backward dc (in place)");
   EXPECT_TRUE(dc.guard_intact());
   EXPECT_TRUE(act.guard_intact());
   EXPECT_TRUE(d_pre_own.guard_intact());
@@ -127,111 +143,6 @@ TEST(LstmKernelsEmulation, CellForwardAndBackwardEqualTheCpu) {
       check_cell<double>(2, 5, grid, over);
     }
   }
-}
-
-// ---- float16 ------------------------------------------------------------------------------
-// lstm.cu's __half instantiation: loads as float, computes in float, stores each output rounded
-// to half. The CPU backend has no float16 LSTM step, so the reference is what that contract
-// says: the CPU's float32 step on the widened inputs, each output rounded to half by the CPU's
-// cast (Eigen::half: round to nearest even). Tolerance: one half-ulp, on few elements — the
-// float results differ by a few float ulps (the CPU's libmvec expf/tanhf against the host libm
-// here), which can move a rounding to the neighbouring half.
-#if LOOM_EMU_HALF
-
-std::vector<float> widen(const __half* h, int64_t n) {
-  std::vector<float> f(static_cast<std::size_t>(n));
-  backend_for(kCPU).cast(h, DType::Float16, f.data(), DType::Float32, n);
-  return f;
-}
-void round_into(const std::vector<float>& f, __half* h) {
-  backend_for(kCPU).cast(f.data(), DType::Float32, h, DType::Float16,
-                         static_cast<int64_t>(f.size()));
-}
-
-// Off-by-one-half-ulp elements allowed in n (measured: none): 1 + n / 64 (a flip needs the float
-// result within a few float ulps of a tie between two halves, about 1 in 2^11 per float ulp).
-int64_t half_off_limit(int64_t n) {
-  return 1 + n / 64;
-}
-
-void check_cell_half(int64_t B, int64_t H, unsigned grid, bool d_pre_over_act) {
-  SCOPED_TRACE("float16 B " + std::to_string(B) + " H " + std::to_string(H) + " grid " +
-               std::to_string(grid) + (d_pre_over_act ? " d_pre over act" : ""));
-  const int64_t n = B * H, blocks = grid > 0 ? grid : launcher_grid(n);
-  auto halves = [](const std::vector<double>& v) { return emu_test::to_halves(v); };
-  // ---- forward
-  const std::vector<__half> pre = halves(random_values<double>(4 * n, 1.5, 1));
-  const std::vector<__half> c_prev_v = halves(random_values<double>(n, 1, 2));
-  PoisonedBuffer<__half> gates(4 * n), c_prev(n), c(n), tanh_c(n), h(n);
-  PoisonedBuffer<__half> gates_ref(4 * n), c_ref(n), tanh_c_ref(n), h_ref(n);
-  gates.assign(pre);
-  c_prev.assign(c_prev_v);
-  {
-    std::vector<float> g = widen(pre.data(), 4 * n), cp = widen(c_prev_v.data(), n), cf(n), tf(n),
-                       hf(n);
-    backend_for(kCPU).lstm_pointwise_forward(g.data(), cp.data(), cf.data(), tf.data(), hf.data(),
-                                             DType::Float32, B, H);
-    round_into(g, gates_ref.data());
-    round_into(cf, c_ref.data());
-    round_into(tf, tanh_c_ref.data());
-    round_into(hf, h_ref.data());
-  }
-  emu::emulate_launch({static_cast<unsigned>(blocks)}, {kDefaultBlockSize},
-                      lstm_cell::lstm_forward_kernel<__half>, gates.data(),
-                      static_cast<const __half*>(c_prev.data()), c.data(), tanh_c.data(), h.data(),
-                      B, H);
-  using emu_test::expect_half_close;
-  expect_half_close(gates.data(), gates_ref.data(), 4 * n, 1, half_off_limit(4 * n), "forward act");
-  expect_half_close(c.data(), c_ref.data(), n, 1, half_off_limit(n), "forward c");
-  expect_half_close(tanh_c.data(), tanh_c_ref.data(), n, 1, half_off_limit(n), "forward tanh_c");
-  expect_half_close(h.data(), h_ref.data(), n, 1, half_off_limit(n), "forward h");
-  for (PoisonedBuffer<__half>* b : {&gates, &c, &tanh_c, &h})
-    EXPECT_TRUE(b->guard_intact());
-
-  // ---- backward, from the reference's saved (rounded) activations and tanh_c.
-  const std::vector<__half> dh_v = halves(random_values<double>(n, 1, 3));
-  const std::vector<__half> dc_v = halves(random_values<double>(n, 1, 4));
-  PoisonedBuffer<__half> dh(n), dc(n), act(4 * n), d_pre_own(4 * n), dc_ref(n), d_pre_ref(4 * n);
-  dh.assign(dh_v);
-  dc.assign(dc_v);
-  for (int64_t i = 0; i < 4 * n; ++i)
-    act[i] = gates_ref[i];
-  {
-    std::vector<float> dhf = widen(dh.data(), n), dcf = widen(dc.data(), n),
-                       af = widen(act.data(), 4 * n), cpf = widen(c_prev.data(), n),
-                       tf = widen(tanh_c_ref.data(), n), dpf(4 * n);
-    backend_for(kCPU).lstm_pointwise_backward(dhf.data(), dcf.data(), af.data(), dpf.data(),
-                                              cpf.data(), tf.data(), DType::Float32, B, H);
-    round_into(dpf, d_pre_ref.data());
-    round_into(dcf, dc_ref.data());
-  }
-  __half* d_pre = d_pre_over_act ? act.data() : d_pre_own.data();
-  emu::emulate_launch(
-      {static_cast<unsigned>(blocks)}, {kDefaultBlockSize}, lstm_cell::lstm_backward_kernel<__half>,
-      static_cast<const __half*>(dh.data()), dc.data(), static_cast<const __half*>(act.data()),
-      d_pre, static_cast<const __half*>(c_prev.data()),
-      static_cast<const __half*>(tanh_c_ref.data()), B, H);
-  expect_half_close(d_pre, d_pre_ref.data(), 4 * n, 1, half_off_limit(4 * n), "backward d_pre");
-  expect_half_close(dc.data(), dc_ref.data(), n, 1, half_off_limit(n), "backward dc");
-  EXPECT_TRUE(dc.guard_intact());
-  EXPECT_TRUE(act.guard_intact());
-  EXPECT_TRUE(d_pre_own.guard_intact());
-}
-
-#endif  // LOOM_EMU_HALF
-
-TEST(LstmKernelsEmulation, Float16CellForwardAndBackward) {
-#if LOOM_EMU_HALF
-  for (bool over : {false, true}) {
-    for (unsigned grid : {0u, 1u}) {
-      check_cell_half(1, 1, grid, over);
-      check_cell_half(3, 7, grid, over);
-      check_cell_half(4, 130, grid, over);  // 520 threads: 3 blocks, or 1 looping
-    }
-  }
-#else
-  GTEST_SKIP() << emu_test::kNoHalf;
-#endif
 }
 
 }  // namespace

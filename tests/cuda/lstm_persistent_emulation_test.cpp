@@ -1,22 +1,19 @@
 // tests/cuda/lstm_persistent_emulation_test.cpp: the persistent LSTM's CUDA kernels
-// (cuda/lstm_persistent_kernels.cuh), run on the CPU — in every build, with or without a GPU.
+// (cuda/lstm_persistent_kernels.cuh), run on the CPU in every build, against the plain double
+// reference of tests/nn/lstm_persistent_reference.h.
 //
 // The kernels use nothing of CUDA but threadIdx, blockIdx, blockDim, __syncthreads() and dynamic
-// shared memory. tests/cuda/cuda_emulation.h defines those for the host, and this file compiles
-// the kernel bodies as plain C++: every CUDA thread of a block becomes a std::thread,
-// __syncthreads() a barrier of all of them, the block's shared memory a static array (filled with
-// 0xFF bytes, NaN, before each block, so a read of a word no phase wrote shows up; the bytes past
-// the launch's size are checked afterwards, so a write beyond it shows up too), and the blocks of a
-// grid run one after another (they never wait for each other). What this checks: the kernels'
-// indexing (gate layouts, reverse, the rows a block owns, a partial last block, 1, 2 and 4 rows per
-// block), their phase structure (who writes which shared word before which barrier), the
-// prefetches, the optional buffers and the aliasing the contract allows — against the plain double
-// reference of tests/nn/lstm_persistent_reference.h. Built with -fsanitize=thread, the same program
-// reports a data race if a __syncthreads() is missing (tried by deleting one).
+// shared memory, which tests/cuda/cuda_emulation.h defines for the host: each CUDA thread of a
+// block is a std::thread, __syncthreads() a barrier, shared memory a static array filled with
+// NaN before each block (a read of a word no phase wrote shows; bytes past the launch's size are
+// checked after, so writes beyond it show), blocks one after another. Checks: the indexing (gate
+// layouts, reverse, the rows a block owns, a partial last block, 1, 2 and 4 rows per block), the
+// phases (who writes which shared word before which barrier), the prefetches, the optional
+// buffers and output forms (the launcher's included). Under -fsanitize=thread a missing
+// __syncthreads() shows as a data race (tried by deleting one).
 //
-// What it cannot check: anything about the hardware — the shared-memory opt-in, launch limits,
-// the launcher's choice of rows per block, memory coalescing, libdevice's exp/tanh, warp-level
-// timing. Those need a GPU: tests/cuda/parity_lstm_persistent_test.cpp.
+// Cannot check the hardware: shared-memory opt-in, launch limits, the launcher's rows per block,
+// coalescing, libdevice's exp/tanh. Those need a GPU: tests/cuda/parity_lstm_persistent_test.cpp.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -77,20 +74,32 @@ double rel_err(const std::vector<T>& got, const std::vector<double>& want) {
   return diff / scale;
 }
 
+// How the call places its outputs. The kernels allow act over xproj and dgates over act, and take
+// h_n and dh_n; cuda/lstm_persistent.cu's launchers use one form of that (kLauncher).
+enum class Form {
+  kSeparate,  // every output in its own buffer
+  kAliased,   // act over xproj, dgates over act
+  kLauncher,  // act over xproj (the gates in, the activations out), h_n and dh_n null
+};
+
+const char* form_name(Form f) {
+  return f == Form::kSeparate ? "separate" : f == Form::kAliased ? "aliased" : "launcher's form";
+}
+
 // One forward + backward through the emulated kernels with BB rows per block, compared with the
 // reference. The launch configuration is the launcher's: round_up(4H, 32) threads, ceil(B / BB)
-// blocks, smem_elems(H, BB) elements of shared memory.
+// blocks, smem_elems(H, BB) elements of shared memory. optional: pass c_n, dc_n, dh0, dc0 (and
+// h_n, dh_n unless the launcher's form).
 template <typename T, int BB>
-void check(const Sizes& s, bool reverse, bool alias, bool optional, double tol) {
+void check(const Sizes& s, bool reverse, Form form, bool optional, double tol) {
   SCOPED_TRACE(std::string(sizeof(T) == 8 ? "double" : "float") + " BB " + std::to_string(BB) +
                " T " + std::to_string(s.T) + " B " + std::to_string(s.B) + " H " +
-               std::to_string(s.H) + (reverse ? " reverse" : "") + (alias ? " aliased" : "") +
-               (optional ? " optional buffers" : ""));
+               std::to_string(s.H) + (reverse ? " reverse " : " ") + form_name(form) +
+               (optional ? ", optional buffers" : ""));
+  const bool h_n_passed = optional && form != Form::kLauncher;
   Buffers ref = loom::nn::testing::random_inputs(s, static_cast<uint32_t>(s.T * 100 + s.B + s.H));
-  if (!optional) {
-    std::fill(ref.dh_n.begin(), ref.dh_n.end(), 0.0);
-    std::fill(ref.dc_n.begin(), ref.dc_n.end(), 0.0);
-  }
+  if (!h_n_passed) std::fill(ref.dh_n.begin(), ref.dh_n.end(), 0.0);
+  if (!optional) std::fill(ref.dc_n.begin(), ref.dc_n.end(), 0.0);
   loom::nn::testing::reference(s, reverse, ref);
 
   const int T_ = static_cast<int>(s.T), B = static_cast<int>(s.B), H = static_cast<int>(s.H);
@@ -104,59 +113,64 @@ void check(const Sizes& s, bool reverse, bool alias, bool optional, double tol) 
   std::vector<T> act(xproj.size(), nan), c(dh.size(), nan), tanh_c(dh.size(), nan),
       h(dh.size(), nan), h_n(h0.size(), nan), c_n(h0.size(), nan), dgates(xproj.size(), nan),
       dh0(h0.size(), nan), dc0(h0.size(), nan);
-  T* act_p = alias ? xproj.data() : act.data();
+  auto opt = [](bool pass, std::vector<T>& v) { return pass ? v.data() : nullptr; };
+  T* act_p = form == Form::kSeparate ? act.data() : xproj.data();
   launch(blocks, threads, smem, [&] {
     kp::lstm_persistent_forward_kernel<T, BB>(
         xproj.data(), w.data(), h0.data(), c0.data(), act_p, c.data(), tanh_c.data(), h.data(),
-        optional ? h_n.data() : nullptr, optional ? c_n.data() : nullptr, reverse, T_, B, H);
+        opt(h_n_passed, h_n), opt(optional, c_n), reverse, T_, B, H);
   });
   EXPECT_LE(rel_err(std::vector<T>(act_p, act_p + xproj.size()), ref.act), tol) << "act";
   EXPECT_LE(rel_err(c, ref.c), tol) << "c";
   EXPECT_LE(rel_err(tanh_c, ref.tanh_c), tol) << "tanh_c";
   EXPECT_LE(rel_err(h, ref.h), tol) << "h";
-  T* dg_p = alias ? act_p : dgates.data();
+  T* dg_p = form == Form::kAliased ? act_p : dgates.data();
   launch(blocks, threads, smem, [&] {
     kp::lstm_persistent_backward_kernel<T, BB>(
-        dh.data(), optional ? dh_n.data() : nullptr, optional ? dc_n.data() : nullptr, w.data(),
-        act_p, c.data(), c0.data(), tanh_c.data(), dg_p, optional ? dh0.data() : nullptr,
-        optional ? dc0.data() : nullptr, reverse, T_, B, H);
+        dh.data(), opt(h_n_passed, dh_n), opt(optional, dc_n), w.data(), act_p, c.data(), c0.data(),
+        tanh_c.data(), dg_p, opt(optional, dh0), opt(optional, dc0), reverse, T_, B, H);
   });
   EXPECT_LE(rel_err(std::vector<T>(dg_p, dg_p + xproj.size()), ref.dgates), tol) << "dgates";
-  if (optional) {
+  if (h_n_passed) {
     EXPECT_LE(rel_err(h_n, ref.hn), tol) << "h_n";
+  } else {
+    EXPECT_TRUE(std::isnan(static_cast<double>(h_n[0]))) << "h_n was null but got written";
+  }
+  if (optional) {
     EXPECT_LE(rel_err(c_n, ref.cn), tol) << "c_n";
     EXPECT_LE(rel_err(dh0, ref.dh0), tol) << "dh0";
     EXPECT_LE(rel_err(dc0, ref.dc0), tol) << "dc0";
   } else {
-    EXPECT_TRUE(std::isnan(static_cast<double>(h_n[0]))) << "h_n was null but got written";
     EXPECT_TRUE(std::isnan(static_cast<double>(dh0[0]))) << "dh0 was null but got written";
   }
 }
 
-// Every combination of direction, aliasing and optional buffers for one size.
+// Every combination of direction, output form and optional buffers for one size.
 template <typename T, int BB>
 void check_all(const Sizes& s, double tol) {
   for (bool reverse : {false, true})
-    for (bool alias : {false, true})
+    for (Form form : {Form::kSeparate, Form::kAliased, Form::kLauncher})
       for (bool optional : {false, true})
-        check<T, BB>(s, reverse, alias, optional, tol);
+        check<T, BB>(s, reverse, form, optional, tol);
 }
 
 TEST(LstmPersistentEmulation, OneRowPerBlock) {
   check_all<double, 1>({1, 1, 1}, 1e-12);  // one step, one unit: one warp, 31 idle threads
   check_all<double, 1>({4, 3, 5}, 1e-12);
-  check<double, 1>({5, 7, 37}, false, true, true, 1e-12);  // 148 gate rows over 160 threads
+  check<double, 1>({5, 7, 37}, false, Form::kLauncher, true,
+                   1e-12);  // 148 gate rows over 160 threads
 }
 
 TEST(LstmPersistentEmulation, SeveralRowsPerBlockAndAPartialLastBlock) {
-  check_all<double, 2>({3, 5, 4}, 1e-12);                 // blocks of 2, 2, 1 rows
-  check_all<double, 4>({3, 6, 3}, 1e-12);                 // blocks of 4 and 2 rows
-  check<double, 4>({2, 4, 8}, true, false, true, 1e-12);  // BB*H == 4H: every thread a cell
+  check_all<double, 2>({3, 5, 4}, 1e-12);  // blocks of 2, 2, 1 rows
+  check_all<double, 4>({3, 6, 3}, 1e-12);  // blocks of 4 and 2 rows
+  check<double, 4>({2, 4, 8}, true, Form::kSeparate, true,
+                   1e-12);  // BB*H == 4H: every thread a cell
 }
 
 TEST(LstmPersistentEmulation, Float32AgainstTheDoubleReference) {
   check_all<float, 1>({6, 2, 9}, 1e-5);
-  check<float, 4>({6, 9, 7}, true, true, true, 1e-5);
+  check<float, 4>({6, 9, 7}, true, Form::kLauncher, true, 1e-5);
 }
 
 // ---- the launch plan (plain C++; the launcher adds only the device query) ------------------

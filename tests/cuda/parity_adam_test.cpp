@@ -1,28 +1,17 @@
-// tests/cuda/parity_adam_test.cpp: CPU-vs-CUDA parity of Backend::adam_step (cuda/adam.cu vs
-// tensor/cpu/cpu_adam.cpp) and of optim::Adam on cuda:0 (labs 06 and 08).
-//
-// What is compared, and how:
-//   - parameters of odd sizes (1, 3, 1025, 4096, 70000 and an empty one) in one call, so tiles
-//     of 1024 elements cross parameter boundaries and both kernel paths run (16-byte vectors on
-//     full aligned tiles, the scalar loop on each parameter's last tile), plus one parameter
-//     whose buffers start one element into their allocation (misaligned: scalar path only);
-//     float32 and float64, Adam and AdamW with weight decay, several steps with fresh
-//     gradients, step counters that differ per parameter. The step counters must be equal; p, m,
-//     v within rtol 1e-5 (float32) / 1e-12 (float64) of the scale of their terms (|old| + |new|;
-//     for m also |g|): both backends run the same statements, but nvcc and GCC contract a*b + c
-//     into FMAs in different places, and libdevice's pow may differ from glibc's in the last bit.
-//   - more parameters (100) than one launch's table holds (48): the launcher splits them.
-//   - poison: Adam updates in place, so every output is also an input and cannot start poisoned;
-//     an element the kernel skipped keeps its old value, which the comparison with the CPU's new
-//     value catches. Writes out of bounds: each buffer lies inside a larger allocation whose
-//     guard elements before and after it must be unchanged afterwards. The guards are not 0xFF
-//     bytes: NaN is a fixed point of the update (NaN in, the same NaN out), and so are zeros;
-//     p, g, m, v guards of 1, 2, 0.5, 0.25 change under any update step.
-//   - found_inf: set (1.0, or NaN) leaves every byte unchanged, step counters included; 0.0 is
-//     the same as no flag.
-//   - the frontend: optim::AdamW on cuda:0 against the CPU over several steps, step_if_finite
-//     with a device flag, and the step count read back through state_dict().
-// Skips without a CUDA device (the dtype refusal runs wherever the backend is registered).
+// tests/cuda/parity_adam_test.cpp: CPU-vs-CUDA parity of the fused Adam/AdamW step through its
+// Tensor op adam_step_ (tensor/adam.h; cuda/adam.cu vs tensor/cpu/adam.cpp) and of optim::AdamW
+// on cuda:0 (labs 07 and 08). Skips without a CUDA device (the kernel's own dtype refusal runs
+// wherever the backend is registered).
+//   - odd sizes (1, 3, 1025, 4096, 70000, empty) in one call, so 1024-element tiles cross
+//     parameters and both kernel paths run, plus buffers one element into their allocation
+//     (misaligned: scalar path only); float32/float64, Adam/AdamW, several steps, per-parameter
+//     step counters; more parameters (100) than one launch's table (48).
+//   - steps equal; p, m, v within rtol 1e-5 (float32) / 1e-12 (float64) of their terms' scale
+//     (nvcc and GCC contract a*b + c into FMAs in different places; libdevice's pow may differ).
+//   - writes out of bounds: guard elements around every buffer must stay (1, 2, 0.5, 0.25 for
+//     p, g, m, v: neither NaN nor 0, which are fixed points of the update).
+//   - found_inf set (1 or NaN): every byte unchanged, step counters included; 0 = no flag.
+//   - optim::AdamW on cuda:0 against the CPU, step_if_finite with a device flag, state_dict.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -31,6 +20,8 @@
 #include <vector>
 
 #include "nn/optim/adam.h"
+#include "tensor/adam.h"
+#include "tensor/fused_kernels.h"
 #include "tests/cuda/parity_util.h"
 
 namespace {
@@ -54,14 +45,7 @@ struct ParamBuffers {
   Tensor p_all, g_all, m_all, v_all, step;  // step: int64 [1]
 
   Tensor view(const Tensor& all) const { return all.narrow(0, lead, n); }
-  Backend::AdamParam arg() const {
-    return {view(p_all).raw_data(),
-            view(g_all).raw_data(),
-            view(m_all).raw_data(),
-            view(v_all).raw_data(),
-            static_cast<int64_t*>(step.raw_data()),
-            n};
-  }
+  AdamTensors arg() const { return {view(p_all), view(g_all), view(m_all), view(v_all), step}; }
   ParamBuffers to(Device dev) const {
     ParamBuffers d = *this;
     d.p_all = p_all.to(dev).clone();
@@ -115,7 +99,7 @@ Tensor term_scale(const Tensor& a, const Tensor& b, const Tensor* c = nullptr) {
 
 // Runs `steps` steps of adam_step over the parameters on both backends (fresh gradients each
 // step) and compares after every step.
-void check_steps(std::vector<ParamBuffers> cpu, DType dt, const Backend::AdamHyper& h, int steps,
+void check_steps(std::vector<ParamBuffers> cpu, DType dt, const AdamHyper& h, int steps,
                  Generator& gen) {
   SCOPED_TRACE(std::string(dtype_name(dt)) + (h.decoupled ? " AdamW" : " Adam") + " wd " +
                std::to_string(h.weight_decay) + ", " + std::to_string(cpu.size()) + " params");
@@ -131,15 +115,15 @@ void check_steps(std::vector<ParamBuffers> cpu, DType dt, const Backend::AdamHyp
       }
     }
     std::vector<Tensor> p_old, m_old;
-    std::vector<Backend::AdamParam> cpu_args, gpu_args;
+    std::vector<AdamTensors> cpu_args, gpu_args;
     for (std::size_t i = 0; i < cpu.size(); ++i) {
       p_old.push_back(cpu[i].view(cpu[i].p_all).clone());
       m_old.push_back(cpu[i].view(cpu[i].m_all).clone());
       cpu_args.push_back(cpu[i].arg());
       gpu_args.push_back(gpu[i].arg());
     }
-    cpu_be().adam_step(cpu_args.data(), static_cast<int>(cpu_args.size()), dt, h, nullptr);
-    cuda_be().adam_step(gpu_args.data(), static_cast<int>(gpu_args.size()), dt, h, nullptr);
+    adam_step_(cpu_args, h);
+    adam_step_(gpu_args, h);
     for (std::size_t i = 0; i < cpu.size(); ++i) {
       const ParamBuffers &c = cpu[i], &g = gpu[i];
       SCOPED_TRACE("step " + std::to_string(s) + ", parameter " + std::to_string(i) + " (" +
@@ -168,7 +152,7 @@ TEST(CudaParityAdam, OddSizesBothDTypesAdamAndAdamW) {
       for (std::size_t i = 0; i < shapes.size(); ++i)
         params.push_back(
             make_param(shapes[i].first, shapes[i].second, static_cast<int64_t>(i % 4), dt, gen));
-      Backend::AdamHyper h;
+      AdamHyper h;
       h.lr = 0.01;
       h.beta1 = 0.8;
       h.beta2 = 0.95;
@@ -186,20 +170,20 @@ TEST(CudaParityAdam, MoreParametersThanOneLaunchHolds) {
   for (int i = 0; i < 100; ++i)
     params.push_back(
         make_param(static_cast<int64_t>(gen.uniform() * 3000), i % 2, i % 7, DType::Float32, gen));
-  Backend::AdamHyper h;
+  AdamHyper h;
   h.lr = 0.003;
   check_steps(params, DType::Float32, h, 2, gen);
 }
 
 TEST(CudaParityAdam, ASetFoundInfFlagLeavesEveryByteUntouched) {
   LOOM_PARITY_BEGIN();
-  Backend::AdamHyper h;
+  AdamHyper h;
   h.decoupled = true;
   h.weight_decay = 0.01;
   for (DType dt : {DType::Float32, DType::Float64}) {
     SCOPED_TRACE(dtype_name(dt));
     std::vector<ParamBuffers> gpu;
-    std::vector<Backend::AdamParam> args;
+    std::vector<AdamTensors> args;
     for (int64_t n : {1, 1025, 70000}) {
       gpu.push_back(make_param(n, 0, 3, dt, gen).to(kCuda));
       args.push_back(gpu.back().arg());
@@ -209,8 +193,7 @@ TEST(CudaParityAdam, ASetFoundInfFlagLeavesEveryByteUntouched) {
       before.push_back(b.to(kCPU));
     for (float flag : {1.0f, std::numeric_limits<float>::quiet_NaN()}) {
       const Tensor found_inf = from_vector<float>({flag}, {1}).to(kCuda);
-      cuda_be().adam_step(args.data(), static_cast<int>(args.size()), dt, h,
-                          static_cast<const float*>(found_inf.raw_data()));
+      adam_step_(args, h, found_inf);
       for (std::size_t i = 0; i < gpu.size(); ++i) {
         EXPECT_TRUE(expect_close(before[i].p_all, gpu[i].p_all)) << "p " << i;
         EXPECT_TRUE(expect_close(before[i].m_all, gpu[i].m_all)) << "m " << i;
@@ -220,15 +203,14 @@ TEST(CudaParityAdam, ASetFoundInfFlagLeavesEveryByteUntouched) {
     }
     // A clean flag: the same as no flag at all.
     std::vector<ParamBuffers> other;
-    std::vector<Backend::AdamParam> other_args;
+    std::vector<AdamTensors> other_args;
     for (const ParamBuffers& b : before) {
       other.push_back(b.to(kCuda));
       other_args.push_back(other.back().arg());
     }
     const Tensor clean = zeros({1}, TensorOptions(DType::Float32, kCuda));
-    cuda_be().adam_step(args.data(), static_cast<int>(args.size()), dt, h,
-                        static_cast<const float*>(clean.raw_data()));
-    cuda_be().adam_step(other_args.data(), static_cast<int>(other_args.size()), dt, h, nullptr);
+    adam_step_(args, h, clean);
+    adam_step_(other_args, h);
     for (std::size_t i = 0; i < gpu.size(); ++i) {
       EXPECT_TRUE(expect_close(other[i].p_all, gpu[i].p_all)) << "p " << i;
       EXPECT_EQ(gpu[i].step.item<int64_t>(), 4);
@@ -279,15 +261,17 @@ TEST(CudaParityAdam, TheOptimizerOnTheGpuMatchesTheCpu) {
   EXPECT_EQ(find_tensor(on_cpu.state_dict(), "0.step")->item<int64_t>(), 4);
 }
 
-// Checked on the host before any CUDA call, so this runs without a device too.
-TEST(CudaParityAdam, UnsupportedDTypesAreAClearError) {
+// The kernel's own refusal, checked on the host before any CUDA call, so this runs without a
+// device too (adam_step_ refuses these dtypes before it gets here: tests/tensor).
+TEST(CudaParityAdam, TheKernelRefusesUnsupportedDTypes) {
   if (!has_backend(DeviceType::CUDA)) GTEST_SKIP() << "this build has no CUDA backend";
   int64_t step = 0;
-  const Backend::AdamParam arg{nullptr, nullptr, nullptr, nullptr, &step, 0};
+  const AdamParam arg{nullptr, nullptr, nullptr, nullptr, &step, 0};
   for (DType dt : {DType::Float16, DType::Int64}) {
-    const std::string msg =
-        error_of([&] { cuda_be().adam_step(&arg, 1, dt, Backend::AdamHyper{}, nullptr); });
-    EXPECT_NE(msg.find("adam_step: parameters must be float32 or float64"), std::string::npos)
+    const std::string msg = error_of([&] {
+      fused_kernels_for(kCuda, "adam test").adam_step(&arg, 1, dt, AdamHyper{}, nullptr);
+    });
+    EXPECT_NE(msg.find("adam_step on cuda: float32 or float64 parameters"), std::string::npos)
         << msg;
   }
 }

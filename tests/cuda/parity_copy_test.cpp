@@ -105,9 +105,10 @@ TEST(CudaParityCopy, StridedWriteIntoViewsTouchesOnlyTheView) {
       SCOPED_TRACE("view " + std::to_string(v));
       const Tensor src = random_tensor(ref_views[v].shape(), dt, gen, -100, 100);
       const Tensor src_d = src.to(kCuda);
-      cpu_be().strided_write(src.raw_data(), ref_base.storage()->data(), strided_layout(ref_views[v]), dt);
-      cuda_be().strided_write(src_d.raw_data(), got_base.storage()->data(), strided_layout(got_views[v]),
-                              dt);
+      cpu_be().strided_write(src.raw_data(), ref_base.storage()->data(),
+                             strided_layout(ref_views[v]), dt);
+      cuda_be().strided_write(src_d.raw_data(), got_base.storage()->data(),
+                              strided_layout(got_views[v]), dt);
       // The whole base: written elements equal, the rest still poison on both.
       EXPECT_TRUE(expect_close(ref_base, got_base));
     }

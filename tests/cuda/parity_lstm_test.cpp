@@ -1,24 +1,24 @@
-// tests/cuda/parity_lstm_test.cpp: CPU-vs-CUDA parity of the fused LSTM cell's pointwise step
-// (Backend::lstm_pointwise_forward / lstm_pointwise_backward; cuda/lstm.cu vs
-// tensor/cpu/cpu_lstm.cpp), in float64, float32 and float16 (CUDA only: checked against the CPU's
-// float32 run on the same half values), with fresh random inputs and poisoned outputs, including
-// the in-place forms the contract allows (activations over pre-activations, d_pre over act, dc in
-// place), for shapes from 1 x 1 to the IMDB model's 100 x 100.
+// tests/cuda/parity_lstm_test.cpp: CPU-vs-CUDA parity of the LSTM layer's Tensor ops,
+// lstm_layer_forward / lstm_layer_backward (tensor/lstm.h): the GEMMs of tensor/lstm.cpp and
+// each backend's recurrence (tensor/cpu/lstm.cpp vs cuda/lstm.cu, per step or persistent).
 //
-// Tolerances. Both backends run the same per-element code (tensor/kernels/lstm_pointwise.h) but
-// with different exp/tanh (libdevice vs glibc) and possibly different FMA contraction, so results
-// differ by a few ulps of the *terms* of each sum, not of the result: c = f*c_prev + i*g can
-// cancel to ~0. Each output is therefore compared relative to its error scale, the same formula
-// with every term taken in absolute value (1 - t^2 becomes 1 + t^2); rtol is parity_util.h's per
-// dtype. float16 results are additionally one rounding to half away from the float reference
-// (2^-10 relative, see parity_util.h), hence scale |ref| + 0.01 * (float error scale).
-// Skips without a CUDA device (the dtype refusal runs wherever the backend is registered).
+// Every case runs forward and backward on both devices from the same inputs and compares y (every
+// h_t and c_n) and every gradient (x, h0, c0, W_ih, W_hh, bias): float64, float32, and mixed
+// precision (float16 GEMM operands, float32 state); forward and reverse; persistent asked for or
+// not; a batch-major x (whose gradient must come back with x's strides); with and without dc_n,
+// dh0 and dc0. Shapes: the IMDB model's step (T = B = 100, in = 100, H = 100 and 64), odd sizes,
+// and one unit. The device allocator's blocks of the output sizes are poisoned first (NaN).
+// Tolerance (max |got - ref| / max |ref| per tensor): 1e-12 float64, 1e-5 float32: the GEMMs sum
+// in other orders and libdevice's exp/tanh differ by an ulp; the recurrence carries that rounding
+// from step to step without amplifying it (|W_hh| <= 1/sqrt(H), sigmoid' <= 1/4, tanh' <= 1).
+// Mixed: 2e-3, see kMixedTol. Skips without a CUDA device.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "tensor/lstm.h"
 #include "tests/cuda/parity_util.h"
 
 namespace {
@@ -26,181 +26,127 @@ namespace {
 using namespace loom;
 using namespace loom::test;
 
-// (B, H): single element, odd sizes (no unit lines up with a warp), the IMDB model's step.
-const std::pair<int64_t, int64_t> kShapes[] = {{1, 1}, {3, 5}, {7, 33}, {100, 100}};
+// Mixed precision: both devices round h_t (and dL/dgates) to float16 after a float32 step that
+// they sum in different orders (~1e-7 relative apart), so now and then an element rounds to the
+// neighbouring half (2^-11 relative). Measured on the CPU at the IMDB size: moving the gates by
+// 1e-6 relative moves the mixed results by at most 1e-4 relative (float32: 1.3e-6). 2e-3 leaves a
+// margin of 20; a wrong operand, step or dtype is off by 1e-2 or more.
+constexpr double kMixedTol = 2e-3;
 
-// The dtype the CPU reference runs in: the CPU backend has no float16 LSTM step.
-DType ref_dtype(DType dt) {
-  return dt == DType::Float16 ? DType::Float32 : dt;
-}
-
-// Compares `got` (CUDA, dtype dt) with `ref` (CPU, ref_dtype(dt)) given the float error scale
-// of each element (see the file header).
-::testing::AssertionResult close_to(const Tensor& ref, const Tensor& got, DType dt,
-                                    const std::vector<double>& err_scale) {
-  const std::vector<double> r = ref.to_vector<double>();
-  std::vector<double> s(err_scale);
-  if (dt == DType::Float16) {
-    for (std::size_t i = 0; i < s.size(); ++i)
-      s[i] = std::fabs(r[i]) + 0.01 * s[i];
+struct Case {
+  int64_t T, B, in, H;
+  DType state = DType::Float32, gemm = DType::Float32;
+  bool reverse = false, persistent = false, batch_major = false;
+  bool state_grads = true;  // dc_n given (dy[T] != 0), dh0 and dc0 wanted
+  std::string name() const {
+    return std::string(dtype_name(state)) + (gemm != state ? "/float16 GEMMs" : "") + " T " +
+           std::to_string(T) + " B " + std::to_string(B) + " in " + std::to_string(in) + " H " +
+           std::to_string(H) + (reverse ? " reverse" : "") + (persistent ? " persistent" : "") +
+           (batch_major ? " batch-major x" : "") + (state_grads ? "" : " no state gradients");
   }
-  return expect_close(ref, got.to(kCPU).to(ref.dtype()), tol_for(dt),
-                      from_vector<double>(s, ref.shape()));
-}
-
-struct Forward {
-  Tensor gates, c, tanh_c, h;  // gates: pre-activations in, activations out
+  double tol() const { return gemm != state ? kMixedTol : state == DType::Float64 ? 1e-12 : 1e-5; }
 };
 
-// Runs the forward step on `be`/`dev` in dtype `dt` on copies of pre and c_prev, with poisoned c,
-// tanh_c and h.
-Forward run_forward(Backend& be, Device dev, DType dt, const Tensor& pre, const Tensor& c_prev) {
-  const int64_t B = pre.shape()[0], H = pre.shape()[1] / 4;
-  Forward f{pre.to(dt).to(dev).clone(), poisoned({B, H}, dt, dev), poisoned({B, H}, dt, dev),
-            poisoned({B, H}, dt, dev)};
-  const Tensor cp = c_prev.to(dt).to(dev);
-  be.lstm_pointwise_forward(f.gates.raw_data(), cp.raw_data(), f.c.raw_data(), f.tanh_c.raw_data(),
-                            f.h.raw_data(), dt, B, H);
-  return f;
-}
-
-void check_forward(DType dt, int64_t B, int64_t H, Generator& gen) {
-  SCOPED_TRACE(std::string(dtype_name(dt)) + " B " + std::to_string(B) + " H " + std::to_string(H));
-  // Inputs are made in dt (so float16 values are halves), then widened for the reference.
-  const Tensor pre = random_tensor({B, 4 * H}, dt, gen, -5, 5);
-  const Tensor c_prev = random_tensor({B, H}, dt, gen, -3, 3);
-  const DType rdt = ref_dtype(dt);
-  const Forward ref = run_forward(cpu_be(), kCPU, rdt, pre, c_prev);
-  const Forward got = run_forward(cuda_be(), kCuda, dt, pre, c_prev);
-
-  const std::vector<double> a = ref.gates.to_vector<double>(), cp = c_prev.to_vector<double>(),
-                            t = ref.tanh_c.to_vector<double>();
-  std::vector<double> s_act(a.size()), s_c(B * H), s_t(B * H), s_h(B * H);
-  for (std::size_t i = 0; i < a.size(); ++i)
-    s_act[i] = std::fabs(a[i]);
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t j = 0; j < H; ++j) {
-      const double* row = a.data() + b * 4 * H + j;
-      const double gi = row[0], gf = row[H], gg = row[2 * H], go = row[3 * H];
-      const int64_t e = b * H + j;
-      s_c[e] = std::fabs(gf * cp[e]) + std::fabs(gi * gg);
-      s_t[e] = std::fabs(t[e]) + s_c[e];  // tanh' <= 1
-      s_h[e] = std::fabs(go) * s_t[e];
-    }
-  }
-  EXPECT_TRUE(close_to(ref.gates, got.gates, dt, s_act)) << "activations";
-  EXPECT_TRUE(close_to(ref.c, got.c, dt, s_c)) << "c";
-  EXPECT_TRUE(close_to(ref.tanh_c, got.tanh_c, dt, s_t)) << "tanh_c";
-  EXPECT_TRUE(close_to(ref.h, got.h, dt, s_h)) << "h";
-}
-
-struct BackwardIn {
-  Tensor dh, dc, act, c_prev, tanh_c;
+struct Inputs {
+  Tensor x, h0, c0, w_ih, w_hh, b_ih, b_hh, dy;
 };
 
-struct Backward {
-  Tensor d_pre, dc;
+// On the CPU. x (stored [B, T, in] when batch-major), h0, W_ih, W_hh in the GEMM dtype (so both
+// devices start from the same halves), c0 and the biases in the state dtype. Weights in
+// PyTorch's init range 1/sqrt(H), the regime the model trains in.
+Inputs make_inputs(const Case& c, Generator& gen) {
+  const double w = 1.0 / std::sqrt(static_cast<double>(c.H));
+  const Shape x_shape = c.batch_major ? Shape{c.B, c.T, c.in} : Shape{c.T, c.B, c.in};
+  Inputs in{random_tensor(x_shape, c.gemm, gen, -1, 1),
+            random_tensor({c.B, c.H}, c.gemm, gen, -1, 1),
+            random_tensor({c.B, c.H}, c.state, gen, -1, 1),
+            random_tensor({4 * c.H, c.in}, c.gemm, gen, -w, w),
+            random_tensor({4 * c.H, c.H}, c.gemm, gen, -w, w),
+            random_tensor({4 * c.H}, c.state, gen, -w, w),
+            random_tensor({4 * c.H}, c.state, gen, -w, w),
+            random_tensor({c.T + 1, c.B, c.H}, c.state, gen, -1, 1)};
+  if (!c.state_grads) in.dy.narrow(0, c.T, 1).fill_(0);  // no gradient of c_n
+  return in;
+}
+
+struct LayerRun {
+  Tensor y;
+  LstmLayerGrads g;
+  Shape x_strides;
 };
 
-// Runs the backward step on `be`/`dev` in dtype `dt`. alias: d_pre is written over (a copy of)
-// act, as the contract allows; else into a poisoned buffer. dc is updated in place.
-Backward run_backward(Backend& be, Device dev, DType dt, const BackwardIn& in, bool alias) {
-  const int64_t B = in.act.shape()[0], H = in.act.shape()[1] / 4;
-  const Tensor dh = in.dh.to(dt).to(dev), cp = in.c_prev.to(dt).to(dev),
-               t = in.tanh_c.to(dt).to(dev);
-  const Tensor act = in.act.to(dt).to(dev).clone();
-  Backward out{alias ? act : poisoned({B, 4 * H}, dt, dev), in.dc.to(dt).to(dev).clone()};
-  be.lstm_pointwise_backward(dh.raw_data(), out.dc.raw_data(), act.raw_data(), out.d_pre.raw_data(),
-                             cp.raw_data(), t.raw_data(), dt, B, H);
-  return out;
+LayerRun run(const Case& c, const Inputs& in, Device dev) {
+  Tensor x = in.x.to(dev);
+  if (c.batch_major) x = x.transpose(0, 1);  // [T, B, in] view of the dense [B, T, in]
+  LstmLayerArgs args;
+  args.reverse = c.reverse;
+  args.gemm_dtype = c.gemm;
+  args.persistent = c.persistent;
+  const LstmLayerForward f =
+      lstm_layer_forward(x, in.h0.to(dev), in.c0.to(dev), in.w_ih.to(dev), in.w_hh.to(dev),
+                         in.b_ih.to(dev), in.b_hh.to(dev), args);
+  LstmGradsWanted want;
+  want.h0 = want.c0 = c.state_grads;
+  return {f.y, lstm_layer_backward(in.dy.to(dev), f.saved, want), x.strides()};
 }
 
-void check_backward(DType dt, int64_t B, int64_t H, bool alias, Generator& gen) {
-  SCOPED_TRACE(std::string(dtype_name(dt)) + " B " + std::to_string(B) + " H " + std::to_string(H) +
-               (alias ? " d_pre aliases act" : ""));
-  // Realistic saved values: activations, c_prev and tanh(c) from a float64 forward step.
-  const Tensor pre = random_tensor({B, 4 * H}, DType::Float64, gen, -4, 4);
-  const Tensor c_prev = random_tensor({B, H}, DType::Float64, gen, -2, 2);
-  const Forward f = run_forward(cpu_be(), kCPU, DType::Float64, pre, c_prev);
-  // Everything in dt first (float16: halves), so both backends see the same values.
-  const BackwardIn in{random_tensor({B, H}, dt, gen, -1, 1), random_tensor({B, H}, dt, gen, -1, 1),
-                      f.gates.to(dt), c_prev.to(dt), f.tanh_c.to(dt)};
-  const Backward ref = run_backward(cpu_be(), kCPU, ref_dtype(dt), in, alias);
-  const Backward got = run_backward(cuda_be(), kCuda, dt, in, alias);
+// Poisons the device allocator's blocks of every size the op allocates (see parity_util.h).
+void poison_outputs(const Case& c) {
+  const std::size_t es = dtype_size(c.state);
+  for (const int64_t n : {(c.T + 1) * c.B * c.H, c.T * c.B * c.H, c.T * c.B * 4 * c.H, c.B * c.H,
+                          4 * c.H * c.in, 4 * c.H * c.H, c.T * c.B * c.in, 4 * c.H})
+    poison_cuda_cache(static_cast<std::size_t>(n) * es);
+}
 
-  const std::vector<double> dh = in.dh.to_vector<double>(), dcn = in.dc.to_vector<double>(),
-                            a = in.act.to_vector<double>(), cp = in.c_prev.to_vector<double>(),
-                            t = in.tanh_c.to_vector<double>();
-  std::vector<double> s_pre(a.size()), s_dc(B * H);
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t j = 0; j < H; ++j) {
-      const int64_t e = b * H + j, g0 = b * 4 * H + j;
-      const double gi = a[g0], gf = a[g0 + H], gg = a[g0 + 2 * H], go = a[g0 + 3 * H];
-      const double s = std::fabs(dcn[e]) + std::fabs(dh[e] * go) * (1 + t[e] * t[e]);
-      s_pre[g0] = s * std::fabs(gg * gi * (1 - gi));
-      s_pre[g0 + H] = s * std::fabs(cp[e] * gf * (1 - gf));
-      s_pre[g0 + 2 * H] = s * std::fabs(gi) * (1 + gg * gg);
-      s_pre[g0 + 3 * H] = std::fabs(dh[e] * t[e] * go * (1 - go));
-      s_dc[e] = s * std::fabs(gf);
-    }
+void check(const Case& c, Generator& gen) {
+  SCOPED_TRACE(c.name());
+  const Inputs in = make_inputs(c, gen);
+  const LayerRun ref = run(c, in, kCPU);
+  poison_outputs(c);
+  const LayerRun got = run(c, in, kCuda);
+  const double tol = c.tol();
+  ASSERT_EQ(got.y.dtype(), c.state);
+  EXPECT_TRUE(expect_rel_close(ref.y.narrow(0, 0, c.T), got.y.narrow(0, 0, c.T), tol, "h"));
+  EXPECT_TRUE(expect_rel_close(ref.y.select(0, c.T), got.y.select(0, c.T), tol, "c_n"));
+  EXPECT_TRUE(expect_rel_close(ref.g.x, got.g.x, tol, "dx"));
+  if (c.B > 1 && c.T > 1) {  // (the strides of a size-1 dim mean nothing)
+    EXPECT_EQ(got.g.x.strides(), got.x_strides) << "dx comes back with x's strides";
   }
-  EXPECT_TRUE(close_to(ref.d_pre, got.d_pre, dt, s_pre)) << "d_pre";
-  EXPECT_TRUE(close_to(ref.dc, got.dc, dt, s_dc)) << "dc (in place)";
-}
-
-TEST(CudaParityLstm, PointwiseForwardEveryShapeAndDType) {
-  LOOM_PARITY_BEGIN();
-  for (DType dt : kFloatDTypes)
-    for (const auto& [B, H] : kShapes)
-      check_forward(dt, B, H, gen);
-}
-
-TEST(CudaParityLstm, PointwiseBackwardEveryShapeAndDTypeSeparateAndInPlace) {
-  LOOM_PARITY_BEGIN();
-  for (DType dt : kFloatDTypes)
-    for (const auto& [B, H] : kShapes)
-      for (bool alias : {false, true})
-        check_backward(dt, B, H, alias, gen);
-}
-
-// An empty step is a no-op on both backends (no launch of zero blocks).
-TEST(CudaParityLstm, EmptyStepIsANoOp) {
-  LOOM_PARITY_BEGIN();
-  Tensor dummy = poisoned({4}, DType::Float32, kCuda);
-  void* p = dummy.raw_data();
-  cuda_be().lstm_pointwise_forward(p, p, p, p, p, DType::Float32, 0, 7);
-  cuda_be().lstm_pointwise_backward(p, p, p, p, p, p, DType::Float32, 5, 0);
-  EXPECT_TRUE(expect_close(poisoned({4}, DType::Float32, kCPU), dummy));
-}
-
-TEST(CudaParityLstm, ForwardRefusesCAliasingCPrev) {
-  LOOM_PARITY_BEGIN();
-  Tensor g = random_tensor({2, 12}, DType::Float32, gen).to(kCuda);
-  Tensor c = random_tensor({2, 3}, DType::Float32, gen).to(kCuda);
-  Tensor t = poisoned({2, 3}, DType::Float32, kCuda), h = poisoned({2, 3}, DType::Float32, kCuda);
-  const std::string msg = error_of([&] {
-    cuda_be().lstm_pointwise_forward(g.raw_data(), c.raw_data(), c.raw_data(), t.raw_data(),
-                                     h.raw_data(), DType::Float32, 2, 3);
-  });
-  EXPECT_NE(msg.find("may not alias"), std::string::npos) << msg;
-}
-
-// Checked on the host before any CUDA call, so this runs without a device too.
-TEST(CudaParityLstm, IntegerDTypesAreAClearError) {
-  if (!has_backend(DeviceType::CUDA)) GTEST_SKIP() << "this build has no CUDA backend";
-  for (DType dt : {DType::Int32, DType::Int64, DType::Bool}) {
-    const std::string fwd = error_of([&] {
-      cuda_be().lstm_pointwise_forward(nullptr, nullptr, nullptr, nullptr, nullptr, dt, 2, 3);
-    });
-    EXPECT_NE(fwd.find("lstm_pointwise_forward on cuda: supports float32"), std::string::npos)
-        << fwd;
-    const std::string bwd = error_of([&] {
-      cuda_be().lstm_pointwise_backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, dt, 2,
-                                        3);
-    });
-    EXPECT_NE(bwd.find("lstm_pointwise_backward on cuda: supports float32"), std::string::npos)
-        << bwd;
+  EXPECT_TRUE(expect_rel_close(ref.g.w_ih, got.g.w_ih, tol, "dW_ih"));
+  EXPECT_TRUE(expect_rel_close(ref.g.w_hh, got.g.w_hh, tol, "dW_hh"));
+  EXPECT_TRUE(expect_rel_close(ref.g.bias, got.g.bias, tol, "dbias"));
+  if (c.state_grads) {
+    EXPECT_TRUE(expect_rel_close(ref.g.h0, got.g.h0, tol, "dh0"));
+    EXPECT_TRUE(expect_rel_close(ref.g.c0, got.g.c0, tol, "dc0"));
+  } else {
+    EXPECT_FALSE(got.g.h0.defined() || got.g.c0.defined()) << "dh0/dc0 not wanted";
   }
+}
+
+const DType kF32 = DType::Float32, kF64 = DType::Float64, kF16 = DType::Float16;
+
+// Every option on small odd shapes (no unit lines up with a warp) and on one unit.
+TEST(CudaParityLstm, EveryOptionOnOddShapes) {
+  LOOM_PARITY_BEGIN();
+  for (const auto& [state, gemm] :
+       {std::pair{kF64, kF64}, std::pair{kF32, kF32}, std::pair{kF32, kF16}})
+    for (bool reverse : {false, true})
+      for (bool persistent : {false, true})
+        for (bool batch_major : {false, true}) {
+          check({5, 7, 11, 37, state, gemm, reverse, persistent, batch_major, !batch_major}, gen);
+          check({3, 1, 1, 1, state, gemm, reverse, persistent, batch_major, batch_major}, gen);
+        }
+}
+
+// The IMDB model's layer: batch-major x, T = B = 100, embeddings of 100, H = 100 and 64.
+TEST(CudaParityLstm, TheImdbLayer) {
+  LOOM_PARITY_BEGIN();
+  for (const int64_t H : {int64_t(100), int64_t(64)})
+    for (bool persistent : {false, true})
+      check({100, 100, 100, H, kF32, kF32, false, persistent, true, false}, gen);
+  check({100, 100, 100, 100, kF32, kF32, true, true, false, true}, gen);  // reverse
+  check({100, 100, 100, 100, kF32, kF16, false, false, true, false}, gen);
+  check({100, 100, 100, 100, kF64, kF64, false, true, true, true}, gen);
 }
 
 }  // namespace

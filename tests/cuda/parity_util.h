@@ -1,28 +1,22 @@
 // tests/cuda/parity_util.h: what the CPU-vs-CUDA parity tests share.
 //
-// Every parity test body starts with LOOM_PARITY_BEGIN(), which skips the test without a CUDA
-// device, draws a fresh seed from the clock into `gen` (a loom::Generator) and attaches the seed
-// to every failure message, so a failing run can be replayed (set LOOM_PARITY_SEED=<seed>).
-//
-// The pattern: make inputs on the CPU, copy them to the device, make the output on BOTH devices
-// POISONED (every byte 0xFF: NaN for floats, -1 for integers, an invalid bool), run the same
-// Backend method (or frontend op) on both, and compare with expect_close(): integers, bools and
-// exact ops byte for byte; floats within a tolerance stated per op (see Tol below). A kernel
-// that leaves an element unwritten leaves the poison there, which never matches.
-//
-// Tolerances (Tol{rtol, atol}: |got - ref| <= atol + rtol * s, s = |ref| or a scale tensor):
-//   float64  rtol 1e-12: CUDA's libdevice and glibc differ by an ulp or two (1e-16 relative).
-//   float32  rtol 1e-5, as issue 6 asks.
-//   float16  rtol 2^-10, atol 2^-24: both backends compute in float and round once to half; when
-//            their float results differ by a few float ulps (Eigen's vs CUDA's exp, summation
-//            order), the rounding can land on the neighbouring half, one half-ulp away, which is
-//            at most 2^-10 relative for normal halves and 2^-24 absolute for subnormal ones.
-// For sums and GEMMs the scale s is the sum of |terms| (not |result|): a sum that cancels to
-// ~0 still carries the rounding of its large terms, whatever the order.
+// Every parity test body starts with LOOM_PARITY_BEGIN(): it skips without a CUDA device, draws a
+// fresh seed from the clock into `gen` and attaches it to every failure (replay: set
+// LOOM_PARITY_SEED=<seed>). The pattern: inputs on the CPU, copied to the device; outputs on BOTH
+// devices POISONED (0xFF bytes: NaN, -1, an invalid bool), so an unwritten element never matches;
+// the same op on both; expect_close(): integers, bools and exact ops byte for byte, floats within
+// Tol{rtol, atol}: |got - ref| <= atol + rtol * s, s = |ref| or a scale tensor. Per dtype:
+//   float64  rtol 1e-12: libdevice and glibc differ by an ulp or two (1e-16 relative);
+//   float32  rtol 1e-5;
+//   float16  rtol 2^-10, atol 2^-24: both round a float result once; a few float ulps apart,
+//            the rounding can land on the neighbouring half (2^-10 relative, 2^-24 subnormal).
+// For sums and GEMMs s is the sum of |terms|: a sum that cancels to ~0 still carries the rounding
+// of its large terms. Recurrences (the LSTM) compare whole tensors: expect_rel_close().
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -195,6 +189,31 @@ inline ::testing::AssertionResult expect_close_impl(const Tensor& ref_in, const 
          << mismatches << " of " << n << " elements differ (" << dtype_name(ref.dtype()) << " "
          << shape_str(ref.shape()) << ", rtol " << tol.rtol << ", atol " << tol.atol << ")"
          << bad.str();
+}
+
+// max |got - ref| / max |ref| <= tol, over whole tensors (any devices, same number of
+// elements; NaN in got fails): for results carried through a recurrence, where a small element
+// inherits the rounding of the large ones it was computed from. `what` names the tensor.
+inline ::testing::AssertionResult expect_rel_close(const Tensor& ref, const Tensor& got, double tol,
+                                                   const std::string& what) {
+  const std::vector<double> r = ref.to(kCPU).contiguous().to_vector<double>();
+  const std::vector<double> g = got.to(kCPU).contiguous().to_vector<double>();
+  if (r.size() != g.size()) {
+    return ::testing::AssertionFailure()
+           << what << ": sizes differ, " << r.size() << " vs " << g.size();
+  }
+  double diff = 0, scale = 0;
+  std::size_t worst = 0;
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    const double d = std::isnan(g[i]) ? INFINITY : std::fabs(g[i] - r[i]);
+    if (d > diff) diff = d, worst = i;
+    scale = std::max(scale, std::fabs(r[i]));
+  }
+  const double rel = diff / std::max(scale, 1e-30);
+  if (rel <= tol) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << what << ": relative error " << rel << " > " << tol << " (worst element " << worst
+         << ": ref " << r[worst] << ", got " << g[worst] << "; max |ref| " << scale << ")";
 }
 
 inline ::testing::AssertionResult expect_close(const Tensor& ref, const Tensor& got, Tol tol = {}) {
