@@ -92,7 +92,7 @@ std::tuple<Split, float, int64_t> canonical_key(const TextExample& ex) {
   return {ex.split, ex.label, ex.id};  // Train < Test, neg (0) < pos (1), then id
 }
 
-// "review 'train/pos/1_9.txt' in 'x.tar': N bytes, more than the largest review read (16 MiB)"
+// Refuses a review over kMaxReviewBytes, naming the dataset and the review.
 void check_review_size(uint64_t size, std::string_view review, const std::string& where) {
   LOOM_CHECK(size <= kMaxReviewBytes, "read_aclimdb: '", where, "': review '", review, "' has ",
              size, " bytes, more than the largest review read (", kMaxReviewBytes >> 20,

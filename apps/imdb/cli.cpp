@@ -57,7 +57,7 @@ const CLI::Validator kNonNegativeInteger(
       return s.find('-') == std::string::npos ? std::string()
                                               : "must be a non-negative integer, got " + s;
     },
-    "UINT");
+    "");
 
 void add_data_flags(CLI::App* sub, ConfigFlags& f) {
   Config& t = f.typed;

@@ -66,6 +66,7 @@ gzip -c "$out/corpus/fuzz_tar/seed.tar" | cat - <(gzip -c < /dev/null) \
 
 # fuzz_checkpoint starts from a tiny but complete checkpoint (one tensor, all four metadata
 # strings), and from the same metadata as NUL-separated strings (the target's second reading).
+mkdir -p "$out/corpus/fuzz_checkpoint"
 python3 - "$out/corpus/fuzz_checkpoint" <<'PY'
 import json, struct, sys
 config = {"vocab": 4, "max_len": 3, "embed": 2, "lstm_size": 2, "seed": 42, "lr": 0.001}
