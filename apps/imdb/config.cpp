@@ -178,8 +178,8 @@ void check_range(double v, const char* key, double lo, bool lo_open, double hi, 
              hi_open ? ")" : "]", ", got ", v);
 }
 
-// The model's parameter count must fit in memory with Adam's two buffers (4 floats each): the
-// sizes below would otherwise surface as std::bad_alloc from deep inside nn/.
+// The model must fit in memory: each parameter costs 16 bytes (weight, gradient and Adam's two
+// buffers). Sizes beyond that would otherwise surface as std::bad_alloc from deep inside nn/.
 void check_model_size(const Config& c) {
   const double params =
       static_cast<double>(c.vocab) * static_cast<double>(c.embed) +
