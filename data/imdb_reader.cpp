@@ -6,6 +6,7 @@
 #include <archive_entry.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -21,7 +22,17 @@ namespace fs = std::filesystem;
 
 namespace loom::data {
 
+// A review found while reading: its metadata, and its text as a view into the inflated tar or
+// as an index into the owned texts (a view into a growing vector of strings would dangle).
+struct detail::FoundReview {
+  TextExample ex;
+  std::string_view view;
+  int64_t owned = -1;
+};
+
 namespace {
+
+using Found = detail::FoundReview;
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
@@ -77,26 +88,32 @@ bool parse_review_path(std::string_view rel, const ImdbReadOptions& options,
   return true;
 }
 
-// A review found while reading: its metadata, and its text as a view into the inflated tar or
-// as an index into the owned texts (a view into a growing vector of strings would dangle).
-struct Found {
-  TextExample ex;
-  std::string_view view;
-  int64_t owned = -1;
-};
-
 std::tuple<Split, float, int64_t> canonical_key(const TextExample& ex) {
   return {ex.split, ex.label, ex.id};  // Train < Test, neg (0) < pos (1), then id
 }
 
-std::string read_file(const fs::path& p) {
+// Refuses a review over kMaxReviewBytes, naming the dataset and the review.
+void check_review_size(uint64_t size, std::string_view review, const std::string& where) {
+  LOOM_CHECK(size <= kMaxReviewBytes, "read_aclimdb: '", where, "': review '", review, "' has ",
+             size, " bytes, more than the largest review read (", kMaxReviewBytes >> 20,
+             " MiB): a corrupt or hostile dataset");
+}
+
+std::string read_file(const fs::path& p, std::string_view rel, const std::string& where) {
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(p, ec);
+  LOOM_CHECK(!ec, "read_aclimdb: cannot read the size of '", p.string(), "': ", ec.message());
+  check_review_size(size, rel, where);
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(p.c_str(), "rb"), &std::fclose);
   LOOM_CHECK(f != nullptr, "read_aclimdb: cannot open '", p.string(), "'");
   std::string data;
+  data.reserve(static_cast<size_t>(size));
   char buf[1 << 16];
   size_t got;
-  while ((got = std::fread(buf, 1, sizeof buf, f.get())) > 0)
+  while ((got = std::fread(buf, 1, sizeof buf, f.get())) > 0) {
     data.append(buf, got);
+    check_review_size(data.size(), rel, where);  // the file may have grown since
+  }
   LOOM_CHECK(!std::ferror(f.get()), "read_aclimdb: read error in '", p.string(), "'");
   return data;
 }
@@ -116,11 +133,37 @@ void collect_folder(const fs::path& root, const ImdbReadOptions& options, std::v
         Found f;
         if (!parse_review_path(rel, options, root.string(), &f.ex)) continue;
         f.owned = static_cast<int64_t>(owned.size());
-        owned.push_back(read_file(entry.path()));
+        owned.push_back(read_file(entry.path(), rel, root.string()));
         found.push_back(std::move(f));
       }
     }
   }
+}
+
+// One entry's data from libarchive, in chunks as they arrive: the size its header claims is
+// checked (against the review limit and, for an uncompressed archive, the bytes left in the file)
+// but never allocated up front.
+std::string read_entry_data(archive* a, archive_entry* entry, uint64_t bytes_left,
+                            const std::string& path) {
+  const char* name = archive_entry_pathname(entry);
+  if (archive_entry_size_is_set(entry)) {
+    const la_int64_t claimed = archive_entry_size(entry);
+    LOOM_CHECK(claimed >= 0 && static_cast<uint64_t>(claimed) <= bytes_left,
+               "read_aclimdb: corrupt archive '", path, "': entry '", name, "' claims ", claimed,
+               " bytes but the archive holds only ", bytes_left, " more (truncated or corrupt)");
+    check_review_size(static_cast<uint64_t>(claimed), name, path);
+  }
+  std::string text;
+  char chunk[1 << 16];
+  for (;;) {
+    const la_ssize_t got = archive_read_data(a, chunk, sizeof chunk);
+    LOOM_CHECK(got >= 0, "read_aclimdb: corrupt archive '", path, "' at '", name,
+               "': ", archive_error_string(a));
+    if (got == 0) break;
+    text.append(chunk, static_cast<size_t>(got));
+    check_review_size(text.size(), name, path);  // a wrong or absent size in the header
+  }
+  return text;
 }
 
 // Any archive libarchive can read (.tar, multi-member or >= 4 GiB .tar.gz, ...), streamed from
@@ -143,28 +186,15 @@ void collect_streaming(std::string_view bytes, const std::string& path,
     if (archive_entry_filetype(entry) != AE_IFREG) continue;
     Found f;
     if (!parse_review_path(archive_entry_pathname(entry), options, path, &f.ex)) continue;
-    std::string text;
-    const la_int64_t size = archive_entry_size(entry);
-    if (size > 0) text.resize(static_cast<size_t>(size));
-    size_t have = 0;
-    char spill[4096];  // reads past the header's size (wrong or absent) land here first
-    for (;;) {
-      const bool in_place = have < text.size();
-      char* dst = in_place ? &text[have] : spill;
-      const size_t room = in_place ? text.size() - have : sizeof spill;
-      const la_ssize_t got = archive_read_data(a.get(), dst, room);
-      LOOM_CHECK(got >= 0, "read_aclimdb: corrupt archive '", path, "' at '",
-                 archive_entry_pathname(entry), "': ", archive_error_string(a.get()));
-      if (got == 0) break;
-      if (!in_place) {
-        text.resize(have);
-        text.append(spill, static_cast<size_t>(got));
-      }
-      have += static_cast<size_t>(got);
-    }
-    text.resize(have);
+    // Uncompressed, an entry cannot hold more than the file has left after its header; a
+    // compressed stream can (gzip expands up to ~1000x), so there only the review limit holds.
+    const bool plain = archive_filter_code(a.get(), 0) == ARCHIVE_FILTER_NONE;
+    const la_int64_t at = archive_read_header_position(a.get());
+    const uint64_t left = plain && at >= 0 && static_cast<uint64_t>(at) <= bytes.size()
+                              ? bytes.size() - static_cast<uint64_t>(at)
+                              : UINT64_MAX;
     f.owned = static_cast<int64_t>(owned.size());
-    owned.push_back(std::move(text));
+    owned.push_back(read_entry_data(a.get(), entry, left, path));
     found.push_back(std::move(f));
   }
 }
@@ -178,6 +208,7 @@ void collect_tar(std::string_view tar, const std::string& path, const ImdbReadOp
     while (reader.next(entry)) {
       Found f;
       if (!entry.is_file() || !parse_review_path(entry.path, options, path, &f.ex)) continue;
+      check_review_size(entry.data.size(), entry.path, path);
       f.view = entry.data;
       found.push_back(std::move(f));
     }
@@ -192,29 +223,46 @@ ImdbArchive::ImdbArchive(const std::string& path, const ImdbReadOptions& options
   LOOM_CHECK(!path.empty(), "read_aclimdb: empty path");
   std::error_code ec;
   LOOM_CHECK(fs::exists(path, ec), "read_aclimdb: '", path, "' does not exist");
-  std::vector<Found> found;
-  if (fs::is_directory(path, ec)) {
-    collect_folder(path, options, found, owned_);
-  } else {
+  if (!fs::is_directory(path, ec)) {
     LOOM_CHECK(ends_with(path, ".tar.gz") || ends_with(path, ".tgz") || ends_with(path, ".tar"),
                "read_aclimdb: '", path, "' is neither a folder nor a .tar.gz/.tgz/.tar archive");
     ByteBuffer file;
-    bool inflated = false;
     try {
       file = read_whole_file(path);
-      // A single-member gzip under 4 GiB (aclImdb is one): inflate it whole. Anything else
-      // (a plain .tar, multi-member gzip, ...) is left to libarchive.
-      inflated = gunzip_whole(file.view(), path, &tar_);
     } catch (const Error& e) {
       LOOM_FAIL("read_aclimdb: ", e.what());
     }
-    if (inflated) {
-      file = ByteBuffer();  // the compressed bytes are no longer needed
-      collect_tar(tar_.view(), path, options, found);
-    } else {
-      collect_streaming(file.view(), path, options, found, owned_);
-    }
+    *this = from_bytes(std::move(file), path, options);
+    return;
   }
+  std::vector<Found> found;
+  collect_folder(path, options, found, owned_);
+  keep(found, path);
+}
+
+ImdbArchive ImdbArchive::from_bytes(ByteBuffer file, const std::string& path,
+                                    const ImdbReadOptions& options) {
+  ImdbArchive archive;
+  std::vector<Found> found;
+  bool inflated = false;
+  try {
+    // A single-member gzip under 4 GiB (aclImdb is one): inflate it whole. Anything else
+    // (a plain .tar, multi-member gzip, ...) is left to libarchive.
+    inflated = gunzip_whole(file.view(), path, &archive.tar_);
+  } catch (const Error& e) {
+    LOOM_FAIL("read_aclimdb: ", e.what());
+  }
+  if (inflated) {
+    file = ByteBuffer();  // the compressed bytes are no longer needed
+    collect_tar(archive.tar_.view(), path, options, found);
+  } else {
+    collect_streaming(file.view(), path, options, found, archive.owned_);
+  }
+  archive.keep(found, path);
+  return archive;
+}
+
+void ImdbArchive::keep(std::vector<Found>& found, const std::string& path) {
   LOOM_CHECK(!found.empty(), "read_aclimdb: no reviews found in '", path,
              "' (expected [aclImdb/]{train,test}/{pos,neg}/<id>_<rating>.txt)");
   // Stable: a (split, label, id) that appears twice keeps the order it had on disk.

@@ -13,9 +13,13 @@
 // Bad input: a missing path, a path that is neither a folder nor a .tar.gz/.tgz/.tar, a corrupt
 // or truncated archive, a folder/archive with no reviews, or a review file whose name is not
 // <id>_<rating>.txt (rating 1..10) all throw loom::Error naming the path (and the entry, for a
-// corrupt tar). Empty review files are kept (they encode to a row of padding); there is no size
-// limit on a review.
-// Left out: the unsup split, the URL and bag-of-words files.
+// corrupt tar). Empty review files are kept (they encode to a row of padding).
+// Hostile archives: no size a header claims is trusted. A review larger than kMaxReviewBytes is
+// refused, so is an entry claiming more bytes than an uncompressed archive still holds, and
+// texts are read in chunks as the bytes arrive (a 10 KB tar claiming 8 GiB is an error at once,
+// not 8 GB of zeros).
+// Left out: the unsup split, the URL and bag-of-words files, a cap on the total size of a
+// compressed archive's texts (many small reviews can still expand ~1000x, as gzip allows).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +33,10 @@
 
 namespace loom::data {
 
+// The largest review read (16 MiB; aclImdb's largest is 14 KB): a larger one is a corrupt or
+// hostile archive, refused with a message naming it.
+constexpr size_t kMaxReviewBytes = size_t{16} << 20;
+
 struct ImdbReadOptions {
   bool train = true;  // read train/{pos,neg}
   bool test = true;   // read test/{pos,neg}
@@ -40,6 +48,10 @@ struct ImdbReadOptions {
   int threads = 1;  // read_aclimdb's copy + UTF-8 check + transform; <= 0: all hardware threads
 };
 
+namespace detail {
+struct FoundReview;  // a review met while reading (imdb_reader.cpp)
+}
+
 // The reviews of an aclImdb folder or archive, with their texts left in place: the input of
 // tokenize_texts (token_corpus.h) without a copy of 100 MB of text.
 class ImdbArchive {
@@ -47,6 +59,12 @@ class ImdbArchive {
   // `path`: the aclImdb folder, its parent, or a .tar.gz / .tgz / .tar of it. Reads everything
   // (options.transform and options.threads are not used here).
   explicit ImdbArchive(const std::string& path, const ImdbReadOptions& options = {});
+
+  // The same from the bytes of an archive file already in memory (.tar.gz, .tgz or .tar; what
+  // the path constructor does after reading the file). `where` names it in errors. The fuzz
+  // target tests/fuzz/fuzz_tar.cpp feeds it hostile bytes.
+  static ImdbArchive from_bytes(ByteBuffer file, const std::string& where,
+                                const ImdbReadOptions& options = {});
 
   int64_t size() const { return static_cast<int64_t>(examples_.size()); }
   // Label, id, rating and split of every review, in canonical order; their `text` is empty.
@@ -56,6 +74,10 @@ class ImdbArchive {
   std::string_view text(int64_t i) const { return texts_[static_cast<size_t>(i)]; }
 
  private:
+  ImdbArchive() = default;
+  // Sorts `found` into canonical order and keeps it (texts_ view tar_ or owned_).
+  void keep(std::vector<detail::FoundReview>& found, const std::string& path);
+
   ByteBuffer tar_;                       // the inflated archive (fast path); empty otherwise
   std::vector<std::string> owned_;       // texts read by the other paths
   std::vector<TextExample> examples_;    // [size] canonical order, text empty

@@ -18,6 +18,10 @@ constexpr size_t kType = 156;
 constexpr size_t kMagic = 257;
 constexpr size_t kPrefix = 345, kPrefixLen = 155;
 
+// The largest extended header read (pax records, GNU long names): real ones are a few hundred
+// bytes; libarchive refuses GNU long names over 1 MiB too.
+constexpr uint64_t kMaxExtendedHeader = uint64_t{1} << 20;
+
 // A NUL-terminated string field (not terminated when it fills the whole width).
 std::string_view field(const char* block, size_t at, size_t width) {
   const char* p = block + at;
@@ -173,6 +177,10 @@ bool TarReader::next(TarEntry& entry) {
     if (type == '0' && !name.empty() && name.back() == '/') type = '5';  // old-style directory
     // Links, devices, directories and fifos carry no data whatever their size field says.
     const bool has_data = !(type >= '1' && type <= '6');
+    if (meta && size > kMaxExtendedHeader) {
+      fail(offset, name,
+           "extended header of " + std::to_string(size) + " bytes (more than 1 MiB): corrupt");
+    }
     const size_t data_at = pos_ + kBlock;
     const size_t left = archive_.size() - data_at;
     if (has_data && size > left) {

@@ -13,7 +13,9 @@
 // Errors throw loom::Error naming the archive, the entry and its byte offset: a header whose
 // checksum does not match (not a tar archive, or corrupt), a malformed number, a malformed pax
 // record, data that runs past the end of the archive (truncated), an extended header with no
-// entry after it. A clean end needs no zero blocks: the archive may end right after an entry's
+// entry after it, an extended header over 1 MiB. Every size is checked against the bytes the
+// archive still holds before it is used, so no header can make the reader allocate or read past
+// the end. A clean end needs no zero blocks: the archive may end right after an entry's
 // padding (as `head -c` of a valid archive would), like Python's tarfile.
 // Left out: writing archives, pax global headers' values (type 'g' is read and ignored), GNU
 // sparse files (reported with their raw archived bytes and type 'S'), multi-volume archives,

@@ -17,7 +17,6 @@
 #include <limits>
 #include <numeric>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -68,15 +67,31 @@ struct Span {
   std::size_t record;  // index into SafetensorsContents::tensors
 };
 
+// The element count of a shape that came from outside (a file's header, a caller's record):
+// loom::numel trusts its input, and extents up to 2^63 each would overflow its product. A shape
+// with a zero extent is empty whatever its other extents ([0, 2^62, 2^62] is not an overflow).
+std::int64_t checked_numel(const Shape& shape) {
+  for (std::int64_t d : shape) {
+    LOOM_CHECK(d >= 0, "shape ", shape_str(shape), " has a negative extent");
+  }
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) {
+    LOOM_CHECK(n <= std::numeric_limits<std::int64_t>::max() / d, "shape ", shape_str(shape),
+               " has more elements than int64 can count");
+    n *= d;
+  }
+  return numel(shape);
+}
+
 void check_record(const TensorRecord& r, const char* op) {
   LOOM_CHECK(!r.name.empty(), op, ": a tensor has an empty name");
   LOOM_CHECK(r.name != kMetadataKey, op, ": '", kMetadataKey,
              "' is reserved for metadata and cannot name a tensor");
-  const std::int64_t numel = shape_numel(r.shape);
-  const std::uint64_t want = static_cast<std::uint64_t>(numel) * dtype_size(r.dtype);
+  const std::int64_t count = checked_numel(r.shape);
+  const std::uint64_t want = static_cast<std::uint64_t>(count) * dtype_size(r.dtype);
   LOOM_CHECK(r.bytes.size() == want, op, ": tensor '", r.name, "' of dtype ", dtype_name(r.dtype),
-             " and shape ", shape_string(r.shape), " needs ", want, " bytes but has ",
-             r.bytes.size());
+             " and shape ", shape_str(r.shape), " needs ", want, " bytes but has ", r.bytes.size());
 }
 
 // Parses one header entry {"dtype", "shape", "data_offsets"} into `rec` and `span`.
@@ -118,18 +133,18 @@ void parse_entry(const std::string& where, const std::string& name, const json& 
   LOOM_CHECK(span->end <= data_size, what, ": data_offsets [", span->begin, ", ", span->end,
              "] run past the end of the data region (", data_size, " bytes; truncated file?)");
 
-  std::int64_t numel = 0;
+  std::int64_t count = 0;
   try {
-    numel = shape_numel(rec->shape);
+    count = checked_numel(rec->shape);
   } catch (const Error& e) {
     LOOM_FAIL(what, ": ", e.what());
   }
   const auto elem = static_cast<std::int64_t>(dtype_size(rec->dtype));
-  LOOM_CHECK(numel <= std::numeric_limits<std::int64_t>::max() / elem, what, ": shape ",
-             shape_string(rec->shape), " is too large");
-  LOOM_CHECK(span->end - span->begin == numel * elem, what, ": data_offsets [", span->begin, ", ",
+  LOOM_CHECK(count <= std::numeric_limits<std::int64_t>::max() / elem, what, ": shape ",
+             shape_str(rec->shape), " is too large");
+  LOOM_CHECK(span->end - span->begin == count * elem, what, ": data_offsets [", span->begin, ", ",
              span->end, "] hold ", span->end - span->begin, " bytes but dtype ", ds, " x shape ",
-             shape_string(rec->shape), " needs ", numel * elem);
+             shape_str(rec->shape), " needs ", count * elem);
 }
 
 }  // namespace
@@ -150,30 +165,6 @@ const char* safetensors_dtype_name(DType dtype) {
       return "BOOL";
   }
   LOOM_FAIL("safetensors_dtype_name: unknown DType value ", static_cast<int>(dtype));
-}
-
-std::int64_t shape_numel(const std::vector<std::int64_t>& shape) {
-  for (std::int64_t d : shape) {
-    LOOM_CHECK(d >= 0, "shape ", shape_string(shape), " has a negative extent");
-  }
-  // An empty tensor may have huge other extents ([0, 2^62, 2^62]); that is not an overflow.
-  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
-  std::int64_t n = 1;
-  for (std::int64_t d : shape) {
-    LOOM_CHECK(n <= std::numeric_limits<std::int64_t>::max() / d, "shape ", shape_string(shape),
-               " has more elements than int64 can count");
-    n *= d;
-  }
-  return n;
-}
-
-std::string shape_string(const std::vector<std::int64_t>& shape) {
-  std::ostringstream s;
-  s << '[';
-  for (std::size_t i = 0; i < shape.size(); ++i)
-    s << (i ? ", " : "") << shape[i];
-  s << ']';
-  return s.str();
 }
 
 const TensorRecord* SafetensorsContents::find(const std::string& name) const {
@@ -342,22 +333,21 @@ SafetensorsContents decode_safetensors(const std::vector<std::uint8_t>& file,
   return out;
 }
 
-void save_safetensors(const std::string& path, const std::vector<TensorRecord>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
-  const std::vector<std::uint8_t> bytes = encode_safetensors(tensors, metadata);
+void write_file_atomically(const std::string& path, const void* data, std::size_t size) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  LOOM_CHECK(fd >= 0, "save_safetensors: cannot create '", tmp, "': ", errno_text());
+  LOOM_CHECK(fd >= 0, "cannot create '", tmp, "': ", errno_text());
   // On any failure below: close, remove the temporary, and report. `path` is untouched.
   const auto fail = [&](const std::string& what) {
     const std::string err = errno_text();
     ::close(fd);
     ::unlink(tmp.c_str());
-    LOOM_FAIL("save_safetensors: ", what, " '", tmp, "' (for '", path, "'): ", err);
+    LOOM_FAIL(what, " '", tmp, "' (for '", path, "'): ", err);
   };
+  const auto* bytes = static_cast<const std::uint8_t*>(data);
   std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+  while (done < size) {
+    const ssize_t w = ::write(fd, bytes + done, size - done);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) fail("cannot write");
     done += static_cast<std::size_t>(w);
@@ -367,12 +357,12 @@ void save_safetensors(const std::string& path, const std::vector<TensorRecord>& 
   if (::close(fd) != 0) {
     const std::string err = errno_text();
     ::unlink(tmp.c_str());
-    LOOM_FAIL("save_safetensors: cannot close '", tmp, "': ", err);
+    LOOM_FAIL("cannot close '", tmp, "': ", err);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string err = errno_text();
     ::unlink(tmp.c_str());
-    LOOM_FAIL("save_safetensors: cannot rename '", tmp, "' to '", path, "': ", err);
+    LOOM_FAIL("cannot rename '", tmp, "' to '", path, "': ", err);
   }
   // Make the rename itself durable (best effort: some file systems refuse fsync on a directory).
   const std::string::size_type slash = path.find_last_of('/');
@@ -381,6 +371,16 @@ void save_safetensors(const std::string& path, const std::vector<TensorRecord>& 
   if (dfd >= 0) {
     (void)::fsync(dfd);
     ::close(dfd);
+  }
+}
+
+void save_safetensors(const std::string& path, const std::vector<TensorRecord>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  const std::vector<std::uint8_t> bytes = encode_safetensors(tensors, metadata);
+  try {
+    write_file_atomically(path, bytes.data(), bytes.size());
+  } catch (const Error& e) {
+    LOOM_FAIL("save_safetensors: ", e.what());
   }
 }
 

@@ -20,6 +20,7 @@
 // naming the tensor), and big-endian hosts (refused at compile time).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -28,6 +29,7 @@
 
 #include "tensor/dtype.h"
 #include "tensor/error.h"
+#include "tensor/shape.h"
 
 namespace loom::nn {
 
@@ -61,6 +63,10 @@ struct SafetensorsContents {
 void save_safetensors(const std::string& path, const std::vector<TensorRecord>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
+// Writes `size` bytes to `path` the same atomic way (what save_safetensors uses; the imdb app
+// writes its JSON files with it too). Throws loom::Error naming the file on any failure.
+void write_file_atomically(const std::string& path, const void* data, std::size_t size);
+
 // Reads and validates `path`. Any problem (missing file, truncation, bad header length, JSON
 // syntax, a missing or malformed field, unsupported dtype, offsets out of range, overlapping
 // or leaving gaps, a size that does not match dtype x shape, duplicate names, a BOOL byte that
@@ -77,13 +83,6 @@ SafetensorsContents decode_safetensors(const std::vector<std::uint8_t>& file,
 // safetensors' dtype strings for loom's dtypes: "F64" "F32" "F16" "I32" "I64" "BOOL".
 const char* safetensors_dtype_name(DType dtype);
 
-// Elements in a tensor of this shape (1 for a 0-d tensor). Throws on a negative extent or
-// overflow of int64.
-std::int64_t shape_numel(const std::vector<std::int64_t>& shape);
-
-// "[2, 3]" for error messages.
-std::string shape_string(const std::vector<std::int64_t>& shape);
-
 // Typed helpers for tests and for code that has plain vectors. `T` must match `dtype` in size
 // (double for Float64, float for Float32, std::int64_t for Int64, ...); Float16 and Bool
 // records carry their raw bytes (uint16_t / uint8_t).
@@ -92,8 +91,8 @@ TensorRecord make_record(std::string name, DType dtype, std::vector<std::int64_t
                          const std::vector<T>& values) {
   LOOM_CHECK(sizeof(T) == dtype_size(dtype), "make_record('", name, "'): element size ", sizeof(T),
              " does not match dtype ", dtype_name(dtype));
-  LOOM_CHECK(static_cast<std::int64_t>(values.size()) == shape_numel(shape), "make_record('", name,
-             "'): ", values.size(), " values for shape ", shape_string(shape));
+  LOOM_CHECK(static_cast<std::int64_t>(values.size()) == numel(shape), "make_record('", name,
+             "'): ", values.size(), " values for shape ", shape_str(shape));
   TensorRecord r{std::move(name), dtype, std::move(shape), {}};
   r.bytes.resize(values.size() * sizeof(T));
   if (!values.empty()) std::memcpy(r.bytes.data(), values.data(), r.bytes.size());

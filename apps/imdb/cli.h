@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,11 @@ struct Request {
   PredictRequest predict;
   StudyRequest study;
   int64_t stop_after_steps = 0;  // train: hidden test flag, acts as SIGINT after N steps
+  bool overwrite = false;        // train, study: replace the old run in --out (run_folder.h)
+  // The Config keys the --config file or a typed flag set (train, study, export, eval,
+  // predict); --resume keeps the checkpoint's own value of every other run-time setting.
+  std::set<std::string> given;
+  bool was_given(const std::string& key) const { return given.count(key) > 0; }
 };
 
 // Parses argv into `request`. Returns -1 when the program should go on, otherwise the exit

@@ -12,6 +12,7 @@
 #include "apps/imdb/export.h"
 #include "apps/imdb/prepare.h"
 #include "apps/imdb/progress.h"
+#include "apps/imdb/run_folder.h"
 #include "apps/imdb/signals.h"
 #include "apps/imdb/trainer.h"
 #include "data/parallel.h"
@@ -43,13 +44,71 @@ void prepare_output_folder(const Config& c) {
   write_config(c, c.out + "/config.json");
 }
 
+namespace {
+
+// --resume: the checkpoint's settings win (the run must continue as it started); only where the
+// output goes, the data path, the communicator and, when typed, the thread count may change.
+Config resumed_config(const Request& r, const Checkpoint& ck) {
+  const Config& c = r.config;
+  Config kept = ck.config;
+  kept.out = c.out;
+  kept.dist = c.dist;
+  if (r.was_given("data")) kept.data = c.data;
+  // The run's own thread count, recorded when it started, unless one is typed: results do not
+  // depend on it (tensor/cpu/threads.h), so a resumed run on another machine stays exact.
+  if (r.was_given("threads")) kept.threads = c.threads;
+  kept.resume = true;
+  return kept;
+}
+
+// One rank's part of `imdb train` inside the job (every rank runs it; rank 0 writes).
+int train_in_job(const Request& r, Config& c, const Checkpoint* ck, DataParallel& par) {
+  install_stop_handlers();  // after MPI's start, so these handlers are the ones that count
+  std::FILE* log = par.is_root() ? stdout : null_log();
+  // Before any work: one writer per folder, and never two runs mixed in one (run_folder.h).
+  std::optional<RunFolder> folder;
+  const FolderUse use =
+      c.resume ? FolderUse::Resume : (r.overwrite ? FolderUse::Overwrite : FolderUse::Fresh);
+  if (par.is_root()) folder.emplace(c.out, use, log);
+  const int threads = threads_per_process(c.threads, par.comm().local_size());
+  set_num_threads(threads);
+  c.threads = threads;  // recorded in config.json and the checkpoints; --resume reuses it
+  // Every rank reads and encodes the whole dataset (seconds; no transfer between ranks).
+  const std::string path = locate_data(c.data);
+  c.data = path;
+  const PreparedData d = prepare_data(c, path, ck ? &ck->vocab : nullptr);
+  std::fprintf(log, "data: %s\n", describe(d).c_str());
+  validate_against_data(c, static_cast<int64_t>(d.split.train.size()));
+  std::fprintf(log, "parallel: %s\n", par.describe(c.batch, threads).c_str());
+  if (par.is_root()) prepare_output_folder(c);
+
+  TrainOptions o;
+  o.log = log;
+  // The bar only for one process: Open MPI gives its ranks a pseudo-terminal even when the
+  // job's output goes to a file, so under a launcher isatty() cannot tell a log from a user.
+  o.interactive = par.world_size() == 1 && Progress::stdout_is_terminal();
+  o.stop_after_steps = r.stop_after_steps;
+  o.resume_from = ck;
+  o.parallel = &par;
+  const TrainResult result = train_model(c, d, o);
+  // No rank leaves before rank 0's last checkpoint is on disk (a launcher that ends the job
+  // when its first process exits would otherwise cut the write short).
+  par.barrier();
+  if (!result.stopped)
+    std::fprintf(log, "done: best epoch %lld (validation loss %.4f); checkpoints in %s\n",
+                 static_cast<long long>(result.state.best_epoch), result.state.best_val_loss,
+                 c.out.c_str());
+  return 0;
+}
+
+}  // namespace
+
 int run_train(const Request& r) {
   Config c = r.config;
   const bool root = nn::distributed::process_info_from_env().rank == 0;
-
-  // --resume: the checkpoint's settings win (the run must continue as it started); only where
-  // the output goes, the thread count, the data path and the communicator may change. Under
-  // mpirun/srun every rank reads rank 0's file (a shared filesystem).
+  LOOM_CHECK(!(c.resume && r.overwrite),
+             "--resume continues the run in --out and --overwrite deletes it: give one of them");
+  // Under mpirun/srun every rank reads rank 0's file (a shared filesystem).
   std::optional<Checkpoint> ck;
   if (c.resume) {
     const std::string last = checkpoint_path(c, "last");
@@ -63,49 +122,11 @@ int run_train(const Request& r) {
                     static_cast<long long>(ck->state.best_epoch));
       return 0;
     }
-    Config kept = ck->config;
-    kept.out = c.out;
-    kept.threads = c.threads;
-    kept.dist = c.dist;
-    if (!c.data.empty()) kept.data = c.data;
-    kept.resume = true;
-    c = kept;
+    c = resumed_config(r, *ck);
   }
-
   // Under a launcher this starts MPI (or NCCL); from here on an error on one rank ends all.
   DataParallel par(c.dist, c.device);
-  return par.run([&] {
-    install_stop_handlers();  // after MPI's start, so these handlers are the ones that count
-    const int threads = threads_per_process(c.threads, par.comm().local_size());
-    set_num_threads(threads);
-    std::FILE* log = par.is_root() ? stdout : null_log();
-    // Every rank reads and encodes the whole dataset (seconds; no transfer between ranks).
-    const std::string path = locate_data(c.data);
-    c.data = path;
-    const PreparedData d = prepare_data(c, path, ck ? &ck->vocab : nullptr);
-    std::fprintf(log, "data: %s\n", describe(d).c_str());
-    validate_against_data(c, static_cast<int64_t>(d.split.train.size()));
-    std::fprintf(log, "parallel: %s\n", par.describe(c.batch, threads).c_str());
-    if (par.is_root()) prepare_output_folder(c);
-
-    TrainOptions o;
-    o.log = log;
-    // The bar only for one process: Open MPI gives its ranks a pseudo-terminal even when the
-    // job's output goes to a file, so under a launcher isatty() cannot tell a log from a user.
-    o.interactive = par.world_size() == 1 && Progress::stdout_is_terminal();
-    o.stop_after_steps = r.stop_after_steps;
-    o.resume_from = ck ? &*ck : nullptr;
-    o.parallel = &par;
-    const TrainResult result = train_model(c, d, o);
-    // No rank leaves before rank 0's last checkpoint is on disk (a launcher that ends the job
-    // when its first process exits would otherwise cut the write short).
-    par.barrier();
-    if (!result.stopped)
-      std::fprintf(log, "done: best epoch %lld (validation loss %.4f); checkpoints in %s\n",
-                   static_cast<long long>(result.state.best_epoch), result.state.best_val_loss,
-                   c.out.c_str());
-    return 0;
-  });
+  return par.run([&] { return train_in_job(r, c, ck ? &*ck : nullptr, par); });
 }
 
 int run_export(const Request& r) {

@@ -1,11 +1,11 @@
 // apps/imdb/config.cpp: presets, JSON round trip and validation of Config (see config.h).
 #include "apps/imdb/config.h"
 
-#include <cstdio>
-#include <filesystem>
+#include <cmath>
 #include <fstream>
-#include <sstream>
+#include <limits>
 
+#include "nn/safetensors.h"
 #include "tensor/error.h"
 
 namespace loom::imdb {
@@ -164,29 +164,61 @@ Config load_config_file(const std::string& path) {
   return c;
 }
 
+namespace {
+
+// A floating-point setting: finite (a NaN fails every comparison, but inf passes "> 0") and in
+// [lo, hi], with each bound open or closed; hi = inf for no upper bound.
+void check_range(double v, const char* key, double lo, bool lo_open, double hi, bool hi_open) {
+  const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+  if (std::isinf(hi)) {
+    LOOM_CHECK(ok, flag_for(key), " must be a finite number ", lo_open ? "> " : ">= ", lo, ", got ",
+               v);
+  }
+  LOOM_CHECK(ok, flag_for(key), " must be a finite number in ", lo_open ? "(" : "[", lo, ", ", hi,
+             hi_open ? ")" : "]", ", got ", v);
+}
+
+// The model must fit in memory: each parameter costs 16 bytes (weight, gradient and Adam's two
+// buffers). Sizes beyond that would otherwise surface as std::bad_alloc from deep inside nn/.
+void check_model_size(const Config& c) {
+  const double params =
+      static_cast<double>(c.vocab) * static_cast<double>(c.embed) +
+      4.0 * static_cast<double>(c.lstm_size) * static_cast<double>(c.embed + c.lstm_size + 2) +
+      static_cast<double>(c.lstm_size) + 1;
+  constexpr double kMaxParams = 1u << 30;  // 16 GiB of weights, gradients and Adam state
+  LOOM_CHECK(params <= kMaxParams, "the model would have ", static_cast<int64_t>(params),
+             " parameters (--vocab x --embed plus the LSTM's 4 x --lstm-size x (--embed + "
+             "--lstm-size + 2)), more than 2^30: lower --vocab, --embed or --lstm-size");
+}
+
+}  // namespace
+
 void validate(const Config& c) {
   LOOM_CHECK(one_of(c.split, {"random80", "official", "official-val"}),
              "--split must be random80, official or official-val, got '", c.split, "'");
-  LOOM_CHECK(c.val_fraction > 0 && c.val_fraction < 1, "--val-fraction must be in (0, 1), got ",
-             c.val_fraction);
+  check_range(c.val_fraction, "val_fraction", 0, true, 1, true);
   LOOM_CHECK(c.train_limit >= 0, "--train-limit must be >= 0 (0 = all rows), got ", c.train_limit);
   LOOM_CHECK(c.val_limit >= 0, "--val-limit must be >= 0 (0 = all rows), got ", c.val_limit);
   LOOM_CHECK(c.vocab >= 2 && c.vocab <= (int64_t{1} << 30), "--vocab must be in [2, 2^30], got ",
              c.vocab);
   LOOM_CHECK(c.max_len >= 1, "--max-len must be >= 1, got ", c.max_len);
+  LOOM_CHECK(c.max_len <= (int64_t{1} << 20), "--max-len must be <= 2^20, got ", c.max_len);
   LOOM_CHECK(c.embed >= 1, "--embed must be >= 1, got ", c.embed);
+  LOOM_CHECK(c.embed <= (int64_t{1} << 16), "--embed must be <= 65536, got ", c.embed);
   LOOM_CHECK(c.lstm_size >= 1, "--lstm-size must be >= 1, got ", c.lstm_size);
-  LOOM_CHECK(c.spatial_dropout >= 0 && c.spatial_dropout < 1,
-             "--spatial-dropout must be in [0, 1), got ", c.spatial_dropout);
-  LOOM_CHECK(c.lstm_dropout >= 0 && c.lstm_dropout < 1, "--lstm-dropout must be in [0, 1), got ",
-             c.lstm_dropout);
+  LOOM_CHECK(c.lstm_size <= (int64_t{1} << 16), "--lstm-size must be <= 65536, got ", c.lstm_size);
+  check_model_size(c);
+  check_range(c.spatial_dropout, "spatial_dropout", 0, false, 1, true);
+  check_range(c.lstm_dropout, "lstm_dropout", 0, false, 1, true);
   LOOM_CHECK(one_of(c.lstm_impl, {"composed", "fused", "persistent"}),
              "--lstm must be composed, fused or persistent, got '", c.lstm_impl, "'");
   LOOM_CHECK(c.batch >= 1, "--batch must be >= 1, got ", c.batch);
+  LOOM_CHECK(c.batch <= (int64_t{1} << 20), "--batch must be <= 2^20, got ", c.batch);
   LOOM_CHECK(c.epochs >= 1, "--epochs must be >= 1, got ", c.epochs);
   LOOM_CHECK(c.patience >= 0, "--patience must be >= 0 (0 = off), got ", c.patience);
-  LOOM_CHECK(c.lr > 0, "--lr must be > 0, got ", c.lr);
-  LOOM_CHECK(c.clip_norm >= 0, "--clip-norm must be >= 0 (0 = off), got ", c.clip_norm);
+  // Adam moves each weight by about lr per step: beyond 10 a run can only diverge.
+  check_range(c.lr, "lr", 0, true, 10, false);
+  check_range(c.clip_norm, "clip_norm", 0, false, std::numeric_limits<double>::infinity(), true);
   LOOM_CHECK(c.device == "cpu" || c.device.rfind("cuda", 0) == 0,
              "--device must be cpu, cuda or cuda:N, got '", c.device, "'");
   LOOM_CHECK(one_of(c.precision, {"fp32", "fp16"}), "--precision must be fp32 or fp16, got '",
@@ -194,6 +226,7 @@ void validate(const Config& c) {
   LOOM_CHECK(one_of(c.dist, {"auto", "none", "mpi", "nccl"}),
              "--dist must be auto, none, mpi or nccl, got '", c.dist, "'");
   LOOM_CHECK(c.threads >= 0, "--threads must be >= 0 (0 = all cores), got ", c.threads);
+  LOOM_CHECK(c.threads <= 4096, "--threads must be <= 4096, got ", c.threads);
   LOOM_CHECK(!c.out.empty(), "--out must not be empty");
   LOOM_CHECK(one_of(c.preset, {"", "quick", "full", "strong"}),
              "--preset must be quick, full or strong, got '", c.preset, "'");
@@ -206,14 +239,8 @@ void validate_against_data(const Config& c, int64_t train_rows) {
 }
 
 void write_config(const Config& c, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    LOOM_CHECK(out.good(), "cannot write '", tmp, "'");
-    out << to_json(c).dump(2) << "\n";
-    LOOM_CHECK(out.good(), "error writing '", tmp, "'");
-  }
-  std::filesystem::rename(tmp, path);
+  const std::string text = to_json(c).dump(2) + "\n";
+  nn::write_file_atomically(path, text.data(), text.size());
 }
 
 }  // namespace loom::imdb

@@ -12,8 +12,10 @@
 
 namespace loom::imdb {
 
-// The dataset path to read. Throws loom::Error (naming the flag or variable) when the given path
-// does not exist or when nothing was given and no default location holds the archive.
+// The dataset path to read, made absolute (config.json records it, and a run resumed from
+// another directory must find the same data). Throws loom::Error (naming the flag or variable) when
+// the given path does not exist or when nothing was given and no default location holds the
+// archive.
 std::string locate_data(const std::string& flag_value);
 
 }  // namespace loom::imdb

@@ -12,6 +12,7 @@
 //     end them all (apps/imdb/distributed.h).
 #include <cstdio>
 #include <exception>
+#include <new>
 #include <string>
 
 #include "apps/imdb/cli.h"
@@ -54,6 +55,15 @@ int main(int argc, char** argv) {
     if (request.command == "study") return run_study(request);
     if (request.command == "export") return run_export(request);
     std::fprintf(stderr, "imdb: error: no command given (try --help)\n");
+    return 2;
+  } catch (const std::bad_alloc&) {
+    // The settings are checked against sane maxima (config.cpp); what is left is a machine
+    // with too little memory for them.
+    std::fprintf(stderr,
+                 "imdb: error: out of memory (std::bad_alloc) in `imdb %s`: lower --batch, "
+                 "--max-len, --vocab, --embed or --lstm-size, or use a machine with more "
+                 "memory\n",
+                 request.command.c_str());
     return 2;
   } catch (const std::exception& e) {
     // loom::Error included. Several processes: say which one failed.

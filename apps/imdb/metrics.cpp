@@ -1,9 +1,16 @@
 // apps/imdb/metrics.cpp: see metrics.h.
 #include "apps/imdb/metrics.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
+#include "nn/safetensors.h"
 #include "tensor/error.h"
 
 namespace loom::imdb {
@@ -51,23 +58,45 @@ EpochMetrics epoch_metrics_from_json(const nlohmann::json& j) {
 }
 
 void append_metrics(const std::string& path, const EpochMetrics& m) {
-  std::ofstream out(path, std::ios::app);
-  LOOM_CHECK(out.good(), "cannot append to '", path, "'");
-  out << to_json(m).dump() << "\n";
-  out.flush();
-  LOOM_CHECK(out.good(), "error writing '", path, "'");
+  // One write(2) of the whole line with O_APPEND, then fsync: the line is on disk before the
+  // epoch's checkpoints are written (trainer.cpp relies on that order).
+  const std::string line = to_json(m).dump() + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  LOOM_CHECK(fd >= 0, "cannot append to '", path, "': ", std::strerror(errno));
+  size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t w = ::write(fd, line.data() + done, line.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      const std::string err = std::strerror(errno);
+      ::close(fd);
+      LOOM_FAIL("error writing '", path, "': ", err);
+    }
+    done += static_cast<size_t>(w);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  const std::string err = std::strerror(errno);
+  ::close(fd);
+  LOOM_CHECK(synced, "error writing '", path, "' (fsync): ", err);
 }
 
 std::vector<EpochMetrics> read_metrics(const std::string& path) {
   std::vector<EpochMetrics> all;
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in.good()) return all;
-  std::string line;
-  for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t at = 0;
+  for (int64_t line_no = 1; at < text.size(); ++line_no) {
+    const size_t end = text.find('\n', at);
+    const std::string line = text.substr(at, end == std::string::npos ? end : end - at);
+    at = end == std::string::npos ? text.size() : end + 1;
     if (line.empty()) continue;
     try {
       all.push_back(epoch_metrics_from_json(nlohmann::json::parse(line)));
     } catch (const nlohmann::json::exception& e) {
+      // A last line without its newline is a write cut short (a crash, a full disk): that
+      // epoch never finished saving, and a resumed run writes it again.
+      if (end == std::string::npos) break;
       LOOM_FAIL(path, ":", line_no, ": not a metrics record: ", e.what());
     }
   }
@@ -76,15 +105,10 @@ std::vector<EpochMetrics> read_metrics(const std::string& path) {
 
 void truncate_metrics(const std::string& path, int64_t last_epoch) {
   if (!std::filesystem::exists(path)) return;
-  const std::vector<EpochMetrics> all = read_metrics(path);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    LOOM_CHECK(out.good(), "cannot write '", tmp, "'");
-    for (const EpochMetrics& m : all)
-      if (m.epoch <= last_epoch) out << to_json(m).dump() << "\n";
-  }
-  std::filesystem::rename(tmp, path);
+  std::string kept;
+  for (const EpochMetrics& m : read_metrics(path))
+    if (m.epoch <= last_epoch) kept += to_json(m).dump() + "\n";
+  nn::write_file_atomically(path, kept.data(), kept.size());
 }
 
 }  // namespace loom::imdb

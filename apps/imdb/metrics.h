@@ -1,8 +1,8 @@
 // apps/imdb/metrics.h: what one epoch measured, and the JSONL file that keeps it.
 //
-// Every epoch appends one JSON object to <out>/metrics.jsonl (one line, flushed at once, so a
-// killed run keeps every finished epoch). The study reads these files back to build its report.
-// Times are wall-clock seconds:
+// Every epoch appends one JSON object to <out>/metrics.jsonl (one line, written and fsync'ed
+// before the epoch's checkpoints, so a killed run keeps every finished epoch; see trainer.h). The
+// study reads these files back to build its report. Times are wall-clock seconds:
 //   epoch_time_s  the whole epoch: training steps, batch building and validation
 //   data_time_s   time spent building training batches (rows -> tensors), wherever it ran
 //   wait_time_s   time the training loop was blocked waiting for a batch; without prefetching
@@ -44,12 +44,14 @@ struct EpochMetrics {
 nlohmann::json to_json(const EpochMetrics& m);
 EpochMetrics epoch_metrics_from_json(const nlohmann::json& j);
 
-// Appends one line to `path` (creating it) and flushes.
+// Appends one line to `path` (creating it) and fsyncs it.
 void append_metrics(const std::string& path, const EpochMetrics& m);
 // Every line of `path`; an empty vector if it does not exist. Throws naming file and line on a
-// malformed line.
+// malformed line, except a malformed last line without its newline: a write cut short by a crash
+// or a full disk, which is skipped.
 std::vector<EpochMetrics> read_metrics(const std::string& path);
-// Rewrites `path` keeping only epochs <= last_epoch (a resumed run drops what it will redo).
+// Rewrites `path` atomically keeping only epochs <= last_epoch (a resumed run drops what it will
+// redo, and a torn last line with them).
 void truncate_metrics(const std::string& path, int64_t last_epoch);
 
 }  // namespace loom::imdb

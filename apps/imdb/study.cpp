@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 
 #include "apps/imdb/commands.h"
 #include "apps/imdb/data_location.h"
@@ -13,6 +14,7 @@
 #include "apps/imdb/prepare.h"
 #include "apps/imdb/progress.h"
 #include "apps/imdb/report.h"
+#include "apps/imdb/run_folder.h"
 #include "apps/imdb/signals.h"
 #include "apps/imdb/trainer.h"
 #include "cuda/device.h"
@@ -100,8 +102,71 @@ std::string skip_reason(const Variant& v, const Config& c) {
   return "";
 }
 
+void check_variant_names(const std::vector<std::string>& names) {
+  for (const std::string& n : names) {
+    bool known = false;
+    std::string valid;
+    for (const Variant& v : study_variants()) {
+      known = known || v.name == n;
+      valid += (valid.empty() ? "" : ", ") + v.name;
+    }
+    LOOM_CHECK(known, "--variants: unknown variant '", n, "' (valid: ", valid, ")");
+  }
+}
+
+namespace {
+
+// The variants the request selects, in the study's order.
+std::vector<const Variant*> selected_variants(const StudyRequest& s) {
+  std::vector<const Variant*> out;
+  for (const Variant& v : study_variants())
+    if (s.variants.empty() ||
+        std::find(s.variants.begin(), s.variants.end(), v.name) != s.variants.end())
+      out.push_back(&v);
+  return out;
+}
+
+// Trains one variant into <base.out>/<name>; never throws (a failure is the outcome).
+VariantOutcome run_variant(const Variant& v, const Config& base, const PreparedData& d) {
+  VariantOutcome out;
+  out.name = v.name;
+  out.description = v.description;
+  out.config = base;
+  v.apply(out.config);
+  out.config.out = base.out + "/" + v.name;
+  if (stop_requested()) {
+    out.status = "skipped";
+    out.reason = std::string("the study was stopped by ") + signal_name(stop_signal());
+    return out;
+  }
+  out.reason = skip_reason(v, out.config);
+  if (!out.reason.empty()) {
+    out.status = "skipped";
+    std::printf("\n== %s: skipped: %s\n", v.name.c_str(), out.reason.c_str());
+    return out;
+  }
+  std::printf("\n== %s: %s -> %s\n", v.name.c_str(), v.description.c_str(), out.config.out.c_str());
+  std::fflush(stdout);
+  try {
+    prepare_output_folder(out.config);
+    TrainOptions o;
+    o.interactive = Progress::stdout_is_terminal();
+    const TrainResult res = train_model(out.config, d, o);
+    out.epochs = res.epochs;
+    out.status = res.stopped ? "interrupted" : "ran";
+  } catch (const std::exception& e) {
+    out.status = "failed";
+    out.reason = e.what();
+    std::fprintf(stderr, "imdb study: variant %s failed: %s\n", v.name.c_str(), e.what());
+  }
+  return out;
+}
+
+}  // namespace
+
 int run_study(const Request& r) {
   const auto t0 = std::chrono::steady_clock::now();
+  check_variant_names(r.study.variants);  // a typo must not cost a whole read of the data
   Config base = r.config;
   // The study decides these per variant; whatever the flags said, the baseline is the baseline.
   base.prefetch = false;
@@ -109,6 +174,13 @@ int run_study(const Request& r) {
   base.precision = "fp32";
   base.device = "cpu";
   base.resume = false;
+  // One study per folder, and its variants' folders claimed up front, so an old study there
+  // is refused (or deleted with --overwrite) before any work.
+  const FolderUse use = r.overwrite ? FolderUse::Overwrite : FolderUse::Fresh;
+  const RunFolder folder(base.out, use, stdout);
+  std::vector<std::unique_ptr<RunFolder>> variant_folders;
+  for (const Variant* v : selected_variants(r.study))
+    variant_folders.push_back(std::make_unique<RunFolder>(base.out + "/" + v->name, use, stdout));
   apply_threads(base.threads);
   install_stop_handlers();
 
@@ -128,46 +200,8 @@ int run_study(const Request& r) {
   prepare_output_folder(base);
 
   std::vector<VariantOutcome> outcomes;
-  for (const Variant& v : study_variants()) {
-    if (!r.study.variants.empty() && std::find(r.study.variants.begin(), r.study.variants.end(),
-                                               v.name) == r.study.variants.end())
-      continue;
-    VariantOutcome out;
-    out.name = v.name;
-    out.description = v.description;
-    out.config = base;
-    v.apply(out.config);
-    out.config.out = base.out + "/" + v.name;
-    if (stop_requested()) {
-      out.status = "skipped";
-      out.reason = std::string("the study was stopped by ") + signal_name(stop_signal());
-      outcomes.push_back(out);
-      continue;
-    }
-    out.reason = skip_reason(v, out.config);
-    if (!out.reason.empty()) {
-      out.status = "skipped";
-      std::printf("\n== %s: skipped: %s\n", v.name.c_str(), out.reason.c_str());
-      outcomes.push_back(out);
-      continue;
-    }
-    std::printf("\n== %s: %s -> %s\n", v.name.c_str(), v.description.c_str(),
-                out.config.out.c_str());
-    std::fflush(stdout);
-    try {
-      prepare_output_folder(out.config);
-      TrainOptions o;
-      o.interactive = Progress::stdout_is_terminal();
-      const TrainResult res = train_model(out.config, d, o);
-      out.epochs = res.epochs;
-      out.status = res.stopped ? "interrupted" : "ran";
-    } catch (const std::exception& e) {
-      out.status = "failed";
-      out.reason = e.what();
-      std::fprintf(stderr, "imdb study: variant %s failed: %s\n", v.name.c_str(), e.what());
-    }
-    outcomes.push_back(out);
-  }
+  for (const Variant* v : selected_variants(r.study))
+    outcomes.push_back(run_variant(*v, base, d));
 
   const std::string report_dir = base.out + "/report";
   ctx.finished_utc = utc_now();

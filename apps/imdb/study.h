@@ -36,4 +36,7 @@ const std::vector<Variant>& study_variants();
 // Empty when `config` can run on this build and machine, else the reason it cannot.
 std::string skip_reason(const Variant& v, const Config& config);
 
+// Throws loom::Error for a name that is not a variant's, listing the valid ones.
+void check_variant_names(const std::vector<std::string>& names);
+
 }  // namespace loom::imdb

@@ -1,4 +1,7 @@
-// apps/imdb/trainer.cpp: see trainer.h.
+// apps/imdb/trainer.cpp: see trainer.h. One TrainingRun per call of train_model; its methods
+// are the loop's steps in the order they run: start (fresh or resumed), then for each epoch
+// train_epoch (train_step after train_step, stop_mid_epoch on a signal), measure_epoch
+// (validation and the metrics line) and end_epoch (early stopping, the files).
 #include "apps/imdb/trainer.h"
 
 #include <chrono>
@@ -23,6 +26,7 @@ namespace loom::imdb {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using nn::distributed::MetricTotals;
 
 double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -43,10 +47,15 @@ StepInput make_step_input(const data::Batch& b) {
   return s;
 }
 
+// Starts the host-to-device copy of `s` on the upload queue (GPU with --prefetch on).
+void submit(cuda::DeviceBatchQueue& upload, const StepInput& s) {
+  upload.submit(s.tokens.data_ptr<int32_t>(), s.labels.data_ptr<float>(), s.rows);
+}
+
 // The partial epoch's running sums a TrainState carries (and a checkpoint saves), as the
 // MetricTotals that nn/distributed reduces across ranks, and back.
-nn::distributed::MetricTotals epoch_totals(const TrainState& st) {
-  nn::distributed::MetricTotals t;
+MetricTotals epoch_totals(const TrainState& st) {
+  MetricTotals t;
   t.loss_sum = st.loss_sum;
   t.correct = st.correct;
   t.count = st.seen;
@@ -56,13 +65,338 @@ nn::distributed::MetricTotals epoch_totals(const TrainState& st) {
   return t;
 }
 
-void set_epoch_totals(TrainState& st, const nn::distributed::MetricTotals& t) {
+void set_epoch_totals(TrainState& st, const MetricTotals& t) {
   st.loss_sum = t.loss_sum;
   st.correct = t.correct;
   st.seen = t.count;
   st.train_time = t.time_s;
   st.data_time = t.data_time_s;
   st.wait_time = t.wait_time_s;
+}
+
+class TrainingRun {
+ public:
+  TrainingRun(const Config& c, const PreparedData& d, const TrainOptions& o, DataParallel& par);
+  TrainResult run();
+
+ private:
+  void warn_if_persistent_falls_back() const;
+  void start_fresh();
+  void resume(const Checkpoint& ck);
+  void seed_dropout(uint64_t seed, uint64_t offset);
+  bool train_epoch(int64_t batches);
+  void train_step(const StepInput& cur, cuda::DeviceBatchQueue* upload, const StepInput* next,
+                  RunningScore& score);
+  void stop_mid_epoch(int signal, int64_t batches, data::Prefetcher<StepInput>& batches_in,
+                      RunningScore& score);
+  EpochMetrics measure_epoch(Clock::time_point epoch_start, int64_t skipped_before);
+  bool end_epoch(EpochMetrics& m);
+  void snapshot(const std::string& name, TrainState& state);
+  MetricTotals job_totals() { return par_.reduce(epoch_totals(st_)); }  // collective
+  void check_finite(double value, const char* what) const;
+
+  const Config& c_;
+  const PreparedData& d_;
+  const TrainOptions& o_;
+  DataParallel& par_;
+  const bool root_;  // the only rank that writes files
+  const Device device_;
+  const std::string metrics_path_;
+  std::unique_ptr<ImdbModel> model_;
+  TrainState st_;
+  std::shared_ptr<ShardSampler> sampler_;
+  std::unique_ptr<data::DataLoader> loader_;
+  std::vector<int64_t> my_validation_;
+  Progress progress_;
+  TrainResult result_;
+};
+
+TrainingRun::TrainingRun(const Config& c, const PreparedData& d, const TrainOptions& o,
+                         DataParallel& par)
+    : c_(c),
+      d_(d),
+      o_(o),
+      par_(par),
+      root_(par.is_root()),
+      device_(par.device()),
+      metrics_path_(c.out + "/metrics.jsonl"),
+      progress_(o.log, o.interactive, c.epochs) {
+  // Weights first, from the seeded default generator; dropout masks draw from it afterwards.
+  manual_seed(c.seed);
+  model_ = std::make_unique<ImdbModel>(c, device_);
+  warn_if_persistent_falls_back();
+  if (o.resume_from != nullptr)
+    resume(*o.resume_from);
+  else
+    start_fresh();
+  // Collective: every rank holds rank 0's weights from here on (they already agree: same seed or
+  // same checkpoint), and all_reduce_gradients can average into the model's gradients.
+  par.attach(*model_);
+
+  auto dataset = std::make_shared<data::TokenDataset>(d.tokens, d.labels, d.max_len);
+  // This rank's share of each epoch's global batches (the whole batch for one process).
+  sampler_ =
+      std::make_shared<ShardSampler>(d.split.train, c.batch, par.rank(), par.world_size(), c.seed);
+  loader_ = std::make_unique<data::DataLoader>(
+      dataset, sampler_, data::LoaderOptions{sampler_->local_batch(), /*drop_last=*/true});
+  // This rank's share of the validation rows; the sums are reduced after scoring.
+  my_validation_ = strided_rows(d.split.validation, par.rank(), par.world_size());
+}
+
+// A benchmark must never time the fallback by mistake: say when `persistent` cannot run here.
+void TrainingRun::warn_if_persistent_falls_back() const {
+  if (c_.lstm_impl == "persistent" &&
+      (c_.precision == "fp16" ||
+       !lstm_persistent_available(DType::Float32, c_.lstm_size, device_)))
+    std::fprintf(o_.log,
+                 "note: the persistent LSTM cannot run here (%s, hidden %lld, %s); the per-step "
+                 "recurrence runs instead\n",
+                 c_.device.c_str(), static_cast<long long>(c_.lstm_size), c_.precision.c_str());
+}
+
+// Dropout masks: rank r continues from the same counter offset with its own seed
+// (distributed.h); on rank 0 (and in a 1-process run) that is exactly the seed's own stream.
+void TrainingRun::seed_dropout(uint64_t seed, uint64_t offset) {
+  manual_seed(dropout_seed(seed, par_.rank()));
+  default_generator().advance(offset);
+}
+
+void TrainingRun::start_fresh() {
+  seed_dropout(c_.seed, default_generator().offset());
+  if (root_) std::remove(metrics_path_.c_str());  // a fresh run starts a fresh metrics file
+}
+
+void TrainingRun::resume(const Checkpoint& ck) {
+  restore_model(*model_, ck, checkpoint_path(c_, "last"), /*with_optimizer=*/true);
+  st_ = ck.state;
+  seed_dropout(st_.rng_seed, st_.rng_offset);
+  // The checkpoint's partial-epoch sums are the whole job's: rank 0 carries them on.
+  if (!root_) set_epoch_totals(st_, {});
+  // Epochs after the checkpoint are redone: their lines go (a line is written before its
+  // epoch's checkpoints, so a crash between the two leaves one line too many, never one short).
+  if (root_) truncate_metrics(metrics_path_, st_.epoch);
+  std::fprintf(o_.log, "resuming at epoch %lld, step %lld (global step %lld), %lld thread%s\n",
+               static_cast<long long>(st_.epoch + 1), static_cast<long long>(st_.step_in_epoch),
+               static_cast<long long>(st_.global_step), static_cast<long long>(c_.threads),
+               c_.threads == 1 ? "" : "s");
+}
+
+TrainResult TrainingRun::run() {
+  while (!st_.finished && st_.epoch < c_.epochs) {
+    const auto epoch_start = Clock::now();
+    loader_->set_epoch(st_.epoch);
+    const int64_t batches = loader_->num_batches();  // global batches: the same on every rank
+    progress_.begin_epoch(st_.epoch + 1, batches);
+    const int64_t skipped_before = model_->skipped_steps();
+    par_.reset_comm_seconds();
+    model_->set_training(true);
+    if (!train_epoch(batches)) return result_;  // stopped by a signal, state saved
+    EpochMetrics m = measure_epoch(epoch_start, skipped_before);
+    if (!end_epoch(m)) break;
+  }
+  result_.state = st_;
+  return result_;
+}
+
+// The rest of epoch st_.epoch, step after step. False when a stop signal (or
+// --stop-after-steps) ended it: last.safetensors then holds the state and result_ says so.
+bool TrainingRun::train_epoch(int64_t batches) {
+  const int64_t first = st_.step_in_epoch;
+  // Workers: 1 prefetching thread, or 0 = build each batch inline inside next().
+  data::Prefetcher<StepInput> batches_in(
+      batches - first, [&](int64_t i) { return make_step_input(loader_->batch(first + i)); },
+      c_.prefetch ? 1 : 0, 4);
+  // On a GPU with --prefetch on, batch k+1's host-to-device copy (pinned staging, its own copy
+  // stream) runs while step k computes (cuda/device_batches.h); otherwise each batch is copied
+  // when its step starts.
+  std::unique_ptr<cuda::DeviceBatchQueue> upload;
+  if (!device_.is_cpu() && c_.prefetch)
+    upload = std::make_unique<cuda::DeviceBatchQueue>(device_, sampler_->local_batch(), d_.max_len);
+  // The epoch's loss and accuracy sums stay on the device: no host read per step.
+  RunningScore score(device_, st_.loss_sum, st_.correct);
+  StepInput in;
+  bool have = batches_in.next(in);  // blocks while the batch is built (wait time)
+  if (upload && have) submit(*upload, in);
+  while (have) {
+    const StepInput cur = std::move(in);
+    have = batches_in.next(in);  // the next batch, built ahead by the prefetch worker
+    const auto step_start = Clock::now();
+    train_step(cur, upload.get(), have ? &in : nullptr, score);
+    // A signal may reach one rank or all: every rank stops after the same step.
+    const int signal = par_.agree_on_stop(stop_signal());  // collective (several ranks)
+    st_.train_time += since(step_start);
+    // Rank 0's running numbers (its shard); the samples are the whole job's. Read from the
+    // device only when the bar is redrawn (at most 10 times a second, on a terminal).
+    if (progress_.due(st_.step_in_epoch)) {
+      score.read(st_.loss_sum, st_.correct);
+      check_finite(st_.loss_sum, "training loss");
+      progress_.step(st_.step_in_epoch, st_.loss_sum / st_.seen, st_.correct / st_.seen,
+                     static_cast<int64_t>(st_.seen) * par_.world_size());
+    }
+    const bool test_stop = o_.stop_after_steps > 0 && st_.global_step >= o_.stop_after_steps;
+    if (signal != 0 || test_stop) {
+      stop_mid_epoch(signal, batches, batches_in, score);
+      return false;
+    }
+  }
+  score.read(st_.loss_sum, st_.correct);
+  const data::PrefetchStats ps = batches_in.stats();
+  st_.data_time += ps.produce_seconds;
+  st_.wait_time += ps.wait_seconds;
+  return true;
+}
+
+// One optimizer step on `cur`; `next` (if any) starts its copy to the device meanwhile.
+void TrainingRun::train_step(const StepInput& cur, cuda::DeviceBatchQueue* upload,
+                             const StepInput* next, RunningScore& score) {
+  Tensor x, y;
+  if (upload != nullptr) {
+    cuda::DeviceBatch b = upload->next();         // `cur`, already on its way to the device
+    if (next != nullptr) submit(*upload, *next);  // copies while this step runs
+    x = b.tokens;
+    y = b.labels;
+  } else {
+    x = cur.tokens.to(device_);
+    y = cur.labels.to(device_);
+  }
+  const Variable logits = model_->forward(x);
+  const Variable loss = model_->loss(logits, y);  // mean over this rank's rows
+  model_->backward(loss);
+  par_.all_reduce_gradients();  // mean over ranks = the global batch's gradient
+  model_->step();               // (unscale, clip,) Adam: the same step on every rank
+  score.add(loss.data(), logits.data(), y, cur.rows);
+  st_.seen += static_cast<double>(cur.rows);
+  ++st_.step_in_epoch;
+  ++st_.global_step;
+}
+
+// A stop signal mid-epoch: last.safetensors gets the state with the job's partial-epoch sums.
+void TrainingRun::stop_mid_epoch(int signal, int64_t batches,
+                                 data::Prefetcher<StepInput>& batches_in, RunningScore& score) {
+  const data::PrefetchStats ps = batches_in.stats();
+  st_.data_time += ps.produce_seconds;
+  st_.wait_time += ps.wait_seconds;
+  batches_in.stop();
+  score.read(st_.loss_sum, st_.correct);
+  TrainState saved = st_;  // with the job's partial-epoch sums, not this rank's
+  set_epoch_totals(saved, job_totals());
+  check_finite(saved.loss_sum, "training loss");  // a diverged state is never saved
+  if (root_) snapshot("last", saved);
+  result_.stopped = true;
+  result_.signal = signal;
+  result_.state = saved;
+  if (o_.interactive) std::fprintf(o_.log, "\n");
+  std::fprintf(o_.log,
+               "imdb: stopped by %s at epoch %lld, step %lld/%lld; state saved to %s; "
+               "continue with --resume --out %s\n",
+               signal == 0 ? "--stop-after-steps" : signal_name(signal),
+               static_cast<long long>(st_.epoch + 1), static_cast<long long>(st_.step_in_epoch),
+               static_cast<long long>(batches), checkpoint_path(c_, "last").c_str(),
+               c_.out.c_str());
+}
+
+// The finished epoch's numbers: the job's training sums, then validation (dropout off, no
+// graph; each rank scores its share and the sums are reduced). Collective.
+EpochMetrics TrainingRun::measure_epoch(Clock::time_point epoch_start, int64_t skipped_before) {
+  const MetricTotals train = job_totals();
+  check_finite(train.loss_sum, "training loss");
+  const Scores mine = score_rows(*model_, d_, my_validation_, c_.batch);
+  const Classification mine_c = classify(mine);
+  MetricTotals val_mine;
+  val_mine.loss_sum = mine.loss_sum;
+  val_mine.correct = static_cast<double>(mine_c.tp + mine_c.tn);
+  val_mine.count = static_cast<double>(mine_c.n);
+  const MetricTotals val = par_.reduce(val_mine);
+  // The last step can leave NaN weights behind a finite training loss: validation shows it.
+  check_finite(val.loss_sum, "validation loss");
+  // The slowest rank's communication time (it includes waiting for the others).
+  const double comm_s = par_.comm().all_reduce_max({par_.comm_seconds()})[0];
+
+  EpochMetrics m;
+  m.epoch = st_.epoch + 1;
+  // Rank 0's clock, read after the collectives above: every rank has finished the epoch.
+  m.epoch_time_s = since(epoch_start);  // after a mid-epoch resume: only the resumed part
+  m.data_time_s = train.data_time_s;
+  m.wait_time_s = train.wait_time_s;
+  m.train_loss = train.mean_loss();
+  m.train_acc = train.accuracy();
+  m.val_loss = val.mean_loss();
+  m.val_acc = val.accuracy();
+  m.lr = c_.lr;
+  m.fp16 = model_->fp16();
+  m.loss_scale = model_->loss_scale();
+  m.skipped_steps = model_->skipped_steps() - skipped_before;  // fp16: inf/NaN gradients
+  const double busy = train.time_s + train.wait_time_s;
+  m.samples_per_s = busy > 0 ? train.count / busy : 0;
+  m.world_size = par_.world_size();
+  m.comm_time_s = comm_s;
+  return m;
+}
+
+// Early stopping, then the epoch's files: the metrics line first, then the checkpoints, so a
+// crash between them leaves a line that a resume rewrites. False when the run must stop here
+// (a stop signal arrived during validation).
+bool TrainingRun::end_epoch(EpochMetrics& m) {
+  // The reduced loss is the same number on every rank, so every rank decides alike.
+  if (m.val_loss < st_.best_val_loss) {
+    st_.best_val_loss = m.val_loss;
+    st_.best_epoch = m.epoch;
+    st_.bad_epochs = 0;
+    m.best = true;
+  } else {
+    ++st_.bad_epochs;
+  }
+  // The epoch is done: reset the per-epoch sums before saving, so a resume starts clean.
+  ++st_.epoch;
+  st_.step_in_epoch = 0;
+  set_epoch_totals(st_, {});
+  if (c_.patience > 0 && st_.bad_epochs >= c_.patience) st_.finished = true;
+  if (st_.epoch >= c_.epochs) st_.finished = true;
+
+  if (root_) {
+    append_metrics(metrics_path_, m);
+    char name[32];
+    std::snprintf(name, sizeof(name), "epoch_%03lld", static_cast<long long>(m.epoch));
+    snapshot(name, st_);
+    if (m.best) snapshot("best", st_);
+    snapshot("last", st_);  // the commit point: a resume starts after this epoch
+  }
+  progress_.end_epoch(m);
+  result_.epochs.push_back(m);
+  if (c_.patience > 0 && st_.bad_epochs >= c_.patience && st_.epoch < c_.epochs)
+    std::fprintf(o_.log,
+                 "early stopping: no better validation loss for %lld epochs; best epoch %lld\n",
+                 static_cast<long long>(c_.patience), static_cast<long long>(st_.best_epoch));
+  const int signal = par_.agree_on_stop(stop_signal());  // one that came during validation
+  if (signal == 0) return true;
+  result_.stopped = true;
+  result_.signal = signal;
+  std::fprintf(o_.log, "imdb: stopped by %s after epoch %lld; continue with --resume --out %s\n",
+               signal_name(signal), static_cast<long long>(m.epoch), c_.out.c_str());
+  return false;
+}
+
+void TrainingRun::snapshot(const std::string& name, TrainState& state) {
+  state.rng_seed = default_generator().seed();
+  state.rng_offset = default_generator().offset();
+  save_checkpoint(checkpoint_path(c_, name), c_, d_.vocab, *model_, state);
+}
+
+// A NaN or inf loss: the run has diverged and every later step would train on NaN. Stop before
+// anything of this epoch is saved, so the files in --out stay the last good state. Every rank
+// sees the same reduced sums (the running ones are one process's) and stops alike.
+void TrainingRun::check_finite(double value, const char* what) const {
+  if (std::isfinite(value)) return;
+  const long long epoch = st_.epoch + 1;
+  const std::string kept = st_.epoch == 0
+                               ? "no epoch had finished, so there is no checkpoint to go back to"
+                               : "the checkpoints in " + c_.out + " still hold epoch " +
+                                     std::to_string(st_.epoch) + " (best: epoch " +
+                                     std::to_string(st_.best_epoch) + "), and eval can use them";
+  LOOM_FAIL("the ", what, " is ", std::isnan(value) ? "NaN" : "inf", " in epoch ", epoch,
+            ": training diverged (try a lower --lr, or --clip-norm). Stopped without saving "
+            "anything of epoch ",
+            epoch, "; ", kept);
 }
 
 }  // namespace
@@ -78,231 +412,8 @@ TrainResult train_model(const Config& c, const PreparedData& d, const TrainOptio
   // One process unless the caller started a job (commands.cpp); the study passes none.
   std::unique_ptr<DataParallel> alone;
   if (o.parallel == nullptr) alone = std::make_unique<DataParallel>("none", c.device);
-  DataParallel& par = o.parallel != nullptr ? *o.parallel : *alone;
-  const bool root = par.is_root();  // the only rank that writes files
-  const Device device = par.device();
-
-  // Weights first, from the seeded default generator; dropout masks draw from it afterwards.
-  manual_seed(c.seed);
-  ImdbModel model(c, device);
-  // A benchmark must never time the fallback by mistake: say when `persistent` cannot run here.
-  if (c.lstm_impl == "persistent" &&
-      (c.precision == "fp16" ||
-       !lstm_persistent_available(DType::Float32, c.lstm_size, device)))
-    std::fprintf(o.log,
-                 "note: the persistent LSTM cannot run here (%s, hidden %lld, %s); the fused "
-                 "implementation runs instead\n",
-                 c.device.c_str(), static_cast<long long>(c.lstm_size), c.precision.c_str());
-  TrainState st;
-  const std::string metrics_path = c.out + "/metrics.jsonl";
-  // Dropout masks: rank r continues from the same counter offset with its own seed
-  // (distributed.h); on rank 0 (and in a 1-process run) that is exactly the seed's own stream.
-  auto seed_dropout = [&](uint64_t seed, uint64_t offset) {
-    manual_seed(dropout_seed(seed, par.rank()));
-    default_generator().advance(offset);
-  };
-  if (o.resume_from != nullptr) {
-    restore_model(model, *o.resume_from, checkpoint_path(c, "last"), /*with_optimizer=*/true);
-    st = o.resume_from->state;
-    seed_dropout(st.rng_seed, st.rng_offset);
-    // The checkpoint's partial-epoch sums are the whole job's: rank 0 carries them on.
-    if (!root) set_epoch_totals(st, {});
-    if (root) truncate_metrics(metrics_path, st.epoch);  // epochs after the checkpoint are redone
-    std::fprintf(o.log, "resuming at epoch %lld, step %lld (global step %lld)\n",
-                 static_cast<long long>(st.epoch + 1), static_cast<long long>(st.step_in_epoch),
-                 static_cast<long long>(st.global_step));
-  } else {
-    seed_dropout(c.seed, default_generator().offset());
-    if (root) std::remove(metrics_path.c_str());  // a fresh run starts a fresh metrics file
-  }
-  // Collective: every rank holds rank 0's weights from here on (they already agree: same seed or
-  // same checkpoint), and all_reduce_gradients can average into the model's gradients.
-  par.attach(model);
-
-  auto dataset = std::make_shared<data::TokenDataset>(d.tokens, d.labels, d.max_len);
-  // This rank's share of each epoch's global batches (the whole batch for one process).
-  auto sampler =
-      std::make_shared<ShardSampler>(d.split.train, c.batch, par.rank(), par.world_size(), c.seed);
-  data::DataLoader loader(dataset, sampler, {sampler->local_batch(), /*drop_last=*/true});
-  // This rank's share of the validation rows; the sums are reduced after scoring.
-  const std::vector<int64_t> my_validation =
-      strided_rows(d.split.validation, par.rank(), par.world_size());
-
-  Progress progress(o.log, o.interactive, c.epochs);
-  TrainResult result;
-  auto snapshot = [&](const std::string& name, TrainState& state) {
-    state.rng_seed = default_generator().seed();
-    state.rng_offset = default_generator().offset();
-    save_checkpoint(checkpoint_path(c, name), c, d.vocab, model, state);
-  };
-  // The partial epoch's sums of every rank (losses, rows, times: see nn/distributed/metrics.h).
-  auto job_totals = [&] { return par.reduce(epoch_totals(st)); };  // collective
-
-  while (!st.finished && st.epoch < c.epochs) {
-    const auto epoch_start = Clock::now();
-    loader.set_epoch(st.epoch);
-    const int64_t batches = loader.num_batches();  // global batches: the same on every rank
-    const int64_t first = st.step_in_epoch;
-    progress.begin_epoch(st.epoch + 1, batches);
-    const int64_t skipped_before = model.skipped_steps();
-    par.reset_comm_seconds();
-    model.set_training(true);
-    {
-      // Workers: 1 prefetching thread, or 0 = build each batch inline inside next().
-      data::Prefetcher<StepInput> batches_in(
-          batches - first, [&](int64_t i) { return make_step_input(loader.batch(first + i)); },
-          c.prefetch ? 1 : 0, 4);
-      // On a GPU with --prefetch on, batch k+1's host-to-device copy (pinned staging, its own
-      // copy stream) runs while step k computes (cuda/device_batches.h); otherwise each batch
-      // is copied when its step starts.
-      std::unique_ptr<cuda::DeviceBatchQueue> upload;
-      if (!device.is_cpu() && c.prefetch)
-        upload =
-            std::make_unique<cuda::DeviceBatchQueue>(device, sampler->local_batch(), d.max_len);
-      auto submit = [&](const StepInput& s) {
-        upload->submit(s.tokens.data_ptr<int32_t>(), s.labels.data_ptr<float>(), s.rows);
-      };
-      // The epoch's loss and accuracy sums stay on the device: no host read per step.
-      RunningScore score(device, st.loss_sum, st.correct);
-      StepInput in;
-      bool have = batches_in.next(in);  // blocks while the batch is built (wait time)
-      if (upload && have) submit(in);
-      int64_t step = first;
-      while (have) {
-        const StepInput cur = std::move(in);
-        have = batches_in.next(in);  // the next batch, built ahead by the prefetch worker
-        const auto step_start = Clock::now();
-        Tensor x, y;
-        if (upload) {
-          cuda::DeviceBatch b = upload->next();  // `cur`, already on its way to the device
-          if (have) submit(in);                  // copies while this step runs
-          x = b.tokens;
-          y = b.labels;
-        } else {
-          x = cur.tokens.to(device);
-          y = cur.labels.to(device);
-        }
-        const Variable logits = model.forward(x);
-        const Variable loss = model.loss(logits, y);  // mean over this rank's rows
-        model.backward(loss);
-        par.all_reduce_gradients();  // mean over ranks = the global batch's gradient
-        model.step();                // (unscale, clip,) Adam: the same step on every rank
-        score.add(loss.data(), logits.data(), y, cur.rows);
-        st.seen += static_cast<double>(cur.rows);
-        ++step;
-        ++st.global_step;
-        st.step_in_epoch = step;
-        // A signal may reach one rank or all: every rank stops after the same step.
-        const int signal = par.agree_on_stop(stop_signal());  // collective (several ranks)
-        st.train_time += since(step_start);
-        // Rank 0's running numbers (its shard); the samples are the whole job's. Read from
-        // the device only when the bar is redrawn (at most 10 times a second, on a terminal).
-        if (progress.due(step)) {
-          score.read(st.loss_sum, st.correct);
-          progress.step(step, st.loss_sum / st.seen, st.correct / st.seen,
-                        static_cast<int64_t>(st.seen) * par.world_size());
-        }
-        const bool test_stop = o.stop_after_steps > 0 && st.global_step >= o.stop_after_steps;
-        if (signal != 0 || test_stop) {
-          const data::PrefetchStats ps = batches_in.stats();
-          st.data_time += ps.produce_seconds;
-          st.wait_time += ps.wait_seconds;
-          batches_in.stop();
-          score.read(st.loss_sum, st.correct);
-          TrainState saved = st;  // with the job's partial-epoch sums, not this rank's
-          set_epoch_totals(saved, job_totals());
-          if (root) snapshot("last", saved);
-          result.stopped = true;
-          result.signal = signal;
-          result.state = saved;
-          if (o.interactive) std::fprintf(o.log, "\n");
-          std::fprintf(o.log,
-                       "imdb: stopped by %s at epoch %lld, step %lld/%lld; state saved to %s; "
-                       "continue with --resume --out %s\n",
-                       signal == 0 ? "--stop-after-steps" : signal_name(signal),
-                       static_cast<long long>(st.epoch + 1), static_cast<long long>(step),
-                       static_cast<long long>(batches), checkpoint_path(c, "last").c_str(),
-                       c.out.c_str());
-          return result;
-        }
-      }
-      score.read(st.loss_sum, st.correct);
-      const data::PrefetchStats ps = batches_in.stats();
-      st.data_time += ps.produce_seconds;
-      st.wait_time += ps.wait_seconds;
-    }
-    const nn::distributed::MetricTotals train = job_totals();
-
-    // Validation: dropout off, no graph; each rank scores its share and the sums are reduced.
-    const Scores mine = score_rows(model, d, my_validation, c.batch);
-    const Classification mine_c = classify(mine);
-    nn::distributed::MetricTotals val_mine;
-    val_mine.loss_sum = mine.loss_sum;
-    val_mine.correct = static_cast<double>(mine_c.tp + mine_c.tn);
-    val_mine.count = static_cast<double>(mine_c.n);
-    const nn::distributed::MetricTotals val = par.reduce(val_mine);
-    // The slowest rank's communication time (it includes waiting for the others).
-    const double comm_s = par.comm().all_reduce_max({par.comm_seconds()})[0];
-
-    EpochMetrics m;
-    m.epoch = st.epoch + 1;
-    // Rank 0's clock, read after the collectives above: every rank has finished the epoch.
-    m.epoch_time_s = since(epoch_start);  // after a mid-epoch resume: only the resumed part
-    m.data_time_s = train.data_time_s;
-    m.wait_time_s = train.wait_time_s;
-    m.train_loss = train.mean_loss();
-    m.train_acc = train.accuracy();
-    m.val_loss = val.mean_loss();
-    m.val_acc = val.accuracy();
-    m.lr = c.lr;
-    m.fp16 = model.fp16();
-    m.loss_scale = model.loss_scale();
-    m.skipped_steps = model.skipped_steps() - skipped_before;  // fp16: inf/NaN gradients
-    const double busy = train.time_s + train.wait_time_s;
-    m.samples_per_s = busy > 0 ? train.count / busy : 0;
-    m.world_size = par.world_size();
-    m.comm_time_s = comm_s;
-    // The reduced loss is the same number on every rank, so every rank decides alike.
-    if (m.val_loss < st.best_val_loss) {
-      st.best_val_loss = m.val_loss;
-      st.best_epoch = m.epoch;
-      st.bad_epochs = 0;
-      m.best = true;
-    } else {
-      ++st.bad_epochs;
-    }
-    // The epoch is done: reset the per-epoch sums before saving, so a resume starts clean.
-    ++st.epoch;
-    st.step_in_epoch = 0;
-    set_epoch_totals(st, {});
-    if (c.patience > 0 && st.bad_epochs >= c.patience) st.finished = true;
-    if (st.epoch >= c.epochs) st.finished = true;
-
-    if (root) {
-      char name[32];
-      std::snprintf(name, sizeof(name), "epoch_%03lld", static_cast<long long>(m.epoch));
-      snapshot(name, st);
-      if (m.best) snapshot("best", st);
-      snapshot("last", st);
-      append_metrics(metrics_path, m);
-    }
-    progress.end_epoch(m);
-    result.epochs.push_back(m);
-    if (c.patience > 0 && st.bad_epochs >= c.patience && st.epoch < c.epochs)
-      std::fprintf(o.log,
-                   "early stopping: no better validation loss for %lld epochs; best epoch %lld\n",
-                   static_cast<long long>(c.patience), static_cast<long long>(st.best_epoch));
-    const int signal = par.agree_on_stop(stop_signal());  // one that came during validation
-    if (signal != 0) {
-      result.stopped = true;
-      result.signal = signal;
-      std::fprintf(o.log, "imdb: stopped by %s after epoch %lld; continue with --resume --out %s\n",
-                   signal_name(signal), static_cast<long long>(m.epoch), c.out.c_str());
-      break;
-    }
-  }
-  result.state = st;
-  return result;
+  TrainingRun run(c, d, o, o.parallel != nullptr ? *o.parallel : *alone);
+  return run.run();
 }
 
 }  // namespace loom::imdb

@@ -6,7 +6,11 @@
 //            report the time spent building batches and the time the loop waited for one
 //   step:    forward, BCE-with-logits loss, backward, (clip), Adam; running loss and accuracy
 //   after each step: a stop signal (signals.h) -> save last.safetensors mid-epoch and return
-//   validation (dropout off) -> metrics.jsonl line, epoch_NNN / last / best checkpoints
+//   validation (dropout off) -> metrics.jsonl line (fsync'ed), then the epoch_NNN, best and
+//            last checkpoints: last.safetensors is the commit point, and a resume drops any
+//            metrics line after it, so a crash between the two never loses or repeats an epoch
+//   a NaN or inf loss (training or validation) -> loom::Error before anything of the epoch is
+//            saved; the files in --out stay the last good state
 //   early stopping: stop after `patience` epochs without a lower validation loss; the best
 //            weights stay in best.safetensors
 // --resume loads <out>/last.safetensors: weights, Adam state, the generator's offset (dropout),

@@ -31,7 +31,10 @@ struct Entry {
 
 // The tar archive libarchive writes for `entries` in `format` (ARCHIVE_FORMAT_TAR_*).
 std::string tar_bytes(int format, const std::vector<Entry>& entries) {
-  std::string buf(1 << 20, '\0');
+  size_t room = 1 << 20;
+  for (const Entry& en : entries)
+    room += en.data.size() + 1024;  // data, padding and headers
+  std::string buf(room, '\0');
   size_t used = 0;
   archive* a = archive_write_new();
   EXPECT_EQ(archive_write_set_format(a, format), ARCHIVE_OK) << archive_error_string(a);
@@ -196,6 +199,14 @@ TEST(TarReader, CorruptOrTruncatedInputNamesArchiveAndEntry) {
   expect_error([&] { read_all(std::string(600, '\x1f'), "junk.tar"); }, {"junk.tar", "checksum"});
 }
 
+TEST(TarReader, RefusesAnExtendedHeaderOverOneMebibyte) {
+  const std::string name(2u << 20, 'n');  // a GNU long name of 2 MiB
+  const std::string tar =
+      header("././@LongLink", name.size(), 'L') + padded(name) + header("short", 1) + padded("x");
+  expect_error([&] { read_all(tar, "long.tar"); },
+               {"long.tar", "extended header of 2097152 bytes", "more than 1 MiB"});
+}
+
 TEST(Gunzip, WholeFileOrAskForStreaming) {
   std::string data;
   for (int i = 0; i < 20000; ++i)
@@ -273,6 +284,40 @@ TEST(AclImdb, TruncatedTarballsNameTheFileAndEntry) {
   write_file(dir.path() / "short.tar.gz", gzip(tar.substr(0, cut)));
   expect_error([&] { read_aclimdb(dir.str("short.tar.gz")); },
                {"read_aclimdb", "short.tar.gz", "data truncated"});
+}
+
+// A header's size is a claim: it must fit in what the file still holds (uncompressed) and under
+// the review limit, and it is never allocated before the bytes arrive.
+TEST(AclImdb, HostileSizeClaimsAreRefusedWithoutAllocatingThem) {
+  TempDir dir;
+  const std::string review = "aclImdb/train/pos/1_9.txt";
+  // A 10 KB plain tar whose review claims 1 TiB: libarchive's path (this used to be bad_alloc).
+  std::string tib = header(review, 0);
+  std::memset(&tib[124], 0, 12);
+  tib[124] = static_cast<char>(0x80);  // GNU base-256 size: 2^40, big-endian
+  tib[135 - 5] = 1;
+  set_checksum(tib);
+  write_file(dir.path() / "tib.tar", tib + std::string(10 * 512, 'x'));
+  expect_error([&] { read_aclimdb(dir.str("tib.tar")); },
+               {"tib.tar", review, "claims 1099511627776 bytes", "holds only"});
+  // Two gzip members (libarchive again) claiming 100 MiB: over the review limit, refused at the
+  // header instead of after zero-filling 100 MB.
+  const std::string tar = header(review, uint64_t{100} << 20) + padded("tiny");
+  write_file(dir.path() / "claim.tgz", gzip(tar.substr(0, 700)) + gzip(tar.substr(700)));
+  expect_error([&] { read_aclimdb(dir.str("claim.tgz")); },
+               {"claim.tgz", review, "104857600 bytes", "more than the largest review"});
+}
+
+TEST(AclImdb, AReviewOverTheLimitIsRefusedOnEveryPath) {
+  TempDir dir;
+  const std::string big(kMaxReviewBytes + 1, 'x');
+  const std::string tar = tar_bytes(ARCHIVE_FORMAT_TAR_USTAR, {{"aclImdb/train/neg/4_2.txt", big}});
+  write_file(dir.path() / "big.tar.gz", gzip(tar));  // in memory
+  write_file(dir.path() / "big.tar", tar);           // libarchive
+  write_file(dir.path() / "folder" / "train" / "neg" / "4_2.txt", big);
+  for (const char* name : {"big.tar.gz", "big.tar", "folder"})
+    expect_error([&] { read_aclimdb(dir.str(name)); },
+                 {name, "4_2.txt", "16777217 bytes", "more than the largest review read (16 MiB)"});
 }
 
 }  // namespace
