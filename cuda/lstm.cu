@@ -56,8 +56,7 @@ void cell_backward(DType dtype, const void* dh, void* dc, const void* act, void*
     using T = std::remove_pointer_t<decltype(tag)>;
     lstm_backward_kernel<T><<<cfg.grid, cfg.block, 0, stream>>>(
         static_cast<const T*>(dh), static_cast<T*>(dc), static_cast<const T*>(act),
-        static_cast<T*>(d_pre), static_cast<const T*>(c_prev), static_cast<const T*>(tanh_c), B,
-        H);
+        static_cast<T*>(d_pre), static_cast<const T*>(c_prev), static_cast<const T*>(tanh_c), B, H);
     LOOM_CUDA_CHECK_LAUNCH();
   };
   dtype == DType::Float32 ? run(static_cast<float*>(nullptr)) : run(static_cast<double*>(nullptr));
@@ -90,7 +89,8 @@ struct Scratch {
   std::size_t bytes;
   Device dev;
   void* ptr;
-  Scratch(CudaBackend& b, std::size_t n, Device d) : be(b), bytes(n), dev(d), ptr(b.allocate(n, d)) {}
+  Scratch(CudaBackend& b, std::size_t n, Device d)
+      : be(b), bytes(n), dev(d), ptr(b.allocate(n, d)) {}
   ~Scratch() { be.deallocate(ptr, bytes, dev); }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
@@ -104,8 +104,10 @@ void check(const char* op, const LstmRecurrence& r) {
              dtype_name(r.gemm), " with ", dtype_name(r.state));
 }
 
-bool runs_persistent(const LstmRecurrence& r) {
-  return r.persistent && r.gemm == r.state && persistent_lstm_fits(r.state, r.H);
+// The persistent kernels have no recurrent-dropout mask: a masked recurrence runs per step.
+bool runs_persistent(const LstmRecurrence& r, const void* h_mask) {
+  return r.persistent && h_mask == nullptr && r.gemm == r.state &&
+         persistent_lstm_fits(r.state, r.H);
 }
 
 }  // namespace
@@ -116,9 +118,14 @@ bool CudaBackend::lstm_persistent_fits(const LstmRecurrence& r) {
 
 void CudaBackend::lstm_recurrence_forward(const LstmRecurrence& r, const LstmForwardBuffers& f) {
   check("lstm_recurrence_forward", r);
+  LOOM_CHECK(f.h_mask == nullptr || f.h_gemm != nullptr,
+             "lstm_recurrence_forward: recurrent dropout needs the h_gemm buffer");
   if (r.B == 0) return;
-  if (runs_persistent(r)) return persistent_lstm_forward(r, f);
+  if (runs_persistent(r, f.h_mask)) return persistent_lstm_forward(r, f);
   const int64_t T = r.T, B = r.B, H = r.H;
+  const Device dev(DeviceType::CUDA, current_device());
+  // h_t * mask before its rounding (recurrent dropout), when there is a mask.
+  Scratch masked(*this, f.h_mask ? static_cast<std::size_t>(B * H) * dtype_size(r.state) : 0, dev);
   const void* h_prev = f.h0;  // gemm dtype
   const void* c_prev = f.c0;
   for (int64_t step = 0; step < T; ++step) {
@@ -129,27 +136,33 @@ void CudaBackend::lstm_recurrence_forward(const LstmRecurrence& r, const LstmFor
     void* h = step_of(f.h, r.state, t, B, H);
     cell_forward(r.state, gates, c_prev, c, step_of(f.tanh_c, r.state, t, B, H), h, B, H);
     h_prev = h;
-    if (f.h_gemm != nullptr) {
+    if (f.h_gemm != nullptr) {  // the next step's operand: h_t (* mask) in the gemm dtype
+      const void* operand = h;
+      if (f.h_mask != nullptr) {
+        binary(BinaryOp::Mul, h, f.h_mask, masked.ptr, r.state, B * H);
+        operand = masked.ptr;
+      }
       void* hg = step_of(f.h_gemm, r.gemm, t, B, H);
-      cast(h, r.state, hg, r.gemm, B * H);
+      cast(operand, r.state, hg, r.gemm, B * H);
       h_prev = hg;
     }
     c_prev = c;
   }
   if (f.c_n != nullptr)
     copy_device_to_device(f.c_n, c_prev, static_cast<std::size_t>(B * H) * dtype_size(r.state),
-                          Device(DeviceType::CUDA, current_device()));
+                          dev);
 }
 
 void CudaBackend::lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) {
   check("lstm_recurrence_backward", r);
   if (r.B == 0) return;
-  if (runs_persistent(r)) return persistent_lstm_backward(r, b);
+  if (runs_persistent(r, b.h_mask)) return persistent_lstm_backward(r, b);
   const int64_t T = r.T, B = r.B, H = r.H;
   const Device dev(DeviceType::CUDA, current_device());
   const std::size_t bh_bytes = static_cast<std::size_t>(B * H) * dtype_size(r.state);
   // dL/dh_t through every path (one step), and dL/dc carried between steps (dc_n first).
   Scratch dh(*this, bh_bytes, dev), dc(*this, bh_bytes, dev);
+  Scratch rec(*this, b.h_mask ? bh_bytes : 0, dev);  // da W_hh before its mask
   if (b.dc_n != nullptr)
     copy_device_to_device(dc.ptr, b.dc_n, bh_bytes, dev);
   else
@@ -159,9 +172,15 @@ void CudaBackend::lstm_recurrence_backward(const LstmRecurrence& r, const LstmBa
   for (int64_t step = T - 1; step >= 0; --step) {
     const int64_t t = r.reverse ? T - 1 - step : step;
     copy_device_to_device(dh.ptr, step_of(b.dh, r.state, t, B, H), bh_bytes, dev);
-    if (t_next >= 0)  // dh_t += da_{t_next} W_hh
-      gemm(*this, r, step_of(da_gemm, r.gemm, t_next, B, 4 * H), b.w_hh, false, dh.ptr, B, H,
-           4 * H, 1.0);
+    if (t_next >= 0 && b.h_mask == nullptr)  // dh_t += da_{t_next} W_hh
+      gemm(*this, r, step_of(da_gemm, r.gemm, t_next, B, 4 * H), b.w_hh, false, dh.ptr, B, H, 4 * H,
+           1.0);
+    if (t_next >= 0 && b.h_mask != nullptr) {  // dh_t += (da_{t_next} W_hh) * mask
+      gemm(*this, r, step_of(da_gemm, r.gemm, t_next, B, 4 * H), b.w_hh, false, rec.ptr, B, H,
+           4 * H, 0.0);
+      binary(BinaryOp::Mul, rec.ptr, b.h_mask, rec.ptr, r.state, B * H);
+      binary(BinaryOp::Add, dh.ptr, rec.ptr, dh.ptr, r.state, B * H);
+    }
     const int64_t t_prev = r.reverse ? t + 1 : t - 1;
     const void* c_prev = step == 0 ? b.c0 : step_of(b.c, r.state, t_prev, B, H);
     void* da = step_of(b.dgates, r.state, t, B, 4 * H);
@@ -171,9 +190,11 @@ void CudaBackend::lstm_recurrence_backward(const LstmRecurrence& r, const LstmBa
       cast(da, r.state, step_of(b.dgates_gemm, r.gemm, t, B, 4 * H), r.gemm, B * 4 * H);
     t_next = t;
   }
-  if (b.dh0 != nullptr)  // dh0 = da_first W_hh
+  if (b.dh0 != nullptr) {  // dh0 = (da_first W_hh) (* mask)
     gemm(*this, r, step_of(da_gemm, r.gemm, t_next, B, 4 * H), b.w_hh, false, b.dh0, B, H, 4 * H,
          0.0);
+    if (b.h_mask != nullptr) binary(BinaryOp::Mul, b.dh0, b.h_mask, b.dh0, r.state, B * H);
+  }
   if (b.dc0 != nullptr) copy_device_to_device(b.dc0, dc.ptr, bh_bytes, dev);
 }
 

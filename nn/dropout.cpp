@@ -12,27 +12,25 @@ void check_p(double p, const char* who) {
 }
 }  // namespace
 
+Tensor dropout_mask(const Shape& shape, double p, Generator& gen, TensorOptions options) {
+  check_p(p, "dropout");
+  if (p >= 1.0) return zeros(shape, options);
+  // keep where u < 1 - p, which happens with probability 1 - p.
+  const Tensor u = rand(shape, gen, options);
+  return mul(lt(u, 1.0 - p).to(options.dtype), 1.0 / (1.0 - p));
+}
+
 // y = x * m, m = keep / (1 - p) of mask_shape (broadcast); dx = g * m. Saves m (small for
 // SpatialDropout1d: [B, 1, C]).
 Variable dropout_with_mask_shape(const Variable& x, double p, const Shape& mask_shape,
                                  Generator& gen) {
-  check_p(p, "dropout");
-  const TensorOptions opts(x.dtype(), x.device());
-  Tensor mask;
-  if (p >= 1.0) {
-    mask = zeros(mask_shape, opts);
-  } else {
-    // keep where u < 1 - p, which happens with probability 1 - p.
-    const Tensor u = rand(mask_shape, gen, opts);
-    mask = mul(lt(u, 1.0 - p).to(x.dtype()), 1.0 / (1.0 - p));
-  }
+  const Tensor mask = dropout_mask(mask_shape, p, gen, TensorOptions(x.dtype(), x.device()));
   struct Saved {
     Tensor mask;  // keep / (1 - p), of mask_shape
   };
-  return record("DropoutBackward", mul(x.data(), mask), {x}, Saved{mask},
-                [](const Tensor& g, const Saved& s) {
-                  return std::vector<Tensor>{mul(g, s.mask)};
-                });
+  return record(
+      "DropoutBackward", mul(x.data(), mask), {x}, Saved{mask},
+      [](const Tensor& g, const Saved& s) { return std::vector<Tensor>{mul(g, s.mask)}; });
 }
 
 Dropout::Dropout(const DropoutOptions& options, Generator& gen)

@@ -27,6 +27,10 @@ struct DropoutOptions {
   double p_;
 };
 
+// keep / (1 - p) with keep ~ Bernoulli(1 - p), of `shape` (zeros for p = 1): an inverted dropout
+// mask, drawn from `gen` (the LSTM's recurrent dropout uses it directly).
+Tensor dropout_mask(const Shape& shape, double p, Generator& gen, TensorOptions options);
+
 // y = x * mask / (1 - p), mask ~ Bernoulli(1 - p) of `mask_shape` (broadcast to x's shape).
 // Backward multiplies by the same scaled mask, the only tensor it saves.
 Variable dropout_with_mask_shape(const Variable& x, double p, const Shape& mask_shape,

@@ -46,7 +46,10 @@ Embedding::Embedding(const EmbeddingOptions& options, Generator& gen)
     padding_idx_ = p < 0 ? p + V : p;
   }
   Tensor w = empty({V, E}, options.dtype_);
-  init::normal_(w, 0.0, 1.0, gen);
+  if (options.init_ == InitScheme::Keras)
+    init::uniform_(w, -0.05, 0.05, gen);  // Keras' Embedding default
+  else
+    init::normal_(w, 0.0, 1.0, gen);
   if (padding_idx_) w.select(0, *padding_idx_).fill_(0);
   weight = register_parameter("weight", Variable(w));
 }

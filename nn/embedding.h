@@ -2,8 +2,9 @@
 //
 // Shapes: ids [...] (Int64 or Int32, values in [0, num_embeddings)) -> [..., embedding_dim];
 // weight [num_embeddings, embedding_dim] (PyTorch's name and layout). Initialised N(0, 1) as
-// PyTorch does. With padding_idx, that row is zero at init and never receives a gradient, so
-// it stays zero through training (the IMDB model pads reviews with id 0).
+// PyTorch does, or U(-0.05, 0.05) as Keras does (EmbeddingOptions::init, nn/init.h). With
+// padding_idx, that row is zero at init and never receives a gradient, so it stays zero through
+// training (the IMDB model pads reviews with id 0).
 //
 // forward = index_select of rows; backward = index_add of the gradient rows into a zero
 // [V, E] table, then the padding row cleared. Both are one pass over the looked-up rows.
@@ -13,6 +14,7 @@
 
 #include <optional>
 
+#include "nn/init.h"
 #include "nn/module.h"
 #include "tensor/generator.h"
 
@@ -30,9 +32,14 @@ struct EmbeddingOptions {
     dtype_ = d;
     return *this;
   }
+  EmbeddingOptions& init(InitScheme s) {
+    init_ = s;
+    return *this;
+  }
   int64_t num_embeddings_, embedding_dim_;
   std::optional<int64_t> padding_idx_;
   DType dtype_ = DType::Float32;
+  InitScheme init_ = InitScheme::Torch;
 };
 
 // The lookup as a function: weight [V, E], ids [...] -> [..., E]; the gradient of the

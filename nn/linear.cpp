@@ -1,4 +1,4 @@
-// nn/linear.cpp: Linear's construction (PyTorch's default init) and forward.
+// nn/linear.cpp: Linear's construction (PyTorch's or Keras' init) and forward.
 #include "nn/linear.h"
 
 #include "autograd/functions.h"
@@ -10,13 +10,20 @@ Linear::Linear(const LinearOptions& options, Generator& gen) : Module("Linear"),
   LOOM_CHECK(options.in_features_ > 0 && options.out_features_ > 0,
              "Linear: in_features and out_features must be > 0, got ", options.in_features_,
              " and ", options.out_features_);
+  const bool keras = options.init_ == InitScheme::Keras;
   const double bound = init::linear_bound(options.in_features_);
   Tensor w = empty({options.out_features_, options.in_features_}, options.dtype_);
-  init::uniform_(w, -bound, bound, gen);
+  if (keras)
+    init::glorot_uniform_(w, gen);
+  else
+    init::uniform_(w, -bound, bound, gen);
   weight = register_parameter("weight", Variable(w));
   if (options.bias_) {
     Tensor b = empty({options.out_features_}, options.dtype_);
-    init::uniform_(b, -bound, bound, gen);
+    if (keras)
+      init::zeros_(b);
+    else
+      init::uniform_(b, -bound, bound, gen);
     bias = register_parameter("bias", Variable(b));
   }
 }

@@ -1,8 +1,9 @@
 // nn/linear.h: Linear (the IMDB study's "Dense"): y = x W^T + b.
 //
 // Shapes: x [..., in] -> y [..., out]; weight [out, in], bias [out] (PyTorch's names and
-// layout, so checkpoints swap with torch.nn.Linear). Initialised as PyTorch does:
-// weight, bias ~ U(-1/sqrt(in), 1/sqrt(in)) (see nn/init.h).
+// layout, so checkpoints swap with torch.nn.Linear). Initialised as PyTorch does (weight, bias ~
+// U(-1/sqrt(in), 1/sqrt(in))) or, with init(InitScheme::Keras), as Keras' Dense (glorot_uniform
+// weight, zero bias); see nn/init.h.
 //
 //   Linear fc(LinearOptions(100, 1));            // with bias
 //   Linear proj(LinearOptions(8, 4).bias(false));
@@ -10,6 +11,7 @@
 // Leaves out: fused activation, low-rank or sparse weights.
 #pragma once
 
+#include "nn/init.h"
 #include "nn/module.h"
 #include "tensor/generator.h"
 
@@ -26,9 +28,14 @@ struct LinearOptions {
     dtype_ = d;
     return *this;
   }
+  LinearOptions& init(InitScheme s) {
+    init_ = s;
+    return *this;
+  }
   int64_t in_features_, out_features_;
   bool bias_ = true;
   DType dtype_ = DType::Float32;
+  InitScheme init_ = InitScheme::Torch;
 };
 
 class Linear : public Module {

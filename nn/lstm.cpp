@@ -11,6 +11,7 @@
 #include <string>
 
 #include "autograd/functions.h"
+#include "nn/dropout.h"
 #include "nn/init.h"
 
 namespace loom::nn {
@@ -22,12 +23,8 @@ void check_options(const LSTMOptions& o) {
   LOOM_CHECK(o.num_layers() >= 1, "LSTM: num_layers must be >= 1, got ", o.num_layers());
   LOOM_CHECK(o.dropout() >= 0 && o.dropout() < 1, "LSTM: dropout must be in [0, 1), got ",
              o.dropout());
-}
-
-// x * mask / (1 - p), mask ~ Bernoulli(1 - p): inverted dropout, so eval needs no rescaling.
-Variable dropout(const Variable& x, double p, Generator& gen) {
-  const Tensor keep = lt(rand(x.shape(), gen, TensorOptions(x.dtype(), x.device())), 1.0 - p);
-  return mul(x, Variable(mul(keep.to(x.dtype()), 1.0 / (1.0 - p))));
+  LOOM_CHECK(o.recurrent_dropout() >= 0 && o.recurrent_dropout() < 1,
+             "LSTM: recurrent_dropout must be in [0, 1), got ", o.recurrent_dropout());
 }
 
 void check_state(const Variable& s, const char* name, const Shape& want, DType dtype) {
@@ -38,12 +35,13 @@ void check_state(const Variable& s, const char* name, const Shape& want, DType d
 }
 
 LstmLayerOutput run_layer(const LSTMOptions& o, const Variable& x, const Variable& h0,
-                          const Variable& c0, const LstmParams& p, bool reverse) {
+                          const Variable& c0, const LstmParams& p, bool reverse,
+                          const Tensor& h_mask) {
   switch (o.impl()) {
     case LstmImpl::Composed:
-      return lstm_layer_composed(x, h0, c0, p, reverse);
+      return lstm_layer_composed(x, h0, c0, p, reverse, h_mask);
     case LstmImpl::Fused:
-      return lstm_layer_fused(x, h0, c0, p, reverse, o.persistent());
+      return lstm_layer_fused(x, h0, c0, p, reverse, o.persistent(), h_mask);
   }
   LOOM_FAIL("LSTM: unknown implementation ", static_cast<int>(o.impl()));
 }
@@ -74,7 +72,9 @@ LstmOutput lstm_forward(const Variable& x, const Variable& h0, const Variable& c
   }
   const Variable zero(zeros({B, H}, TensorOptions(x.dtype(), x.device())));
   const bool use_dropout = training && opts.dropout() > 0 && L > 1;
-  LOOM_CHECK(!use_dropout || gen != nullptr, "LSTM: dropout in training needs a Generator");
+  const bool use_recurrent_dropout = training && opts.recurrent_dropout() > 0;
+  LOOM_CHECK(!(use_dropout || use_recurrent_dropout) || gen != nullptr,
+             "LSTM: dropout in training needs a Generator");
 
   Variable input = xt;
   std::vector<Variable> h_n, c_n;
@@ -84,13 +84,19 @@ LstmOutput lstm_forward(const Variable& x, const Variable& h0, const Variable& c
       const int64_t k = layer * D + dir;
       const Variable h = h0.defined() ? select(h0, 0, k) : zero;
       const Variable c = c0.defined() ? select(c0, 0, k) : zero;
-      const LstmLayerOutput r = run_layer(opts, input, h, c, params[k], dir == 1);
+      // Recurrent dropout: one mask per sequence, for every step of this layer and direction.
+      const Tensor h_mask = use_recurrent_dropout
+                                ? dropout_mask({B, H}, opts.recurrent_dropout(), *gen,
+                                               TensorOptions(params[k].w_hh.dtype(), x.device()))
+                                : Tensor();
+      const LstmLayerOutput r = run_layer(opts, input, h, c, params[k], dir == 1, h_mask);
       outs.push_back(r.out);
       h_n.push_back(r.h_n);
       c_n.push_back(r.c_n);
     }
     input = D == 1 ? outs[0] : concat(outs, 2);  // [T, B, D*H], forward half first
-    if (use_dropout && layer + 1 < L) input = dropout(input, opts.dropout(), *gen);
+    if (use_dropout && layer + 1 < L)
+      input = dropout_with_mask_shape(input, opts.dropout(), input.shape(), *gen);
   }
   LstmOutput y;
   y.output = opts.batch_first() ? transpose(input, 0, 1) : input;
@@ -103,9 +109,19 @@ LSTM::LSTM(const LSTMOptions& options, Generator& g) : Module("LSTM"), options_(
   check_options(options_);
   const int64_t H = options_.hidden_size(), D = options_.num_directions();
   const double bound = init::lstm_bound(H);
+  const bool keras = options_.init() == InitScheme::Keras;
+  // Torch: every tensor U(-1/sqrt(H), 1/sqrt(H)). Keras: glorot_uniform input kernel,
+  // orthogonal recurrent kernel per gate, zero biases but the forget gate's (nn/init.h).
   auto param = [&](const std::string& name, const Shape& shape) {
     Variable v(empty(shape));
-    init::uniform_(v.data(), -bound, bound, g);
+    if (!keras)
+      init::uniform_(v.data(), -bound, bound, g);
+    else if (shape.size() == 1)
+      init::zeros_(v.data());  // the forget gate's bias is set below, once both exist
+    else if (shape[1] == H && name.rfind("weight_hh", 0) == 0)
+      init::orthogonal_per_gate_(v.data(), 4, g);
+    else
+      init::glorot_uniform_(v.data(), g);
     return register_parameter(name, v);
   };
   // PyTorch's order: per layer, per direction: weight_ih, weight_hh, bias_ih, bias_hh.
@@ -118,6 +134,7 @@ LSTM::LSTM(const LSTMOptions& options, Generator& g) : Module("LSTM"), options_(
       p.w_hh = param("weight_hh" + sfx, {4 * H, H});
       p.b_ih = param("bias_ih" + sfx, {4 * H});
       p.b_hh = param("bias_hh" + sfx, {4 * H});
+      if (keras) init::lstm_unit_forget_bias_(p.b_ih.data(), p.b_hh.data());
       params_.push_back(p);
     }
   }

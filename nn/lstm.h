@@ -9,7 +9,9 @@
 // bias_hh_l{k} [4H], all U(-1/sqrt(H), 1/sqrt(H)) (nn/init.h); h0/c0 default to zeros; output
 // [T, B, D*H] ([B, T, D*H] with batch_first; the forward direction's half first); h_n and c_n
 // [L*D, B, H], row layer*D + direction, never batch-first (as in PyTorch). Dropout (p) is applied
-// to each layer's output except the last, in training mode only.
+// to each layer's output except the last, in training mode only. recurrent_dropout (Keras'; PyTorch
+// has none) multiplies h_{t-1} by one mask per sequence, shared by all steps, before the
+// recurrent GEMM, in training mode only. init(InitScheme::Keras) draws Keras' initial weights.
 //
 // Two implementations compute the same function (tests/nn/lstm_equivalence_test.cpp):
 //   LstmImpl::Composed  nn/lstm_composed.cpp: the cell written with autograd ops, step by step;
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "autograd/variable.h"
+#include "nn/init.h"
 #include "nn/module.h"
 #include "tensor/generator.h"
 
@@ -47,6 +50,8 @@ class LSTMOptions {
   LSTMOptions& bidirectional(bool b) { return bidirectional_ = b, *this; }
   LSTMOptions& impl(LstmImpl i) { return impl_ = i, *this; }
   LSTMOptions& persistent(bool p) { return persistent_ = p, *this; }  // Fused on a GPU
+  LSTMOptions& recurrent_dropout(double p) { return recurrent_dropout_ = p, *this; }
+  LSTMOptions& init(InitScheme s) { return init_ = s, *this; }
   int64_t input_size() const { return input_size_; }
   int64_t hidden_size() const { return hidden_size_; }
   int64_t num_layers() const { return num_layers_; }
@@ -55,6 +60,8 @@ class LSTMOptions {
   bool bidirectional() const { return bidirectional_; }
   LstmImpl impl() const { return impl_; }
   bool persistent() const { return persistent_; }
+  double recurrent_dropout() const { return recurrent_dropout_; }
+  InitScheme init() const { return init_; }
   int64_t num_directions() const { return bidirectional_ ? 2 : 1; }
 
  private:
@@ -65,6 +72,8 @@ class LSTMOptions {
   bool bidirectional_ = false;
   LstmImpl impl_ = LstmImpl::Fused;
   bool persistent_ = false;
+  double recurrent_dropout_ = 0.0;
+  InitScheme init_ = InitScheme::Torch;
 };
 
 // The four parameters of one (layer, direction).
@@ -83,9 +92,9 @@ struct LstmOutput {
 
 // ---- the functional core (what the module calls) ---------------------------------------------
 // x: [T, B, in] or [B, T, in] (opts.batch_first). h0, c0: [L*D, B, H], or both undefined for
-// zeros. params: L*D entries, index layer*D + direction. `training` turns the between-layer
-// dropout on; it draws from `gen` (needed only then). Throws loom::Error on a shape or dtype
-// mismatch, naming the argument.
+// zeros. params: L*D entries, index layer*D + direction. `training` turns the between-layer and
+// the recurrent dropout on; they draw from `gen` (needed only then). Throws loom::Error on a shape
+// or dtype mismatch, naming the argument.
 LstmOutput lstm_forward(const Variable& x, const Variable& h0, const Variable& c0,
                         const std::vector<LstmParams>& params, const LSTMOptions& opts,
                         bool training = false, Generator* gen = nullptr);
@@ -97,11 +106,14 @@ struct LstmLayerOutput {
   Variable c_n;  // [B, H]
 };
 // x [T, B, in]; h0, c0 [B, H] (defined; zeros if the caller has none); reverse runs t = T-1..0.
+// h_mask: undefined, or recurrent dropout's [B, H] mask (keep / (1 - p)), the same every step.
 LstmLayerOutput lstm_layer_composed(const Variable& x, const Variable& h0, const Variable& c0,
-                                    const LstmParams& p, bool reverse);
+                                    const LstmParams& p, bool reverse,
+                                    const Tensor& h_mask = Tensor());
 // `persistent`: LSTMOptions::persistent.
 LstmLayerOutput lstm_layer_fused(const Variable& x, const Variable& h0, const Variable& c0,
-                                 const LstmParams& p, bool reverse, bool persistent = false);
+                                 const LstmParams& p, bool reverse, bool persistent = false,
+                                 const Tensor& h_mask = Tensor());
 
 // ---- the module ------------------------------------------------------------------------------
 class LSTM : public Module {

@@ -19,7 +19,7 @@ namespace loom::nn {
 // x [T, B, in]; h0, c0 [B, H]. Returns out [T, B, H] (out[t] = h after reading x[t]) and the last
 // (h, c). reverse reads t = T-1 down to 0.
 LstmLayerOutput lstm_layer_composed(const Variable& x, const Variable& h0, const Variable& c0,
-                                    const LstmParams& p, bool reverse) {
+                                    const LstmParams& p, bool reverse, const Tensor& h_mask) {
   const int64_t T = x.size(0);
   LOOM_CHECK(T >= 1, "LSTM: the sequence is empty (input ", shape_str(x.shape()), ")");
   LOOM_CHECK(p.w_ih.size(1) == x.size(2), "LSTM: weight_ih is ", shape_str(p.w_ih.shape()),
@@ -32,8 +32,9 @@ LstmLayerOutput lstm_layer_composed(const Variable& x, const Variable& h0, const
   for (int64_t step = 0; step < T; ++step) {
     const int64_t t = reverse ? T - 1 - step : step;
     const Variable x_t = select(x, 0, t);  // [B, in]
-    // a_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh            [B, 4H]
-    const Variable a = matmul(x_t, w_ih_t) + p.b_ih + matmul(h, w_hh_t) + p.b_hh;
+    // a_t = x_t W_ih^T + b_ih + (h_{t-1} * mask) W_hh^T + b_hh    [B, 4H]
+    const Variable h_in = h_mask.defined() ? h * Variable(h_mask.to(h.dtype())) : h;
+    const Variable a = matmul(x_t, w_ih_t) + p.b_ih + matmul(h_in, w_hh_t) + p.b_hh;
     const std::vector<Variable> gate = chunk(a, 4, 1);  // i, f, g, o: four [B, H] column blocks
     const Variable i = sigmoid(gate[0]);                // input gate
     const Variable f = sigmoid(gate[1]);                // forget gate

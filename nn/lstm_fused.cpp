@@ -53,7 +53,8 @@ struct Saved {
 }  // namespace
 
 LstmLayerOutput lstm_layer_fused(const Variable& x, const Variable& h0, const Variable& c0,
-                                 const LstmParams& p, bool reverse, bool persistent) {
+                                 const LstmParams& p, bool reverse, bool persistent,
+                                 const Tensor& h_mask) {
   LOOM_CHECK(x.defined() && x.dim() == 3, "LSTM (fused): x must be [T, B, in]");
   const bool autocast = runs_autocast(x, p);
   check_dtypes(x, h0, c0, p, autocast);
@@ -61,26 +62,33 @@ LstmLayerOutput lstm_layer_fused(const Variable& x, const Variable& h0, const Va
   args.reverse = reverse;
   args.persistent = persistent;
   args.gemm_dtype = autocast ? autocast::compute_dtype() : p.w_ih.dtype();
+  // Recurrent dropout: the mask is a constant (no gradient), in the state dtype.
+  args.h_mask = h_mask.defined() ? h_mask.to(p.b_ih.dtype()) : h_mask;
   // The weights' float16 copies come from the cast cache: made once per autocast region.
   const Tensor w_ih = autocast ? amp::cast_once(p.w_ih, args.gemm_dtype) : p.w_ih.data();
   const Tensor w_hh = autocast ? amp::cast_once(p.w_hh, args.gemm_dtype) : p.w_hh.data();
-  LstmLayerForward f = lstm_layer_forward(x.data(), h0.data(), c0.data(), w_ih, w_hh,
-                                          p.b_ih.data(), p.b_hh.data(), args);
+  LstmLayerForward f = lstm_layer_forward(x.data(), h0.data(), c0.data(), w_ih, w_hh, p.b_ih.data(),
+                                          p.b_hh.data(), args);
   const int64_t T = x.size(0);
-  const LstmGradsWanted want{x.requires_grad(),      h0.requires_grad(),
-                             c0.requires_grad(),     p.w_ih.requires_grad(),
-                             p.w_hh.requires_grad(), p.b_ih.requires_grad() || p.b_hh.requires_grad()};
-  const Variable packed = record(
-      "LstmFusedBackward", f.y, {x, h0, c0, p.w_ih, p.w_hh, p.b_ih, p.b_hh},
-      Saved{std::move(f.saved), want, x.dtype(), h0.dtype(), c0.dtype()},
-      [](const Tensor& dy, const Saved& s) {
-        const LstmLayerGrads g = lstm_layer_backward(dy, s.layer, s.want);
-        // Back in each input's dtype (float16 under autocast); the weights' stay float32.
-        auto as = [](const Tensor& t, DType d) { return t.defined() ? t.to(d) : t; };
-        return std::vector<Tensor>{as(g.x, s.x_dtype), as(g.h0, s.h0_dtype), as(g.c0, s.c0_dtype),
-                                   g.w_ih,             g.w_hh,               g.bias,
-                                   g.bias};
-      });
+  const LstmGradsWanted want{
+      x.requires_grad(),      h0.requires_grad(),
+      c0.requires_grad(),     p.w_ih.requires_grad(),
+      p.w_hh.requires_grad(), p.b_ih.requires_grad() || p.b_hh.requires_grad()};
+  const Variable packed =
+      record("LstmFusedBackward", f.y, {x, h0, c0, p.w_ih, p.w_hh, p.b_ih, p.b_hh},
+             Saved{std::move(f.saved), want, x.dtype(), h0.dtype(), c0.dtype()},
+             [](const Tensor& dy, const Saved& s) {
+               const LstmLayerGrads g = lstm_layer_backward(dy, s.layer, s.want);
+               // Back in each input's dtype (float16 under autocast); the weights' stay float32.
+               auto as = [](const Tensor& t, DType d) { return t.defined() ? t.to(d) : t; };
+               return std::vector<Tensor>{as(g.x, s.x_dtype),
+                                          as(g.h0, s.h0_dtype),
+                                          as(g.c0, s.c0_dtype),
+                                          g.w_ih,
+                                          g.w_hh,
+                                          g.bias,
+                                          g.bias};
+             });
   return {narrow(packed, 0, 0, T), select(packed, 0, reverse ? 0 : T - 1), select(packed, 0, T)};
 }
 

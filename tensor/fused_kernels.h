@@ -35,19 +35,22 @@ struct LstmRecurrence {
 //   gates   [T, B, 4H] state  in: x_t W_ih^T + b_ih + b_hh;  out: the activated gates
 //   w_hh    [4H, H] gemm;  h0 [B, H] gemm;  c0 [B, H] state
 //   c, tanh_c, h [T, B, H] state  out: c_t, tanh(c_t), h_t of every step
-//   h_gemm  [T, B, H] gemm  out: h_t rounded to the gemm dtype, the next step's GEMM operand;
-//           null when gemm == state (h is read instead)
+//   h_mask  [B, H] state, may be null: recurrent dropout (Keras' recurrent_dropout): every step's
+//           GEMM reads h_{t-1} * h_mask instead of h_{t-1} (h0 arrives already masked)
+//   h_gemm  [T, B, H] gemm  out: the next step's GEMM operand, h_t (* h_mask) rounded to the gemm
+//           dtype; may be null only when gemm == state and there is no mask (h is read instead)
 //   c_n     [B, H] state  out, may be null: c after the last step
 struct LstmForwardBuffers {
-  void* gates;
-  const void* w_hh;
-  const void* h0;
-  const void* c0;
-  void* c;
-  void* tanh_c;
-  void* h;
-  void* h_gemm;
-  void* c_n;
+  void* gates = nullptr;
+  const void* w_hh = nullptr;
+  const void* h0 = nullptr;
+  const void* c0 = nullptr;
+  void* c = nullptr;
+  void* tanh_c = nullptr;
+  void* h = nullptr;
+  void* h_gemm = nullptr;
+  void* c_n = nullptr;
+  const void* h_mask = nullptr;
 };
 
 //   dh      [T, B, H] state  in: dL/dh_t from outside the recurrence (the output's gradient)
@@ -57,18 +60,21 @@ struct LstmForwardBuffers {
 //   dgates_gemm [T, B, 4H] gemm out: dgates rounded to the gemm dtype (the GEMM operand of
 //           dh_{t-1} = da_t W_hh); null when gemm == state
 //   dh0, dc0 [B, H] state  out, each may be null
+//   h_mask  [B, H] state, may be null: forward's mask; every recurrent gradient da_t W_hh (into
+//           dh_{t-1} and dh0) is multiplied by it
 struct LstmBackwardBuffers {
-  const void* dh;
-  const void* dc_n;
-  const void* w_hh;
-  const void* c0;
-  const void* act;
-  const void* c;
-  const void* tanh_c;
-  void* dgates;
-  void* dgates_gemm;
-  void* dh0;
-  void* dc0;
+  const void* dh = nullptr;
+  const void* dc_n = nullptr;
+  const void* w_hh = nullptr;
+  const void* c0 = nullptr;
+  const void* act = nullptr;
+  const void* c = nullptr;
+  const void* tanh_c = nullptr;
+  void* dgates = nullptr;
+  void* dgates_gemm = nullptr;
+  void* dh0 = nullptr;
+  void* dc0 = nullptr;
+  const void* h_mask = nullptr;
 };
 
 // ---- Adam / AdamW over many parameters in one call (the Tensor op: tensor/adam.h) --------------

@@ -82,8 +82,14 @@ void check_forward_args(const Tensor& x, const Tensor& h0, const Tensor& c0, con
     LOOM_CHECK(is_floating(t->dtype()), "LSTM: arguments must be floating point, got ",
                dtype_name(t->dtype()));
   }
-  LOOM_CHECK(b_hh.dtype() == state, "LSTM: bias_hh is ", dtype_name(b_hh.dtype()),
-             ", bias_ih is ", dtype_name(state));
+  LOOM_CHECK(b_hh.dtype() == state, "LSTM: bias_hh is ", dtype_name(b_hh.dtype()), ", bias_ih is ",
+             dtype_name(state));
+  const Tensor& m = args.h_mask;
+  LOOM_CHECK(!m.defined() ||
+                 (m.shape() == Shape({B, H}) && m.dtype() == state && m.device() == x.device()),
+             "LSTM: the recurrent dropout mask must be ", shape_str({B, H}), " ", dtype_name(state),
+             " on ", x.device().str(), ", got ",
+             m.defined() ? shape_str(m.shape()) + " " + dtype_name(m.dtype()) : std::string());
 }
 
 }  // namespace
@@ -99,9 +105,12 @@ LstmLayerForward lstm_layer_forward(const Tensor& x, const Tensor& h0, const Ten
   LstmLayerForward out;
   LstmLayerSaved& s = out.saved;
   s.args = args;
+  if (args.h_mask.defined()) s.args.h_mask = args.h_mask.contiguous();  // kept for backward
   s.x_batch_major = is_batch_major(x);
   s.x = dense_as(x, gdt);  // time-major (a batch-major x is copied a row at a time)
-  s.h0 = dense_as(h0, gdt);
+  const bool masked = args.h_mask.defined();
+  // The first step's GEMM operand: h0, masked like every later h_{t-1} (recurrent dropout).
+  s.h0 = dense_as(masked ? mul(dense_as(h0, state), s.args.h_mask) : h0, gdt);
   s.c0 = dense_as(c0, state);
   s.w_ih = dense_as(w_ih, gdt);
   s.w_hh = dense_as(w_hh, gdt);
@@ -116,11 +125,15 @@ LstmLayerForward lstm_layer_forward(const Tensor& x, const Tensor& h0, const Ten
   out.y = empty({T + 1, B, H}, st);
   s.c = empty({T, B, H}, st);
   s.tanh_c = empty({T, B, H}, st);
-  s.h = gdt == state ? out.y.narrow(0, 0, T) : empty({T, B, H}, TensorOptions(gdt, dev));
+  // The GEMMs' h: y's own rows, unless they must be rounded (mixed) or masked (dropout).
+  const bool own_h = gdt != state || masked;
+  s.h = own_h ? empty({T, B, H}, TensorOptions(gdt, dev)) : out.y.narrow(0, 0, T);
   LstmRecurrence r{T, B, H, args.reverse, state, gdt, args.persistent};
-  LstmForwardBuffers f{s.act.raw_data(), s.w_hh.raw_data(), s.h0.raw_data(), s.c0.raw_data(),
-                       s.c.raw_data(),   s.tanh_c.raw_data(), out.y.raw_data(),
-                       gdt == state ? nullptr : s.h.raw_data(), at(out.y, T * B * H)};
+  LstmForwardBuffers f{s.act.raw_data(),     s.w_hh.raw_data(),
+                       s.h0.raw_data(),      s.c0.raw_data(),
+                       s.c.raw_data(),       s.tanh_c.raw_data(),
+                       out.y.raw_data(),     own_h ? s.h.raw_data() : nullptr,
+                       at(out.y, T * B * H), masked ? s.args.h_mask.raw_data() : nullptr};
   fused_kernels_for(dev, "LSTM").lstm_recurrence_forward(r, f);
   return out;
 }
@@ -186,12 +199,18 @@ LstmLayerGrads lstm_layer_backward(const Tensor& dy_in, const LstmLayerSaved& s,
   if (want.h0) g.h0 = empty({B, H}, st);
   if (want.c0) g.c0 = empty({B, H}, st);
   const LstmRecurrence r{T, B, H, s.args.reverse, state, gdt, s.args.persistent};
-  const LstmBackwardBuffers b{dy.raw_data(),    at(dy, T * B * H), s.w_hh.raw_data(),
-                              s.c0.raw_data(),  s.act.raw_data(),  s.c.raw_data(),
-                              s.tanh_c.raw_data(), dA.raw_data(),
+  const LstmBackwardBuffers b{dy.raw_data(),
+                              at(dy, T * B * H),
+                              s.w_hh.raw_data(),
+                              s.c0.raw_data(),
+                              s.act.raw_data(),
+                              s.c.raw_data(),
+                              s.tanh_c.raw_data(),
+                              dA.raw_data(),
                               gdt == state ? nullptr : dA_g.raw_data(),
                               want.h0 ? g.h0.raw_data() : nullptr,
-                              want.c0 ? g.c0.raw_data() : nullptr};
+                              want.c0 ? g.c0.raw_data() : nullptr,
+                              s.args.h_mask.defined() ? s.args.h_mask.raw_data() : nullptr};
   fused_kernels_for(dev, "LSTM backward").lstm_recurrence_backward(r, b);
 
   // 2. the GEMMs over all steps.

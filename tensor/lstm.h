@@ -20,9 +20,13 @@
 namespace loom {
 
 struct LstmLayerArgs {
-  bool reverse = false;           // run t = T-1 .. 0
+  bool reverse = false;  // run t = T-1 .. 0
   DType gemm_dtype = DType::Float32;
-  bool persistent = false;        // on a GPU: one kernel for the recurrence, if it fits
+  bool persistent = false;  // on a GPU: one kernel for the recurrence, if it fits
+  // Recurrent dropout (Keras' recurrent_dropout): undefined, or [B, H] in the state dtype, the
+  // same for every step: each step multiplies h_{t-1} by it before the recurrent GEMM (so the
+  // mask holds keep / (1 - p): inverted dropout). h_t itself (the output) is not masked.
+  Tensor h_mask;
 };
 
 // What backward needs, and nothing else: every gate derivative is a function of the activation,
@@ -30,14 +34,14 @@ struct LstmLayerArgs {
 // tanh(c_t) for the output gate and dc. Not kept: the pre-activations (overwritten), f*c, i*g.
 struct LstmLayerSaved {
   Tensor x;       // [T, B, in] gemm dtype, time-major: dW_ih = dA^T x
-  Tensor h0;      // [B, H]     gemm dtype: the h_{t-1} of the first step, for dW_hh
+  Tensor h0;      // [B, H]     gemm dtype: the first step's GEMM operand (h0 * mask), for dW_hh
   Tensor c0;      // [B, H]     state: the c_{t-1} of the first step
   Tensor w_ih;    // [4H, in]   gemm dtype: dx = dA W_ih
   Tensor w_hh;    // [4H, H]    gemm dtype: dh_{t-1} = dA_t W_hh
   Tensor act;     // [T, B, 4H] state: the activated gates
   Tensor c;       // [T, B, H]  state: c_t
   Tensor tanh_c;  // [T, B, H]  state
-  Tensor h;       // [T, B, H]  gemm dtype: h_t as the GEMMs read it (dW_hh)
+  Tensor h;       // [T, B, H]  gemm dtype: h_t as the GEMMs read it (* mask), for dW_hh
   LstmLayerArgs args;
   bool x_batch_major = false;  // x came as a transposed [B, T, in]: dx is returned that way
 };

@@ -1,13 +1,15 @@
 // tensor/cpu/lstm.cpp: the CPU backend's LSTM recurrence, forward and backward: the one time loop
-// of each. Contract: tensor/fused_kernels.h; caller: tensor/lstm.cpp; CUDA twin: cuda/kernels/lstm.cu.
+// of each. Contract: tensor/fused_kernels.h; caller: tensor/lstm.cpp; CUDA twin:
+// cuda/kernels/lstm.cu.
 //
 // Batch rows never interact (row b of h_t needs only row b of h_{t-1}), so the batch is split into
 // one row range per thread (tensor/cpu/threads.h's rules) and each thread runs the whole time loop
-// on its rows with no synchronisation between steps: per step one single-threaded GEMM and the cell's pointwise math
-// (tensor/kernels/lstm_pointwise.h, the code the CUDA kernels run). Splitting each small per-step
-// GEMM over threads instead costs two thread handoffs per step; on a loaded machine that was 10x
-// slower (docs/results/lstm-step-cpu.md). Mixed precision is the same loop: the GEMM reads the
-// gemm-dtype copies of h (or of dL/dgates) that each step writes after its pointwise update.
+// on its rows with no synchronisation between steps: per step one single-threaded GEMM and the
+// cell's pointwise math (tensor/kernels/lstm_pointwise.h, the code the CUDA kernels run). Splitting
+// each small per-step GEMM over threads instead costs two thread handoffs per step; on a loaded
+// machine that was 10x slower (docs/results/lstm-step-cpu.md). Mixed precision is the same loop:
+// the GEMM reads the gemm-dtype copies of h (or of dL/dgates) that each step writes after its
+// pointwise update.
 //
 // This file is compiled with -ffast-math (tensor/CMakeLists.txt) so GCC vectorises the cell's
 // expf/tanhf with glibc's libmvec (the scalar loop was 5x slower). Safe here: lstm_sigmoid never
@@ -80,6 +82,13 @@ void gemm(CpuBackend& be, const LstmRecurrence& r, const void* a, int64_t lda, c
     be.matmul_mixed(a, b, r.gemm, c, r.state, g);
 }
 
+// out[i] = a[i] * b[i] (recurrent dropout's mask, applied to h or to a gradient).
+template <typename T>
+void multiply(const T* a, const T* b, T* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = a[i] * b[i];
+}
+
 // The forward time loop over rows [b0, b0 + nb).
 template <typename T>
 void forward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmForwardBuffers& f, int64_t b0,
@@ -88,6 +97,8 @@ void forward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmForwardBuff
   const std::size_t es = sizeof(T), eg = dtype_size(r.gemm);
   const StepRows gates{f.gates, es, B, 4 * H}, c{f.c, es, B, H}, tc{f.tanh_c, es, B, H},
       h{f.h, es, B, H}, hg{f.h_gemm, eg, B, H};
+  const T* mask = f.h_mask != nullptr ? static_cast<const T*>(f.h_mask) + b0 * H : nullptr;
+  std::vector<T> masked(mask != nullptr ? nb * H : 0);  // h_t * mask, before its rounding
   const void* h_prev = static_cast<const char*>(f.h0) + b0 * H * eg;  // [nb, H] gemm dtype
   const T* c_prev = static_cast<const T*>(f.c0) + b0 * H;
   for (int64_t step = 0; step < T_; ++step) {
@@ -97,7 +108,13 @@ void forward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmForwardBuff
     T* c_t = reinterpret_cast<T*>(c.at(t, b0));
     T* h_t = reinterpret_cast<T*>(h.at(t, b0));
     cell_forward<T>(g, c_prev, c_t, reinterpret_cast<T*>(tc.at(t, b0)), h_t, nb, H);
-    if (f.h_gemm != nullptr) be.cast(h_t, r.state, hg.at(t, b0), r.gemm, nb * H);
+    // The next step's GEMM operand: h_t, masked (recurrent dropout), in the gemm dtype.
+    const T* operand = h_t;
+    if (mask != nullptr) {
+      multiply(h_t, mask, masked.data(), nb * H);
+      operand = masked.data();
+    }
+    if (f.h_gemm != nullptr) be.cast(operand, r.state, hg.at(t, b0), r.gemm, nb * H);
     h_prev = f.h_gemm != nullptr ? static_cast<const void*>(hg.at(t, b0)) : h_t;
     c_prev = c_t;
   }
@@ -113,17 +130,25 @@ void backward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmBackwardBu
   const StepRows dh{bw.dh, es, B, H}, act{bw.act, es, B, 4 * H}, c{bw.c, es, B, H},
       tc{bw.tanh_c, es, B, H}, da{bw.dgates, es, B, 4 * H},
       da_gemm{bw.dgates_gemm != nullptr ? bw.dgates_gemm : bw.dgates, eg, B, 4 * H};
-  // This thread's dL/dh_t (all paths) and dL/dc carried between steps (dc_n first, dc_0 last).
-  std::vector<T> dh_rows(nb * H), dc_rows(nb * H, T(0));
+  // This thread's dL/dh_t (all paths) and dL/dc carried between steps (dc_n first, dc_0 last);
+  // with recurrent dropout also da W_hh before its mask.
+  const T* mask = bw.h_mask != nullptr ? static_cast<const T*>(bw.h_mask) + b0 * H : nullptr;
+  std::vector<T> dh_rows(nb * H), dc_rows(nb * H, T(0)), rec(mask != nullptr ? nb * H : 0);
   if (bw.dc_n != nullptr)
     std::memcpy(dc_rows.data(), static_cast<const T*>(bw.dc_n) + b0 * H, nb * H * es);
   int64_t t_next = -1;  // the step processed just before (t+1 forward, t-1 reverse)
   for (int64_t step = T_ - 1; step >= 0; --step) {
     const int64_t t = r.reverse ? T_ - 1 - step : step;
     std::memcpy(dh_rows.data(), dh.at(t, b0), nb * H * es);
-    if (t_next >= 0)  // dh_t += da_{t_next} W_hh: [nb, 4H] x [4H, H]
-      gemm(be, r, da_gemm.at(t_next, b0), 4 * H, bw.w_hh, false, H, dh_rows.data(), H, nb, H,
-           4 * H, 1.0);
+    if (t_next >= 0 && mask == nullptr)  // dh_t += da_{t_next} W_hh: [nb, 4H] x [4H, H]
+      gemm(be, r, da_gemm.at(t_next, b0), 4 * H, bw.w_hh, false, H, dh_rows.data(), H, nb, H, 4 * H,
+           1.0);
+    if (t_next >= 0 && mask != nullptr) {  // dh_t += (da_{t_next} W_hh) * mask
+      gemm(be, r, da_gemm.at(t_next, b0), 4 * H, bw.w_hh, false, H, rec.data(), H, nb, H, 4 * H,
+           0.0);
+      for (int64_t i = 0; i < nb * H; ++i)
+        dh_rows[i] += rec[i] * mask[i];
+    }
     const int64_t t_prev = r.reverse ? t + 1 : t - 1;  // where c_{t-1} is (the first step: c0)
     const T* c_prev = step == 0 ? static_cast<const T*>(bw.c0) + b0 * H
                                 : reinterpret_cast<const T*>(c.at(t_prev, b0));
@@ -133,13 +158,18 @@ void backward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmBackwardBu
     if (bw.dgates_gemm != nullptr) be.cast(da_t, r.state, da_gemm.at(t, b0), r.gemm, nb * 4 * H);
     t_next = t;
   }
-  if (bw.dh0 != nullptr)  // dh0 = da_first W_hh (t_next is now the first step)
-    gemm(be, r, da_gemm.at(t_next, b0), 4 * H, bw.w_hh, false, H, static_cast<T*>(bw.dh0) + b0 * H,
-         H, nb, H, 4 * H, 0.0);
+  if (bw.dh0 != nullptr) {  // dh0 = (da_first W_hh) (* mask); t_next is now the first step
+    T* dh0 = static_cast<T*>(bw.dh0) + b0 * H;
+    gemm(be, r, da_gemm.at(t_next, b0), 4 * H, bw.w_hh, false, H, dh0, H, nb, H, 4 * H, 0.0);
+    if (mask != nullptr) multiply(dh0, mask, dh0, nb * H);
+  }
   if (bw.dc0 != nullptr) std::memcpy(static_cast<T*>(bw.dc0) + b0 * H, dc_rows.data(), nb * H * es);
 }
 
-void check_dtypes(const char* op, const LstmRecurrence& r) {
+void check_dtypes(const char* op, const LstmRecurrence& r, const void* h_mask = nullptr,
+                  const void* h_gemm = nullptr) {
+  LOOM_CHECK(h_mask == nullptr || h_gemm != nullptr, op,
+             ": recurrent dropout (h_mask) needs the h_gemm buffer for the masked operands");
   LOOM_CHECK(r.state == DType::Float32 || r.state == DType::Float64, op,
              ": the CPU state dtype is float32 or float64, got ", dtype_name(r.state));
   LOOM_CHECK(r.gemm == r.state || (r.gemm == DType::Float16 && r.state == DType::Float32), op,
@@ -151,7 +181,7 @@ void check_dtypes(const char* op, const LstmRecurrence& r) {
 }  // namespace
 
 void CpuBackend::lstm_recurrence_forward(const LstmRecurrence& r, const LstmForwardBuffers& f) {
-  check_dtypes("lstm_recurrence_forward", r);
+  check_dtypes("lstm_recurrence_forward", r, f.h_mask, f.h_gemm);
   if (r.B == 0) return;
   const int slices = row_slices(r.B, r.T * r.B * 4 * r.H * r.H);
 #pragma omp parallel for num_threads(slices) schedule(static, 1)

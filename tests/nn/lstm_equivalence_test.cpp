@@ -31,6 +31,15 @@ TEST(LstmEquivalence, ComposedAndFusedAgreeInFloat64OnRandomSizes) {
     expect_same(loom::nn::testing::random_case(rng, 7, 5, 6, 6, 3), DType::Float64, 1e-10, 100 + k);
 }
 
+TEST(LstmEquivalence, AgreeUnderRecurrentDropout) {
+  std::mt19937 rng(7);
+  for (int k = 0; k < 6; ++k) {
+    LstmCase c = loom::nn::testing::random_case(rng, 6, 5, 4, 5, 2);
+    c.recurrent_dropout = 0.3;
+    expect_same(c, DType::Float64, 1e-10, 500 + k);
+  }
+}
+
 TEST(LstmEquivalence, AgreeInFloat32WhereTheRecurrenceIsThreadedAndVectorised) {
   LstmCase c;
   c.T = 5, c.B = 70, c.in = 24, c.H = 64;  // T*B*4H*H ~ 5.7M: rows split over threads

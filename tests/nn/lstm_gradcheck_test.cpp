@@ -1,10 +1,11 @@
 // tests/nn/lstm_gradcheck_test.cpp: both LSTM implementations pass gradcheck (lab 04).
 //
 // Tiny float64 cases (T=3, B=2, in=3, H=2 and a few variations): 1 and 2 layers, one and two
-// directions, with and without h0/c0, batch_first both ways. gradcheck (autograd/gradcheck.h)
-// compares the backward of every input (x, h0, c0 and every weight and bias) with central
-// differences of a random projection of concat(output, h_n, c_n), so the gradients reaching the
-// LSTM through h_n and c_n are checked as well as those through the output sequence.
+// directions, with and without h0/c0, batch_first both ways, and recurrent dropout (fixed masks).
+// gradcheck (autograd/gradcheck.h) compares the backward of every input (x, h0, c0 and every weight
+// and bias) with central differences of a random projection of concat(output, h_n, c_n), so the
+// gradients reaching the LSTM through h_n and c_n are checked as well as those through the output
+// sequence.
 #include <gtest/gtest.h>
 
 #include "autograd/gradcheck.h"
@@ -32,6 +33,15 @@ std::vector<LstmCase> cases() {
   one_step.T = 1;
   one_step.with_state = true;
   v.push_back(one_step);
+  for (bool bidir : {false, true}) {  // recurrent dropout: one mask per sequence on h_{t-1}
+    LstmCase d;
+    d.T = 4, d.B = 3, d.H = 3;
+    d.bidirectional = bidir;
+    d.with_state = true;
+    d.layers = bidir ? 2 : 1;
+    d.recurrent_dropout = 0.5;
+    v.push_back(d);
+  }
   return v;
 }
 

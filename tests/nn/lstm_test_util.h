@@ -23,16 +23,19 @@ namespace loom::nn::testing {
 struct LstmCase {
   int64_t T = 3, B = 2, in = 3, H = 2, layers = 1;
   bool bidirectional = false, batch_first = false, with_state = false;
+  double recurrent_dropout = 0;  // > 0: run in training mode with the masks of a fixed seed
   std::string name() const {
     return "T" + std::to_string(T) + "B" + std::to_string(B) + "in" + std::to_string(in) + "H" +
            std::to_string(H) + "L" + std::to_string(layers) + (bidirectional ? "_bidir" : "") +
-           (batch_first ? "_bf" : "") + (with_state ? "_h0c0" : "");
+           (batch_first ? "_bf" : "") + (with_state ? "_h0c0" : "") +
+           (recurrent_dropout > 0 ? "_recdrop" : "");
   }
   LSTMOptions options(LstmImpl impl) const {
     return LSTMOptions(in, H)
         .num_layers(layers)
         .bidirectional(bidirectional)
         .batch_first(batch_first)
+        .recurrent_dropout(recurrent_dropout)
         .impl(impl);
   }
   int64_t D() const { return bidirectional ? 2 : 1; }
@@ -80,7 +83,11 @@ inline Variable run_packed(const LstmCase& c, LstmImpl impl, const std::vector<V
     params.push_back({in[k], in[k + 1], in[k + 2], in[k + 3]});
     k += 4;
   }
-  const LstmOutput y = lstm_forward(x, h0, c0, params, c.options(impl));
+  // With recurrent dropout: training mode, and the same masks on every call (a fixed seed), so
+  // gradcheck's many evaluations and both implementations see one function.
+  Generator masks(99);
+  const LstmOutput y =
+      lstm_forward(x, h0, c0, params, c.options(impl), c.recurrent_dropout > 0, &masks);
   return concat({flat(y.output), flat(y.h_n), flat(y.c_n)}, 0);
 }
 
