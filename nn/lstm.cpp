@@ -138,11 +138,10 @@ LSTM::LSTM(const LSTMOptions& options, Generator& g) : Module("LSTM"), options_(
       params_.push_back(p);
     }
   }
-  dropout_gen_.manual_seed(g.seed() ^ 0x9e3779b97f4a7c15ULL);
 }
 
 LstmOutput LSTM::forward_full(const Variable& x, const Variable& h0, const Variable& c0) {
-  return lstm_forward(x, h0, c0, params_, options_, is_training(), &dropout_gen_);
+  return lstm_forward(x, h0, c0, params_, options_, is_training(), dropout_gen_);
 }
 
 }  // namespace loom::nn

@@ -134,13 +134,16 @@ class LSTM : public Module {
   void set_persistent(bool p) { options_.persistent(p); }
   // params()[layer*D + direction]: handles to the registered parameters.
   const std::vector<LstmParams>& params() const { return params_; }
-  // Seeds the dropout masks (only used in training with dropout > 0).
-  Generator& generator() { return dropout_gen_; }
+  // Where the dropout masks (between layers, recurrent) come from in training: default_generator()
+  // unless set, like every dropout module (nn/dropout.h), so an app that saves and restores that
+  // generator resumes with the same masks. Not owned; must outlive the module's use.
+  void set_dropout_generator(Generator& g) { dropout_gen_ = &g; }
+  Generator& dropout_generator() { return *dropout_gen_; }
 
  private:
   LSTMOptions options_;
   std::vector<LstmParams> params_;
-  Generator dropout_gen_;
+  Generator* dropout_gen_ = &default_generator();
 };
 
 }  // namespace loom::nn

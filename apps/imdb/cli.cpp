@@ -98,6 +98,31 @@ void add_data_flags(CLI::App* sub, ConfigFlags& f) {
       ->group(g);
 }
 
+// The options of a stronger model than the original's (the strong preset turns them on).
+void add_strong_model_flags(CLI::App* sub, ConfigFlags& f) {
+  Config& t = f.typed;
+  const std::string g = "Model";
+  bind(f, sub->add_option("--lstm-layers", t.lstm_layers, "stacked LSTM layers")->default_str("1"),
+       "lstm_layers")
+      ->group(g);
+  bind(f, sub->add_flag("--bidirectional", t.bidirectional, "read each review both ways"),
+       "bidirectional")
+      ->group(g);
+  bind(f,
+       sub->add_option("--pooling", t.pooling,
+                       "what the head reads: last (the last step's state) | max-mean (the max "
+                       "and the mean of every step's output, padding left out)")
+           ->default_str("last"),
+       "pooling")
+      ->group(g);
+  bind(f,
+       sub->add_option("--embed-dropout", t.embed_dropout,
+                       "drops whole token vectors (every channel of a token) in training")
+           ->default_str("0"),
+       "embed_dropout")
+      ->group(g);
+}
+
 void add_model_flags(CLI::App* sub, ConfigFlags& f, FlagSet set) {
   Config& t = f.typed;
   const Config d;
@@ -132,6 +157,21 @@ void add_model_flags(CLI::App* sub, ConfigFlags& f, FlagSet set) {
            ->default_str("0.2"),
        "lstm_dropout")
       ->group(g);
+  bind(f,
+       sub->add_option("--recurrent-dropout", t.recurrent_dropout,
+                       "Keras' recurrent_dropout: drops units of h(t-1) before the recurrent "
+                       "GEMM, one mask per review for all its steps")
+           ->default_str("0.2"),
+       "recurrent_dropout")
+      ->group(g);
+  bind(f,
+       sub->add_option("--init", t.init,
+                       "initial weights: keras (glorot / orthogonal / forget bias 1, what the "
+                       "original Keras run started from) | torch (PyTorch's defaults)")
+           ->default_str(d.init),
+       "init")
+      ->group(g);
+  add_strong_model_flags(sub, f);
   if (set == FlagSet::Train)
     bind(f,
          sub->add_option("--lstm", t.lstm_impl,
@@ -309,6 +349,13 @@ void add_train_and_study(CLI::App& app, Subcommands& s, Request& r) {
       ->delimiter(',');
   s.study->add_option("--python", r.study.python, "python with matplotlib, for the plots")
       ->default_str(r.study.python);
+  bind(s.study_f,
+       s.study
+           ->add_option("--target-accuracy", s.study_f.typed.target_accuracy,
+                        "time-to-accuracy: each variant's time and epochs until its "
+                        "validation accuracy first reaches this")
+           ->default_str("0.83"),
+       "target_accuracy");
   s.study
       ->add_flag("--overwrite", r.overwrite,
                  "study into an --out that holds an old study: deletes its runs' files first")

@@ -1,6 +1,7 @@
 // apps/imdb/config.cpp: presets, JSON round trip and validation of Config (see config.h).
 #include "apps/imdb/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -27,7 +28,13 @@ void visit_fields(C& c, F&& f) {
   f("lstm_size", c.lstm_size);
   f("spatial_dropout", c.spatial_dropout);
   f("lstm_dropout", c.lstm_dropout);
+  f("recurrent_dropout", c.recurrent_dropout);
+  f("init", c.init);
   f("lstm_impl", c.lstm_impl);
+  f("lstm_layers", c.lstm_layers);
+  f("bidirectional", c.bidirectional);
+  f("pooling", c.pooling);
+  f("embed_dropout", c.embed_dropout);
   f("batch", c.batch);
   f("epochs", c.epochs);
   f("patience", c.patience);
@@ -41,6 +48,7 @@ void visit_fields(C& c, F&& f) {
   f("seed", c.seed);
   f("out", c.out);
   f("preset", c.preset);
+  f("target_accuracy", c.target_accuracy);
   f("resume", c.resume);
 }
 
@@ -181,14 +189,18 @@ void check_range(double v, const char* key, double lo, bool lo_open, double hi, 
 // The model must fit in memory: each parameter costs 16 bytes (weight, gradient and Adam's two
 // buffers). Sizes beyond that would otherwise surface as std::bad_alloc from deep inside nn/.
 void check_model_size(const Config& c) {
-  const double params =
-      static_cast<double>(c.vocab) * static_cast<double>(c.embed) +
-      4.0 * static_cast<double>(c.lstm_size) * static_cast<double>(c.embed + c.lstm_size + 2) +
-      static_cast<double>(c.lstm_size) + 1;
+  const double H = static_cast<double>(c.lstm_size), D = c.bidirectional ? 2 : 1;
+  const double layers = static_cast<double>(std::max<int64_t>(1, c.lstm_layers));
+  // The first layer reads the embedding, every later one the D*H outputs below it.
+  const double lstm = D * 4 * H * (static_cast<double>(c.embed) + H + 2) +
+                      (layers - 1) * D * 4 * H * (D * H + H + 2);
+  const double params = static_cast<double>(c.vocab) * static_cast<double>(c.embed) + lstm +
+                        (c.pooling == "max-mean" ? 2 : 1) * D * H + 1;
   constexpr double kMaxParams = 1u << 30;  // 16 GiB of weights, gradients and Adam state
   LOOM_CHECK(params <= kMaxParams, "the model would have ", static_cast<int64_t>(params),
-             " parameters (--vocab x --embed plus the LSTM's 4 x --lstm-size x (--embed + "
-             "--lstm-size + 2)), more than 2^30: lower --vocab, --embed or --lstm-size");
+             " parameters (--vocab x --embed plus the LSTM's layers of 4 x --lstm-size x (input + "
+             "--lstm-size + 2)), more than 2^30: lower --vocab, --embed, --lstm-size or "
+             "--lstm-layers");
 }
 
 }  // namespace
@@ -210,6 +222,14 @@ void validate(const Config& c) {
   check_model_size(c);
   check_range(c.spatial_dropout, "spatial_dropout", 0, false, 1, true);
   check_range(c.lstm_dropout, "lstm_dropout", 0, false, 1, true);
+  check_range(c.recurrent_dropout, "recurrent_dropout", 0, false, 1, true);
+  check_range(c.embed_dropout, "embed_dropout", 0, false, 1, true);
+  LOOM_CHECK(one_of(c.init, {"keras", "torch"}), "--init must be keras or torch, got '", c.init,
+             "'");
+  LOOM_CHECK(c.lstm_layers >= 1 && c.lstm_layers <= 16, "--lstm-layers must be in [1, 16], got ",
+             c.lstm_layers);
+  LOOM_CHECK(one_of(c.pooling, {"last", "max-mean"}), "--pooling must be last or max-mean, got '",
+             c.pooling, "'");
   LOOM_CHECK(one_of(c.lstm_impl, {"composed", "fused", "persistent"}),
              "--lstm must be composed, fused or persistent, got '", c.lstm_impl, "'");
   LOOM_CHECK(c.batch >= 1, "--batch must be >= 1, got ", c.batch);
@@ -230,6 +250,7 @@ void validate(const Config& c) {
   LOOM_CHECK(!c.out.empty(), "--out must not be empty");
   LOOM_CHECK(one_of(c.preset, {"", "quick", "full", "strong"}),
              "--preset must be quick, full or strong, got '", c.preset, "'");
+  check_range(c.target_accuracy, "target_accuracy", 0, true, 1, false);
 }
 
 void validate_against_data(const Config& c, int64_t train_rows) {

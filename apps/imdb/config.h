@@ -28,13 +28,20 @@ struct Config {
   int64_t train_limit = 0;         // > 0: train on only the first N training rows (quick preset)
   int64_t val_limit = 0;           // > 0: validate on only the first N validation rows
   // --- model (Keras: Embedding -> SpatialDropout1D -> LSTM -> Dense(1, sigmoid)) ---
-  int64_t vocab = 500;           // vocabulary size, padding included (ids 0..vocab-1)
-  int64_t max_len = 100;         // tokens per review after padding/truncation ('pre', as Keras)
-  int64_t embed = 100;           // embedding width
-  int64_t lstm_size = 100;       // LSTM hidden size
-  double spatial_dropout = 0.2;  // drops whole embedding channels per review
-  double lstm_dropout = 0.2;     // dropout on the LSTM's inputs
-  std::string lstm_impl = "composed";  // composed | fused
+  int64_t vocab = 500;             // vocabulary size, padding included (ids 0..vocab-1)
+  int64_t max_len = 100;           // tokens per review after padding/truncation ('pre', as Keras)
+  int64_t embed = 100;             // embedding width
+  int64_t lstm_size = 100;         // LSTM hidden size
+  double spatial_dropout = 0.2;    // drops whole embedding channels per review
+  double lstm_dropout = 0.2;       // dropout on the LSTM's inputs
+  double recurrent_dropout = 0.2;  // Keras' recurrent_dropout: on h_{t-1}, one mask per review
+  std::string init = "keras";      // keras | torch: the initial weights (nn/init.h)
+  std::string lstm_impl = "composed";  // composed | fused | persistent
+  // --- the stronger model's options (the strong preset turns them on) ---
+  int64_t lstm_layers = 1;
+  bool bidirectional = false;
+  std::string pooling = "last";  // last | max-mean: the head reads h_T, or max and mean over time
+  double embed_dropout = 0.0;    // drops whole token vectors (all channels of a token at once)
   // --- optimisation ---
   int64_t batch = 100;
   int64_t epochs = 8;
@@ -50,6 +57,7 @@ struct Config {
   uint64_t seed = 42;              // split, shuffles, initial weights, dropout
   std::string out = "runs/imdb";   // output folder (config.json, metrics.jsonl, checkpoints)
   std::string preset;              // "" | quick | full | strong (recorded for the report)
+  double target_accuracy = 0.83;   // the study's time-to-accuracy target (validation accuracy)
   bool resume = false;             // continue from <out>/last.safetensors
 };
 

@@ -16,6 +16,7 @@
 #include "nn/module.h"
 #include "nn/optim/adam.h"
 #include "nn/optim/clip_grad.h"
+#include "nn/pooling.h"
 #include "nn/serialize.h"
 #include "tensor/generator.h"
 
@@ -36,10 +37,12 @@ struct Net : nn::Module {
   std::shared_ptr<nn::Linear> linear;
 
   explicit Net(const Config& c) : nn::Module("ImdbNet") {
+    const nn::InitScheme init = nn::init::scheme_from_name(c.init);
     // Creation order = draw order from the default generator = PyTorch's registration order.
     // No padding_idx: Keras' Embedding (mask_zero=False) trains the padding row like any other.
     embedding = register_module(
-        "embedding", std::make_shared<nn::Embedding>(nn::EmbeddingOptions(c.vocab, c.embed)));
+        "embedding",
+        std::make_shared<nn::Embedding>(nn::EmbeddingOptions(c.vocab, c.embed).init(init)));
     spatial_dropout = register_module("spatial_dropout",
                                       std::make_shared<nn::SpatialDropout1d>(c.spatial_dropout));
     // Keras' LSTM(dropout=p) drops the LSTM's *inputs* with one mask per (review, feature) for
@@ -47,15 +50,34 @@ struct Net : nn::Module {
     // between-layer dropout, a no-op with one layer.)
     lstm_input_dropout = register_module("lstm_input_dropout",
                                          std::make_shared<nn::SpatialDropout1d>(c.lstm_dropout));
-    lstm =
-        register_module("lstm", std::make_shared<nn::LSTM>(nn::LSTMOptions(c.embed, c.lstm_size)
-                                                               .batch_first(true)
-                                                               .impl(lstm_impl_of(c.lstm_impl))
-                                                               .persistent(c.lstm_impl == "persistent")));
-    linear =
-        register_module("linear", std::make_shared<nn::Linear>(nn::LinearOptions(c.lstm_size, 1)));
+    lstm = register_module(
+        "lstm", std::make_shared<nn::LSTM>(nn::LSTMOptions(c.embed, c.lstm_size)
+                                               .batch_first(true)
+                                               .num_layers(c.lstm_layers)
+                                               .bidirectional(c.bidirectional)
+                                               .recurrent_dropout(c.recurrent_dropout)
+                                               .init(init)
+                                               .impl(lstm_impl_of(c.lstm_impl))
+                                               .persistent(c.lstm_impl == "persistent")));
+    const int64_t features = (c.pooling == "max-mean" ? 2 : 1) * (c.bidirectional ? 2 : 1) *
+                             c.lstm_size;  // what the head reads (head_features in forward)
+    linear = register_module(
+        "linear", std::make_shared<nn::Linear>(nn::LinearOptions(features, 1).init(init)));
   }
 };
+
+// What the head reads, [B, F]. "last": the last step's state of the top layer (both directions'
+// final states with --bidirectional, as PyTorch's h_n holds them). "max-mean": the max and the
+// mean over time of every step's output, the padding steps (token id 0) left out.
+Variable head_features(const Config& c, const nn::LstmOutput& y, const Tensor& tokens) {
+  const int64_t D = c.bidirectional ? 2 : 1, top = (c.lstm_layers - 1) * D;
+  if (c.pooling == "max-mean") {
+    const Tensor padding = eq(tokens, zeros({}, TensorOptions(tokens.dtype(), tokens.device())));
+    return concat({nn::max_over_time(y.output, padding), nn::mean_over_time(y.output, padding)}, 1);
+  }
+  if (D == 1) return select(y.h_n, 0, top);
+  return concat({select(y.h_n, 0, top), select(y.h_n, 0, top + 1)}, 1);
+}
 
 }  // namespace
 
@@ -124,13 +146,15 @@ Variable ImdbModel::forward(const Tensor& tokens) {
              shape_str(tokens.shape()));
   // Under fp16 the GEMMs (LSTM gates, Linear) run in float16; see nn/amp/autocast.h.
   nn::amp::AutocastGuard autocast(DType::Float16, fp16());
-  Variable x = net.embedding->forward(tokens);  // [B, T, E]
-  x = net.spatial_dropout->forward(x);          // mask [B, 1, E]
-  x = net.lstm_input_dropout->forward(x);       // mask [B, 1, E]
+  const Config& c = impl_->config;
+  const int64_t B = tokens.size(0), T = tokens.size(1);
+  Variable x = net.embedding->forward(tokens);   // [B, T, E]
+  if (net.is_training() && c.embed_dropout > 0)  // whole tokens dropped: mask [B, T, 1]
+    x = nn::dropout_with_mask_shape(x, c.embed_dropout, {B, T, 1}, default_generator());
+  x = net.spatial_dropout->forward(x);     // mask [B, 1, E]
+  x = net.lstm_input_dropout->forward(x);  // mask [B, 1, E]
   const nn::LstmOutput y = net.lstm->forward_full(x);
-  // One layer, one direction: h_n[0] is the output at the last timestep, out[:, -1, :] [B, H].
-  const Variable last = select(y.h_n, 0, 0);
-  return net.linear->forward(last);  // [B, 1]
+  return net.linear->forward(head_features(c, y, tokens));  // [B, 1]
 }
 
 Variable ImdbModel::loss(const Variable& logits, const Tensor& labels) {

@@ -47,6 +47,52 @@ double mean_wait_time(const VariantOutcome& v) {
   return mean_of(v, [](const EpochMetrics& m) { return m.wait_time_s; });
 }
 
+std::optional<TargetReached> time_to_target(const std::vector<EpochMetrics>& epochs,
+                                            double target) {
+  double seconds = 0;
+  for (const EpochMetrics& m : epochs) {
+    seconds += m.epoch_time_s;
+    if (m.val_acc >= target) return TargetReached{m.epoch, seconds};
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// The time-to-accuracy table: per variant the epochs and seconds until the target, and both
+// speedups against the baseline: per epoch (what the kernels buy) and to the target (what a user
+// waits for, which the initial weights and the model move as much as any kernel).
+void write_time_to_accuracy(std::ostringstream& md, const StudyContext& ctx,
+                            const std::vector<VariantOutcome>& variants,
+                            const VariantOutcome* base) {
+  md << "\n## Time to accuracy\n\n";
+  md << "Target: validation accuracy >= " << fixed(100 * ctx.target_accuracy, 1)
+     << "% (`--target-accuracy`); time = the epochs' wall time until the first epoch that "
+        "reaches it. Initial weights: "
+     << ctx.init << ".\n\n";
+  md << "| variant | epochs to target | time to target | speedup per epoch | speedup to target |\n";
+  md << "|---|---:|---:|---:|---:|\n";
+  const std::optional<TargetReached> base_hit =
+      base ? time_to_target(base->epochs, ctx.target_accuracy) : std::nullopt;
+  for (const VariantOutcome& v : variants) {
+    if ((v.status != "ran" && v.status != "interrupted") || v.epochs.empty()) continue;
+    const std::optional<TargetReached> hit = time_to_target(v.epochs, ctx.target_accuracy);
+    md << "| " << v.name << " | ";
+    if (hit)
+      md << hit->epoch << " | " << fixed(hit->seconds, 1) << " s | ";
+    else
+      md << "not reached in " << v.epochs.size() << " | n/a | ";
+    md << (base && mean_epoch_time(v) > 0
+               ? fixed(mean_epoch_time(*base) / mean_epoch_time(v), 2) + "x"
+               : std::string("n/a"))
+       << " | "
+       << (hit && base_hit ? fixed(base_hit->seconds / hit->seconds, 2) + "x" : std::string("n/a"))
+       << " |\n";
+  }
+}
+
+}  // namespace
+
 void write_report(const std::string& dir, const StudyContext& ctx,
                   const std::vector<VariantOutcome>& variants, const std::string& plots_note) {
   std::filesystem::create_directories(dir);
@@ -107,6 +153,7 @@ void write_report(const std::string& dir, const StudyContext& ctx,
       md << "n/a | n/a |\n";
     }
   }
+  write_time_to_accuracy(md, ctx, variants, base);
   bool any_skipped = false;
   for (const VariantOutcome& v : variants)
     if (v.status == "skipped" || v.status == "failed") any_skipped = true;

@@ -10,6 +10,7 @@
 // Left out: confidence intervals (one seed per variant; run the study twice to see the noise).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,18 @@ struct StudyContext {
   std::string preset;   // describe_preset(...)
   std::string started_utc, finished_utc;
   double total_seconds = 0;
+  std::string init;               // the initial weights every variant started from
+  double target_accuracy = 0.83;  // time-to-accuracy's target (validation accuracy)
 };
+
+// Time-to-accuracy (MLPerf Training's metric): the first epoch whose validation accuracy reaches
+// `target`, and the wall time spent until then (the sum of the epoch times up to and including
+// it, validation included). Empty when no epoch reaches it.
+struct TargetReached {
+  int64_t epoch = 0;
+  double seconds = 0;
+};
+std::optional<TargetReached> time_to_target(const std::vector<EpochMetrics>& epochs, double target);
 
 // Means over a variant's epochs (0 when it has none).
 double mean_epoch_time(const VariantOutcome& v);

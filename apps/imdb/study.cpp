@@ -190,6 +190,8 @@ int run_study(const Request& r) {
   ctx.machine = describe_machine();
   ctx.devices = cuda::device_report();
   ctx.preset = describe_preset(base.preset);
+  ctx.init = base.init;
+  ctx.target_accuracy = base.target_accuracy;
 
   const std::string path = locate_data(base.data);
   base.data = path;

@@ -48,6 +48,13 @@ TEST(ImdbConfig, DefaultsAreTheOriginalStudy) {
   EXPECT_FALSE(c.prefetch);
   EXPECT_EQ(c.lstm_impl, "composed");
   EXPECT_EQ(c.precision, "fp32");
+  // The original's Keras LSTM: recurrent_dropout 0.2, Keras' initial weights.
+  EXPECT_DOUBLE_EQ(c.recurrent_dropout, 0.2);
+  EXPECT_EQ(c.init, "keras");
+  EXPECT_EQ(c.lstm_layers, 1);
+  EXPECT_FALSE(c.bidirectional);
+  EXPECT_EQ(c.pooling, "last");
+  EXPECT_DOUBLE_EQ(c.target_accuracy, 0.83);
 }
 
 TEST(ImdbConfig, LayersDefaultsPresetFileFlags) {
@@ -205,6 +212,42 @@ TEST(ImdbReport, TableSpeedupsAndSkippedVariants) {
   for (std::string l; std::getline(csv, l);)
     ++lines;
   EXPECT_EQ(lines, 1 + 4);  // header + 2 variants x 2 epochs (the skipped one has none)
+  fs::remove_all(dir);
+}
+
+// Time-to-accuracy from a metrics file: the first epoch at or above the target, and the wall time
+// of every epoch up to it; never reached -> nothing; the report shows both speedups.
+TEST(ImdbReport, TimeToTargetFromAMetricsFile) {
+  const std::string dir = testing_support::temp_dir("target");
+  const double acc[] = {0.70, 0.82, 0.84, 0.83};
+  for (int e = 1; e <= 4; ++e) {
+    EpochMetrics m;
+    m.epoch = e;
+    m.epoch_time_s = 10 + e;  // 11, 12, 13, 14 s
+    m.val_acc = acc[e - 1];
+    append_metrics(dir + "/metrics.jsonl", m);
+  }
+  const std::vector<EpochMetrics> slow = read_metrics(dir + "/metrics.jsonl");
+  const std::optional<TargetReached> hit = time_to_target(slow, 0.83);
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->epoch, 3);
+  EXPECT_DOUBLE_EQ(hit->seconds, 11 + 12 + 13);
+  EXPECT_FALSE(time_to_target(slow, 0.9).has_value());
+  EXPECT_EQ(time_to_target(slow, 0.5)->epoch, 1);
+
+  VariantOutcome base{"baseline", "fp32", "ran", "", Config(), slow};
+  VariantOutcome fast{"fused", "+ fused", "ran", "", Config(), slow};
+  for (EpochMetrics& m : fast.epochs)
+    m.epoch_time_s /= 4;  // 4x per epoch, and so 4x to the target
+  VariantOutcome never{"fp16", "+ fp16", "ran", "", Config(), {slow[0]}};
+  StudyContext ctx;
+  ctx.target_accuracy = 0.83;
+  write_report(dir + "/report", ctx, {base, fast, never}, "Plots skipped: test.");
+  std::ifstream in(dir + "/report/report.md");
+  const std::string md((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(md.find("| baseline | 3 | 36.0 s | 1.00x | 1.00x |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| fused | 3 | 9.0 s | 4.00x | 4.00x |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| fp16 | not reached in 1 | n/a |"), std::string::npos) << md;
   fs::remove_all(dir);
 }
 

@@ -60,7 +60,8 @@ TEST(LstmRecurrentDropout, TheModuleDrawsOneMaskPerSequenceAndOnlyInTraining) {
   Generator init(8);
   nn::LSTM lstm(nn::LSTMOptions(in, H).recurrent_dropout(p).impl(nn::LstmImpl::Fused), init);
   const Variable x(uniform({T, B, in}, -1, 1, init, DType::Float32));
-  lstm.generator().manual_seed(21);
+  Generator masks(21);
+  lstm.set_dropout_generator(masks);
   const nn::LstmOutput trained = lstm.forward_full(x);  // training mode by default
   // The same function by hand: one [B, H] mask from the same seed, the layer run once.
   Generator same(21);
