@@ -18,9 +18,9 @@ Keras' SpatialDropout1D drops whole embedding channels of a review (one mask per
 channel), shared by all timesteps); Keras' LSTM(dropout=p) drops LSTM *inputs* with one mask per
 (review, feature), also shared by all timesteps. Both are the same operation, written here as
 `spatial_dropout`. (PyTorch's LSTM(dropout=...) is something else: dropout between stacked
-layers, a no-op with one layer.) Parameters use PyTorch's default initialisation; the shuffle uses
-torch's generator, so the batch order differs from loom's: compare accuracies, not losses step
-by step. Early stopping is not applied (the per-epoch numbers let the reader apply it).
+layers, a no-op with one layer.) Parameters use PyTorch's default initialisation, or Keras' with
+--init keras; the shuffle uses torch's generator, so the batch order differs from loom's: compare
+accuracies, not losses step by step. Early stopping is not applied (the per-epoch numbers let the reader apply it).
 
 Debian's python3-torch (1.13, OpenBLAS) is needed: call /usr/bin/python3. --threads sets torch's
 threads and OPENBLAS_NUM_THREADS (see torch_step_bench.py for why both).
@@ -43,6 +43,24 @@ def spatial_dropout(x, p, training):
         return x
     mask = torch.empty(x.shape[0], 1, x.shape[2], dtype=x.dtype).bernoulli_(1 - p) / (1 - p)
     return x * mask
+
+
+def keras_init_(model):
+    """Keras' defaults, as nn/init.h writes them: embedding U(-0.05, 0.05); LSTM input kernel
+    glorot-uniform over the whole [4H, E] matrix, recurrent kernel orthogonal per gate, biases zero
+    but the forget gate's (1, in bias_ih only, so the sum is 1); Dense glorot-uniform, bias 0."""
+    init = torch.nn.init
+    with torch.no_grad():
+        init.uniform_(model.embedding.weight, -0.05, 0.05)
+        init.xavier_uniform_(model.lstm.weight_ih_l0)
+        for gate in model.lstm.weight_hh_l0.chunk(4, 0):
+            init.orthogonal_(gate)
+        model.lstm.bias_ih_l0.zero_()
+        model.lstm.bias_hh_l0.zero_()
+        hidden = model.lstm.hidden_size
+        model.lstm.bias_ih_l0[hidden:2 * hidden] = 1.0  # gate order i, f, g, o
+        init.xavier_uniform_(model.linear.weight)
+        model.linear.bias.zero_()
 
 
 def build_model(vocab, embed, hidden, sd, ld):
@@ -82,6 +100,8 @@ def main():
     ap.add_argument("--spatial-dropout", type=float, default=0.2)
     ap.add_argument("--lstm-dropout", type=float, default=0.2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", choices=["torch", "keras"], default="torch",
+                    help="initial weights: PyTorch's defaults or Keras' (as `imdb train --init`)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--train-limit", type=int, default=0, help="first N training rows only")
     ap.add_argument("--json", help="also write the result here")
@@ -106,6 +126,8 @@ def main():
         xtr, ytr = xtr[: args.train_limit], ytr[: args.train_limit]
 
     model = build_model(vocab, args.embed, args.hidden, args.spatial_dropout, args.lstm_dropout)
+    if args.init == "keras":
+        keras_init_(model)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     loss_fn = torch.nn.BCEWithLogitsLoss()
 
