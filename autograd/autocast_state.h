@@ -1,24 +1,14 @@
 // autograd/autocast_state.h: the thread-local autocast switch, its cast cache, and the
 // autocast matmul that autograd's matmul() hands over to when the switch is on.
 //
-// Mixed precision's policy lives in nn/amp/autocast.h (the AutocastGuard users open); the
-// state lives here, one layer down, so that the differentiable matmul (autograd/ops/matmul.cpp)
-// can consult it without autograd depending on nn/. While autocast is on (float16):
-//   matmul(a, b) with float32 operands  ->  casts both to float16, multiplies with float
-//   accumulation (CPU: cpu/matmul.cpp; CUDA: GEMM with fp32 compute), returns float32;
-//   its backward casts the incoming gradient to float16, runs both GEMMs in float16 and hands
-//   float32 gradients to float32 inputs.
-// Every other op runs in its inputs' dtype, so reductions, losses, exp/log/softmax, the LSTM
-// cell state and the optimizer stay float32. float64 operands are never cast (gradchecks).
-//
-// The cast cache: a leaf that requires grad (a parameter), or a view of one made by a single
-// view op (Linear's transpose(weight)), is cast once per autocast region and the float16 copy
-// reused by every later use in that region (an LSTM's W_hh is used at every timestep). The cache
-// empties when the outermost region closes, i.e. once per training step if the forward pass is one
-// region (the optimizer updates the fp32 master weights in place outside it). Activations are cast
-// at each use (they are different tensors every time). Under NoGradGuard a view of a parameter
-// is a plain tensor with no graph, so it too is cast at each use (evaluation only). The cache
-// assumes weights are not changed in place inside a region; set_data() is detected.
+// Users open nn/amp/autocast.h's AutocastGuard; the state lives here, one layer down, so that
+// the differentiable matmul (autograd/ops/matmul.cpp) can consult it without autograd depending
+// on nn/. While autocast is on (float16), matmul on float32 operands casts both to float16,
+// multiplies with float accumulation and returns float32; its backward runs both GEMMs in
+// float16 and hands float32 gradients to float32 inputs. Every other op runs in its inputs'
+// dtype; float64 operands are never cast (gradchecks). The cast cache keeps one float16 copy of
+// each parameter, or of a single view of one, per outermost region. The policy op by op and the
+// cache's rules: docs/labs/07-mixed-precision.md, section 4.
 //
 // Leaves out: bfloat16 (loom has no such dtype); autocasting anything but matmul.
 #pragma once

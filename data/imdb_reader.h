@@ -1,23 +1,15 @@
 // data/imdb_reader.h: the Stanford aclImdb dataset, from its folder or straight from the .tar.gz.
 //
 // Layout: [aclImdb/]{train,test}/{pos,neg}/<id>_<rating>.txt, one review per file, rating 1..10
-// (pos >= 7, neg <= 4). train/unsup (unlabelled) and the other files (README, imdb.vocab, ...) are
-// skipped. Reviews come sorted by (split: train first, label: neg first, id), so the order is the
-// same whatever order the directory listing or the archive had.
-//
-// How a .tar.gz is read (the fast path, aclImdb's case): the file is read whole, libdeflate
-// inflates it in one call (gunzip.h), and TarReader walks the tar in memory (tar_reader.h); the
-// reviews stay where they are and ImdbArchive hands out views of them. Other archives (a .tar,
-// a multi-member gzip, 4 GiB or more) go through libarchive's streaming reader, and a folder is
-// read file by file; both copy the texts into memory.
-// Bad input: a missing path, a path that is neither a folder nor a .tar.gz/.tgz/.tar, a corrupt
-// or truncated archive, a folder/archive with no reviews, or a review file whose name is not
-// <id>_<rating>.txt (rating 1..10) all throw loom::Error naming the path (and the entry, for a
-// corrupt tar). Empty review files are kept (they encode to a row of padding).
-// Hostile archives: no size a header claims is trusted. A review larger than kMaxReviewBytes is
-// refused, so is an entry claiming more bytes than an uncompressed archive still holds, and
-// texts are read in chunks as the bytes arrive (a 10 KB tar claiming 8 GiB is an error at once,
-// not 8 GB of zeros).
+// (pos >= 7, neg <= 4); train/unsup and the other files (README, imdb.vocab, ...) are skipped.
+// Reviews come sorted by (split: train first, label: neg first, id), whatever order the folder
+// or the archive had. A single-member .tar.gz under 4 GiB (aclImdb's) is inflated whole and
+// walked in memory, and ImdbArchive hands out views of the reviews; other archives stream through
+// libarchive and a folder is read file by file, both copying the texts (docs/labs/05-data.md).
+// Bad input throws loom::Error naming the path (and the entry, for a corrupt tar): a missing
+// path, one that is neither a folder nor a .tar.gz/.tgz/.tar, a corrupt or truncated archive,
+// no reviews, a review file not named <id>_<rating>.txt (rating 1..10). Empty reviews are kept.
+// No size a header claims is trusted (data/README.md, "Hostile archives").
 // Left out: the unsup split, the URL and bag-of-words files, a cap on the total size of a
 // compressed archive's texts (many small reviews can still expand ~1000x, as gzip allows).
 #pragma once

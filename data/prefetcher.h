@@ -1,24 +1,17 @@
 // data/prefetcher.h: background workers that build the next batches while the loop trains.
 //
-// Without prefetching, every step waits for its batch to be built (copy rows, maybe decode) and
-// the accelerator idles meanwhile. A Prefetcher runs `workers` threads that call producer(i) for
-// i = 0, 1, ..., count-1 ahead of the consumer and park the results in a bounded ring of
-// `capacity` slots; next() hands them out strictly in order. When producing a batch takes less
-// time than a training step, the queue stays full and next() returns at once: the loop's wait
-// time drops to ~0 (docs/labs/05-data.md shows measured numbers).
-//
 //   Prefetcher<Batch> pf(loader.num_batches(), [&](int64_t i) { return loader.batch(i); }, 2, 4);
 //   Batch b;
 //   while (pf.next(b)) train_step(b);
 //   PrefetchStats s = pf.stats();   // s.wait_seconds: time the loop was blocked this epoch
 //
-// Rules that keep it from hanging or leaking:
-//   - at most `capacity` items are claimed ahead of the consumer (memory is bounded);
-//   - if producer(k) throws, no new item is claimed; next() delivers items < k, then re-throws the
-//     exception at item k (the position is deterministic whatever the number of workers);
-//   - the destructor (also run when the loop throws or breaks early) stops the workers and joins
-//     them; a worker inside producer() finishes that one call first, so the producer must return.
-// workers = 0 runs the producer inline in next(), the "no prefetch" baseline with the same stats.
+// `workers` threads call producer(i) for i = 0..count-1 and park the results in a ring of
+// `capacity` slots, never more than that ahead of the consumer; next() hands them out strictly
+// in order. If producer(k) throws, nothing new is claimed: next() delivers the items before k,
+// then re-throws at k, whatever the number of workers. The destructor (also run on an early
+// break or a throw) stops and joins the workers once their current call returns, so the
+// producer must return. workers = 0 runs the producer inline in next(): the no-prefetch
+// baseline, with the same stats. What it hides, measured: docs/labs/05-data.md, section 2.
 // Left out: reuse across epochs (make one per epoch; starting threads costs microseconds),
 // pinned-memory staging (the CUDA side's job).
 #pragma once

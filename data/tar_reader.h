@@ -1,25 +1,19 @@
 // data/tar_reader.h: walk the entries of a tar archive that is already in memory.
 //
-// A tar archive is a sequence of 512-byte blocks: a header block per entry (name, size, type,
-// checksum, all as fixed-width ASCII fields), then the entry's bytes padded to a whole block,
-// and two zero blocks at the end. Three dialects extend the 100-byte name field, and all three
-// are read here:
-//   - ustar (POSIX.1-1988): a 155-byte `prefix` field, the full name is prefix + "/" + name;
-//   - GNU: an entry of type 'L' whose data is the long name of the entry that follows (and 'K'
-//     for a long link target); sizes of 8 GiB or more in base-256 (top bit of the field set);
-//   - pax (POSIX.1-2001): an entry of type 'x' holding "LEN key=value\n" records ("path",
-//     "size", ...) that override the header fields of the entry that follows.
-// Entries are views: a TarEntry's data points into the archive bytes, nothing is copied.
-// Errors throw loom::Error naming the archive, the entry and its byte offset: a header whose
-// checksum does not match (not a tar archive, or corrupt), a malformed number, a malformed pax
-// record, data that runs past the end of the archive (truncated), an extended header with no
-// entry after it, an extended header over 1 MiB. Every size is checked against the bytes the
-// archive still holds before it is used, so no header can make the reader allocate or read past
-// the end. A clean end needs no zero blocks: the archive may end right after an entry's
-// padding (as `head -c` of a valid archive would), like Python's tarfile.
+// A tar archive is 512-byte blocks: a header per entry (name, size, type, checksum as
+// fixed-width ASCII fields), the entry's bytes padded to a whole block, two zero blocks at the
+// end. Names longer than 100 bytes come in three dialects, all read here: ustar's 155-byte
+// `prefix` field; GNU's 'L' entries holding the next entry's long name ('K': link target), and
+// base-256 sizes of 8 GiB or more; pax 'x' entries of "LEN key=value\n" records ("path", "size")
+// overriding the next header. A TarEntry's data is a view into the archive: nothing is copied.
+// Errors throw loom::Error naming the archive, the entry and its byte offset: a bad checksum
+// (not a tar, or corrupt), a malformed number or pax record, data running past the end, an
+// extended header with no entry after it or over 1 MiB. Every size is checked against the bytes
+// left before it is used. The archive may end right after an entry's padding, with no zero
+// blocks (as `head -c` of a valid archive would), like Python's tarfile.
 // Left out: writing archives, pax global headers' values (type 'g' is read and ignored), GNU
-// sparse files (reported with their raw archived bytes and type 'S'), multi-volume archives,
-// link targets, owners, permissions and times.
+// sparse files (reported with their raw bytes and type 'S'), multi-volume archives, link targets,
+// owners, permissions and times.
 #pragma once
 
 #include <cstddef>

@@ -1,23 +1,17 @@
 // data/text_pipeline.h: raw review bytes -> clean, lowercase, space-separated tokens.
 //
 // One pass over the bytes, no regex, the output buffer reused between calls. In order:
-//   0. invalid UTF-8 is replaced by U+FFFD (utf8.h): multi-byte characters are checked as the
-//      loop meets them, and on the first invalid one the text is sanitized and cleaned again;
-//      the steps below only ever split at ASCII bytes, so a multi-byte character is never cut;
-//   1. strip_html: every "<...>" (up to the first '>') becomes a space; a '<' with no '>' after it
-//      is an ordinary symbol;
+//   0. invalid UTF-8 becomes U+FFFD (utf8.h); the steps below split only at ASCII bytes, so a
+//      multi-byte character is never cut;
+//   1. strip_html: every "<...>" (up to the first '>') becomes a space; a lone '<' is a symbol;
 //   2. remove_digits: 0-9 become spaces;
-//   3. remove_symbols: ASCII punctuation !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~ becomes a space, so
-//      "don't" gives "don" "t" (as Keras' Tokenizer filters do);
+//   3. remove_symbols: ASCII punctuation becomes a space, so "don't" gives "don" "t" (as Keras);
 //   4. lowercase: A-Z -> a-z (ASCII only; non-ASCII characters are kept as they are);
-//   5. tokenize: split on spaces; ASCII whitespace and control bytes (NUL included) always
-//      separate tokens, whatever the options;
-//   6. remove_stopwords: drop tokens found in the stopword list (default: data/stopwords_en.txt).
-// The result is the *cleaned form*: tokens joined by single spaces, no leading/trailing space.
-// Everything downstream (vocabulary, encoding) reads that form.
-// Speed: with the default options (word bytes = the ASCII letters) runs of letters are classified
-// and lowercased 16 bytes at a time with SSE2; the byte loop handles everything else and is the
-// reference the fast path is tested against.
+//   5. tokenize: split on spaces; ASCII whitespace and control bytes (NUL too) always separate;
+//   6. remove_stopwords: drop tokens in the stopword list (default: data/stopwords_en.txt).
+// The result, the *cleaned form*, is the tokens joined by single spaces; everything downstream
+// reads that form. With the default options, runs of letters are classified and lowercased 16
+// bytes at a time with SSE2; the byte loop is the reference (docs/labs/05-data.md, section 1).
 // Left out: Unicode case folding, stemming, n-grams, non-ASCII punctuation (kept inside tokens).
 #pragma once
 

@@ -1,21 +1,16 @@
 // nn/losses.h: the loss functions, with PyTorch's formulas, reductions and gradients.
 //
 // Each loss computes the per-element loss l with tensor ops, reduces it (mean | sum | none),
-// and records one autograd node whose backward (next to it in losses.cpp) is the closed-form
-// derivative. Targets are plain Tensors (never differentiated) of the input's dtype, except
+// and records one autograd node whose closed-form backward sits next to it in losses.cpp.
+// Targets are plain Tensors (never differentiated) of the input's dtype, except
 // cross_entropy's class indices (Int64).
-//
-//   bce_with_logits  l = max(x, 0) - x*y + log(1 + exp(-|x|))     dl/dx = sigmoid(x) - y
+//   bce_with_logits  l = max(x, 0) - x*y + log(1 + exp(-|x|))    dl/dx = sigmoid(x) - y
 //   bce              l = -(y*max(log p, -100) + (1-y)*max(log(1-p), -100))
-//                    dl/dp = (p - y) / max(p (1-p), 1e-12)          (PyTorch's clamps)
-//   cross_entropy    l_n = logsumexp(x_n) - x_n[t_n]               dl/dx_n = softmax(x_n) -
-//   onehot(t_n) mse              l = (x - y)^2                                   dl/dx = 2 (x - y)
-// Mean divides by the number of loss elements (batch rows for cross_entropy).
-//
-// The stable BCEWithLogits form never evaluates exp of a large positive number, so logits of
-// +-1000 give finite losses and gradients. loom has no log1p op, so log(1 + exp(-|x|)) is used:
-// for |x| > ~37 that term rounds to 0 where log1p would give ~exp(-|x|) (< 1e-16), which is
-// far below float32 resolution of the loss anyway.
+//                    dl/dp = (p - y) / max(p (1-p), 1e-12)         (PyTorch's clamps)
+//   cross_entropy    l_n = logsumexp(x_n) - x_n[t_n]    dl/dx_n = softmax(x_n) - onehot(t_n)
+//   mse              l = (x - y)^2                      dl/dx = 2 (x - y)
+// Mean divides by the number of loss elements (batch rows for cross_entropy). Why the
+// BCE-with-logits form is stable without log1p: docs/labs/03-layers.md, "Losses".
 //
 // Leaves out: class weights, pos_weight, ignore_index, label smoothing, NLLLoss on its own.
 #pragma once

@@ -1,26 +1,15 @@
 // nn/lstm.h: the LSTM layer (PyTorch's nn.LSTM), its options, and the functional core under it.
 //
-//   LSTM lstm(LSTMOptions(100, 64).batch_first(true));      // Embedding(.., 100) -> LSTM(64)
-//   LstmOutput y = lstm.forward_full(emb);                   // emb [B, T, 100]
-//   // y.output [B, T, 64], y.h_n and y.c_n [1, B, 64]
+//   LSTM lstm(LSTMOptions(100, 64).batch_first(true));  // emb [B, T, 100] from Embedding(.., 100)
+//   LstmOutput y = lstm.forward_full(emb);  // y.output [B, T, 64], y.h_n and y.c_n [1, B, 64]
 //
-// Semantics are PyTorch's: gate order i, f, g, o; parameters weight_ih_l{k}[_reverse] [4H, in]
-// (in = input_size for k = 0, D*H above), weight_hh_l{k}[_reverse] [4H, H], bias_ih_l{k},
-// bias_hh_l{k} [4H], all U(-1/sqrt(H), 1/sqrt(H)) (nn/init.h); h0/c0 default to zeros; output
-// [T, B, D*H] ([B, T, D*H] with batch_first; the forward direction's half first); h_n and c_n
-// [L*D, B, H], row layer*D + direction, never batch-first (as in PyTorch). Dropout (p) is applied
-// to each layer's output except the last, in training mode only. recurrent_dropout (Keras'; PyTorch
-// has none) multiplies h_{t-1} by one mask per sequence, shared by all steps, before the
-// recurrent GEMM, in training mode only. init(InitScheme::Keras) draws Keras' initial weights.
-//
-// Two implementations compute the same function (tests/nn/lstm_equivalence_test.cpp):
-//   LstmImpl::Composed  nn/lstm_composed.cpp: the cell written with autograd ops, step by step;
-//                       the version to read and to step through in a debugger.
-//   LstmImpl::Fused     nn/lstm_fused.cpp: one graph node per (layer, direction) over the Tensor
-//                       ops of tensor/lstm.h, with a hand-written BPTT (docs/labs/04-lstm-bptt.md);
-//                       the fast one. `persistent(true)` asks a GPU to run each recurrence as one
-//                       kernel (W_hh kept on chip) where it fits (loom::lstm_persistent_available).
-//
+// Semantics are PyTorch's (docs/labs/04-lstm-bptt.md, section 1): gate order i, f, g, o, its
+// parameter names and shapes, weights U(-1/sqrt(H), 1/sqrt(H)) (nn/init.h), h0 = c0 = 0 unless
+// given. Each option's meaning is on its setter, each shape on LstmOutput. Two implementations
+// compute the same function (tests/nn/lstm_equivalence_test.cpp): LstmImpl::Composed
+// (nn/lstm_composed.cpp: autograd ops step by step, the one to read and step through) and
+// LstmImpl::Fused (nn/lstm_fused.cpp: one graph node per layer and direction over tensor/lstm.h,
+// with a hand-written BPTT: the fast one).
 // Leaves out: proj_size, packed (variable-length) sequences, peepholes, and float16 weights in the
 // fused path (under autocast it runs float16 GEMMs on float32 master weights; the composed path
 // takes any float dtype).
@@ -45,12 +34,19 @@ class LSTMOptions {
   LSTMOptions(int64_t input_size, int64_t hidden_size)
       : input_size_(input_size), hidden_size_(hidden_size) {}
   LSTMOptions& num_layers(int64_t n) { return num_layers_ = n, *this; }
+  // x and output [B, T, .] instead of [T, B, .]; h_n and c_n are never batch-first (as PyTorch).
   LSTMOptions& batch_first(bool b) { return batch_first_ = b, *this; }
-  LSTMOptions& dropout(double p) { return dropout_ = p, *this; }  // between layers
+  // Dropout on each layer's output except the last one's, in training mode only.
+  LSTMOptions& dropout(double p) { return dropout_ = p, *this; }
   LSTMOptions& bidirectional(bool b) { return bidirectional_ = b, *this; }
   LSTMOptions& impl(LstmImpl i) { return impl_ = i, *this; }
-  LSTMOptions& persistent(bool p) { return persistent_ = p, *this; }  // Fused on a GPU
+  // Fused on a GPU: run each recurrence as one kernel with W_hh kept on chip, where it fits
+  // (loom::lstm_persistent_available).
+  LSTMOptions& persistent(bool p) { return persistent_ = p, *this; }
+  // Keras' recurrent_dropout (PyTorch has none): h_{t-1} is multiplied by one mask per sequence,
+  // the same at every step, before the recurrent GEMM; in training mode only.
   LSTMOptions& recurrent_dropout(double p) { return recurrent_dropout_ = p, *this; }
+  // InitScheme::Keras draws Keras' initial weights instead of PyTorch's (nn/init.h).
   LSTMOptions& init(InitScheme s) { return init_ = s, *this; }
   int64_t input_size() const { return input_size_; }
   int64_t hidden_size() const { return hidden_size_; }
@@ -85,8 +81,8 @@ struct LstmParams {
 };
 
 struct LstmOutput {
-  Variable output;  // [T, B, D*H] or [B, T, D*H] (batch_first)
-  Variable h_n;     // [L*D, B, H]
+  Variable output;  // [T, B, D*H] or [B, T, D*H] (batch_first); forward direction's half first
+  Variable h_n;     // [L*D, B, H], row layer*D + direction (never batch-first)
   Variable c_n;     // [L*D, B, H]
 };
 

@@ -147,6 +147,123 @@ void parse_entry(const std::string& where, const std::string& name, const json& 
              shape_str(rec->shape), " needs ", count * elem);
 }
 
+// Step 1 of decoding: the 8-byte header length N, checked against the file's size and the
+// format's limits, and the header's first bytes.
+std::uint64_t read_header_length(const std::vector<std::uint8_t>& file, const std::string& where) {
+  LOOM_CHECK(file.size() >= 8, where, ": file is ", file.size(),
+             " bytes, too short for the 8-byte header length (truncated?)");
+  std::uint64_t n = 0;
+  for (int i = 0; i < 8; ++i)
+    n |= static_cast<std::uint64_t>(file[i]) << (8 * i);
+  LOOM_CHECK(n <= kMaxHeaderBytes, where, ": header length ", n,
+             " exceeds the 100 MB limit (corrupted length field, or not a safetensors file)");
+  LOOM_CHECK(n <= file.size() - 8, where, ": header length ", n, " but only ", file.size() - 8,
+             " bytes follow the length field (truncated or corrupted)");
+  LOOM_CHECK(n >= 2 && file[8] == '{', where,
+             ": header does not start with '{' (corrupted, or not a safetensors file)");
+
+  // JSON text never holds a raw NUL, and nlohmann's lexer would take one for the end of input,
+  // silently ignoring whatever follows it.
+  const auto* nul = static_cast<const std::uint8_t*>(std::memchr(file.data() + 8, 0, n));
+  LOOM_CHECK(nul == nullptr, where, ": header contains a NUL byte at offset ",
+             nul ? nul - file.data() : 0, " (corrupted)");
+  return n;
+}
+
+// Step 2: the N header bytes as a JSON object, refusing a name that appears twice.
+json parse_header(const std::vector<std::uint8_t>& file, std::uint64_t n,
+                  const std::string& where) {
+  // Parse with a callback that sees every key as it is read: nlohmann's DOM silently keeps one
+  // of two equal keys, and a duplicate tensor name must be an error, not a coin toss.
+  std::set<std::string> seen;
+  std::string duplicate;
+  const auto on_event = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::key && depth == 1) {
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (!seen.insert(key).second && duplicate.empty()) duplicate = key;
+    }
+    return true;
+  };
+  json header;
+  const char* text = reinterpret_cast<const char*>(file.data()) + 8;
+  try {
+    header = json::parse(text, text + n, on_event);
+  } catch (const json::exception& e) {
+    LOOM_FAIL(where, ": header is not valid JSON (", e.what(), ")");
+  }
+  LOOM_CHECK(header.is_object(), where, ": header is not a JSON object");
+  LOOM_CHECK(duplicate.empty(), where, ": name '", duplicate, "' appears twice in the header");
+  return header;
+}
+
+// Step 3: the metadata strings into out->metadata, and one record (no bytes yet) per tensor
+// entry into out->tensors, with where its bytes lie in `spans`.
+void read_header_entries(const json& header, std::int64_t data_size, const std::string& where,
+                         SafetensorsContents* out, std::vector<Span>* spans) {
+  for (const auto& [name, entry] : header.items()) {
+    if (name == kMetadataKey) {
+      LOOM_CHECK(entry.is_object(), where, ": \"", kMetadataKey, "\" is not a JSON object");
+      for (const auto& [k, v] : entry.items()) {
+        LOOM_CHECK(v.is_string(), where, ": metadata value for '", k, "' is not a string");
+        out->metadata[k] = v.get<std::string>();
+      }
+      continue;
+    }
+    TensorRecord rec;
+    rec.name = name;
+    Span span{};
+    parse_entry(where, name, entry, data_size, &rec, &span);
+    span.record = out->tensors.size();
+    out->tensors.push_back(std::move(rec));
+    spans->push_back(span);
+  }
+}
+
+// Step 4: the tensors must tile [0, data_size): sorted by offset (in place), each begins where
+// the last ended.
+void check_tiling(std::vector<Span>* spans, const SafetensorsContents& contents,
+                  std::int64_t data_size, const std::string& where) {
+  std::sort(spans->begin(), spans->end(), [](const Span& a, const Span& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  std::int64_t covered = 0;
+  const std::string* previous = nullptr;
+  for (const Span& s : *spans) {
+    const std::string& name = contents.tensors[s.record].name;
+    LOOM_CHECK(s.begin >= covered, where, ": tensor '", name, "' at data_offsets [", s.begin, ", ",
+               s.end, "] overlaps tensor '", previous ? *previous : "", "' (which ends at ",
+               covered, ")");
+    LOOM_CHECK(s.begin == covered, where, ": gap in the data region: bytes [", covered, ", ",
+               s.begin, ") before tensor '", name, "' belong to no tensor");
+    covered = s.end;
+    previous = &name;
+  }
+  LOOM_CHECK(covered == data_size, where, ": the data region has ", data_size,
+             " bytes but the tensors cover only ", covered, " (trailing bytes, or a lost entry)");
+}
+
+// Step 5: each record's bytes copied out of the data region, returned in file order (the order
+// of the sorted `spans`); a BOOL byte other than 0 or 1 is an error.
+std::vector<TensorRecord> copy_tensor_bytes(const std::uint8_t* data,
+                                            const std::vector<Span>& spans,
+                                            std::vector<TensorRecord>* records,
+                                            const std::string& where) {
+  std::vector<TensorRecord> ordered;
+  ordered.reserve(spans.size());
+  for (const Span& s : spans) {
+    TensorRecord& r = (*records)[s.record];
+    r.bytes.assign(data + s.begin, data + s.end);
+    if (r.dtype == DType::Bool) {
+      for (std::uint8_t b : r.bytes) {
+        LOOM_CHECK(b <= 1, where, ": tensor '", r.name, "' of dtype BOOL holds byte ",
+                   static_cast<int>(b), " (only 0 and 1 are booleans)");
+      }
+    }
+    ordered.push_back(std::move(r));
+  }
+  return ordered;
+}
+
 }  // namespace
 
 const char* safetensors_dtype_name(DType dtype) {
@@ -235,101 +352,14 @@ std::vector<std::uint8_t> encode_safetensors(const std::vector<TensorRecord>& te
 SafetensorsContents decode_safetensors(const std::vector<std::uint8_t>& file,
                                        const std::string& source) {
   const std::string where = "safetensors '" + source + "'";
-  LOOM_CHECK(file.size() >= 8, where, ": file is ", file.size(),
-             " bytes, too short for the 8-byte header length (truncated?)");
-  std::uint64_t n = 0;
-  for (int i = 0; i < 8; ++i)
-    n |= static_cast<std::uint64_t>(file[i]) << (8 * i);
-  LOOM_CHECK(n <= kMaxHeaderBytes, where, ": header length ", n,
-             " exceeds the 100 MB limit (corrupted length field, or not a safetensors file)");
-  LOOM_CHECK(n <= file.size() - 8, where, ": header length ", n, " but only ", file.size() - 8,
-             " bytes follow the length field (truncated or corrupted)");
-  LOOM_CHECK(n >= 2 && file[8] == '{', where,
-             ": header does not start with '{' (corrupted, or not a safetensors file)");
-
-  // JSON text never holds a raw NUL, and nlohmann's lexer would take one for the end of input,
-  // silently ignoring whatever follows it.
-  const auto* nul = static_cast<const std::uint8_t*>(std::memchr(file.data() + 8, 0, n));
-  LOOM_CHECK(nul == nullptr, where, ": header contains a NUL byte at offset ",
-             nul ? nul - file.data() : 0, " (corrupted)");
-
-  // Parse with a callback that sees every key as it is read: nlohmann's DOM silently keeps one
-  // of two equal keys, and a duplicate tensor name must be an error, not a coin toss.
-  std::set<std::string> seen;
-  std::string duplicate;
-  const auto on_event = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::key && depth == 1) {
-      const auto& key = parsed.get_ref<const std::string&>();
-      if (!seen.insert(key).second && duplicate.empty()) duplicate = key;
-    }
-    return true;
-  };
-  json header;
-  const char* text = reinterpret_cast<const char*>(file.data()) + 8;
-  try {
-    header = json::parse(text, text + n, on_event);
-  } catch (const json::exception& e) {
-    LOOM_FAIL(where, ": header is not valid JSON (", e.what(), ")");
-  }
-  LOOM_CHECK(header.is_object(), where, ": header is not a JSON object");
-  LOOM_CHECK(duplicate.empty(), where, ": name '", duplicate, "' appears twice in the header");
-
+  const std::uint64_t n = read_header_length(file, where);
+  const json header = parse_header(file, n, where);
   SafetensorsContents out;
   std::vector<Span> spans;
   const auto data_size = static_cast<std::int64_t>(file.size() - 8 - n);
-  for (const auto& [name, entry] : header.items()) {
-    if (name == kMetadataKey) {
-      LOOM_CHECK(entry.is_object(), where, ": \"", kMetadataKey, "\" is not a JSON object");
-      for (const auto& [k, v] : entry.items()) {
-        LOOM_CHECK(v.is_string(), where, ": metadata value for '", k, "' is not a string");
-        out.metadata[k] = v.get<std::string>();
-      }
-      continue;
-    }
-    TensorRecord rec;
-    rec.name = name;
-    Span span{};
-    parse_entry(where, name, entry, data_size, &rec, &span);
-    span.record = out.tensors.size();
-    out.tensors.push_back(std::move(rec));
-    spans.push_back(span);
-  }
-
-  // The tensors must tile [0, data_size): sorted by offset, each begins where the last ended.
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
-  std::int64_t covered = 0;
-  const std::string* previous = nullptr;
-  for (const Span& s : spans) {
-    const std::string& name = out.tensors[s.record].name;
-    LOOM_CHECK(s.begin >= covered, where, ": tensor '", name, "' at data_offsets [", s.begin, ", ",
-               s.end, "] overlaps tensor '", previous ? *previous : "", "' (which ends at ",
-               covered, ")");
-    LOOM_CHECK(s.begin == covered, where, ": gap in the data region: bytes [", covered, ", ",
-               s.begin, ") before tensor '", name, "' belong to no tensor");
-    covered = s.end;
-    previous = &name;
-  }
-  LOOM_CHECK(covered == data_size, where, ": the data region has ", data_size,
-             " bytes but the tensors cover only ", covered, " (trailing bytes, or a lost entry)");
-
-  // Copy the bytes out, in file order.
-  std::vector<TensorRecord> ordered;
-  ordered.reserve(spans.size());
-  const std::uint8_t* data = file.data() + 8 + n;
-  for (const Span& s : spans) {
-    TensorRecord& r = out.tensors[s.record];
-    r.bytes.assign(data + s.begin, data + s.end);
-    if (r.dtype == DType::Bool) {
-      for (std::uint8_t b : r.bytes) {
-        LOOM_CHECK(b <= 1, where, ": tensor '", r.name, "' of dtype BOOL holds byte ",
-                   static_cast<int>(b), " (only 0 and 1 are booleans)");
-      }
-    }
-    ordered.push_back(std::move(r));
-  }
-  out.tensors = std::move(ordered);
+  read_header_entries(header, data_size, where, &out, &spans);
+  check_tiling(&spans, out, data_size, where);
+  out.tensors = copy_tensor_bytes(file.data() + 8 + n, spans, &out.tensors, where);
   return out;
 }
 

@@ -1,19 +1,14 @@
 // nn/safetensors.h: read and write the safetensors checkpoint format at the record level.
 //
-// A safetensors file is
 //   [8 bytes]  N, the header length, unsigned little-endian
 //   [N bytes]  a JSON object, padded with spaces so that 8 + N is a multiple of 8:
 //                {"__metadata__": {"key": "value", ...},            (optional, strings only)
 //                 "<name>": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...}
-//   [rest]     the data region: each tensor's raw little-endian row-major bytes at
-//              [begin, end) relative to the start of the region; the tensors tile the region
-//              exactly (no gaps, no overlaps, nothing after the last one).
-// The names are PyTorch's state_dict names ("lstm.weight_ih_l0"), so a loom checkpoint loads
-// into the equivalent PyTorch model and back.
-//
-// This file knows nothing of loom::Tensor: a TensorRecord is a name, a dtype, a shape and the
-// bytes. Converting records to and from tensors and matching them against a Module's
-// parameters belongs to the checkpoint code above this one.
+//   [rest]     each tensor's raw little-endian row-major bytes at [begin, end) of this region;
+//              the tensors tile it exactly (no gaps, no overlaps, nothing after the last one).
+// Names are PyTorch's state_dict names ("lstm.weight_ih_l0"). This file knows nothing of
+// loom::Tensor: a TensorRecord is a name, a dtype, a shape and the bytes; nn/serialize.h maps
+// records onto a Module and an optimizer (docs/labs/03-layers.md, "Checkpoints").
 //
 // Leaves out: memory-mapping (checkpoints here are megabytes, so files are read whole), the
 // dtypes loom has no type for (BF16, U8, I8, I16, U16, U32, U64, F8_*: rejected with a message

@@ -1,18 +1,13 @@
 // nn/serialize.h: checkpoints: a Module's state_dict (and optionally an optimizer's state) in a
-// safetensors file, with PyTorch's state_dict names.
+// safetensors file (nn/safetensors.h), with PyTorch's state_dict names.
 //
-// File layout (one safetensors file, see nn/safetensors.h for the byte format):
-//   "<param name>"                  every parameter, e.g. "embedding.weight", "lstm.weight_ih_l0",
-//                                   exactly as torch's model.state_dict() names them; so
-//                                   `model.load_state_dict(safetensors.torch.load_file(path),
-//                                   strict=False)` loads a loom checkpoint in PyTorch (strict=True
-//                                   too when the file has no optimizer state), and a state_dict
-//                                   saved from PyTorch loads here with load().
-//   "optim.<param name>.<buffer>"   optimizer buffers ("optim.linear.weight.exp_avg", ...)
-//   "optim.<param name>.step"       0-d Int64: the steps that parameter has taken
-//   metadata                        the caller's strings, plus "format" = "loom-checkpoint-1" and,
-//                                   with an optimizer, "optim.type" ("Adam") and "optim.lr"
-// Writes are atomic (save_safetensors writes a temporary file and renames it).
+// Tensors: "<param name>" for every parameter, exactly as torch's model.state_dict() names it
+// ("embedding.weight", "lstm.weight_ih_l0"); "optim.<param name>.<buffer>" for optimizer buffers
+// ("optim.linear.weight.exp_avg") and "optim.<param name>.step" (0-d Int64) for the steps that
+// parameter has taken. Metadata: the caller's strings, plus "format" = "loom-checkpoint-1" and,
+// with an optimizer, "optim.type" ("Adam") and "optim.lr". How PyTorch loads the file and loom
+// loads PyTorch's: docs/labs/03-layers.md, "Checkpoints". Writes are atomic (save_safetensors
+// writes a temporary file and renames it).
 //
 // Leaves out: sharded files, lazy loading, converting dtypes on load (a float64 file does not
 // load into a float32 model: the error names the tensor).

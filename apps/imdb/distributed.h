@@ -4,31 +4,13 @@
 //
 //   mpirun -np 2 imdb train --batch 100 ...          (or: srun --mpi=pmix imdb train ...)
 //
-// The rules, and why 1 and N processes train the same model (docs/labs/09-distributed.md):
-//   - --batch is the GLOBAL batch: each of the N ranks trains batch / N rows per step, so the
-//     study's hyper-parameters mean the same at any world size (N must divide --batch).
-//   - Every rank draws the same shuffled order of the training rows each epoch (same seed) and
-//     takes every N-th row of it (data::DistributedSampler). Rank r's k-th local batch together
-//     with the other ranks' k-th local batches is exactly the 1-process run's k-th batch.
-//   - An epoch is floor(n / batch) global batches at every world size, 1 included: the n mod
-//     batch rows left over (a different set each epoch, the order is reshuffled) are not
-//     trained that epoch, so no rank ever gets a short or padded batch. Every preset's n is a
-//     multiple of 100, so nothing is dropped there.
-//   - After backward the gradients are averaged over ranks (nn::distributed::
-//     DistributedDataParallel) before ImdbModel::step(), i.e. before the fp16 unscale and the
-//     clipping: every rank then takes the same step, and the same skip decision under fp16.
-//   - Dropout: rank r draws its masks from dropout_seed(seed, r), so the ranks' masks are
-//     independent, as the 1-process run's masks for different rows are. Runs with dropout are
-//     therefore equal to the 1-process run in distribution, not bit for bit; without dropout
-//     they agree to rounding (tests/apps/imdb_dist_test.cpp checks 1e-5).
-//   - Validation: each rank scores every N-th validation row and the sums are reduced (N times
-//     less work than every rank scoring all of them, and the same numbers up to rounding).
-//   - Only rank 0 prints progress and writes config.json, metrics.jsonl and checkpoints; other
-//     ranks print only errors, prefixed with their rank. --resume: every rank reads rank 0's
-//     last checkpoint, so --out must be on a filesystem every node sees.
-//   - Stopping: after every step the ranks agree on a stop signal (one all-reduce of one
-//     number; a signal may reach one rank or all), so all stop after the same step, rank 0
-//     checkpoints, and every rank exits 0. Early stopping uses reduced metrics: all agree.
+// --batch is the GLOBAL batch, so 1 and N processes train the same model: every rank shuffles
+// each epoch with the same seed and takes every N-th row of floor(n / batch) full batches; the
+// gradients are averaged before each step; without dropout the runs agree to rounding
+// (tests/apps/imdb_dist_test.cpp checks 1e-5), with it in distribution (masks differ per rank).
+// Only rank 0 prints and writes files; validation rows are shared out and the sums reduced; all
+// ranks agree after every step on whether to stop. The rules and why: apps/imdb/README.md
+// ("Data-parallel training") and docs/labs/09-distributed.md, section 7.
 // Leaves out: `study`, `eval`, `predict` and `export` on several processes (check_launch says
 // to run them as one), gradient accumulation, uneven shards.
 #pragma once
@@ -119,7 +101,9 @@ class DataParallel {
 
   // Collective: wraps the model's parameters and copies rank 0's values to every rank.
   void attach(ImdbModel& model);
-  // After backward: every gradient = its mean over ranks (no-op for one process).
+  // After backward: every gradient = its mean over ranks (no-op for one process). Called before
+  // ImdbModel::step(), i.e. before the fp16 unscale and the clipping, so every rank takes the
+  // same step and, under fp16, the same skip decision.
   void all_reduce_gradients();
   // Collective: the largest `my_signal` over ranks (0 = no rank saw a stop signal).
   int agree_on_stop(int my_signal);

@@ -7,17 +7,13 @@
 //                 -> output at the last timestep [B, H] -> Linear(H, 1) -> logits [B, 1]
 //   loss = BCEWithLogits(logits, labels) (mean); predict applies the sigmoid.
 //   optimizer = Adam(lr), optional clipping of the global gradient norm.
-//   --precision fp16: the forward pass runs under nn::amp::AutocastGuard (GEMMs in float16 with
-//   float32 accumulation; master weights, loss and Adam in float32) and nn::amp::GradScaler
-//   scales the loss, unscales the gradients, skips steps with inf/NaN and adapts the scale.
-// Only model.cpp includes the nn/ layers: the trainer, the checkpoint code and the commands see
-// this class.
-// Parameters are created on the CPU from loom's default generator (seed it first), then moved to
-// `device`. Parameter names are PyTorch's state_dict names (embedding.weight, lstm.weight_ih_l0,
-// linear.bias, ...), so a checkpoint loads into the PyTorch twin in tests/reference/torch_imdb.py.
-// Under --precision fp16 the forward runs in an autocast scope: the Linear's and the LSTM's GEMMs
-// take float16 copies of the float32 master weights (the fused LSTM: nn/lstm_fused.cpp), the
-// cell state, the loss and Adam stay float32, and a GradScaler scales the loss.
+// --precision fp16: the forward runs under nn::amp::AutocastGuard (the Linear's and the LSTM's
+// GEMMs take float16 copies of the float32 master weights, with float32 accumulation; the cell
+// state, the loss and Adam stay float32) and nn::amp::GradScaler scales the loss, unscales the
+// gradients, skips steps with inf/NaN and adapts the scale. Only model.cpp includes the nn/
+// layers: the rest of the app sees this class. Parameters are made on the CPU from loom's default
+// generator (seed it first), moved to `device`, and named as PyTorch's state_dict names them
+// (embedding.weight, lstm.weight_ih_l0, ...: tests/reference/torch_imdb.py loads a checkpoint).
 #pragma once
 
 #include <memory>

@@ -2,24 +2,16 @@
 //
 // One epoch:
 //   loader.set_epoch(e)  -> the shuffled order of the training rows (a pure function of seed, e)
-//   batches: built inline (--prefetch off) or by a data::Prefetcher worker thread (on); both
-//            report the time spent building batches and the time the loop waited for one
-//   step:    forward, BCE-with-logits loss, backward, (clip), Adam; running loss and accuracy
-//   after each step: a stop signal (signals.h) -> save last.safetensors mid-epoch and return
-//   validation (dropout off) -> metrics.jsonl line (fsync'ed), then the epoch_NNN, best and
-//            last checkpoints: last.safetensors is the commit point, and a resume drops any
-//            metrics line after it, so a crash between the two never loses or repeats an epoch
-//   a NaN or inf loss (training or validation) -> loom::Error before anything of the epoch is
-//            saved; the files in --out stay the last good state
-//   early stopping: stop after `patience` epochs without a lower validation loss; the best
-//            weights stay in best.safetensors
-// --resume loads <out>/last.safetensors: weights, Adam state, the generator's offset (dropout),
-// the epoch and step reached and the early-stopping state, so the resumed run continues with the
-// same batches and masks as if it had never stopped (tests/apps/ checks the final weights).
-// Data-parallel (options.parallel on several processes, see distributed.h): each rank trains its
-// share of every global batch, the gradients are averaged before the step, metrics are reduced,
-// the ranks agree after every step whether a stop signal arrived, and only rank 0 writes files.
-// An epoch is floor(training rows / batch) full batches at every world size.
+//   batches: built inline (--prefetch off) or by a data::Prefetcher worker (on); both report the
+//            time spent building batches and the time the loop waited for one
+//   step:    forward, BCE-with-logits loss, backward, (clip), Adam; running loss and accuracy;
+//            then a stop signal (signals.h) -> save last.safetensors mid-epoch and return
+//   validation (dropout off) -> metrics.jsonl line, then the epoch_NNN, best and last checkpoints
+//            (last is the commit point: docs/guarantees.md); a NaN or inf loss throws first
+//   early stopping: after `patience` epochs without a lower validation loss (best.safetensors)
+// --resume loads <out>/last.safetensors and continues with the same batches and dropout masks as
+// if the run had never stopped (apps/imdb/README.md, "Training runs you can stop"). On several
+// processes (options.parallel): the rules of distributed.h; only rank 0 writes files.
 // Left out: learning-rate schedules, gradient accumulation, fp16 (see model.h).
 #pragma once
 

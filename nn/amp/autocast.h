@@ -7,18 +7,11 @@
 //   }                                                    // fp16 weight copies dropped here
 //   scaler.scale(loss).backward();                       // outside the guard, like PyTorch
 //
-// The policy (what runs in float16, what stays float32 and why; docs/labs/07-mixed-precision.md):
-//   float16 inputs, float32 accumulation: matmul on float32 operands, hence Linear and the
-//     composed LSTM's gate GEMMs, forward and backward. Their results come back as float32.
-//     The fused LSTM does the same with its own GEMMs (nn/lstm_fused.cpp: weights through
-//     cast_once, tensor/lstm.h's mixed-precision GEMMs into float32).
-//   float32: everything else, because loom never converts dtypes implicitly: reductions, losses,
-//     exp/log/sigmoid/tanh, the LSTM cell state, the optimizer, the master weights.
-// The float16 copy of a parameter is made once per outermost guard (so once per step when the
-// forward pass is one guard), not at every use: see cast_once().
-//
-// The state itself lives in autograd/autocast_state.h, so that autograd's matmul can read it
-// without depending on nn/.
+// Under the guard, matmul on float32 operands (so Linear and the composed LSTM's gate GEMMs)
+// and the fused LSTM's GEMMs (nn/lstm_fused.cpp, weights through cast_once) take float16 inputs
+// with float32 accumulation; everything else stays float32, because loom never converts dtypes
+// implicitly. What runs in which dtype, and why: docs/labs/07-mixed-precision.md, section 4.
+// The state lives in autograd/autocast_state.h, so autograd's matmul reads it without nn/.
 //
 // Leaves out: bfloat16; autocasting ops other than matmul and the LSTMs' gate GEMMs.
 #pragma once
@@ -51,8 +44,8 @@ DType autocast_dtype();  // the compute dtype an enabled autocast uses (Float16)
 // The float16 copy of parameter `p` (or of a view of one, such as transpose(weight)), made once
 // per autocast region and reused by every later call in it. For a layer that runs its GEMMs in
 // a Tensor op of its own (the fused LSTM, nn/lstm_fused.cpp) and so does not go through
-// autograd's matmul. Outside autocast, or for a tensor that is not a parameter, it is a fresh cast every
-// time. The copy carries no gradient: a layer using it records its own backward that returns
+// autograd's matmul. Outside autocast, or for a tensor that is not a parameter, it is a fresh cast
+// every time. The copy carries no gradient: a layer using it records its own backward that returns
 // float32 gradients.
 Tensor cast_once(const Variable& p, DType dtype = DType::Float16);
 // Drops every cached copy on this thread (the guard does this when the outermost one closes;

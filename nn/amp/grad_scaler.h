@@ -1,12 +1,5 @@
 // nn/amp/grad_scaler.h: GradScaler, dynamic loss scaling for float16 training (lab 07).
 //
-// float16's smallest positive value is 2^-24 ~ 6e-8: gradients below it flush to zero in the
-// float16 backward GEMMs. The scaler multiplies the loss by S (2^16 to start) so every gradient
-// is S times larger in the backward pass, then divides the float32 gradients by S before the
-// optimizer sees them. If S was too large some gradient overflowed (inf/NaN): the step is
-// skipped and S halved. After `growth_interval` clean steps in a row S doubles, so S tracks
-// the largest scale the model tolerates.
-//
 //   nn::amp::GradScaler scaler;                        // PyTorch's defaults
 //   for (...) {
 //     opt.zero_grad();
@@ -17,26 +10,10 @@
 //     scaler.step(opt);                                // skipped if a gradient is inf/NaN
 //     scaler.update();                                 // S *= 0.5 or grows; may throw (collapse)
 //   }
-//
-// State machine per iteration:  scale -> [unscale_] -> step -> update
-// (docs/labs/07-mixed-precision.md, section 3).
-// The scale, the counters and the found_inf flag are one-element tensors on the parameters'
-// device, and the two kernels (unscale_and_check_, update_loss_scale_ in tensor/loss_scale.h) read and write
-// them there, so unscale_ and update never wait for the device. Three things do read the flag
-// or the counters on the host, which on a GPU is a synchronisation:
-//   - step() must decide whether to call the optimizer, unless the optimizer decides on the
-//     device: step(optimizer) first offers the flag to optimizer.step_if_finite(found_inf). Adam
-//     and AdamW (fused, the default) accept: their one kernel (adam_step_, tensor/adam.h) reads the
-//     flag and returns early when it is set, as PyTorch's _fused_adam_ does, so a scaled step
-//     has no host read at all. Other optimizers (SGD, Adam with fused(false)) decline, and
-//     step() reads the flag (4 bytes; free on the CPU, a synchronisation on a GPU).
-//   - update() checks for a collapse every `check_interval` updates (1 by default). The
-//     collapse flag is sticky on the device, so a larger interval only delays the error.
-//   - scale_value(), skipped_steps(), consecutive_skips() (for metrics).
-//
-// Leaves out: several optimizers per scaler (one unscale_/step per iteration), per-device
-// flags for model parallelism, unscaling float16 gradients (master gradients must be float32:
-// unscaling in float16 would flush the very values scaling protected; it throws).
+// Why scaling works, the state machine, and which calls read a device value (a synchronisation
+// on a GPU): docs/labs/07-mixed-precision.md, sections 2 and 3.
+// Leaves out: several optimizers per scaler (one unscale_/step per iteration), per-device flags
+// for model parallelism, unscaling float16 gradients (it throws: see unscale_).
 #pragma once
 
 #include <cstdint>
@@ -89,7 +66,8 @@ class GradScaler {
 
   // Divides the gradient of every parameter in `params` (those with a defined .grad) by the
   // scale, in place, in one pass, and records whether any was inf/NaN. At most once between
-  // two update()s. Gradients must be float32/float64 and on the scaler's device.
+  // two update()s. Gradients must be float32/float64 (master gradients: unscaling in float16
+  // would flush the very values scaling protected) and on the scaler's device.
   void unscale_(const std::vector<Variable>& params);
   void unscale_(const optim::NamedParameters& params);
 

@@ -6,23 +6,13 @@
 //   comm->broadcast(weights, /*root=*/0);          // every rank ends with rank 0's values
 //   auto totals = comm->all_reduce_sum(std::vector<double>{loss_sum, correct, count});
 //
-// Implementations:
-//   SingleProcessCommunicator  (this file) rank 0 of 1; every collective is the identity.
-//   MpiCommunicator            (mpi_communicator.h) Open MPI, CPU tensors.
-//   NcclCommunicator           (nccl_communicator.h) NCCL, CUDA tensors, bootstrapped over MPI.
-//
-// Contract shared by all of them (tests/distributed/ checks it on 2 ranks):
-//   - Collectives are *collective*: every rank calls the same ones, in the same order, with the
-//     same shapes and dtypes. A rank that skips one makes the others wait; the watchdog
-//     (watchdog.h) turns such a wait into an error on every rank after a timeout.
-//   - Tensors are float32 or float64 (all_reduce also float16 on NCCL), contiguous, on
-//     device(). Anything else throws loom::Error naming the call and the tensor, before any
-//     communication (so the other ranks are then the ones who wait; see run_distributed).
-//   - All-reduce and broadcast work in place on the tensor's storage (Tensor is a handle, so a
-//     `const Tensor&` is written through, like Tensor::copy_).
+// Implementations: SingleProcessCommunicator (here; the identity), MpiCommunicator (CPU
+// tensors), NcclCommunicator (CUDA tensors). Every rank calls the same collectives in the same
+// order with the same shapes; tensors are float32 or float64 (all_reduce also float16 on NCCL),
+// contiguous and on device(), else loom::Error before any communication; results are written in
+// place through the `const Tensor&` handle. docs/labs/09-distributed.md, sections 3 and 8.
 // Leaves out: all-gather, reduce-scatter, point-to-point sends, sub-communicators (process
-// groups), asynchronous handles (every call returns when its result is ready), calling one
-// communicator from several threads at once.
+// groups), asynchronous handles, calling one communicator from several threads at once.
 #pragma once
 
 #include <functional>

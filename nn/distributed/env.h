@@ -1,28 +1,17 @@
 // nn/distributed/env.h: who am I? Rank, world size and local rank, read from the launcher's
 // environment variables, before (and without) starting MPI.
 //
-// Launchers, in the order they are looked for (the first one whose variables are present wins;
-// the order matters because launchers nest: mpirun inside a Slurm job still sees SLURM_*):
-//   "openmpi"  mpirun / mpiexec of Open MPI: OMPI_COMM_WORLD_RANK, _SIZE, _LOCAL_RANK, _LOCAL_SIZE
-//   "slurm"    srun (a job step): SLURM_PROCID, SLURM_STEP_NUM_TASKS or SLURM_NTASKS,
-//   SLURM_LOCALID,
-//              local size from SLURM_NTASKS_PER_NODE or the node's entry of
-//              SLURM_STEP_TASKS_PER_NODE / SLURM_TASKS_PER_NODE ("4(x2),3": 4 on nodes 0-1, 3 on 2)
-//              picked by SLURM_NODEID. Needs SLURM_STEP_ID: a batch script's own shell has
-//              SLURM_PROCID=0 and SLURM_NTASKS=N too, but it is one process, not N.
-//   "pmix"     another PMIx launcher (prterun): PMIX_RANK; the world size is not in the
-//              environment (world_size = 0: MpiCommunicator fills it in)
-//   "env"      torchrun-style variables: RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE
-//   "none"     none of the above: rank 0 of 1. A single-process run never starts MPI.
-// A variable that is present but malformed (not a number, negative, rank >= size) throws
-// loom::Error naming the variable and its value; a launcher is never silently skipped.
-//
-// This is what the launcher *says*. MpiCommunicator asks MPI itself after MPI_Init and checks the
-// two agree. srun without an MPI plugin (--mpi=none, Slurm's usual default) gives each task no
-// way to find the others: Open MPI then stops in MPI_Init with a message about how it was built,
-// other MPIs may start N independent one-process jobs (caught by that check).
-// mpi_launch_problem() names the first case before MPI_Init runs (checked with Slurm 22.05 and
-// Open MPI 4.1.4: docs/results/slurm-local-cpu.md).
+// Launchers, in the order they are looked for (the first whose variables are present wins, as
+// launchers nest: mpirun inside a Slurm job still sees SLURM_*):
+//   "openmpi"  mpirun / mpiexec: OMPI_COMM_WORLD_RANK, _SIZE, _LOCAL_RANK, _LOCAL_SIZE
+//   "slurm"    an srun step (SLURM_STEP_ID set: a batch script's own shell is one process):
+//              SLURM_PROCID, SLURM_STEP_NUM_TASKS or SLURM_NTASKS, SLURM_LOCALID, local size
+//              from SLURM_NTASKS_PER_NODE or this node's entry of SLURM_*TASKS_PER_NODE
+//   "pmix"     another PMIx launcher (prterun): PMIX_RANK; world size 0 until MPI says
+//   "env"      torchrun-style RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE
+//   "none"     none of the above: rank 0 of 1 (a single-process run never starts MPI)
+// A present but malformed variable throws loom::Error naming it and its value. What MPI then
+// says is checked against this (docs/labs/09-distributed.md, section 7).
 // Leaves out: hostnames, GPUs per node (the CUDA device is local_rank; set CUDA_VISIBLE_DEVICES
 // per rank to map differently), LSF/PBS launchers.
 #pragma once

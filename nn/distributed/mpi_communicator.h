@@ -3,25 +3,13 @@
 //   mpirun -n 2 ./train ...        (or: srun --mpi=pmix -n 2 ./train ...)
 //   MpiCommunicator comm;          // starts MPI on first use; rank()/world_size() from MPI
 //
-// MPI's lifetime: the first MpiCommunicator calls MPI_Init_thread (asking for
-// MPI_THREAD_MULTIPLE, so the watchdog thread may call MPI_Abort); MPI_Finalize runs once, when
-// the last MpiCommunicator is gone *and* the program exits (MPI cannot be started twice in one
-// process). If something else in the program started MPI already, loom uses it and leaves
-// finalizing to its owner. Each communicator works on its own duplicate of MPI_COMM_WORLD, so
-// its messages never mix with other MPI traffic in the program.
-//
-// Failure (docs/labs/09-distributed.md, "When a rank fails"):
-//   - errors returned by MPI become loom::Error naming the call (MPI_ERRORS_RETURN);
-//   - starting MPI also installs a std::terminate handler: an exception nobody catches prints
-//     "loom: rank R of N: failed: <what>" and calls MPI_Abort, so mpirun/srun end every rank
-//     (without it the dying rank would leave the others waiting in a collective);
-//   - run_distributed (communicator.h) does the same for exceptions escaping the training body;
-//   - each collective runs under the Watchdog (watchdog.h): one that waits longer than the
-//     timeout aborts the job with a message saying which collective and how long.
-// After MPI starts, the rank and size MPI reports are checked against what the launcher's
-// environment said (env.h): a mismatch (N separate one-process jobs, as some MPIs start under
-// srun without an MPI plugin) throws with the fix in the message. Before MPI starts,
-// mpi_launch_problem (env.h) refuses the case Open MPI cannot start at all (srun, no plugin).
+// The first MpiCommunicator starts MPI (MPI_THREAD_MULTIPLE, so the watchdog's thread may call
+// MPI_Abort) unless the program did; MPI_Finalize runs at exit if loom started it. Each
+// communicator works on its own duplicate of MPI_COMM_WORLD. MPI's errors become loom::Error
+// naming the call; an exception nobody catches (the std::terminate handler installed here) or a
+// collective past the watchdog's timeout ends every rank with MPI_Abort. MPI's rank and size are
+// checked against the launcher's (env.h). Why each of these: docs/labs/09-distributed.md,
+// sections 6 ("MPI's lifetime") and 8.
 // Leaves out: GPU-aware MPI (CUDA pointers to MPI_Allreduce; use NcclCommunicator), float16
 // (MPI has no half type), non-blocking collectives and overlap with backward.
 #pragma once

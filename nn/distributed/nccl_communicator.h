@@ -3,19 +3,13 @@
 //   mpirun -n 4 ./train --device cuda ...      (one process per GPU)
 //   NcclCommunicator comm;                      // cuda:local_rank, NCCL bootstrapped over MPI
 //
-// Start-up: an MpiCommunicator starts first (it gives rank, size and local rank, and carries
-// everything that is not a GPU tensor: host values, barrier, abort). The process uses GPU
-// cuda:local_rank (set_device), rank 0 makes an ncclUniqueId and MPI broadcasts it, then every
-// rank joins with ncclCommInitRank. Tensor collectives run on loom's current CUDA stream of that
-// device (cuda/stream.cuh), so the device orders them after the backward kernels that produced
-// the gradients and before the optimizer's kernels, with no event or host wait needed for that.
-// The host then waits for the collective to finish, for at most the watchdog's timeout, polling
-// NCCL's asynchronous error state: a rank that never joins becomes an error, not a hang (the
-// price: the host does not run ahead of the GPU across an all-reduce).
-//
-// Built only when CUDA is on and NCCL is found ($CUDA_HOME/include/nccl.h, libnccl); otherwise
-// nccl_communicator_stub.cpp provides a constructor that throws "this build has no NCCL".
-// This file has never run on a GPU in CI (no GPU there): see docs/labs/09-distributed.md.
+// An MpiCommunicator starts first: it gives rank, size and local rank, broadcasts rank 0's
+// ncclUniqueId, and carries everything that is not a GPU tensor (host values, barrier, abort).
+// Tensor collectives run on loom's current CUDA stream (cuda/stream.cuh), so the device orders
+// them after the backward kernels that made the gradients; the host then waits for each one,
+// polling NCCL's error state, for at most the watchdog's timeout (docs/labs/09-distributed.md,
+// section 6). Built only when CUDA is on and NCCL is found; otherwise the constructor
+// (nccl_communicator_stub.cpp) throws "this build has no NCCL". It has never run on a GPU.
 // Leaves out: several GPUs per process, NCCL's non-blocking communicators, process groups.
 #pragma once
 

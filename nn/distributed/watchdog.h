@@ -1,20 +1,16 @@
 // nn/distributed/watchdog.h: turns a collective that never finishes into an error.
 //
-// A collective returns only when every rank has joined it. If one rank died without taking the
-// job down, or took another code path and never calls the collective, the others wait forever:
-// the worst way for a cluster job to fail (it burns its allocation and says nothing). The
-// communicators wrap each collective in a Watchdog::Scope; a background thread checks the one
-// collective in flight and, when it has run longer than the timeout, calls `on_timeout` with
+// A collective returns only when every rank has joined it: if one rank died without taking the
+// job down, or never calls the collective, the others wait forever, burning the allocation in
+// silence. The communicators wrap each collective in a Watchdog::Scope; a background thread
+// checks the one in flight and, past the timeout, calls `on_timeout` with
 //   "all_reduce_sum (524288 bytes) did not finish within 600 s: another rank has probably
 //    failed or is not calling the same collectives"
-// and on_timeout ends the job (MpiCommunicator: MPI_Abort, so every rank exits).
-//
-// The timeout is a bound on one collective, *including the time spent waiting for the slowest
-// rank to arrive*: set it above the longest gap between ranks (e.g. rank 0 writing a large
-// checkpoint while the others wait at the next all-reduce). LOOM_DIST_TIMEOUT_S overrides the
-// default (600 s); 0 turns the watchdog off.
-// Leaves out: timing out work outside collectives (a rank stuck in an infinite loop between
-// collectives is caught by the *other* ranks' watchdogs, which is enough to end the job).
+// and on_timeout ends the job (MpiCommunicator: MPI_Abort, so every rank exits). The timeout
+// includes waiting for the slowest rank to arrive: set LOOM_DIST_TIMEOUT_S (default 600 s; 0 =
+// off) above the longest gap between ranks, e.g. rank 0 writing a large checkpoint.
+// Leaves out: timing out work outside collectives (a rank stuck between collectives is caught
+// by the *other* ranks' watchdogs, which is enough to end the job).
 #pragma once
 
 #include <chrono>

@@ -1,25 +1,16 @@
 // nn/optim/adam.h: Adam and AdamW with torch.optim's exact semantics (1.13, amsgrad off).
 //
-// For each parameter p with gradient g, at its step t = 1, 2, ...:
-//   Adam (L2):     g = g + weight_decay * p
-//   AdamW:         p = p * (1 - lr * weight_decay)              (decoupled, before the update)
-//   m = beta1 * m + (1 - beta1) * g                             ("exp_avg")
-//   v = beta2 * v + (1 - beta2) * g^2                           ("exp_avg_sq")
-//   p = p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-// eps is added AFTER the square root of the bias-corrected v, as PyTorch does.
-// Defaults: lr 1e-3, betas 0.9 / 0.999, eps 1e-8, weight_decay 0 (Adam) or 1e-2 (AdamW).
-//
-// Two implementations of the same update (tests check they agree):
-//   - fused (the default): adam_step_ (tensor/adam.h), ONE backend call per (device, dtype) for
-//     all parameters: on the CPU one vectorised loop per parameter over p, g, m, v with no
-//     temporaries (tensor/cpu/adam.cpp), on CUDA one multi-tensor kernel launch
-//     (cuda/kernels/adam.cu). Used for float32/float64 parameters whose gradient has their dtype.
+// The update, eps after the square root of the bias-corrected v as PyTorch has it, is written out
+// in docs/labs/03-layers.md ("Adam, as torch.optim computes it") and coded once per element in
+// tensor/kernels/adam_update.h. Defaults: lr 1e-3, betas 0.9 / 0.999, eps 1e-8, weight_decay 0
+// (Adam) or 1e-2 (AdamW). Two implementations, which the tests check agree:
+//   - fused (the default, float32/float64 parameters whose gradient has their dtype): one
+//     adam_step_ call (tensor/adam.h) per (device, dtype) for all parameters;
 //   - tensor ops (fused(false), and any parameter the fused path does not take, e.g. float16):
 //     the readable version, ~15 small ops per parameter.
-// The step count t of each parameter is a 0-d Int64 tensor on its device ("<param>.step" in the
-// state dict), advanced by the kernel itself. That is what lets step_if_finite(found_inf) hand
-// the loss scaler's overflow flag to the kernel: a skipped step writes nothing and does not
-// count, and the host never reads the flag (no synchronisation on a GPU; CUDA-Graph friendly).
+// Each parameter's step count t is a 0-d Int64 tensor on its device ("<param>.step" in the state
+// dict), advanced by the kernel: so step_if_finite(found_inf) can skip on the loss scaler's
+// flag without the host reading it, and a skipped step does not count.
 //
 // Leaves out: amsgrad, maximize, differentiable, a learning rate on the device (lr is a host
 // value passed to each call).

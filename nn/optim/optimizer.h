@@ -1,18 +1,13 @@
 // nn/optim/optimizer.h: the Optimizer base class: parameters by name, per-parameter state,
 // zero_grad, step, and state_dict for checkpoints (--resume).
 //
-// An optimizer holds the parameter handles (Variables share data with the Module) under names:
-// pass module.named_parameters() so a checkpoint names its state after PyTorch's parameter
-// names ("embedding.weight.exp_avg"), or plain Variables, which are named "0", "1", ...
-// Per-parameter state is a small map of tensors ("momentum_buffer", "exp_avg", ...) plus the
-// number of steps that parameter has taken (a parameter whose .grad is undefined is skipped and
-// does not count the step, as in PyTorch). SGD counts steps on the host; Adam keeps the count in
-// a 0-d Int64 tensor on the parameter's device, advanced by its kernel (so that a step the loss
-// scaler skips on the device does not count, without the host reading anything).
-//
-// step_if_finite(found_inf) is the loss scaler's sync-free path: an optimizer that can read the
-// overflow flag inside its own kernels (Adam's fused path) takes the device tensor and skips
-// itself; the others answer false and nn/amp/GradScaler reads the flag on the host instead.
+// Pass module.named_parameters() so a checkpoint names the state after PyTorch's parameter
+// names ("embedding.weight.exp_avg"); plain Variables are named "0", "1", .... A parameter whose
+// .grad is undefined is skipped and does not count the step, as in PyTorch. SGD counts steps on
+// the host; Adam in a 0-d Int64 tensor on the parameter's device, advanced by its kernel.
+// step_if_finite(found_inf) is the loss scaler's path without a host read: an optimizer whose
+// kernel can read the overflow flag (fused Adam) takes it and skips itself; the others answer
+// false and nn/amp/grad_scaler.h reads the flag on the host (docs/labs/07-mixed-precision.md).
 //
 // Leaves out: several parameter groups with their own settings (one group: lr() / set_lr()
 // is what learning-rate schedules need), closures for step(), LBFGS-style optimizers.

@@ -1,25 +1,18 @@
 // tensor/cpu/adam.cpp: the CPU backend's Adam/AdamW step (FusedKernels::adam_step; CUDA twin:
-// cuda/kernels/adam.cu; caller: tensor/adam.cpp; formulas: nn/optim/adam.h).
+// cuda/kernels/adam.cu; caller: tensor/adam.cpp; the update: tensor/kernels/adam_update.h).
 //
-// The call updates every parameter of an optimizer. Per parameter:
-//   1. if the loss scaler's flag *found_inf is set, nothing at all (checked once, up front);
-//   2. t = *step + 1, and the bias corrections lr / (1 - beta1^t), sqrt(1 - beta2^t) in double;
-//   3. ONE pass over its four buffers (p, g, m, v): each element read once, p, m, v written
-//      once, no temporaries;
-//   4. *step = t.
-// The step count lives in a buffer (not a host argument) because on a GPU it must stay on the
-// device, where the kernel advances it unless the step is skipped; the CPU does the same, so the
-// two backends have one contract and the tests can compare them.
+// Nothing at all if the loss scaler's *found_inf is set (checked once, up front). Else, per
+// parameter: t = *step + 1, the bias corrections in double, ONE pass over p, g, m, v (each
+// element read once, p, m, v written once, no temporaries), and *step = t. The step count lives in
+// a buffer because on a GPU it must stay on the device; the CPU keeps the same contract so the
+// tests can compare the two (docs/labs/03-layers.md, "Adam, as torch.optim computes it").
+// GCC vectorises the whole loop, std::sqrt included: the pointers are `__restrict`, Adam vs
+// AdamW is a template parameter, and tensor/CMakeLists.txt compiles this file with
+// -fno-math-errno (else sqrt stays a scalar call that could set errno).
 //
-// The arithmetic is in the buffers' type T (float for float32), like PyTorch's CPU kernels; the
-// constants are rounded to T once. The loop takes its four pointers `__restrict` (they never
-// overlap), Adam vs AdamW is a template parameter, and this file is compiled with
-// -fno-math-errno (tensor/CMakeLists.txt): so GCC vectorises the whole loop, std::sqrt
-// included (without the flag it must keep a scalar sqrt call that could set errno).
-//
-// Leaves out: threads (for the IMDB model's 131k parameters the step took ~0.24 ms on a loaded
-// machine, under 1% of its ~40 ms training step: docs/results/lstm-step-cpu.md), float16
-// parameters (master weights stay float32: lab 07), amsgrad.
+// Leaves out: threads (Adam took ~0.5 ms, well under 1% of an IMDB training step:
+// docs/results/lstm-step-cpu.md), float16 parameters (master weights stay float32: lab 07),
+// amsgrad.
 #include <cmath>
 
 #include "tensor/cpu/backend.h"

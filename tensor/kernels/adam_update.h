@@ -2,18 +2,14 @@
 // (tensor/cpu/adam.cpp) and the CUDA kernel (cuda/kernels/adam_kernels.cuh), so the two cannot
 // drift apart; and AdamHyper, the hyper-parameters its Tensor op (tensor/adam.h) takes.
 //
-// One optimizer step t (1-based) for parameter p with gradient g and moments m, v:
-//   Adam (L2):  g <- g + wd * p                       AdamW: p <- p * (1 - lr * wd)
-//   m <- beta1 * m + (1 - beta1) * g
-//   v <- beta2 * v + (1 - beta2) * g^2
-//   p <- p - step_size * m / (sqrt(v) / bc2_sqrt + eps)      (eps after the sqrt, as PyTorch)
-// with step_size = lr / (1 - beta1^t) and bc2_sqrt = sqrt(1 - beta2^t), the bias corrections
-// (nn/optim/adam.h has the derivation).
-//
-// Precision: the two bias corrections are computed in double, then every constant is rounded to
-// the buffers' type T once (adam_constants), and the element update runs in T (float for
-// float32 parameters, like PyTorch's kernels). Both backends call the same two functions with the
-// same types, so for float64 they agree bit for bit, and for float32 up to the device's pow.
+// Step t (1-based) of parameter p with gradient g and moments m, v (docs/labs/03-layers.md,
+// "Adam, as torch.optim computes it"):
+//   Adam: g += wd * p  |  AdamW: p *= 1 - lr * wd;   m = beta1 m + (1 - beta1) g;
+//   v = beta2 v + (1 - beta2) g^2;   p -= step_size * m / (sqrt(v) / bc2_sqrt + eps),
+// with step_size = lr / (1 - beta1^t), bc2_sqrt = sqrt(1 - beta2^t). The bias corrections are
+// computed in double and every constant is rounded to T once (adam_constants); the element
+// update runs in T. Both backends call these functions with the same types, so they agree bit
+// for bit in float64, and in float32 up to the device's pow.
 //
 // Leaves out: the loops, threads, vector loads and the step counter (the callers'), amsgrad,
 // float16 parameters (master weights stay float32).

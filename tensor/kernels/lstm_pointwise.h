@@ -1,25 +1,16 @@
 // tensor/kernels/lstm_pointwise.h: the LSTM cell's pointwise math, shared by the CPU and CUDA code.
 //
-// After the GEMMs of one timestep, everything an LSTM cell does is independent per
-// (batch row b, hidden unit j): four gate pre-activations in, a new cell and hidden state out.
-// This header holds that per-element math once, forward and backward side by side, as inline
-// functions that compile both as plain C++ (the CPU loop) and as CUDA device code (one thread per
-// element), so the two backends cannot drift apart. docs/labs/04-lstm-bptt.md derives each line.
-//
-// Gate order is PyTorch's: i (input), f (forget), g (cell candidate), o (output). In the fused
-// LSTM the pre-activations of row b are one [4H] slice of the step's GEMM output (x_t W_ih^T +
-// h_{t-1} W_hh^T + b_ih + b_hh), gate k of unit j at offset k*H + j.
-//
-//   forward:  i = sigmoid(pre_i)  f = sigmoid(pre_f)  g = tanh(pre_g)  o = sigmoid(pre_o)
-//             c = f*c_prev + i*g      tanh_c = tanh(c)      h = o*tanh_c
-//   backward: given dh (dL/dh_t, from the output and from step t+1's recurrent GEMM) and dc_next
-//             (dL/dc_t through c_{t+1}, i.e. step t+1's dc_prev), produce dL/dpre for the four
-//             gates and dc_prev = dL/dc_{t-1} through this step.
-// Saved for backward: the activated gates, tanh(c) and c_prev (= the previous step's c).
-//
-// Types: T is the storage type (float, double; Eigen::half or __half later), C the compute type
-// (float or double). Values are loaded as C, computed in C, stored back as T, so fp16 storage
-// keeps float arithmetic.
+// After the GEMMs of one timestep, everything an LSTM cell does is independent per (batch row b,
+// hidden unit j): four gate pre-activations in, a new cell and hidden state out. This header
+// holds that math once, forward and backward side by side, as inline functions that compile as
+// plain C++ (the CPU loop, tensor/cpu/lstm.cpp) and as CUDA device code (one thread per element),
+// so the two backends cannot drift apart. Gate order is PyTorch's (i, f, g, o): in a [4H] row of
+// pre-activations, gate k of unit j is at offset k*H + j. docs/labs/04-lstm-bptt.md derives each
+// line (sections 1-2) and says why backward needs exactly the activated gates, tanh(c) and
+// c_prev (section 3).
+// Types: T is the storage type (float, double; __half on the GPU), C the compute type (float or
+// double). Values are loaded as C, computed in C and stored as T, so fp16 storage keeps float
+// arithmetic.
 //
 // Leaves out: peephole connections, projections (proj_size), layer norm, and the GEMMs.
 #pragma once

@@ -1,18 +1,13 @@
 // tests/bench/bench_data.cpp: end-to-end timing of loom's text pipeline on the real IMDB archive.
 //
-// Pipeline (the same steps as tests/reference/data_pipeline.py, which run_data_bench.sh times in
-// the same run): read all 50,000 reviews from the .tar.gz (ImdbArchive: libdeflate inflates the
-// whole file, the tar is walked in memory), clean + tokenize them into a TokenCorpus (stopwords
-// removed; N threads), fit the vocabulary (num_words 500) on the
-// official train rows, encode all rows to max_len 100 ('pre'/'pre'). Runs once per thread count in
-// --threads and checks every run gives the same bytes as the first; --dump writes the first run's
-// vocabulary and encoding in the reference's text format so the driver can compare them.
-//
-// --prefetch-demo instead measures what prefetching hides: each batch of 100 raw reviews is
-// cleaned and encoded on demand (the producer), and a simulated training step busy-waits
-// --step-ms per batch (the consumer); run with 0, 1 and 2 worker threads.
-//
-// Not Google Benchmark: one end-to-end pass takes seconds and is itself the measurement.
+// The same steps as tests/reference/data_pipeline.py, which run_data_bench.sh times in the same
+// run: read all 50,000 reviews from the .tar.gz, clean + tokenize them (stopwords removed; N
+// threads), fit the vocabulary (num_words 500) on the official train rows, encode all rows to
+// max_len 100 ('pre'/'pre'). Runs once per thread count in --threads and checks every run gives
+// the same bytes as the first; --dump writes the first run's vocabulary and encoding in the
+// reference's text format so the driver can compare them. --prefetch-demo instead measures what
+// prefetching hides (see prefetch_demo). Not Google Benchmark: one end-to-end pass takes seconds
+// and is itself the measurement.
 // Usage: bench_data [ARCHIVE] [--threads 1,2] [--dump FILE] [--no-stopwords]
 //        bench_data [ARCHIVE] --prefetch-demo [--step-ms 10] [--batches 100]
 //        ARCHIVE defaults to $LOOM_IMDB_DATA (as for apps/imdb),
@@ -107,6 +102,8 @@ void busy_wait(double ms) {
   }
 }
 
+// Each batch of 100 raw reviews is cleaned and encoded on demand (the producer), and a simulated
+// training step busy-waits `step_ms` per batch (the consumer); run with 0, 1 and 2 worker threads.
 void prefetch_demo(const std::string& archive, double step_ms, int64_t batches) {
   const std::vector<TextExample> examples = read_aclimdb(archive);
   const TextPipeline pipeline;

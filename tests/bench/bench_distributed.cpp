@@ -6,19 +6,11 @@
 // The model is the study's at its real sizes (as bench_lstm_step.cpp): Embedding(500, 100) ->
 // fused LSTM(100, 100) -> last step -> Linear(100, 1) -> BCE-with-logits -> Adam, random tokens,
 // float32, one thread per process. The GLOBAL batch is 100: each of N ranks takes 100/N rows, so
-// the work per step is the same for every N and samples/s compares directly.
-//   BM_DdpStep      zero_grad, forward, backward, all_reduce_gradients, Adam; counters:
-//                   samples_per_s (global), allreduce_ms (per step, rank 0's share of the step)
-//   BM_AllReduce    all_reduce_sum of a float32 buffer: the model's gradient (130,901 floats,
-//                   0.52 MB) and larger sizes; counters: algbw (bytes / time) and busbw
-//                   (algbw * 2(N-1)/N, what a ring moves per rank; comparable across N)
-// Every rank runs the same fixed number of iterations (collectives must match across ranks, and
-// Google Benchmark would otherwise pick the count from each rank's own timing). Rank 0 reports;
-// the other ranks run silently. LOOM_DIST_BACKEND (auto, none, mpi, nccl; default auto) picks
-// the communicator: auto with 1 process is the single-process one (no MPI), the baseline a user
-// without a launcher gets. With nccl the model and buffers live on cuda:local_rank, and
-// BM_AllReduce times NCCL even with 1 process (BM_DdpStep skips the all-reduce at world size 1).
-// The GPU path has never run here (no GPU).
+// the work per step is the same for every N and samples/s compares directly. Every rank runs the
+// same fixed number of iterations (collectives must match across ranks, and Google Benchmark
+// would otherwise pick the count from each rank's own timing); rank 0 reports, the others run
+// silently. LOOM_DIST_BACKEND (auto, none, mpi, nccl; default auto) picks the communicator (see
+// main). The GPU path (nccl) has never run here (no GPU).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -48,6 +40,8 @@ constexpr int64_t kVocab = 500, kEmbed = 100, kHidden = 100, kGlobalBatch = 100,
 
 dist::Communicator* g_comm = nullptr;
 
+// zero_grad, forward, backward, all_reduce_gradients, Adam. Counters: samples_per_s (global),
+// allreduce_ms (per step, rank 0's share of the step; nothing to reduce at world size 1).
 void BM_DdpStep(benchmark::State& state) {
   dist::Communicator& comm = *g_comm;
   loom::set_num_threads(1);
@@ -91,6 +85,9 @@ void BM_DdpStep(benchmark::State& state) {
 }
 BENCHMARK(BM_DdpStep)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// all_reduce_sum of a float32 buffer: the model's gradient and larger sizes. Counters: algbw
+// (bytes / time) and busbw (algbw * 2(N-1)/N, what a ring moves per rank; comparable across N).
+// With nccl it times NCCL even with 1 process.
 void BM_AllReduce(benchmark::State& state) {
   dist::Communicator& comm = *g_comm;
   const Tensor buffer = loom::ones({state.range(0)}, comm.device());
@@ -103,7 +100,7 @@ void BM_AllReduce(benchmark::State& state) {
   state.counters["busbw"] =
       benchmark::Counter(bytes * 2 * (n - 1) / n, benchmark::Counter::kIsRate);
 }
-// 130901: the IMDB model's gradient in floats (50,000 + 80,800 + 101).
+// 130901: the IMDB model's gradient in floats (50,000 + 80,800 + 101 = 0.52 MB).
 BENCHMARK(BM_AllReduce)
     ->Arg(130901)
     ->Arg(1 << 20)
@@ -121,6 +118,8 @@ class SilentReporter : public benchmark::BenchmarkReporter {
 
 }  // namespace
 
+// auto with 1 process is the single-process communicator (no MPI): the baseline a user without a
+// launcher gets. With nccl the model and buffers live on cuda:local_rank.
 int main(int argc, char** argv) {
   const char* backend = std::getenv("LOOM_DIST_BACKEND");
   auto comm = dist::make_communicator(backend != nullptr ? backend : "auto");

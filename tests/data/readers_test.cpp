@@ -1,5 +1,6 @@
 // tests/data/readers_test.cpp: aclImdb (folder and .tar.gz), Kaggle CSV, series CSV and fastText
-// readers on tiny fixtures written here, with the bad-input cases of issue 4.
+// readers on tiny fixtures written here, and their bad input: each error names the path, or the
+// file and line.
 #include <gtest/gtest.h>
 
 #include <algorithm>

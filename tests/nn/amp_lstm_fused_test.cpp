@@ -3,30 +3,9 @@
 // Compared on the same float32 inputs and weights: the fused layer under autocast (F16), the
 // composed layer under autocast (C16: its matmuls go through autograd/ops/matmul_autocast.cpp)
 // and the fused layer in float32 (F32); on a CUDA device also F16 on the GPU against the CPU.
-//
-// The forward tolerance is a bound, derived, not tuned. float16 rounds with relative error at
-// most u = 2^-11. One gate pre-activation a = x W_ih^T + h W_hh^T + b is, in F16, a sum of
-// products of float16-rounded factors accumulated in float32, so it is off from the exact sum
-// (with the same h) by at most rho_F (|x| |W_ih|^T + |h| |W_hh|^T), rho_F = 2u + u^2 + k 2^-24
-// (two rounded factors, a k-term float32 sum). C16 also rounds each GEMM's result to float16:
-// rho_C = rho_F + u (1 + u)^2. That error then travels: through the gates (sigmoid' = s(1-s),
-// tanh' = 1 - t^2), into c_t = f c_{t-1} + i g and h_t = o tanh(c_t), and through h_{t-1}'s
-// error times |W_hh| into the next step's pre-activations. reference() runs the LSTM in float64
-// and this first-order propagation beside it, elementwise, giving e(rho) with every error sign
-// taken at its worst (a stacked layer's input carries the e of the layer below):
-// |F16 - exact| <= e(rho_F), so |F16 - C16| <= e(rho_F + rho_C) (e is linear in rho) and
-// |F16 - F32| <= e(rho_F) + float32's own error. Checked with a factor 1.25 for the
-// second-order terms left out (relative size ~u) and a floor of 1e-5 for float32 rounding
-// (each test prints how much of the bound it used: 1-25%).
-//
-// Gradients are held to a norm-wise bound, stated rather than derived element by element: each
-// product in a backward GEMM has rounded factors (dA, W, and x or h: 3u in F16; C16 also rounds
-// the result: 4u), and a gradient sums terms that crossed up to T steps of the recurrence, each
-// adding its rounding (the recurrence of these stable weights does not amplify), plus the
-// forward's error: max|g - g'| <= T * (rho terms + 1) u * max|g'|, i.e. T 8u for F16 vs C16 and
-// T 4u for F16 vs F32. This is a worst case (every rounding the same sign; random signs grow
-// like sqrt(T)): measured errors are 1e-4..6e-4, 20-100x inside, while a dropped term (e.g.
-// dW_hh's h0 product) or a misplaced thread slice is off by O(0.1) and fails it.
+// The tolerances are bounds, derived rather than tuned: the forward one elementwise (its
+// argument is above rho_fused, its computation in reference()), the gradients' norm-wise (above
+// expect_grad_close). docs/labs/07-mixed-precision.md, "How close", sums them up.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -50,6 +29,19 @@ constexpr double kSecondOrder = 1.25;     // room for the terms the first-order 
 constexpr double kFloat32Floor = 1e-5;    // float32 rounding of O(1) values over a few steps
 const Device kCuda{DeviceType::CUDA, 0};
 
+// The forward bound. float16 rounds with relative error at most u = 2^-11. One gate
+// pre-activation a = x W_ih^T + h W_hh^T + b is, in F16, a sum of products of float16-rounded
+// factors accumulated in float32, so it is off from the exact sum (with the same h) by at most
+// rho_F (|x| |W_ih|^T + |h| |W_hh|^T), rho_F = 2u + u^2 + k 2^-24 (two rounded factors, a
+// k-term float32 sum). C16 also rounds each GEMM's result to float16: rho_C = rho_F + u (1 + u)^2.
+// That error then travels: through the gates (sigmoid' = s(1-s), tanh' = 1 - t^2), into
+// c_t = f c_{t-1} + i g and h_t = o tanh(c_t), and through h_{t-1}'s error times |W_hh| into the
+// next step's pre-activations. reference() runs the LSTM in float64 and this first-order
+// propagation beside it, elementwise, giving e(rho) with every error sign taken at its worst (a
+// stacked layer's input carries the e of the layer below): |F16 - exact| <= e(rho_F), so
+// |F16 - C16| <= e(rho_F + rho_C) (e is linear in rho) and |F16 - F32| <= e(rho_F) + float32's
+// own error. Checked with a factor 1.25 for the second-order terms left out (relative size ~u)
+// and a floor of 1e-5 for float32 rounding (each test prints how much of the bound it used).
 double rho_fused(int64_t k) {
   return 2 * kU + kU * kU + static_cast<double>(k) * kF32;
 }
@@ -92,7 +84,7 @@ Outcome run(const LstmCase& c, LstmImpl impl, bool autocast, const std::vector<T
 }
 
 // The float64 LSTM of one direction and, beside it, the first-order error bound e for rho = 1
-// (see the file header). x [T, B, in] time-major, ex its own error bound (e of the layer below,
+// (see rho_fused). x [T, B, in] time-major, ex its own error bound (e of the layer below,
 // zeros for the input); h0, c0 [B, H]; all float64.
 struct Reference {
   Tensor out, c_n;          // [T, B, H], [B, H]
@@ -184,7 +176,14 @@ void expect_within_bound(const Tensor& got, const Tensor& want, const Tensor& er
   std::printf("  %-34s used %5.1f%% of its bound\n", what, 100 * worst);
 }
 
-// max|got - want| <= tau * max|want| (the norm-wise gradient bound of the file header).
+// max|got - want| <= tau * max|want|: the gradients' norm-wise bound, stated rather than derived
+// element by element. Each product in a backward GEMM has rounded factors (dA, W, and x or h: 3u
+// in F16; C16 also rounds the result: 4u), and a gradient sums terms that crossed up to T steps
+// of the recurrence, each adding its rounding (the recurrence of these stable weights does not
+// amplify), plus the forward's error: max|g - g'| <= T * (rho terms + 1) u * max|g'|, i.e. T 8u
+// for F16 vs C16 and T 4u for F16 vs F32. This is a worst case (every rounding the same sign;
+// random signs grow like sqrt(T)): measured errors are 1e-4..6e-4, 20-100x inside, while a
+// dropped term (e.g. dW_hh's h0 product) or a misplaced thread slice is off by O(0.1) and fails.
 void expect_grad_close(const Tensor& got, const Tensor& want, double tau, const std::string& what) {
   ASSERT_EQ(got.shape(), want.shape()) << what;
   EXPECT_EQ(got.dtype(), want.dtype()) << what;
@@ -247,8 +246,8 @@ TEST(AmpLstmFused, MatchesComposedAutocastAndFloat32WithinTheDerivedBounds) {
     compare_case(cases()[i], 100 + i);
 }
 
-// The CPU row split (tensor/cpu/lstm.cpp, tensor/cpu/matmul.cpp): at this size both the recurrence and the
-// backward GEMMs run as two slices, whose float16 A and float32 C offsets must line up.
+// The CPU row split (tensor/cpu/lstm.cpp, tensor/cpu/matmul.cpp): at this size both the recurrence
+// and the backward GEMMs run as two slices, whose float16 A and float32 C offsets must line up.
 TEST(AmpLstmFused, SplitAcrossThreadsMatchesTheSameBounds) {
   const int saved = get_num_threads();
   set_num_threads(2);

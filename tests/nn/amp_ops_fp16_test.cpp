@@ -1,32 +1,11 @@
 // tests/nn/amp_ops_fp16_test.cpp: float16 against float32 for every op of tensor/ops.h (forward)
 // and every differentiable op of autograd/functions.h (backward), lab 07.
 //
-// Method. Inputs are drawn in float32 and rounded to float16 once; the float32 reference runs
-// on those same rounded values (widened exactly). So the difference measures only what the op
-// does in float16, not the (separate, well-known) error of storing inputs in float16.
-//
-// Tolerances, with u = 2^-11 (float16's unit roundoff: round to nearest, 11-bit significand)
-// and atol = 2^-24 (float16's smallest subnormal: a result that lands among the subnormals is
-// off by up to half of that, whatever its relative error):
-//  - exact: ops that only move, select or compare values (neg, abs, sign, relu, max, min,
-//    clamp, where, masked_fill, comparisons, argmax, concat, stack, split, chunk,
-//    index_select, cast), since every float16 value is exactly a float32 value.
-//  - one rounding, |y16 - y32| <= u |y32| (+ atol): the CPU computes float16 elementwise ops
-//    in float and rounds once on store (tensor/README.md), and the float32 kernel evaluates the
-//    same float function, so only that final rounding differs. (+ 2^-24 |y32| for the float32
-//    reference's own rounding.)
-//  - accumulated (sum, mean, matmul, sum_to_shape, index_add): both dtypes accumulate in
-//    float, possibly in different orders, so the sums may differ by 2 n 2^-24 sum|x_i| before
-//    the float16 result is rounded (+ u |y32|). mean rounds twice (the sum, then the division):
-//    2u. index_add rounds after every addition: one u of the running magnitude per repeat.
-//    The magnitude sum|x_i| is the op applied to |inputs| (all these ops are linear).
-//  - backward: every rule here multiplies the upstream gradient g by O(1) factors computed
-//    from saved, rounded values (inputs in [-2, 2] or [0.5, 2], so no factor exceeds ~8),
-//    each multiplication or division adding one u; the only cancellations (1 - y^2 in tanh,
-//    1 - y in sigmoid) are of O(1) quantities, which costs O(u) absolute error times |g|.
-//    Hence a normwise bound  max|d16 - d32| <= k u (max|d32| + S max|g|) + atol, where k counts
-//    the roundings of the longest chain (stated per case) and S the terms summed per element
-//    (for broadcast reductions and GEMMs).
+// Inputs are drawn in float32 and rounded to float16 once; the float32 reference runs on those
+// same rounded values (widened exactly). So a difference measures only what the op does in
+// float16, not the (separate, well-known) error of storing inputs in float16. Each tolerance is
+// derived, not tuned: the argument sits above check_forward (three kinds of forward op) and
+// check_backward (a norm-wise bound per rule).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -89,6 +68,21 @@ std::vector<Tensor> to_dtype(const std::vector<Tensor>& xs, DType dt) {
   return out;
 }
 
+// The forward tolerances, with u = 2^-11 (float16's unit roundoff: round to nearest, 11-bit
+// significand) and atol = 2^-24 (float16's smallest subnormal: a result that lands among the
+// subnormals is off by up to half of that, whatever its relative error):
+//  - exact: ops that only move, select or compare values (neg, abs, sign, relu, max, min,
+//    clamp, where, masked_fill, comparisons, argmax, concat, stack, split, chunk,
+//    index_select, cast), since every float16 value is exactly a float32 value.
+//  - one rounding, |y16 - y32| <= u |y32| (+ atol): the CPU computes float16 elementwise ops
+//    in float and rounds once on store (tensor/README.md), and the float32 kernel evaluates the
+//    same float function, so only that final rounding differs. (+ 2^-24 |y32| for the float32
+//    reference's own rounding.)
+//  - accumulated (sum, mean, matmul, sum_to_shape, index_add): both dtypes accumulate in
+//    float, possibly in different orders, so the sums may differ by 2 n 2^-24 sum|x_i| before
+//    the float16 result is rounded (+ u |y32|). mean rounds twice (the sum, then the division):
+//    2u. index_add rounds after every addition: one u of the running magnitude per repeat.
+//    The magnitude sum|x_i| is the op applied to |inputs| (all these ops are linear).
 void check_forward(const Case& c) {
   SCOPED_TRACE(c.name);
   const Tensor y16 = c.f(to_dtype(c.inputs, kF16));
@@ -122,11 +116,12 @@ double acc(int64_t n) {
   return 2.0 * static_cast<double>(n) * kEps32;
 }
 
-TEST(AmpOpsFp16, EveryTensorOpMatchesFloat32Forward) {
-  const Inputs in = make_inputs();
+// The forward cases, in three groups: elementwise (binary, with a scalar, operators, unary,
+// selection), reductions and matmul, then joining, splitting and indexing.
+std::vector<Case> elementwise_cases(const Inputs& in) {
   const Tensor a = in.a, b = in.b, pos = in.pos, row = in.row, mask = in.mask;
-  const auto R = Kind::Rounded, E = Kind::Exact, A = Kind::Accumulated;
-  const std::vector<Case> cases = {
+  const auto R = Kind::Rounded, E = Kind::Exact;
+  return {
       // elementwise binary (broadcasting)
       {"add", [](auto& v) { return add(v[0], v[1]); }, {a, b}, R, 1},
       {"add broadcast", [](auto& v) { return add(v[0], v[1]); }, {a, row}, R, 1},
@@ -181,6 +176,13 @@ TEST(AmpOpsFp16, EveryTensorOpMatchesFloat32Forward) {
       {"where", [mask](auto& v) { return where(mask, v[0], v[1]); }, {a, b}, E},
       {"masked_fill", [mask](auto& v) { return masked_fill(v[0], mask, 0.25); }, {a}, E},
       {"cast to float32", [](auto& v) { return cast(v[0], kF32).to(v[0].dtype()); }, {a}, E},
+  };
+}
+
+std::vector<Case> reduction_and_matmul_cases(const Inputs& in) {
+  const Tensor a = in.a, b = in.b;
+  const auto E = Kind::Exact, A = Kind::Accumulated;
+  return {
       // reductions
       {"sum", [](auto& v) { return sum(v[0]); }, {a}, A, 1, acc(32)},
       {"sum dim 1", [](auto& v) { return sum(v[0], 1); }, {a}, A, 1, acc(8)},
@@ -211,6 +213,13 @@ TEST(AmpOpsFp16, EveryTensorOpMatchesFloat32Forward) {
        A,
        1,
        acc(8)},
+  };
+}
+
+std::vector<Case> join_and_index_cases(const Inputs& in) {
+  const Tensor a = in.a, b = in.b;
+  const auto E = Kind::Exact, A = Kind::Accumulated;
+  return {
       // joining and splitting
       {"concat",
        [](auto& v) {
@@ -252,8 +261,15 @@ TEST(AmpOpsFp16, EveryTensorOpMatchesFloat32Forward) {
        0,
        2 * kU + acc(3)},
   };
-  for (const Case& c : cases)
-    check_forward(c);
+}
+
+TEST(AmpOpsFp16, EveryTensorOpMatchesFloat32Forward) {
+  const Inputs in = make_inputs();
+  for (const std::vector<Case>& group :
+       {elementwise_cases(in), reduction_and_matmul_cases(in), join_and_index_cases(in)}) {
+    for (const Case& c : group)
+      check_forward(c);
+  }
 }
 
 // ---- backward ----------------------------------------------------------------------------
@@ -265,7 +281,7 @@ struct GradCase {
   VFn f;
   std::vector<Tensor> inputs;  // float32, float16-representable; all get gradients
   double k;                    // roundings along the longest chain
-  double s = 1;                // terms summed per gradient element (see the file header)
+  double s = 1;                // terms summed per gradient element (see check_backward)
 };
 
 // Gradients of sum(f(x) * g) for each input, in `dt`.
@@ -284,6 +300,13 @@ std::vector<Tensor> grads(const GradCase& c, DType dt, const Tensor& g) {
   return out;
 }
 
+// The backward tolerance. Every rule here multiplies the upstream gradient g by O(1) factors
+// computed from saved, rounded values (inputs in [-2, 2] or [0.5, 2], so no factor exceeds ~8),
+// each multiplication or division adding one u; the only cancellations (1 - y^2 in tanh, 1 - y
+// in sigmoid) are of O(1) quantities, which costs O(u) absolute error times |g|. Hence a
+// norm-wise bound  max|d16 - d32| <= k u (max|d32| + S max|g|) + atol, where k counts the
+// roundings of the longest chain (stated per case) and S the terms summed per element (for
+// broadcast reductions and GEMMs).
 void check_backward(const GradCase& c, Generator& gen) {
   SCOPED_TRACE(c.name);
   std::vector<Variable> probe;
@@ -301,11 +324,10 @@ void check_backward(const GradCase& c, Generator& gen) {
   }
 }
 
-TEST(AmpOpsFp16, EveryDifferentiableOpMatchesFloat32Backward) {
-  const Inputs in = make_inputs();
-  const Tensor a = in.a, b = in.b, pos = in.pos, row = in.row, mask = in.mask, idx_rep = in.idx_rep;
-  Generator gen(99);
-  const std::vector<GradCase> cases = {
+// The backward cases: arithmetic, GEMMs and reductions, then shape ops, joining and selection.
+std::vector<GradCase> arithmetic_grad_cases(const Inputs& in) {
+  const Tensor a = in.a, b = in.b, pos = in.pos, row = in.row;
+  return {
       // gradient = g (or -g), summed over the 4 broadcast rows for `row`: one rounding + sum
       {"add", [](auto& v) { return add(v[0], v[1]); }, {a, row}, 2, 4},
       {"sub", [](auto& v) { return sub(v[0], v[1]); }, {a, row}, 2, 4},
@@ -335,6 +357,12 @@ TEST(AmpOpsFp16, EveryDifferentiableOpMatchesFloat32Backward) {
       {"mean dim", [](auto& v) { return mean(v[0], 0); }, {a}, 1},
       {"max", [](auto& v) { return max(v[0]); }, {a}, 0},
       {"max dim", [](auto& v) { return max(v[0], 1); }, {a}, 0},
+  };
+}
+
+std::vector<GradCase> shape_and_selection_grad_cases(const Inputs& in) {
+  const Tensor a = in.a, b = in.b, row = in.row, mask = in.mask, idx_rep = in.idx_rep;
+  return {
       {"reshape",
        [](auto& v) {
          return reshape(v[0], {8, 4});
@@ -379,8 +407,16 @@ TEST(AmpOpsFp16, EveryDifferentiableOpMatchesFloat32Backward) {
       // backward casts the float32 gradient to the input's dtype: one rounding
       {"cast", [](auto& v) { return cast(v[0], kF32); }, {a}, 1},
   };
-  for (const GradCase& c : cases)
-    check_backward(c, gen);
+}
+
+TEST(AmpOpsFp16, EveryDifferentiableOpMatchesFloat32Backward) {
+  const Inputs in = make_inputs();
+  Generator gen(99);
+  for (const std::vector<GradCase>& group :
+       {arithmetic_grad_cases(in), shape_and_selection_grad_cases(in)}) {
+    for (const GradCase& c : group)
+      check_backward(c, gen);
+  }
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,119 +72,164 @@ double bce_with_logits(double x, double y) {
   return std::max(x, 0.0) - x * y + std::log1p(std::exp(-std::abs(x)));
 }
 
+// One LSTM fixture's configuration (its "config" metadata) and the records it is checked with.
+struct LstmConfig {
+  std::int64_t V, E, H, O, B, T, L, D;
+  bool bidir, batch_first, head_last;
+  DType dtype;
+  double tol;  // for values recomputed here from the file's own
+  double lr;
+  std::optional<std::int64_t> padding_idx;  // the embedding's, if it has one
+  // The flat offset of (b, t) in a [B, T, .] (batch_first) or [T, B, .] layout, in rows.
+  std::int64_t bt(std::int64_t b, std::int64_t t) const {
+    return batch_first ? b * T + t : t * B + b;
+  }
+};
+
+LstmConfig parse_config(const SafetensorsContents& c) {
+  const auto cfg = nlohmann::json::parse(c.metadata.at("config"));
+  LstmConfig k{};
+  k.V = cfg["vocab"], k.E = cfg["embed"], k.H = cfg["hidden"], k.O = cfg["out"];
+  k.B = cfg["batch"], k.T = cfg["seq"], k.L = cfg["layers"];
+  k.bidir = cfg["bidirectional"], k.batch_first = cfg["batch_first"];
+  k.head_last = cfg["head"] == "last";
+  k.D = k.bidir ? 2 : 1;
+  k.dtype = cfg["dtype"] == "float64" ? DType::Float64 : DType::Float32;
+  k.tol = k.dtype == DType::Float64 ? 1e-12 : 1e-5;
+  k.lr = cfg["lr"];
+  if (!cfg["padding_idx"].is_null()) k.padding_idx = cfg["padding_idx"].get<std::int64_t>();
+  return k;
+}
+
+// The parameters, by PyTorch's state_dict names.
+std::map<std::string, Shape> lstm_model_params(const LstmConfig& k) {
+  std::map<std::string, Shape> params = {{"embedding.weight", {k.V, k.E}},
+                                         {"linear.weight", {k.O, k.D * k.H}},
+                                         {"linear.bias", {k.O}}};
+  for (std::int64_t l = 0; l < k.L; ++l) {
+    for (const std::string sfx : {"", "_reverse"}) {
+      if (sfx == "_reverse" && !k.bidir) continue;
+      const std::string n = "_l" + std::to_string(l) + sfx;
+      params["lstm.weight_ih" + n] = {4 * k.H, l == 0 ? k.E : k.D * k.H};
+      params["lstm.weight_hh" + n] = {4 * k.H, k.H};
+      params["lstm.bias_ih" + n] = {4 * k.H};
+      params["lstm.bias_hh" + n] = {4 * k.H};
+    }
+  }
+  return params;
+}
+
+// Every tensor the fixture documents: the parameters, their gradients and two Adam steps, the
+// inputs and every intermediate output.
+std::map<std::string, Shape> lstm_fixture_names(const LstmConfig& k,
+                                                const std::map<std::string, Shape>& params) {
+  std::map<std::string, Shape> expected;
+  for (const auto& [n, s] : params) {
+    for (const std::string prefix : {"", "grad.", "adam1.", "adam2."})
+      expected[prefix + n] = s;
+  }
+  const Shape bt = k.batch_first ? Shape{k.B, k.T} : Shape{k.T, k.B};
+  expected["input.tokens"] = bt;
+  expected["input.labels"] = {k.B, k.O};
+  expected["out.embedding"] = {bt[0], bt[1], k.E};
+  expected["out.lstm"] = {bt[0], bt[1], k.D * k.H};
+  expected["out.h_n"] = {k.L * k.D, k.B, k.H};
+  expected["out.c_n"] = {k.L * k.D, k.B, k.H};
+  expected["out.logits"] = {k.B, k.O};
+  expected["out.loss"] = {};
+  return expected;
+}
+
+// out.embedding is a row lookup of embedding.weight.
+void expect_embedding_lookup(const SafetensorsContents& c, const LstmConfig& k) {
+  const auto tokens = as_double(c.at("input.tokens"));
+  const auto emb_w = as_double(c.at("embedding.weight")), emb = as_double(c.at("out.embedding"));
+  for (std::int64_t b = 0; b < k.B; ++b) {
+    for (std::int64_t t = 0; t < k.T; ++t) {
+      const auto tok = static_cast<std::int64_t>(tokens[k.bt(b, t)]);
+      ASSERT_TRUE(tok >= 0 && tok < k.V);
+      for (std::int64_t e = 0; e < k.E; ++e)
+        EXPECT_EQ(emb[k.bt(b, t) * k.E + e], emb_w[tok * k.E + e]);
+    }
+  }
+}
+
+// h_n's last layer: forward direction = output at t = T-1, reverse = output at t = 0. The Linear
+// sees the last timestep of the output sequence, or the concat of h_n's last layer; the loss is
+// the mean BCE with logits of its output.
+void expect_lstm_head_and_loss(const SafetensorsContents& c, const LstmConfig& k) {
+  const auto labels = as_double(c.at("input.labels"));
+  const auto seq = as_double(c.at("out.lstm")), h_n = as_double(c.at("out.h_n"));
+  const auto lin_w = as_double(c.at("linear.weight")), lin_b = as_double(c.at("linear.bias"));
+  const auto logits = as_double(c.at("out.logits"));
+  const std::int64_t B = k.B, T = k.T, H = k.H, D = k.D, L = k.L, O = k.O;
+  const auto h_at = [&](std::int64_t layer_dir, std::int64_t b, std::int64_t j) {
+    return h_n[(layer_dir * B + b) * H + j];
+  };
+  for (std::int64_t b = 0; b < B; ++b) {
+    for (std::int64_t j = 0; j < H; ++j) {
+      EXPECT_NEAR(h_at((L - 1) * D, b, j), seq[k.bt(b, T - 1) * D * H + j], k.tol);
+      if (k.bidir) {
+        EXPECT_NEAR(h_at(L * D - 1, b, j), seq[k.bt(b, 0) * D * H + H + j], k.tol);
+      }
+    }
+  }
+  double loss = 0;
+  for (std::int64_t b = 0; b < B; ++b) {
+    for (std::int64_t o = 0; o < O; ++o) {
+      double z = lin_b[o];
+      for (std::int64_t j = 0; j < D * H; ++j) {
+        const double feat =
+            k.head_last ? seq[k.bt(b, T - 1) * D * H + j] : h_at((L - 1) * D + j / H, b, j % H);
+        z += lin_w[o * D * H + j] * feat;
+      }
+      EXPECT_NEAR(z, logits[b * O + o], k.tol) << "logit " << b;
+      loss += bce_with_logits(logits[b * O + o], labels[b * O + o]) / static_cast<double>(B * O);
+    }
+  }
+  EXPECT_NEAR(loss, as_double(c.at("out.loss"))[0], k.tol);
+}
+
+// Adam's first step moves each weight by lr * g / (|g| + eps) (m-hat = g, v-hat = g^2).
+void expect_adam_first_step(const SafetensorsContents& c, const LstmConfig& k,
+                            const std::map<std::string, Shape>& params) {
+  for (const auto& [n, s] : params) {
+    const auto p = as_double(c.at(n)), g = as_double(c.at("grad." + n));
+    const auto p1 = as_double(c.at("adam1." + n));
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      EXPECT_NEAR(p1[i], p[i] - k.lr * g[i] / (std::abs(g[i]) + 1e-8), k.tol)
+          << n << "[" << i << "]";
+    }
+  }
+}
+
+// padding_idx: the row is zero, gets no gradient, and Adam leaves it at zero.
+void expect_padding_row_stays_zero(const SafetensorsContents& c, const LstmConfig& k) {
+  const auto tokens = as_double(c.at("input.tokens"));
+  const std::int64_t pad = *k.padding_idx;
+  EXPECT_TRUE(std::count(tokens.begin(), tokens.end(), static_cast<double>(pad)) > 0);
+  for (const std::string prefix : {"", "grad.", "adam2."}) {
+    const auto w = as_double(c.at(prefix + "embedding.weight"));
+    for (std::int64_t e = 0; e < k.E; ++e)
+      EXPECT_EQ(w[pad * k.E + e], 0.0) << prefix;
+  }
+}
+
 class LstmFixture : public ::testing::TestWithParam<std::string> {};
 
 }  // namespace
 
 TEST_P(LstmFixture, HoldsTheDocumentedTensorsAndWiring) {
   const auto c = load_safetensors(golden(GetParam()));
-  const auto cfg = nlohmann::json::parse(c.metadata.at("config"));
-  const std::int64_t V = cfg["vocab"], E = cfg["embed"], H = cfg["hidden"], O = cfg["out"];
-  const std::int64_t B = cfg["batch"], T = cfg["seq"], L = cfg["layers"];
-  const bool bidir = cfg["bidirectional"], batch_first = cfg["batch_first"];
-  const std::int64_t D = bidir ? 2 : 1;
-  const DType dtype = cfg["dtype"] == "float64" ? DType::Float64 : DType::Float32;
-  const double tol = dtype == DType::Float64 ? 1e-12 : 1e-5;
-
-  // The parameters, by PyTorch's state_dict names.
-  std::map<std::string, Shape> params = {
-      {"embedding.weight", {V, E}}, {"linear.weight", {O, D * H}}, {"linear.bias", {O}}};
-  for (std::int64_t l = 0; l < L; ++l) {
-    for (const std::string sfx : {"", "_reverse"}) {
-      if (sfx == "_reverse" && !bidir) continue;
-      const std::string k = "_l" + std::to_string(l) + sfx;
-      params["lstm.weight_ih" + k] = {4 * H, l == 0 ? E : D * H};
-      params["lstm.weight_hh" + k] = {4 * H, H};
-      params["lstm.bias_ih" + k] = {4 * H};
-      params["lstm.bias_hh" + k] = {4 * H};
-    }
-  }
-  std::map<std::string, Shape> expected;
-  for (const auto& [n, s] : params) {
-    for (const std::string prefix : {"", "grad.", "adam1.", "adam2."})
-      expected[prefix + n] = s;
-  }
-  const Shape bt = batch_first ? Shape{B, T} : Shape{T, B};
-  expected["input.tokens"] = bt;
-  expected["input.labels"] = {B, O};
-  expected["out.embedding"] = {bt[0], bt[1], E};
-  expected["out.lstm"] = {bt[0], bt[1], D * H};
-  expected["out.h_n"] = {L * D, B, H};
-  expected["out.c_n"] = {L * D, B, H};
-  expected["out.logits"] = {B, O};
-  expected["out.loss"] = {};
-  expect_names(c, expected, dtype, {{"input.tokens", DType::Int64}});
+  const LstmConfig k = parse_config(c);
+  const std::map<std::string, Shape> params = lstm_model_params(k);
+  expect_names(c, lstm_fixture_names(k, params), k.dtype, {{"input.tokens", DType::Int64}});
   if (HasFailure()) return;
 
-  const auto tokens = as_double(c.at("input.tokens")), labels = as_double(c.at("input.labels"));
-  const auto emb_w = as_double(c.at("embedding.weight")), emb = as_double(c.at("out.embedding"));
-  const auto seq = as_double(c.at("out.lstm")), h_n = as_double(c.at("out.h_n"));
-  const auto lin_w = as_double(c.at("linear.weight")), lin_b = as_double(c.at("linear.bias"));
-  const auto logits = as_double(c.at("out.logits"));
-  // Index helpers for the [B, T, .] (batch_first) or [T, B, .] layouts.
-  const auto bt_index = [&](std::int64_t b, std::int64_t t) {
-    return batch_first ? b * T + t : t * B + b;
-  };
-
-  // out.embedding is a row lookup of embedding.weight.
-  for (std::int64_t b = 0; b < B; ++b) {
-    for (std::int64_t t = 0; t < T; ++t) {
-      const auto tok = static_cast<std::int64_t>(tokens[bt_index(b, t)]);
-      ASSERT_TRUE(tok >= 0 && tok < V);
-      for (std::int64_t e = 0; e < E; ++e)
-        EXPECT_EQ(emb[bt_index(b, t) * E + e], emb_w[tok * E + e]);
-    }
-  }
-
-  // h_n's last layer: forward direction = output at t = T-1, reverse = output at t = 0.
-  const auto h_at = [&](std::int64_t layer_dir, std::int64_t b, std::int64_t j) {
-    return h_n[(layer_dir * B + b) * H + j];
-  };
-  for (std::int64_t b = 0; b < B; ++b) {
-    for (std::int64_t j = 0; j < H; ++j) {
-      EXPECT_NEAR(h_at((L - 1) * D, b, j), seq[bt_index(b, T - 1) * D * H + j], tol);
-      if (bidir) {
-        EXPECT_NEAR(h_at(L * D - 1, b, j), seq[bt_index(b, 0) * D * H + H + j], tol);
-      }
-    }
-  }
-
-  // The Linear sees the last timestep of the output sequence, or the concat of h_n's last layer.
-  double loss = 0;
-  for (std::int64_t b = 0; b < B; ++b) {
-    for (std::int64_t o = 0; o < O; ++o) {
-      double z = lin_b[o];
-      for (std::int64_t k = 0; k < D * H; ++k) {
-        const double feat = cfg["head"] == "last" ? seq[bt_index(b, T - 1) * D * H + k]
-                                                  : h_at((L - 1) * D + k / H, b, k % H);
-        z += lin_w[o * D * H + k] * feat;
-      }
-      EXPECT_NEAR(z, logits[b * O + o], tol) << "logit " << b;
-      loss += bce_with_logits(logits[b * O + o], labels[b * O + o]) / static_cast<double>(B * O);
-    }
-  }
-  EXPECT_NEAR(loss, as_double(c.at("out.loss"))[0], tol);
-
-  // Adam's first step moves each weight by lr * g / (|g| + eps) (m-hat = g, v-hat = g^2).
-  const double lr = cfg["lr"];
-  for (const auto& [n, s] : params) {
-    const auto p = as_double(c.at(n)), g = as_double(c.at("grad." + n));
-    const auto p1 = as_double(c.at("adam1." + n));
-    for (std::size_t i = 0; i < p.size(); ++i) {
-      EXPECT_NEAR(p1[i], p[i] - lr * g[i] / (std::abs(g[i]) + 1e-8), tol) << n << "[" << i << "]";
-    }
-  }
-
-  // padding_idx: the row is zero, gets no gradient, and Adam leaves it at zero.
-  if (!cfg["padding_idx"].is_null()) {
-    const std::int64_t pad = cfg["padding_idx"];
-    EXPECT_TRUE(std::count(tokens.begin(), tokens.end(), static_cast<double>(pad)) > 0);
-    for (const std::string prefix : {"", "grad.", "adam2."}) {
-      const auto w = as_double(c.at(prefix + "embedding.weight"));
-      for (std::int64_t e = 0; e < E; ++e)
-        EXPECT_EQ(w[pad * E + e], 0.0) << prefix;
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_embedding_lookup(c, k));
+  expect_lstm_head_and_loss(c, k);
+  expect_adam_first_step(c, k, params);
+  if (k.padding_idx) expect_padding_row_stays_zero(c, k);
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, LstmFixture,

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """tests/reference/torch_step_bench.py: time one PyTorch CPU training step of the IMDB baseline model.
 
-The model is the one apps/imdb trains (issue 5), without the dropouts (they cost little and
+The model is the one apps/imdb trains, without the dropouts (they cost little and
 make the step random): Embedding(500, 100) -> LSTM(100, hidden) -> Linear(hidden, 1) ->
 BCEWithLogits on the last timestep's hidden output, batch 100 x 100 tokens. One step is
 forward, backward and Adam (lr 1e-3). The data are random token ids and labels from a fixed
