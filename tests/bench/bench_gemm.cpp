@@ -98,6 +98,26 @@ void BM_StreamTriad(benchmark::State& state) {
                          benchmark::Counter::kIs1000);
 }
 
+// ---- the micro-kernels alone ---------------------------------------------------------------
+
+// One thread runs `kernel` over 13 B micro-panels of 64 k groups (all in L1, like the LSTM's B
+// block in L2): the kernel's own rate, the ceiling of every GEMM that uses it.
+template <typename TA, typename TB, typename TC>
+void BM_MicroKernel(benchmark::State& state, const cpu::gemm::MicroKernel<TA, TB, TC>* kernel) {
+  constexpr int G = cpu::gemm::kGroup<TA>;
+  const int64_t groups = 64, panels = 13;
+  const std::vector<TA> a(groups * kernel->mr * G, TA(1));
+  const std::vector<TB> b(panels * groups * kernel->nr * G, TB(1));
+  std::vector<TC> c(kernel->mr * kernel->nr);
+  const cpu::gemm::CTile<TC> tile{c.data(), kernel->nr, kernel->mr, kernel->nr, TC(1), TC(0)};
+  for (auto _ : state)
+    for (int64_t p = 0; p < panels; ++p)
+      kernel->run(groups, a.data(), b.data() + p * groups * kernel->nr * G, tile);
+  state.counters["GOP/s"] =
+      benchmark::Counter(2.0 * kernel->mr * kernel->nr * groups * G * panels * state.iterations(),
+                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
 // ---- the GEMMs -----------------------------------------------------------------------------
 
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -121,7 +141,7 @@ const OpenBlas& openblas() {
   return lib;
 }
 
-enum class Impl { LoomFp32, LoomBf16, LoomInt8, Eigen, LoomEigen, OpenBlas };
+enum class Impl { LoomFp32, LoomBf16, LoomInt8, Eigen, LoomEigen, OpenBlas, Naive };
 
 struct Operands {  // A [m, k], B [k, n], C [m, n], row-major, in every element type
   std::vector<float> a, b, c;
@@ -150,6 +170,17 @@ Operands make_operands(int64_t m, int64_t k, int64_t n) {
   return o;
 }
 
+// The textbook triple loop, C = A B (row-major, no transposes): the first step of the lab.
+void naive_gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float sum = 0;
+      for (int64_t p = 0; p < k; ++p)
+        sum += a[i * k + p] * b[p * n + j];
+      c[i * n + j] = sum;
+    }
+}
+
 // One product C = A B with `impl`.
 void run_once(Impl impl, Operands& o, const MatmulArgs& p) {
   const int m = static_cast<int>(p.m), n = static_cast<int>(p.n), k = static_cast<int>(p.k);
@@ -171,12 +202,17 @@ void run_once(Impl impl, Operands& o, const MatmulArgs& p) {
     case Impl::OpenBlas:  // CblasRowMajor = 101, CblasNoTrans = 111
       return openblas().sgemm(101, 111, 111, m, n, k, 1.0f, o.a.data(), k, o.b.data(), n, 0.0f,
                               o.c.data(), n);
+    case Impl::Naive:
+      return naive_gemm(o.a.data(), o.b.data(), o.c.data(), m, n, k);
   }
 }
 
+// range: m, k, n, threads, and (loom only) the kernel level, as a cpu::KernelLevel.
 void BM_Gemm(benchmark::State& state, Impl impl) {
   const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
   const int threads = static_cast<int>(state.range(3));
+  const cpu::KernelLevel saved = cpu::kernel_level();
+  if (state.range(4) >= 0) cpu::set_kernel_level(static_cast<cpu::KernelLevel>(state.range(4)));
   if (impl == Impl::OpenBlas && openblas().sgemm == nullptr) {
     state.SkipWithError("libopenblas.so.0 not found");
     return;
@@ -194,6 +230,7 @@ void BM_Gemm(benchmark::State& state, Impl impl) {
   state.counters["GOP/s"] =
       benchmark::Counter(2.0 * m * n * k * state.iterations(), benchmark::Counter::kIsRate,
                          benchmark::Counter::kIs1000);
+  cpu::set_kernel_level(saved);
 }
 
 void register_roofline() {
@@ -214,6 +251,22 @@ void register_roofline() {
           ->Arg(1)
           ->Arg(2)
           ->UseRealTime();
+  const cpu::KernelLevel level = cpu::kernel_level();
+  benchmark::RegisterBenchmark("kernel/fp32", BM_MicroKernel<float, float, float>,
+                               &cpu::gemm::f32_kernel(level))
+      ->ArgName("threads")
+      ->Arg(1)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("kernel/bf16", BM_MicroKernel<uint16_t, uint16_t, float>,
+                               &cpu::gemm::bf16_kernel(level))
+      ->ArgName("threads")
+      ->Arg(1)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("kernel/int8", BM_MicroKernel<uint8_t, int8_t, int32_t>,
+                               &cpu::gemm::u8s8_kernel(level))
+      ->ArgName("threads")
+      ->Arg(1)
+      ->UseRealTime();
   benchmark::RegisterBenchmark("stream/triad", BM_StreamTriad)
       ->ArgName("threads")
       ->Arg(1)
@@ -227,13 +280,29 @@ void register_gemms() {
       {"eigen", Impl::Eigen},        {"loom_eigen", Impl::LoomEigen}, {"openblas", Impl::OpenBlas}};
   const int64_t shapes[][3] = {
       {100, 100, 400}, {100, 400, 100}, {10000, 100, 400}, {1024, 1024, 1024}};
+  const std::vector<std::string> names = {"m", "k", "n", "threads", "level"};
   for (const auto& s : shapes)
     for (int threads : {1, 2})
       for (const auto& [name, impl] : impls)
         benchmark::RegisterBenchmark((std::string("gemm/") + name).c_str(), BM_Gemm, impl)
-            ->Args({s[0], s[1], s[2], threads})
-            ->ArgNames({"m", "k", "n", "threads"})
+            ->Args({s[0], s[1], s[2], threads, -1})
+            ->ArgNames(names)
             ->UseRealTime();
+  // The lab's staircase, one thread: the triple loop, then the packed GEMM with the scalar
+  // reference kernel, the AVX2 kernel and (above) the AVX-512 one.
+  for (const auto& s : {shapes[0], shapes[3]}) {
+    benchmark::RegisterBenchmark("gemm/naive", BM_Gemm, Impl::Naive)
+        ->Args({s[0], s[1], s[2], 1, -1})
+        ->ArgNames(names)
+        ->UseRealTime();
+    for (cpu::KernelLevel level : {cpu::KernelLevel::Reference, cpu::KernelLevel::Avx2})
+      benchmark::RegisterBenchmark(
+          (std::string("gemm/loom_fp32_") + cpu::kernel_level_name(level)).c_str(), BM_Gemm,
+          Impl::LoomFp32)
+          ->Args({s[0], s[1], s[2], 1, static_cast<int64_t>(level)})
+          ->ArgNames(names)
+          ->UseRealTime();
+  }
 }
 
 }  // namespace

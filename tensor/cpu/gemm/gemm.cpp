@@ -1,5 +1,5 @@
-// tensor/cpu/gemm/gemm.cpp: the GEMM driver: checks, tasks over threads, and per task the
-// loops of the BLIS/GotoBLAS algorithm around the micro-kernel.
+// tensor/cpu/gemm/gemm.cpp: the GEMM driver: the checks, and the loops of the BLIS/GotoBLAS
+// algorithm around the micro-kernel, with OpenMP threads over units of work.
 //
 // One implementation for the three element types (templates on TA, TB, TC):
 //   for each block of nc columns:

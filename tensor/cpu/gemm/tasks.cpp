@@ -2,8 +2,8 @@
 //
 // Units are A micro-panels first: an A micro-panel is packed by the unit that uses it, so more
 // runs per micro-panel mean packing it again. Runs are added only when there are fewer A
-// micro-panels than kTargetUnits (m < 8 mr: the LSTM's 100 rows) and the product has at least
-// kMinUnitWork multiply-adds per unit.
+// micro-panels than kTargetUnits (m < 8 mr: 80 rows for the AVX-512 kernels; the LSTM's 100
+// rows make 10 micro-panels) and each unit keeps at least kMinUnitWork multiply-adds.
 #include "tensor/cpu/gemm/tasks.h"
 
 #include <algorithm>
