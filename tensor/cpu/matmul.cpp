@@ -3,8 +3,9 @@
 //
 // Each operand is an Eigen::Map of a row-major matrix with an outer stride (the leading
 // dimension), so a transposed view costs nothing: Eigen reads the Map with .transpose().
-// float16 converts to float, multiplies in float and rounds the result (the CUDA backend does
-// the same with float accumulation).
+// float16 and bfloat16 convert to float, multiply in float and round the result (the CUDA
+// backend does the same with float accumulation). int8 and uint8 have no matmul here: their
+// products need wider sums (tensor/cpu/gemm/gemm.h's u8 x s8 -> s32).
 //
 // Threads: loom, not Eigen, splits a product (Eigen runs single-threaded). A large product
 // splits its output rows, or a batch its matrices, into one slice per thread, each slice a
@@ -74,10 +75,11 @@ void matmul_impl(const T* a, const T* b, T* c, const MatmulArgs& p) {
   }
 }
 
-// The float32 copy of `n` float16 values (an operand of a float16 or mixed GEMM).
+// The float32 copy of `n` float16 or bfloat16 (H) values (an operand of a 16-bit or mixed GEMM).
+template <typename H>
 std::vector<float> widen(const void* src, int64_t n) {
   std::vector<float> out(static_cast<std::size_t>(n));
-  const auto* h = static_cast<const Eigen::half*>(src);
+  const auto* h = static_cast<const H*>(src);
   for (int64_t i = 0; i < n; ++i)
     out[i] = static_cast<float>(h[i]);
   return out;
@@ -93,11 +95,12 @@ int64_t span_b(const MatmulArgs& p) {
                              p.ldb);
 }
 
-// float16: widen A, B (and C when read) to float, multiply, round C back.
-void matmul_half(const void* a, const void* b, void* c, const MatmulArgs& p) {
-  const std::vector<float> fa = widen(a, span_a(p)), fb = widen(b, span_b(p));
+// float16 or bfloat16 (H): widen A, B (and C when read) to float, multiply, round C back.
+template <typename H>
+void matmul_narrow(const void* a, const void* b, void* c, const MatmulArgs& p) {
+  const std::vector<float> fa = widen<H>(a, span_a(p)), fb = widen<H>(b, span_b(p));
   std::vector<float> fc(matmul_operand_span(p.batch, p.stride_c, p.m, p.n, p.ldc));
-  auto* hc = static_cast<Eigen::half*>(c);
+  auto* hc = static_cast<H*>(c);
   if (p.beta != 0.0) {
     for (std::size_t i = 0; i < fc.size(); ++i)
       fc[i] = static_cast<float>(hc[i]);
@@ -108,7 +111,7 @@ void matmul_half(const void* a, const void* b, void* c, const MatmulArgs& p) {
     for (int64_t r = 0; r < p.m; ++r)
       for (int64_t col = 0; col < p.n; ++col) {
         const int64_t off = bi * p.stride_c + r * p.ldc + col;
-        hc[off] = static_cast<Eigen::half>(fc[off]);
+        hc[off] = static_cast<H>(fc[off]);
       }
 }
 
@@ -130,8 +133,12 @@ void CpuBackend::matmul(const void* a, const void* b, void* c, DType dtype, cons
       return matmul_impl(static_cast<const int64_t*>(a), static_cast<const int64_t*>(b),
                          static_cast<int64_t*>(c), p);
     case DType::Float16:
-      return matmul_half(a, b, c, p);
+      return matmul_narrow<Eigen::half>(a, b, c, p);
+    case DType::BFloat16:
+      return matmul_narrow<Eigen::bfloat16>(a, b, c, p);
     case DType::Bool:
+    case DType::Int8:
+    case DType::UInt8:
       break;
   }
   LOOM_FAIL("matmul: not supported for dtype ", dtype_name(dtype));
@@ -145,7 +152,8 @@ void CpuBackend::matmul_mixed(const void* a, const void* b, DType ab_dtype, void
              "matmul_mixed: supports float16 x float16 -> float32, got ", dtype_name(ab_dtype),
              " -> ", dtype_name(c_dtype));
   if (p.m == 0 || p.n == 0 || p.batch == 0) return;
-  const std::vector<float> fa = widen(a, span_a(p)), fb = widen(b, span_b(p));
+  const std::vector<float> fa = widen<Eigen::half>(a, span_a(p));
+  const std::vector<float> fb = widen<Eigen::half>(b, span_b(p));
   matmul_impl(fa.data(), fb.data(), static_cast<float*>(c), p);
 }
 
