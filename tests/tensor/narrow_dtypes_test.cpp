@@ -321,6 +321,8 @@ TEST(NarrowDTypes, Bfloat16ReductionsAgainstFloat32) {
 }
 
 TEST(NarrowDTypes, Bfloat16MatmulAgainstFloat32) {
+  // Both run on the packed GEMM (tensor/cpu/gemm/), summing in float32: matmul_mixed keeps the
+  // float32 result, matmul rounds it to bfloat16 once.
   const int64_t m = 17, k = 300, n = 23;
   const Tensor a = uniform_values({m, k}, -1, 1, 301), b = uniform_values({k, n}, -1, 1, 302);
   const Tensor ab = a.to(DType::BFloat16), bb = b.to(DType::BFloat16);
@@ -339,6 +341,12 @@ TEST(NarrowDTypes, Bfloat16MatmulAgainstFloat32) {
   for (size_t i = 0; i < ys.size(); ++i)
     bound[i] = mag[i] * k * kU32 + kU * std::fabs(r[i]);
   expect_within("matmul on rounded inputs", got, on_rounded, bound);
+  const Tensor mixed = matmul_mixed(ab, bb);
+  ASSERT_EQ(mixed.dtype(), DType::Float32);
+  expect_rounded_float_math("matmul = matmul_mixed rounded", got, mixed);
+  for (size_t i = 0; i < ys.size(); ++i)
+    bound[i] = mag[i] * k * kU32;
+  expect_within("matmul_mixed on rounded inputs", mixed, on_rounded, bound);
 }
 
 TEST(NarrowDTypes, Bfloat16IndexOps) {
