@@ -37,7 +37,7 @@ constexpr const char* kUnsupportedDtypes[] = {
     "I16", "U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "C64"};
 
 bool dtype_from_safetensors(const std::string& s, DType* out) {
-  for (DType d : kAllDTypes) {
+  for (DType d : kEveryDType) {
     if (s == safetensors_dtype_name(d)) {
       *out = d;
       return true;

@@ -53,9 +53,9 @@ const char* dtype_name(DType dtype) {
 }
 
 DType dtype_from_name(const std::string& name) {
-  static_assert(sizeof(kAllDTypes) / sizeof(kAllDTypes[0]) == int(DType::UInt8) + 1,
-                "kAllDTypes lists every DType");
-  for (DType d : kAllDTypes) {
+  static_assert(sizeof(kEveryDType) / sizeof(kEveryDType[0]) == int(DType::UInt8) + 1,
+                "kEveryDType lists every DType");
+  for (DType d : kEveryDType) {
     if (name == dtype_name(d)) return d;
   }
   throw std::invalid_argument("unknown dtype '" + name +

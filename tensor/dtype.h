@@ -26,9 +26,9 @@ enum class DType : std::uint8_t {
   UInt8
 };
 // Every DType, in enum order (for loops over the names).
-inline constexpr DType kAllDTypes[] = {DType::Float64,  DType::Float32, DType::Float16,
-                                       DType::Int32,    DType::Int64,   DType::Bool,
-                                       DType::BFloat16, DType::Int8,    DType::UInt8};
+inline constexpr DType kEveryDType[] = {DType::Float64,  DType::Float32, DType::Float16,
+                                        DType::Int32,    DType::Int64,   DType::Bool,
+                                        DType::BFloat16, DType::Int8,    DType::UInt8};
 
 // Bytes per element.
 std::size_t dtype_size(DType dtype);

@@ -78,7 +78,7 @@ void expect_rounded_float_math(const std::string& what, const Tensor& bf16_resul
 }  // namespace
 
 TEST(NarrowDTypes, NamesSizesAndKinds) {
-  for (DType d : kAllDTypes)
+  for (DType d : kEveryDType)
     EXPECT_EQ(dtype_from_name(dtype_name(d)), d) << dtype_name(d);
   EXPECT_STREQ(dtype_name(DType::BFloat16), "bfloat16");
   EXPECT_EQ(dtype_size(DType::BFloat16), 2u);
