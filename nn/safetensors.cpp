@@ -33,13 +33,11 @@ constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;  // the reference impleme
 constexpr const char* kMetadataKey = "__metadata__";
 
 // safetensors dtype names that are valid in the format but have no loom DType.
-constexpr const char* kUnsupportedDtypes[] = {"BF16", "U8",      "I8",      "I16",     "U16",
-                                              "U32",  "U64",     "F8_E4M3", "F8_E5M2", "F8_E8M0",
-                                              "F4",   "F6_E2M3", "F6_E3M2", "C64"};
+constexpr const char* kUnsupportedDtypes[] = {
+    "I16", "U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "C64"};
 
 bool dtype_from_safetensors(const std::string& s, DType* out) {
-  for (DType d :
-       {DType::Float64, DType::Float32, DType::Float16, DType::Int32, DType::Int64, DType::Bool}) {
+  for (DType d : kEveryDType) {
     if (s == safetensors_dtype_name(d)) {
       *out = d;
       return true;
@@ -280,6 +278,12 @@ const char* safetensors_dtype_name(DType dtype) {
       return "I64";
     case DType::Bool:
       return "BOOL";
+    case DType::BFloat16:
+      return "BF16";
+    case DType::Int8:
+      return "I8";
+    case DType::UInt8:
+      return "U8";
   }
   LOOM_FAIL("safetensors_dtype_name: unknown DType value ", static_cast<int>(dtype));
 }

@@ -11,7 +11,7 @@
 // records onto a Module and an optimizer (docs/labs/03-layers.md, "Checkpoints").
 //
 // Leaves out: memory-mapping (checkpoints here are megabytes, so files are read whole), the
-// dtypes loom has no type for (BF16, U8, I8, I16, U16, U32, U64, F8_*: rejected with a message
+// dtypes loom has no type for (I16, U16, U32, U64, F8_*, F6_*, F4, C64: rejected with a message
 // naming the tensor), and big-endian hosts (refused at compile time).
 #pragma once
 
@@ -75,12 +75,13 @@ std::vector<std::uint8_t> encode_safetensors(const std::vector<TensorRecord>& te
 SafetensorsContents decode_safetensors(const std::vector<std::uint8_t>& file,
                                        const std::string& source);
 
-// safetensors' dtype strings for loom's dtypes: "F64" "F32" "F16" "I32" "I64" "BOOL".
+// safetensors' dtype strings for loom's dtypes: "F64" "F32" "F16" "BF16" "I32" "I64" "I8" "U8"
+// "BOOL".
 const char* safetensors_dtype_name(DType dtype);
 
 // Typed helpers for tests and for code that has plain vectors. `T` must match `dtype` in size
-// (double for Float64, float for Float32, std::int64_t for Int64, ...); Float16 and Bool
-// records carry their raw bytes (uint16_t / uint8_t).
+// (double for Float64, float for Float32, std::int64_t for Int64, ...); Float16, BFloat16 and
+// Bool records carry their raw bytes (uint16_t / uint8_t).
 template <typename T>
 TensorRecord make_record(std::string name, DType dtype, std::vector<std::int64_t> shape,
                          const std::vector<T>& values) {

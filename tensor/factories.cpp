@@ -88,6 +88,8 @@ template Tensor from_vector<double>(const std::vector<double>&, const Shape&, De
 template Tensor from_vector<float>(const std::vector<float>&, const Shape&, Device);
 template Tensor from_vector<int32_t>(const std::vector<int32_t>&, const Shape&, Device);
 template Tensor from_vector<int64_t>(const std::vector<int64_t>&, const Shape&, Device);
+template Tensor from_vector<int8_t>(const std::vector<int8_t>&, const Shape&, Device);
+template Tensor from_vector<uint8_t>(const std::vector<uint8_t>&, const Shape&, Device);
 template Tensor from_vector<bool>(const std::vector<bool>&, const Shape&, Device);
 
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions o) {

@@ -22,7 +22,8 @@ namespace loom {
 // [B, 4H] row); the cell math is tensor/kernels/lstm_pointwise.h. Buffers are time-major and
 // indexed by t in input order also when `reverse` (then the steps run t = T-1 .. 0). Two dtypes:
 // `state` (float32 or float64) for the gates, c, tanh(c), h and every gradient, and `gemm`
-// (== state, or float16) for the recurrent GEMM's operands W_hh and h (mixed precision).
+// (== state, or float16 or bfloat16) for the recurrent GEMM's operands W_hh and h (mixed
+// precision; the CUDA backend takes float16 only).
 struct LstmRecurrence {
   int64_t T = 0, B = 0, H = 0;
   bool reverse = false;
@@ -118,7 +119,8 @@ class FusedKernels {
                                 const AmpScaleUpdate& args) = 0;
 
   // C = alpha op(A) op(B) + beta C exactly as Backend::matmul, with A and B in `ab_dtype`
-  // (float16) and C in `c_dtype` (float32): float32 accumulation, no rounding of C to float16.
+  // (float16; bfloat16 on the CPU) and C in `c_dtype` (float32): float32 accumulation, no
+  // rounding of C to 16 bits.
   virtual void matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
                             const MatmulArgs& args) = 0;
 };

@@ -4,7 +4,8 @@
 //
 // Every buffer is time-major ([T, B, ...]) so each step's slice is one contiguous block, and is
 // indexed by t in input order also when `reverse`. The GEMMs run on raw buffers through the
-// backend's matmul (or its mixed float16 x float16 -> float32 GEMM when gemm_dtype is float16):
+// backend's matmul (or its mixed 16-bit x 16-bit -> float32 GEMM when gemm_dtype is float16 or
+// bfloat16):
 // several of them read a window of a buffer (the steps after the first), which a Tensor matmul
 // would first copy.
 #include "tensor/lstm.h"
@@ -73,8 +74,10 @@ void check_forward_args(const Tensor& x, const Tensor& h0, const Tensor& c0, con
   LOOM_CHECK(state == DType::Float32 || state == DType::Float64,
              "LSTM: the biases (and so the state) must be float32 or float64, got ",
              dtype_name(state));
-  LOOM_CHECK(gemm_dt == state || (gemm_dt == DType::Float16 && state == DType::Float32),
-             "LSTM: the GEMMs run in the state dtype or in float16 with a float32 state, got ",
+  const bool mixed = gemm_dt == DType::Float16 || gemm_dt == DType::BFloat16;
+  LOOM_CHECK(gemm_dt == state || (mixed && state == DType::Float32),
+             "LSTM: the GEMMs run in the state dtype or in float16 or bfloat16 with a float32 "
+             "state, got ",
              dtype_name(gemm_dt), " with ", dtype_name(state));
   for (const Tensor* t : {&x, &h0, &c0, &w_ih, &w_hh, &b_hh}) {
     LOOM_CHECK(t->device() == x.device(), "LSTM: every argument must be on ", x.device().str(),

@@ -7,8 +7,8 @@
 //   backward: 1. the recurrence backward: dL/d(pre-activations) of every step, dh0, dc0
 //             2. one GEMM each for dx, dW_ih and dW_hh over all steps; a column sum for the biases
 // Precision is a dtype: the state (gates, c, h, gradients) has the biases' dtype (float32 or
-// float64); the GEMMs read `gemm_dtype` operands (the state dtype, or float16 with a float32
-// state: mixed precision, lab 07).
+// float64); the GEMMs read `gemm_dtype` operands (the state dtype, or float16 or bfloat16 with
+// a float32 state: mixed precision, lab 07; bfloat16 runs on the CPU only, lab 10).
 //
 // Leaves out: dropout (between layers: nn/lstm.cpp), peepholes, projections, packed sequences.
 #pragma once

@@ -93,9 +93,10 @@ Tensor sum_to_shape(const Tensor& x, const Shape& shape);
 // Both operands need >= 2 dims; batch dims broadcast. Transposed views (a.t(),
 // x.transpose(-1, -2)) are read in place through the backend's transpose flags.
 Tensor matmul(const Tensor& a, const Tensor& b);
-// The same product of float16 operands with a float32 result, accumulated in float32 and never
-// rounded to float16 (cuBLAS GemmEx with fp32 compute; the CPU widens the operands). Needs the
-// backend's fused kernels (tensor/fused_kernels.h).
+// The same product of float16 (or, on the CPU, bfloat16) operands with a float32 result,
+// accumulated in float32 and never rounded to 16 bits (cuBLAS GemmEx with fp32 compute; the CPU
+// widens float16 operands and runs bfloat16 on its packed GEMM). Needs the backend's fused
+// kernels (tensor/fused_kernels.h).
 Tensor matmul_mixed(const Tensor& a, const Tensor& b);
 
 // ---- joining and splitting ---------------------------------------------------------------

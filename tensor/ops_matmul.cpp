@@ -76,8 +76,8 @@ GemmPlan plan_gemm(const char* op, const Tensor& a, const Tensor& b, DType out_d
   LOOM_CHECK(a.dtype() == b.dtype(), op, ": dtype mismatch ", dtype_name(a.dtype()), " ",
              shape_str(a.shape()), " vs ", dtype_name(b.dtype()), " ", shape_str(b.shape()));
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
-  LOOM_CHECK(b.size(-2) == k, op, ": shapes ", shape_str(a.shape()), " and ",
-             shape_str(b.shape()), " cannot be multiplied (", k, " != ", b.size(-2), ")");
+  LOOM_CHECK(b.size(-2) == k, op, ": shapes ", shape_str(a.shape()), " and ", shape_str(b.shape()),
+             " cannot be multiplied (", k, " != ", b.size(-2), ")");
   const Shape batch_a(a.shape().begin(), a.shape().end() - 2);
   const Shape batch_b(b.shape().begin(), b.shape().end() - 2);
   const Shape batch = broadcast_shapes(batch_a, batch_b, op);
@@ -113,12 +113,13 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor matmul_mixed(const Tensor& a, const Tensor& b) {
-  LOOM_CHECK(a.defined() && a.dtype() == DType::Float16, "matmul_mixed: operands must be ",
-             "float16, got ", a.defined() ? dtype_name(a.dtype()) : "undefined");
+  LOOM_CHECK(a.defined() && (a.dtype() == DType::Float16 || a.dtype() == DType::BFloat16),
+             "matmul_mixed: operands must be float16 or bfloat16, got ",
+             a.defined() ? dtype_name(a.dtype()) : "undefined");
   GemmPlan p = plan_gemm("matmul_mixed", a, b, DType::Float32);
   if (!p.empty)
     fused_kernels_for(a.device(), "matmul_mixed")
-        .matmul_mixed(p.A.t.raw_data(), p.B.t.raw_data(), DType::Float16, p.out.raw_data(),
+        .matmul_mixed(p.A.t.raw_data(), p.B.t.raw_data(), a.dtype(), p.out.raw_data(),
                       DType::Float32, p.args);
   return p.out;
 }

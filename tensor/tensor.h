@@ -35,7 +35,7 @@ struct TensorOptions {
   TensorOptions(DType d, Device dev) : dtype(d), device(dev) {}
 };
 
-// The DType of a C++ element type (double, float, int32_t, int64_t, bool).
+// The DType of a C++ element type (double, float, int32_t, int64_t, int8_t, uint8_t, bool).
 template <typename T>
 constexpr DType dtype_of();
 template <>
@@ -53,6 +53,14 @@ constexpr DType dtype_of<int32_t>() {
 template <>
 constexpr DType dtype_of<int64_t>() {
   return DType::Int64;
+}
+template <>
+constexpr DType dtype_of<int8_t>() {
+  return DType::Int8;
+}
+template <>
+constexpr DType dtype_of<uint8_t>() {
+  return DType::UInt8;
 }
 template <>
 constexpr DType dtype_of<bool>() {
@@ -75,7 +83,7 @@ class Tensor {
   Device device() const;
   int64_t offset() const;  // element offset into the storage
   const StoragePtr& storage() const;
-  bool is_contiguous() const;    // dense row-major (size-1 dims may have any stride)
+  bool is_contiguous() const;  // dense row-major (size-1 dims may have any stride)
 
   // ---- data access ------------------------------------------------------------------
   // Pointer to the first element on the tensor's device (any dtype).
@@ -179,6 +187,8 @@ extern template Tensor from_vector<double>(const std::vector<double>&, const Sha
 extern template Tensor from_vector<float>(const std::vector<float>&, const Shape&, Device);
 extern template Tensor from_vector<int32_t>(const std::vector<int32_t>&, const Shape&, Device);
 extern template Tensor from_vector<int64_t>(const std::vector<int64_t>&, const Shape&, Device);
+extern template Tensor from_vector<int8_t>(const std::vector<int8_t>&, const Shape&, Device);
+extern template Tensor from_vector<uint8_t>(const std::vector<uint8_t>&, const Shape&, Device);
 extern template Tensor from_vector<bool>(const std::vector<bool>&, const Shape&, Device);
 
 }  // namespace loom

@@ -1,7 +1,10 @@
 // tensor/cpu/copy_cast.cpp: fill, strided gather/scatter (compact, strided_write) and cast.
 //
 // compact and strided_write only move bytes, so they are written per element size (1, 2, 4,
-// 8 bytes) rather than per dtype.
+// 8 bytes) rather than per dtype. A cast converts through the compute types (float for float16
+// and bfloat16): float to bfloat16 rounds to nearest even; float64 to bfloat16 rounds twice
+// (to float, then to bfloat16), which gives the nearest bfloat16 all the same because float
+// keeps 24 significand bits, more than 2 x 8 + 2 (double rounding is innocuous then).
 #include <cstring>
 
 #include "tensor/cpu/backend.h"
@@ -88,13 +91,27 @@ void by_size(DType dtype, F&& f) {
   LOOM_FAIL("cpu: unsupported element size ", dtype_size(dtype));
 }
 
+// One value (in a compute type) to D. A floating value into int8 or uint8 truncates toward zero
+// and wraps modulo 256, as PyTorch does, instead of the undefined behaviour of a float-to-integer
+// conversion out of the type's range (for finite values within int64's range).
+template <typename D, typename V>
+D convert(V v) {
+  if constexpr (std::is_same_v<D, bool>) {
+    return v != V(0);
+  } else if constexpr (std::is_integral_v<D> && sizeof(D) == 1 && !std::is_integral_v<V>) {
+    return static_cast<D>(static_cast<int64_t>(v));
+  } else {
+    return static_cast<D>(static_cast<ComputeT<D>>(v));
+  }
+}
+
 }  // namespace
 
 void CpuBackend::fill(void* dst, DType dtype, int64_t n, double value) {
   dispatch_dtype(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* p = static_cast<T*>(dst);
-    const T v = static_cast<T>(static_cast<ComputeT<T>>(value));
+    const T v = convert<T>(value);
     for (int64_t i = 0; i < n; ++i)
       p[i] = v;
   });
@@ -127,12 +144,7 @@ void CpuBackend::cast(const void* src, DType src_dtype, void* dst, DType dst_dty
       D* d = static_cast<D*>(dst);
       for (int64_t i = 0; i < n; ++i) {
         // Go through the compute type (float for half) so every pair converts.
-        const auto v = static_cast<ComputeT<S>>(s[i]);
-        if constexpr (std::is_same_v<D, bool>) {
-          d[i] = v != ComputeT<S>(0);
-        } else {
-          d[i] = static_cast<D>(static_cast<ComputeT<D>>(v));
-        }
+        d[i] = convert<D>(static_cast<ComputeT<S>>(s[i]));
       }
     });
   });

@@ -1,7 +1,8 @@
 // tensor/cpu/elementwise.cpp: unary, unary-with-scalar, binary and where kernels.
 //
 // float32/float64 use Eigen array expressions over Maps of the buffers (vectorised exp,
-// tanh, ...). float16 converts blocks to float, runs the float kernel and rounds on store.
+// tanh, ...). float16 and bfloat16 convert blocks to float, run the float kernel and round on
+// store.
 // Integer dtypes take a plain loop and support only the ops that make sense for them.
 #include <algorithm>
 #include <cmath>
@@ -18,7 +19,7 @@ using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
 template <typename T>
 using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
-constexpr int64_t kHalfBlock = 2048;  // float16 is processed in blocks of this many elements
+constexpr int64_t kNarrowBlock = 2048;  // 16-bit floats are processed in blocks of this many
 
 template <typename T>
 void unary_float(UnaryOp op, const T* xp, T* yp, int64_t n) {
@@ -255,15 +256,13 @@ void binary_int(BinaryOp op, const T* a, const T* b, void* outp, int64_t n) {
   }
 }
 
-// Runs a float kernel on float16 data: converts blocks of each input to float, runs
-// `kernel(float_inputs..., float_out, len)` and rounds the output back (or keeps bool).
-template <typename K>
-void half_blocks(int64_t n, const Eigen::half* a, const Eigen::half* b, void* out, bool out_bool,
-                 K&& kernel) {
-  std::vector<float> fa(kHalfBlock), fb(b ? kHalfBlock : 0), fo(kHalfBlock);
-  std::vector<char> bo(out_bool ? kHalfBlock : 0);
-  for (int64_t start = 0; start < n; start += kHalfBlock) {
-    const int64_t len = std::min(kHalfBlock, n - start);
+// Runs a float kernel on float16 or bfloat16 (H) data: converts blocks of each input to float,
+// runs `kernel(float_inputs..., float_out, len)` and rounds the output back (or keeps bool).
+template <typename H, typename K>
+void narrow_blocks(int64_t n, const H* a, const H* b, void* out, bool out_bool, K&& kernel) {
+  std::vector<float> fa(kNarrowBlock), fb(b ? kNarrowBlock : 0), fo(kNarrowBlock);
+  for (int64_t start = 0; start < n; start += kNarrowBlock) {
+    const int64_t len = std::min(kNarrowBlock, n - start);
     for (int64_t i = 0; i < len; ++i)
       fa[i] = static_cast<float>(a[start + i]);
     if (b) {
@@ -274,9 +273,9 @@ void half_blocks(int64_t n, const Eigen::half* a, const Eigen::half* b, void* ou
       kernel(fa.data(), fb.data(), static_cast<void*>(static_cast<bool*>(out) + start), len);
     } else {
       kernel(fa.data(), fb.data(), static_cast<void*>(fo.data()), len);
-      Eigen::half* o = static_cast<Eigen::half*>(out) + start;
+      H* o = static_cast<H*>(out) + start;
       for (int64_t i = 0; i < len; ++i)
-        o[i] = static_cast<Eigen::half>(fo[i]);
+        o[i] = static_cast<H>(fo[i]);
     }
   }
 }
@@ -286,11 +285,11 @@ void half_blocks(int64_t n, const Eigen::half* a, const Eigen::half* b, void* ou
 void CpuBackend::unary(UnaryOp op, const void* x, void* y, DType dtype, int64_t n) {
   dispatch_dtype(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if constexpr (std::is_same_v<T, Eigen::half>) {
-      half_blocks(n, static_cast<const T*>(x), nullptr, y, false,
-                  [&](const float* fx, const float*, void* fo, int64_t len) {
-                    unary_float<float>(op, fx, static_cast<float*>(fo), len);
-                  });
+    if constexpr (kIsNarrowFloat<T>) {
+      narrow_blocks<T>(n, static_cast<const T*>(x), nullptr, y, false,
+                       [&](const float* fx, const float*, void* fo, int64_t len) {
+                         unary_float<float>(op, fx, static_cast<float*>(fo), len);
+                       });
     } else if constexpr (std::is_floating_point_v<T>) {
       unary_float<T>(op, static_cast<const T*>(x), static_cast<T*>(y), n);
     } else if constexpr (std::is_same_v<T, bool>) {
@@ -305,12 +304,12 @@ void CpuBackend::unary_scalar(ScalarOp op, const void* x, double s, void* y, DTy
                               int64_t n) {
   dispatch_dtype(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if constexpr (std::is_same_v<T, Eigen::half>) {
-      half_blocks(n, static_cast<const T*>(x), nullptr, y, false,
-                  [&](const float* fx, const float*, void* fo, int64_t len) {
-                    scalar_float<float>(op, fx, static_cast<float>(s), static_cast<float*>(fo),
-                                        len);
-                  });
+    if constexpr (kIsNarrowFloat<T>) {
+      narrow_blocks<T>(n, static_cast<const T*>(x), nullptr, y, false,
+                       [&](const float* fx, const float*, void* fo, int64_t len) {
+                         scalar_float<float>(op, fx, static_cast<float>(s), static_cast<float*>(fo),
+                                             len);
+                       });
     } else if constexpr (std::is_floating_point_v<T>) {
       scalar_float<T>(op, static_cast<const T*>(x), static_cast<T>(s), static_cast<T*>(y), n);
     } else if constexpr (std::is_same_v<T, bool>) {
@@ -325,11 +324,12 @@ void CpuBackend::binary(BinaryOp op, const void* a, const void* b, void* out, DT
                         int64_t n) {
   dispatch_dtype(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if constexpr (std::is_same_v<T, Eigen::half>) {
-      half_blocks(n, static_cast<const T*>(a), static_cast<const T*>(b), out, is_comparison(op),
-                  [&](const float* fa, const float* fb, void* fo, int64_t len) {
-                    binary_float<float>(op, fa, fb, fo, len);
-                  });
+    if constexpr (kIsNarrowFloat<T>) {
+      narrow_blocks<T>(n, static_cast<const T*>(a), static_cast<const T*>(b), out,
+                       is_comparison(op),
+                       [&](const float* fa, const float* fb, void* fo, int64_t len) {
+                         binary_float<float>(op, fa, fb, fo, len);
+                       });
     } else if constexpr (std::is_floating_point_v<T>) {
       binary_float<T>(op, static_cast<const T*>(a), static_cast<const T*>(b), out, n);
     } else {

@@ -162,10 +162,13 @@ TEST(SafetensorsCorruption, MissingOrMalformedFields) {
 }
 
 TEST(SafetensorsCorruption, Dtypes) {
-  expect_error(file_with(R"({"w": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}})", 4),
-               {"unsupported dtype BF16 for tensor 'w'"});
-  expect_error(file_with(R"({"w": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]}})", 2),
-               {"unsupported dtype U8 for tensor 'w'"});
+  expect_error(file_with(R"({"w": {"dtype": "I16", "shape": [2], "data_offsets": [0, 4]}})", 4),
+               {"unsupported dtype I16 for tensor 'w'"});
+  expect_error(file_with(R"({"w": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}})", 2),
+               {"unsupported dtype F8_E4M3 for tensor 'w'"});
+  // A BF16 tensor's size is checked like any other's: 2 elements are 4 bytes, not 2.
+  expect_error(file_with(R"({"w": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 2]}})", 2),
+               {"tensor 'w'"});
   expect_error(file_with(R"({"w": {"dtype": "F33", "shape": [2], "data_offsets": [0, 8]}})", 8),
                {"unknown dtype F33 for tensor 'w'"});
   auto f = file_with(R"({"m": {"dtype": "BOOL", "shape": [2], "data_offsets": [0, 2]}})", 2);

@@ -55,6 +55,10 @@ std::vector<TensorRecord> every_dtype() {
       make_record<std::int32_t>("i32", DType::Int32, {2}, {-7, 2147483647}),
       make_record<std::int64_t>("i64", DType::Int64, {3}, {-1, 1LL << 40, 499}),
       make_record<std::uint8_t>("mask", DType::Bool, {5}, {1, 0, 0, 1, 1}),
+      // bfloat16 as raw bits: 1.0, -2.0, 0.5, the largest finite bfloat16 (0x1.fep127).
+      make_record<std::uint16_t>("bf16", DType::BFloat16, {4}, {0x3F80, 0xC000, 0x3F00, 0x7F7F}),
+      make_record<std::int8_t>("i8", DType::Int8, {3}, {-128, 127, -1}),
+      make_record<std::uint8_t>("u8", DType::UInt8, {3}, {0, 255, 128}),
   };
 }
 
@@ -127,7 +131,8 @@ TEST(SafetensorsLayout, FollowsTheFormat) {
   EXPECT_EQ(j["__metadata__"]["k"], "v");
   // Larger elements first, then by name; every tensor starts at a multiple of its element size.
   const std::vector<std::pair<std::string, std::uint64_t>> order = {
-      {"f64", 8}, {"i64", 8}, {"f32", 4}, {"i32", 4}, {"f16", 2}, {"mask", 1}};
+      {"f64", 8}, {"i64", 8}, {"f32", 4},  {"i32", 4}, {"bf16", 2},
+      {"f16", 2}, {"i8", 1},  {"mask", 1}, {"u8", 1}};
   std::uint64_t offset = 0;
   for (const auto& [name, elem] : order) {
     const auto offs = j[name]["data_offsets"];
@@ -237,7 +242,7 @@ TEST_F(SafetensorsFiles, PythonReferenceReaderReadsLoomFiles) {
   const auto j = nlohmann::json::parse(in);
   EXPECT_EQ(j["metadata"]["framework"], "loom");
   const auto& t = j["tensors"];
-  ASSERT_EQ(t.size(), 6u);
+  ASSERT_EQ(t.size(), 9u);
   EXPECT_EQ(t["f64"]["values"], nlohmann::json({1.5, -2.25, 1e300, -0.0}));
   EXPECT_EQ(t["f32"]["values"][0].get<double>(), 3.5);
   EXPECT_FLOAT_EQ(t["f32"]["values"][1].get<float>(), -1e-30f);
@@ -245,6 +250,10 @@ TEST_F(SafetensorsFiles, PythonReferenceReaderReadsLoomFiles) {
   EXPECT_EQ(t["i32"]["values"], nlohmann::json({-7, 2147483647}));
   EXPECT_EQ(t["i64"]["values"], nlohmann::json({-1, 1LL << 40, 499}));
   EXPECT_EQ(t["mask"]["values"], nlohmann::json({true, false, false, true, true}));
+  EXPECT_EQ(t["bf16"]["values"], nlohmann::json({1.0, -2.0, 0.5, 0x1.fep127}));
+  EXPECT_EQ(t["i8"]["values"], nlohmann::json({-128, 127, -1}));
+  EXPECT_EQ(t["u8"]["values"], nlohmann::json({0, 255, 128}));
+  EXPECT_EQ(t["bf16"]["dtype"], "BF16");
   EXPECT_EQ(t["f64"]["shape"], nlohmann::json({2, 2}));
   EXPECT_EQ(t["mask"]["dtype"], "BOOL");
 }

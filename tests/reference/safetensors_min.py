@@ -12,7 +12,7 @@ wrote) with this reader and prints its contents as JSON, which tests/nn/safetens
 compares with what loom meant to write.
 
 A tensor here is (dtype, shape, raw bytes); `from_torch`/`to_torch` convert when torch is
-available. Leaves out: memory mapping, dtypes other than F64 F32 F16 I64 I32 BOOL.
+available. Leaves out: memory mapping, dtypes other than F64 F32 F16 BF16 I64 I32 I8 U8 BOOL.
 
   /usr/bin/python3 tests/reference/safetensors_min.py dump FILE
 """
@@ -20,8 +20,10 @@ import json
 import struct
 import sys
 
-DTYPE_SIZE = {"F64": 8, "F32": 4, "F16": 2, "I64": 8, "I32": 4, "BOOL": 1}
-STRUCT_CODE = {"F64": "d", "F32": "f", "F16": "e", "I64": "q", "I32": "i", "BOOL": "?"}
+DTYPE_SIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I8": 1, "U8": 1, "BOOL": 1}
+# BF16 has no struct code: its 16 bits are the top half of a float32 (see values()).
+STRUCT_CODE = {"F64": "d", "F32": "f", "F16": "e", "BF16": "H", "I64": "q", "I32": "i", "I8": "b", "U8": "B",
+               "BOOL": "?"}
 MAX_HEADER = 100_000_000
 
 
@@ -97,10 +99,14 @@ def load(path):
 def values(dtype, data):
     """The elements of a tensor's bytes as a flat Python list."""
     count = len(data) // DTYPE_SIZE[dtype]
-    return list(struct.unpack("<" + STRUCT_CODE[dtype] * count, data))
+    out = list(struct.unpack("<" + STRUCT_CODE[dtype] * count, data))
+    if dtype == "BF16":  # the bits, shifted into the top half of a float32
+        out = [struct.unpack("<f", struct.pack("<I", bits << 16))[0] for bits in out]
+    return out
 
 
-TORCH_TO_ST = {"float64": "F64", "float32": "F32", "float16": "F16", "int64": "I64", "int32": "I32", "bool": "BOOL"}
+TORCH_TO_ST = {"float64": "F64", "float32": "F32", "float16": "F16", "int64": "I64", "int32": "I32", "int8": "I8",
+               "uint8": "U8", "bool": "BOOL"}
 
 
 def from_torch(t):

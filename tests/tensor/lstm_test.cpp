@@ -4,7 +4,8 @@
 // 1. The recurrence's contract (tensor/fused_kernels.h) against the plain double reference of
 //    tests/nn/lstm_persistent_reference.h: float64, float32 with the rows split over threads,
 //    reverse, every optional buffer (c_n, dc_n, dh0, dc0) present or null, and mixed precision
-//    (float16 GEMM operands, float32 state). Outputs start as NaN so an unwritten element fails.
+//    (float16 or bfloat16 GEMM operands, float32 state; bfloat16 on the packed GEMM). Outputs start
+//    as NaN so an unwritten element fails.
 // 2. The vectorised cell (built with -ffast-math) against the scalar double math, element by
 //    element (a one-step recurrence with W_hh = 0 is exactly the cell).
 // 3. The Tensor ops: a batch-first x gives the same numbers as a time-major copy and gets its
@@ -60,7 +61,7 @@ void check_contract(const ContractCase& k) {
                (k.optional ? " with optional buffers" : " without") + " state " +
                loom::dtype_name(k.state) + " gemm " + loom::dtype_name(k.gemm));
   Buffers b = loom::nn::testing::random_inputs(s, 17);
-  std::fill(b.dh_n.begin(), b.dh_n.end(), 0.0);  // not part of this contract
+  std::fill(b.dh_n.begin(), b.dh_n.end(), 0.0);                   // not part of this contract
   if (!k.optional) std::fill(b.dc_n.begin(), b.dc_n.end(), 0.0);  // null dc_n means zero
   loom::nn::testing::reference(s, k.reverse, b);
   const int64_t n4 = s.T * s.B * 4 * s.H, n = s.T * s.B * s.H, bh = s.B * s.H;
@@ -73,10 +74,9 @@ void check_contract(const ContractCase& k) {
   const Tensor hg = nan(n, k.gemm);
   const loom::LstmRecurrence r{s.T, s.B, s.H, k.reverse, k.state, k.gemm, false};
   loom::FusedKernels& fk = loom::cpu::cpu_backend();
-  fk.lstm_recurrence_forward(r, {gates.raw_data(), w.raw_data(), h0.raw_data(), c0.raw_data(),
-                                 c.raw_data(), tc.raw_data(), h.raw_data(),
-                                 mixed ? hg.raw_data() : nullptr,
-                                 k.optional ? cn.raw_data() : nullptr});
+  fk.lstm_recurrence_forward(
+      r, {gates.raw_data(), w.raw_data(), h0.raw_data(), c0.raw_data(), c.raw_data(), tc.raw_data(),
+          h.raw_data(), mixed ? hg.raw_data() : nullptr, k.optional ? cn.raw_data() : nullptr});
   EXPECT_LE(rel_err(gates, b.act), k.tol) << "act";
   EXPECT_LE(rel_err(c, b.c), k.tol) << "c";
   EXPECT_LE(rel_err(tc, b.tanh_c), k.tol) << "tanh_c";
@@ -121,12 +121,15 @@ TEST(LstmRecurrence, MatchesThePlainReferenceInFloat32WithRowsSplitOverThreads) 
   check_contract({{8, 40, 48}, true, false, DType::Float32, DType::Float32, 1e-5});
 }
 
-TEST(LstmRecurrence, MixedPrecisionStaysWithinFloat16RoundingOfTheReference) {
-  // W_hh, h0 and every h_{t-1} (and, backward, every dL/dgates) are rounded to float16 (8
-  // fraction bits below 2^-11 relative error each) before float32 GEMMs of H = 12 terms: the
-  // error stays a few 1e-3 relative at these sizes.
-  for (bool reverse : {false, true})
+TEST(LstmRecurrence, MixedPrecisionStaysWithinTheGemmDtypesRoundingOfTheReference) {
+  // W_hh, h0 and every h_{t-1} (and, backward, every dL/dgates) are rounded to the gemm dtype
+  // before float32 GEMMs of H = 12 terms: float16 keeps 11 significand bits (relative error
+  // 2^-11 each), bfloat16 8 (2^-8, 8x more). Allowed: 10 units for float16, 2.5 for bfloat16
+  // (1e-2; at these sizes the bfloat16 error stays under 1 unit, 3.9e-3).
+  for (bool reverse : {false, true}) {
     check_contract({{5, 3, 12}, reverse, true, DType::Float32, DType::Float16, 5e-3});
+    check_contract({{5, 3, 12}, reverse, true, DType::Float32, DType::BFloat16, 1e-2});
+  }
 }
 
 // The vectorised cell against the scalar double math: a one-step recurrence with W_hh = 0 reads
@@ -138,25 +141,27 @@ TEST(LstmRecurrence, TheVectorisedCellMatchesTheScalarMath) {
   const Tensor c_prev = loom::uniform({B, H}, -2, 2, g, DType::Float64);
   const Tensor dh = loom::uniform({B, H}, -1, 1, g, DType::Float64);
   const Tensor dc_next = loom::uniform({B, H}, -1, 1, g, DType::Float64);
-  const Tensor w = loom::zeros({4 * H, H}, DType::Float64), h0 = loom::zeros({B, H}, DType::Float64);
+  const Tensor w = loom::zeros({4 * H, H}, DType::Float64),
+               h0 = loom::zeros({B, H}, DType::Float64);
   const Tensor act = pre.clone(), c = loom::empty({B, H}, DType::Float64),
                tc = loom::empty({B, H}, DType::Float64), h = loom::empty({B, H}, DType::Float64);
   const loom::LstmRecurrence r{1, B, H, false, DType::Float64, DType::Float64, false};
   loom::FusedKernels& fk = loom::cpu::cpu_backend();
   fk.lstm_recurrence_forward(r, {act.raw_data(), w.raw_data(), h0.raw_data(), c_prev.raw_data(),
                                  c.raw_data(), tc.raw_data(), h.raw_data(), nullptr, nullptr});
-  const Tensor dpre = loom::empty({B, 4 * H}, DType::Float64), dc = loom::empty({B, H}, DType::Float64);
-  fk.lstm_recurrence_backward(r, {dh.raw_data(), dc_next.raw_data(), w.raw_data(),
-                                  c_prev.raw_data(), act.raw_data(), c.raw_data(), tc.raw_data(),
-                                  dpre.raw_data(), nullptr, nullptr, dc.raw_data()});
+  const Tensor dpre = loom::empty({B, 4 * H}, DType::Float64),
+               dc = loom::empty({B, H}, DType::Float64);
+  fk.lstm_recurrence_backward(
+      r, {dh.raw_data(), dc_next.raw_data(), w.raw_data(), c_prev.raw_data(), act.raw_data(),
+          c.raw_data(), tc.raw_data(), dpre.raw_data(), nullptr, nullptr, dc.raw_data()});
   const double *P = pre.data_ptr<double>(), *A = act.data_ptr<double>(),
                *DP = dpre.data_ptr<double>();
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t j = 0; j < H; ++j) {
       const int64_t e = b * H + j;
       const double* p = P + b * 4 * H + j;
-      const auto f = loom::kernels::lstm_pointwise_forward<double>(
-          {p[0], p[H], p[2 * H], p[3 * H]}, c_prev.data_ptr<double>()[e]);
+      const auto f = loom::kernels::lstm_pointwise_forward<double>({p[0], p[H], p[2 * H], p[3 * H]},
+                                                                   c_prev.data_ptr<double>()[e]);
       const double* a = A + b * 4 * H + j;
       ASSERT_NEAR(a[0], f.act.i, 1e-13);
       ASSERT_NEAR(a[H], f.act.f, 1e-13);
@@ -186,18 +191,22 @@ struct LayerInputs {
 LayerInputs layer_inputs(int64_t T, int64_t B, int64_t in, int64_t H, DType dt, uint64_t seed) {
   loom::Generator g(seed);
   auto u = [&](const loom::Shape& s) { return loom::uniform(s, -0.5, 0.5, g, dt); };
-  return {u({T, B, in}), u({B, H}),  u({B, H}),  u({4 * H, in}),
+  return {u({T, B, in}), u({B, H}),  u({B, H}), u({4 * H, in}),
           u({4 * H, H}), u({4 * H}), u({4 * H})};
 }
 
 double max_diff(const Tensor& a, const Tensor& b) {
   return loom::max(loom::abs(loom::sub(a, b))).item<double>();
 }
+double max_abs(const Tensor& a) {
+  return loom::max(loom::abs(a)).item<double>();
+}
 
 TEST(LstmLayerOp, ABatchFirstInputGivesTheTimeMajorNumbersAndItsOwnStridesBack) {
   const int64_t T = 5, B = 3, in = 4, H = 6;
   const LayerInputs p = layer_inputs(T, B, in, H, DType::Float64, 3);
-  const Tensor x_bf = p.x.transpose(0, 1).contiguous().transpose(0, 1);  // [T, B, in] view of [B, T, in]
+  const Tensor x_bf =
+      p.x.transpose(0, 1).contiguous().transpose(0, 1);  // [T, B, in] view of [B, T, in]
   loom::LstmLayerArgs args;
   args.gemm_dtype = DType::Float64;
   for (bool reverse : {false, true}) {
@@ -220,18 +229,26 @@ TEST(LstmLayerOp, ABatchFirstInputGivesTheTimeMajorNumbersAndItsOwnStridesBack) 
 TEST(LstmLayerOp, MixedPrecisionKeepsAFloat32StateAndOutput) {
   const LayerInputs p = layer_inputs(4, 2, 3, 5, DType::Float32, 4);
   loom::LstmLayerArgs args;
-  args.gemm_dtype = DType::Float16;
-  const loom::LstmLayerForward f = loom::lstm_layer_forward(
-      p.x, p.h0, p.c0, p.w_ih.to(DType::Float16), p.w_hh.to(DType::Float16), p.b_ih, p.b_hh, args);
-  EXPECT_EQ(f.y.dtype(), DType::Float32);
-  EXPECT_EQ(f.saved.x.dtype(), DType::Float16);
-  EXPECT_EQ(f.saved.h.dtype(), DType::Float16);
-  args.gemm_dtype = DType::Float32;
   const loom::LstmLayerForward ref =
       loom::lstm_layer_forward(p.x, p.h0, p.c0, p.w_ih, p.w_hh, p.b_ih, p.b_hh, args);
-  EXPECT_LE(max_diff(f.y, ref.y), 5e-3);  // float16 operands, float32 accumulation
-  const loom::LstmLayerGrads g = loom::lstm_layer_backward(loom::ones({5, 2, 5}), f.saved);
-  EXPECT_EQ(g.w_hh.dtype(), DType::Float32);
+  const loom::LstmLayerGrads ref_g = loom::lstm_layer_backward(loom::ones({5, 2, 5}), ref.saved);
+  // 16-bit operands, float32 accumulation: within 10 roundings of float16 (2^-11) or 2.5 of
+  // bfloat16 (2^-8) of the float32 layer, as in the recurrence's test above.
+  for (const auto& [dt, tol] :
+       {std::pair{DType::Float16, 5e-3}, std::pair{DType::BFloat16, 1e-2}}) {
+    SCOPED_TRACE(loom::dtype_name(dt));
+    args.gemm_dtype = dt;
+    const loom::LstmLayerForward f = loom::lstm_layer_forward(p.x, p.h0, p.c0, p.w_ih.to(dt),
+                                                              p.w_hh.to(dt), p.b_ih, p.b_hh, args);
+    EXPECT_EQ(f.y.dtype(), DType::Float32);
+    EXPECT_EQ(f.saved.x.dtype(), dt);
+    EXPECT_EQ(f.saved.h.dtype(), dt);
+    EXPECT_LE(max_diff(f.y, ref.y), tol);
+    const loom::LstmLayerGrads g = loom::lstm_layer_backward(loom::ones({5, 2, 5}), f.saved);
+    EXPECT_EQ(g.w_hh.dtype(), DType::Float32);
+    EXPECT_LE(max_diff(g.w_hh, ref_g.w_hh), tol * std::max(1.0, max_abs(ref_g.w_hh)));
+    EXPECT_LE(max_diff(g.x, ref_g.x), tol * std::max(1.0, max_abs(ref_g.x)));
+  }
 }
 
 TEST(LstmLayerOp, RefusesBadArgumentsNamingThem) {
@@ -240,17 +257,19 @@ TEST(LstmLayerOp, RefusesBadArgumentsNamingThem) {
   auto run = [&](const Tensor& x, const Tensor& w_ih, const Tensor& b_ih, const Tensor& h0) {
     loom::lstm_layer_forward(x, h0, p.c0, w_ih, p.w_hh, b_ih, p.b_hh, args);
   };
-  EXPECT_NE(loom::test::error_of([&] { run(p.x, p.w_ih.narrow(1, 0, 3), p.b_ih, p.h0); })
-                .find("weight_ih"),
+  EXPECT_NE(loom::test::error_of([&] {
+              run(p.x, p.w_ih.narrow(1, 0, 3), p.b_ih, p.h0);
+            }).find("weight_ih"),
             std::string::npos);
-  EXPECT_NE(loom::test::error_of([&] { run(p.x.narrow(0, 0, 0), p.w_ih, p.b_ih, p.h0); })
-                .find("empty"),
-            std::string::npos);
-  EXPECT_NE(loom::test::error_of([&] { run(p.x, p.w_ih, p.b_ih, p.h0.narrow(0, 0, 1)); })
-                .find("h0"),
-            std::string::npos);
-  EXPECT_NE(loom::test::error_of([&] { run(p.x, p.w_ih, p.b_ih.to(DType::Float16), p.h0); })
-                .find("float32 or float64"),
+  EXPECT_NE(
+      loom::test::error_of([&] { run(p.x.narrow(0, 0, 0), p.w_ih, p.b_ih, p.h0); }).find("empty"),
+      std::string::npos);
+  EXPECT_NE(
+      loom::test::error_of([&] { run(p.x, p.w_ih, p.b_ih, p.h0.narrow(0, 0, 1)); }).find("h0"),
+      std::string::npos);
+  EXPECT_NE(loom::test::error_of([&] {
+              run(p.x, p.w_ih, p.b_ih.to(DType::Float16), p.h0);
+            }).find("float32 or float64"),
             std::string::npos);
   args.gemm_dtype = DType::Float16;  // float16 GEMMs need a float32 state
   EXPECT_NE(loom::test::error_of([&] {

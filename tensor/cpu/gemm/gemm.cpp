@@ -1,0 +1,181 @@
+// tensor/cpu/gemm/gemm.cpp: the GEMM driver: the checks, and the loops of the BLIS/GotoBLAS
+// algorithm around the micro-kernel, with OpenMP threads over units of work.
+//
+// One implementation for the three element types (templates on TA, TB, TC):
+//   for each block of nc columns:
+//     for each block of kc values of k:   the team packs the B block once (L2-sized, shared)
+//       for each A micro-panel (mr rows): a thread packs it; it stays in L1 ...
+//         for each B micro-panel (nr):    ... while these stream from L2 (blocking.h)
+//           micro-kernel: an mr x nr tile of C, updated once per k block
+// The first k block applies beta; later ones add (beta = 1). A tile cut short by C's edge runs
+// the same kernel, told its rows and columns (CTile), so it rounds exactly like a full one.
+#include "tensor/cpu/gemm/gemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "tensor/cpu/gemm/blocking.h"
+#include "tensor/cpu/gemm/kernels.h"
+#include "tensor/cpu/gemm/microkernel_reference.h"
+#include "tensor/cpu/gemm/pack.h"
+#include "tensor/cpu/gemm/tasks.h"
+#include "tensor/cpu/threads.h"
+#include "tensor/error.h"
+
+namespace loom::cpu::gemm {
+namespace {
+
+// One product: op(A) m x k, op(B) k x n, C m x n.
+template <typename TA, typename TB, typename TC>
+struct Product {
+  MatrixView<TA> a;
+  MatrixView<TB> b;
+  TC* c;
+  int64_t ldc, m, n, k;
+  TC alpha, beta;
+};
+
+// This thread's packing space for buffer `which` (0: A, 1: B): reused across calls, grown when
+// too small, 64-byte aligned so that packed rows start on cache lines.
+template <typename T>
+T* scratch(int which, int64_t elements) {
+  thread_local std::vector<unsigned char> space[2];
+  std::vector<unsigned char>& s = space[which];
+  const std::size_t bytes = static_cast<std::size_t>(elements) * sizeof(T) + 64;
+  if (s.size() < bytes) s.resize(bytes);
+  const auto address = reinterpret_cast<std::uintptr_t>(s.data());
+  return reinterpret_cast<T*>((address + 63) / 64 * 64);
+}
+
+// One block of the product: columns [col0, col0 + cols) x k values [k0, k0 + depth). Called by
+// every thread of the team: the threads pack the block's B panels into the shared `packed_b`,
+// wait, then take units (an A micro-panel times a run of B micro-panels) until none is left.
+template <typename TA, typename TB, typename TC>
+void run_block(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kernel, int64_t col0,
+               int64_t cols, int64_t k0, int64_t depth, int64_t runs, TB* packed_b) {
+  constexpr int G = kGroup<TA>;
+  const int mr = kernel.mr, nr = kernel.nr;
+  const int64_t groups = (depth + G - 1) / G;
+  const int64_t row_panels = (p.m + mr - 1) / mr, col_panels = (cols + nr - 1) / nr;
+  const int64_t b_panel_size = nr * groups * G;
+#pragma omp for schedule(static)
+  for (int64_t jp = 0; jp < col_panels; ++jp) {
+    const int64_t j = jp * nr;
+    kernel.pack_b(p.b, col0 + j, std::min<int64_t>(nr, cols - j), k0, depth,
+                  packed_b + jp * b_panel_size);
+  }  // (the end of an omp for waits for every thread: the block is packed)
+  TA* packed_a = scratch<TA>(0, mr * groups * G);
+  const TC beta = k0 == 0 ? p.beta : TC(1);  // later k blocks add to what the first wrote
+  // Any schedule gives the same bits (a unit's result does not depend on who runs it); dynamic
+  // keeps both cores busy when another process takes one of them.
+#pragma omp for schedule(dynamic, 1)
+  for (int64_t unit = 0; unit < row_panels * runs; ++unit) {
+    const int64_t i = unit / runs * mr, run = unit % runs;
+    const int64_t rows = std::min<int64_t>(mr, p.m - i);
+    kernel.pack_a(p.a, i, rows, k0, depth, packed_a);  // stays in L1 for the loop below
+    for (int64_t jp = run_begin(run, runs, col_panels); jp < run_begin(run + 1, runs, col_panels);
+         ++jp) {
+      const int64_t j = jp * nr;
+      const CTile<TC> tile{p.c + i * p.ldc + col0 + j,
+                           p.ldc,
+                           static_cast<int>(rows),
+                           static_cast<int>(std::min<int64_t>(nr, cols - j)),
+                           p.alpha,
+                           beta};
+      kernel.run(groups, packed_a, packed_b + jp * b_panel_size, tile);
+    }
+  }  // (and waits again: packed_b is rewritten by the next block)
+}
+
+// k == 0: op(A) op(B) is the zero matrix, so C = beta C (0 when beta == 0, C unread).
+template <typename TA, typename TB, typename TC>
+void scale_c(const Product<TA, TB, TC>& p) {
+  for (int64_t i = 0; i < p.m; ++i)
+    for (int64_t j = 0; j < p.n; ++j) {
+      TC* out = p.c + i * p.ldc + j;
+      *out = update_element(TC(0), p.alpha, p.beta, out);
+    }
+}
+
+template <typename TA, typename TB, typename TC>
+void run_product(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kernel) {
+  if (p.m == 0 || p.n == 0) return;
+  if (p.k == 0) return scale_c(p);
+  const int64_t kc = k_block_depth(p.k, kKc<TA>, kGroup<TA>);
+  const int64_t nc = std::min<int64_t>(p.n, kNc);
+  const int64_t row_panels = (p.m + kernel.mr - 1) / kernel.mr;
+  const int64_t runs = column_runs(row_panels, (nc + kernel.nr - 1) / kernel.nr, p.m * p.n * p.k);
+  TB* packed_b = scratch<TB>(1, packed_size<TB>(nc, kc, kernel.nr));  // shared by the team
+  const int threads = row_slices(row_panels * runs, p.m * p.n * p.k);
+#pragma omp parallel num_threads(threads)
+  for (int64_t col0 = 0; col0 < p.n; col0 += nc)
+    for (int64_t k0 = 0; k0 < p.k; k0 += kc)
+      run_block(p, kernel, col0, std::min(nc, p.n - col0), k0, std::min(kc, p.k - k0), runs,
+                packed_b);
+}
+
+void check_args(const MatmulArgs& p, const char* fn) {
+  LOOM_CHECK(p.batch >= 0 && p.m >= 0 && p.n >= 0 && p.k >= 0, fn,
+             ": expected batch, m, n, k >= 0, got ", p.batch, ", ", p.m, ", ", p.n, ", ", p.k);
+  const int64_t a_cols = p.trans_a ? p.m : p.k, b_cols = p.trans_b ? p.k : p.n;
+  LOOM_CHECK(p.lda >= std::max<int64_t>(1, a_cols), fn, ": lda = ", p.lda, " is less than A's ",
+             a_cols, " stored columns", p.trans_a ? " (A transposed)" : "");
+  LOOM_CHECK(p.ldb >= std::max<int64_t>(1, b_cols), fn, ": ldb = ", p.ldb, " is less than B's ",
+             b_cols, " stored columns", p.trans_b ? " (B transposed)" : "");
+  LOOM_CHECK(p.ldc >= std::max<int64_t>(1, p.n), fn, ": ldc = ", p.ldc, " is less than n = ", p.n);
+}
+
+// Runs each of the batch's products with `kernel`.
+template <typename TA, typename TB, typename TC>
+void gemm_batch(const TA* a, const TB* b, TC* c, const MatmulArgs& p,
+                const MicroKernel<TA, TB, TC>& kernel, TC alpha, TC beta) {
+  for (int64_t i = 0; i < p.batch; ++i) {
+    Product<TA, TB, TC> product;
+    const TA* a_i = a + i * p.stride_a;
+    const TB* b_i = b + i * p.stride_b;
+    // op(A)(r, kk) is A[r, kk] or, transposed, A[kk, r]; op(B)(kk, j) likewise.
+    product.a = p.trans_a ? MatrixView<TA>{a_i, 1, p.lda} : MatrixView<TA>{a_i, p.lda, 1};
+    product.b = p.trans_b ? MatrixView<TB>{b_i, 1, p.ldb} : MatrixView<TB>{b_i, p.ldb, 1};
+    product.c = c + i * p.stride_c;
+    product.ldc = p.ldc;
+    product.m = p.m;
+    product.n = p.n;
+    product.k = p.k;
+    product.alpha = alpha;
+    product.beta = beta;
+    run_product(product, kernel);
+  }
+}
+
+int32_t integer_scalar(double x, const char* fn, const char* name) {
+  LOOM_CHECK(std::trunc(x) == x && x >= std::numeric_limits<int32_t>::min() &&
+                 x <= std::numeric_limits<int32_t>::max(),
+             fn, ": ", name, " must be an integer in int32's range, got ", x);
+  return static_cast<int32_t>(x);
+}
+
+}  // namespace
+
+void gemm_f32(const float* a, const float* b, float* c, const MatmulArgs& args) {
+  check_args(args, "gemm_f32");
+  gemm_batch(a, b, c, args, f32_kernel(kernel_level()), static_cast<float>(args.alpha),
+             static_cast<float>(args.beta));
+}
+
+void gemm_bf16(const uint16_t* a, const uint16_t* b, float* c, const MatmulArgs& args) {
+  check_args(args, "gemm_bf16");
+  gemm_batch(a, b, c, args, bf16_kernel(kernel_level()), static_cast<float>(args.alpha),
+             static_cast<float>(args.beta));
+}
+
+void gemm_u8s8(const uint8_t* a, const int8_t* b, int32_t* c, const MatmulArgs& args) {
+  check_args(args, "gemm_u8s8");
+  const int32_t alpha = integer_scalar(args.alpha, "gemm_u8s8", "alpha");
+  const int32_t beta = integer_scalar(args.beta, "gemm_u8s8", "beta");
+  gemm_batch(a, b, c, args, u8s8_kernel(kernel_level()), alpha, beta);
+}
+
+}  // namespace loom::cpu::gemm

@@ -1,0 +1,29 @@
+// tensor/cpu/gemm/gemm.h: the packed GEMM, C = alpha op(A) op(B) + beta C, in fp32, bf16 x bf16
+// -> fp32 and u8 x s8 -> s32, on the micro-kernel this CPU runs best (kernels.h).
+//
+// The arguments follow tensor/backend.h's MatmulArgs: row-major matrices, op(A) m x k stored
+// [m, k] (or [k, m] when trans_a) with leading dimension lda, op(B) k x n stored [k, n] (or
+// [n, k]), C [m, n] with ldc >= n; `batch` products `stride_*` elements apart. beta == 0 means C
+// is not read (it may hold NaNs). A and B must not overlap C.
+// Determinism: every element of C is the same bits whatever the thread count
+// (loom::set_num_threads) and whatever the kernel level of the same element type (tasks.h,
+// microkernel.h). Threads: OpenMP over tasks; inside a parallel region, one thread.
+// Bad arguments (negative sizes, leading dimensions too small, a non-integer alpha or beta for
+// u8 x s8) throw loom::Error naming the function and the argument.
+// Leaves out: batched products run one after another (threads split each product).
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/backend.h"
+
+namespace loom::cpu::gemm {
+
+void gemm_f32(const float* a, const float* b, float* c, const MatmulArgs& args);
+// A and B hold bfloat16 bit patterns (bf16_bits.h); products and sums in float32.
+void gemm_bf16(const uint16_t* a, const uint16_t* b, float* c, const MatmulArgs& args);
+// A unsigned, B signed 8-bit; sums in int32, wrapping modulo 2^32 (VPDPBUSD). alpha and beta
+// must be integers in int32's range.
+void gemm_u8s8(const uint8_t* a, const int8_t* b, int32_t* c, const MatmulArgs& args);
+
+}  // namespace loom::cpu::gemm

@@ -1,0 +1,167 @@
+// tensor/cpu/gemm/microkernels_avx512.cpp: the AVX-512 micro-kernels: fp32 (VFMADD231PS),
+// bf16 x bf16 -> fp32 (VDPBF16PS) and u8 x s8 -> s32 (VPDPBUSD), one loop shape for all three.
+//
+// Per k group: load one packed row of the B panel (32 lanes = 2 registers), then for each of the
+// 10 rows broadcast A's group (1 float, 2 bfloat16 or 4 bytes: always 32 bits) to all 16 lanes
+// and multiply-accumulate into that row's 2 accumulators. The kernels differ only in what one
+// lane does per instruction: 1 multiply-add (FMA), 2 (VDPBF16PS), 4 (VPDPBUSD): bfloat16's 2x
+// and VNNI's 4x per instruction. The 20 accumulators stay in registers for the whole k loop (the
+// row loops are unrolled); C is touched once, through lane masks at the tile's edges, and a
+// tile of at most 16 columns runs one register per row. Each function carries its instruction
+// set as a target attribute: the file builds whatever the -march, and kernels.cpp calls a
+// function only when the CPU has its instructions.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "tensor/cpu/gemm/microkernels_x86.h"
+
+#if LOOM_GEMM_X86
+
+#define LOOM_TARGET_AVX512F __attribute__((target("avx2,fma,avx512f")))
+#define LOOM_TARGET_AVX512_BF16 __attribute__((target("avx2,fma,avx512f,avx512bf16")))
+#define LOOM_TARGET_AVX512_VNNI __attribute__((target("avx2,fma,avx512f,avx512vnni")))
+
+namespace loom::cpu::gemm {
+namespace {
+
+constexpr int MR = kAvx512Mr;
+static_assert(kAvx512Nr == 32, "a panel row is two 16-lane registers");
+
+// The lanes of column register v (columns 16 v .. 16 v + 15) that fall inside the tile.
+inline __mmask16 column_mask(int cols, int v) {
+  const int n = cols - 16 * v;
+  return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
+// 32 bits of packed A (one k group of one row), copied to all 16 lanes.
+LOOM_TARGET_AVX512F inline __m512i broadcast_group(const void* group) {
+  int32_t bits;
+  std::memcpy(&bits, group, sizeof bits);
+  return _mm512_set1_epi32(bits);
+}
+
+// C = alpha t (beta == 0: C not read) or fma(alpha, t, beta C) on the tile's rows and columns,
+// for the fp32 and bf16 kernels; NV registers (16 columns each) per row.
+template <int NV>
+LOOM_TARGET_AVX512F inline void store_tile(const __m512 (&t)[MR][NV], const CTile<float>& tile) {
+  const __m512 alpha = _mm512_set1_ps(tile.alpha), beta = _mm512_set1_ps(tile.beta);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i >= tile.rows) break;
+    for (int v = 0; v < NV; ++v) {
+      float* row = tile.c + i * tile.ldc + 16 * v;
+      const __mmask16 inside = column_mask(tile.cols, v);
+      __m512 r = _mm512_mul_ps(alpha, t[i][v]);
+      if (tile.beta != 0.0f) {
+        const __m512 c = _mm512_maskz_loadu_ps(inside, row);
+        r = _mm512_fmadd_ps(alpha, t[i][v], _mm512_mul_ps(beta, c));
+      }
+      _mm512_mask_storeu_ps(row, inside, r);
+    }
+  }
+}
+
+// The fp32 kernel on NV of the panel's two column registers (NV = 1: a tile of <= 16 columns
+// does half the work).
+template <int NV>
+LOOM_TARGET_AVX512F void fp32_tile(int64_t k_groups, const float* a, const float* b,
+                                   const CTile<float>& tile) {
+  __m512 t[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v)
+      t[i][v] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < k_groups; ++g, a += MR, b += 32) {
+    __m512 b_row[NV];
+    for (int v = 0; v < NV; ++v)
+      b_row[v] = _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 a_i = _mm512_set1_ps(a[i]);
+      for (int v = 0; v < NV; ++v)
+        t[i][v] = _mm512_fmadd_ps(a_i, b_row[v], t[i][v]);
+    }
+  }
+  store_tile<NV>(t, tile);
+}
+
+// VDPBF16PS t, a, b: per lane, t += a_odd * b_odd, then t += a_even * b_even (microkernel.h).
+template <int NV>
+LOOM_TARGET_AVX512_BF16 void bf16_tile(int64_t k_groups, const uint16_t* a, const uint16_t* b,
+                                       const CTile<float>& tile) {
+  __m512 t[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v)
+      t[i][v] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < k_groups; ++g, a += 2 * MR, b += 64) {
+    __m512bh b_row[NV];  // 16 lanes of bfloat16 pairs each
+    for (int v = 0; v < NV; ++v)
+      b_row[v] = (__m512bh)_mm512_loadu_si512(b + 32 * v);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512bh a_i = (__m512bh)broadcast_group(a + 2 * i);
+      for (int v = 0; v < NV; ++v)
+        t[i][v] = _mm512_dpbf16_ps(t[i][v], a_i, b_row[v]);
+    }
+  }
+  store_tile<NV>(t, tile);
+}
+
+// VPDPBUSD t, a, b: per lane, t += the 4 products of unsigned bytes of a and signed bytes of b,
+// each product widened to 32 bits first (no intermediate saturation), the sum wrapping.
+template <int NV>
+LOOM_TARGET_AVX512_VNNI void u8s8_tile(int64_t k_groups, const uint8_t* a, const int8_t* b,
+                                       const CTile<int32_t>& tile) {
+  __m512i t[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v)
+      t[i][v] = _mm512_setzero_si512();
+  for (int64_t g = 0; g < k_groups; ++g, a += 4 * MR, b += 128) {
+    __m512i b_row[NV];  // 16 lanes of signed byte quads each
+    for (int v = 0; v < NV; ++v)
+      b_row[v] = _mm512_loadu_si512(b + 64 * v);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512i a_i = broadcast_group(a + 4 * i);
+      for (int v = 0; v < NV; ++v)
+        t[i][v] = _mm512_dpbusd_epi32(t[i][v], a_i, b_row[v]);
+    }
+  }
+  const __m512i alpha = _mm512_set1_epi32(tile.alpha), beta = _mm512_set1_epi32(tile.beta);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i >= tile.rows) break;
+    for (int v = 0; v < NV; ++v) {
+      int32_t* row = tile.c + i * tile.ldc + 16 * v;
+      const __mmask16 inside = column_mask(tile.cols, v);
+      __m512i r = _mm512_mullo_epi32(alpha, t[i][v]);  // wrapping, like the reference
+      if (tile.beta != 0)
+        r = _mm512_add_epi32(r, _mm512_mullo_epi32(beta, _mm512_maskz_loadu_epi32(inside, row)));
+      _mm512_mask_storeu_epi32(row, inside, r);
+    }
+  }
+}
+
+}  // namespace
+
+void fp32_kernel_avx512(int64_t k_groups, const float* a, const float* b,
+                        const CTile<float>& tile) {
+  tile.cols <= 16 ? fp32_tile<1>(k_groups, a, b, tile) : fp32_tile<2>(k_groups, a, b, tile);
+}
+
+void bf16_kernel_avx512(int64_t k_groups, const uint16_t* a, const uint16_t* b,
+                        const CTile<float>& tile) {
+  tile.cols <= 16 ? bf16_tile<1>(k_groups, a, b, tile) : bf16_tile<2>(k_groups, a, b, tile);
+}
+
+void u8s8_kernel_avx512(int64_t k_groups, const uint8_t* a, const int8_t* b,
+                        const CTile<int32_t>& tile) {
+  tile.cols <= 16 ? u8s8_tile<1>(k_groups, a, b, tile) : u8s8_tile<2>(k_groups, a, b, tile);
+}
+
+}  // namespace loom::cpu::gemm
+
+#endif  // LOOM_GEMM_X86
