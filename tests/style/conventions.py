@@ -7,7 +7,12 @@ Checks every C++/CUDA source under the project's code folders:
   3. every function defined at namespace scope (clang-formatted code: the definition starts in
      column 0 and ends with a `}` in column 0) is at most MAX_FUNCTION lines;
   4. no tracker words ("issue 6", "item 3c", "the lead", "this session") in code or docs: code
-     says what it does and why, not which ticket asked for it.
+     says what it does and why, not which ticket asked for it;
+  5. a table of names (`const char* ... names[] = {`) is followed by a static_assert on its size
+     within 3 lines, so a new enum value cannot read past its end;
+  6. file names: CPU and CUDA twins share a stem (no `cpu_`/`cuda_` prefix in tensor/cpu/ and
+     cuda/, cpu_features excepted: it has no twin); every test source under tests/ is `*_test.cpp`
+     (benchmarks, fuzz targets, doc samples and the programs in TEST_PROGRAMS excepted).
 Usage: conventions.py [ROOT]. Prints one line per violation and exits 1 if there is any.
 """
 import os
@@ -21,6 +26,9 @@ DOC_DIRS = ["docs", "tensor", "autograd", "nn", "cuda", "data", "apps", "tests"]
 SOURCE_EXT = (".h", ".hpp", ".cpp", ".cc", ".cu", ".cuh")
 TRACKER = re.compile(r"\b(issue\s+#?\d+|item\s+\d+[a-z]?|the lead\b|this session\b|session\s+\d+)",
                      re.IGNORECASE)
+NAME_TABLE = re.compile(r"const\s+char\s*\*\s*(const\s+)?\w*[Nn]ames\w*\s*\[\]\s*=")
+# Sources under tests/ that are programs a test runs, not tests themselves.
+TEST_PROGRAMS = {"tests/distributed/mpi_test_main.cpp", "tests/distributed/failure_program.cpp"}
 NOT_FUNCTION = re.compile(r"^(namespace|struct|class|enum|union|extern|template\s*<[^>]*>\s*(struct|class))\b")
 
 
@@ -75,6 +83,26 @@ def function_problems(rel, lines):
     return out
 
 
+def table_problems(rel, lines):
+    out = []
+    for i, line in enumerate(lines):
+        if NAME_TABLE.search(line) and not any("static_assert" in l for l in lines[i + 1:i + 5]):
+            out.append(f"{rel}:{i + 1}: a table of names without a static_assert on its size")
+    return out
+
+
+def name_problems(rel):
+    base = os.path.basename(rel)
+    if (rel.startswith("tensor/cpu/") or rel.startswith("cuda/")) and \
+            base.startswith(("cpu_", "cuda_")) and not base.startswith("cpu_features."):
+        return [f"{rel}: twins share a file stem; drop the cpu_/cuda_ prefix"]
+    if rel.startswith("tests/") and rel.endswith(".cpp") and not rel.endswith("_test.cpp") and \
+            not rel.startswith(("tests/bench/", "tests/fuzz/", "tests/docs/")) and \
+            rel not in TEST_PROGRAMS:
+        return [f"{rel}: a test source is named *_test.cpp"]
+    return []
+
+
 def main():
     root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
                            os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -85,6 +113,8 @@ def main():
             lines = f.read().splitlines()
         problems += header_problems(rel, lines)
         problems += function_problems(rel, lines)
+        problems += table_problems(rel, lines)
+        problems += name_problems(rel)
     for path in list(sources(root, DOC_DIRS, SOURCE_EXT + (".md", ".txt", ".sh", ".py", ".sbatch"))) + [
             os.path.join(root, "README.md")]:
         rel = os.path.relpath(path, root)
