@@ -19,16 +19,16 @@
 #include <cstring>
 #include <vector>
 
-#include "cuda/allocator.cuh"
-#include "cuda/batch_slots.h"
-#include "cuda/check.cuh"
-#include "cuda/device.h"
+#include "cuda/runtime/allocator.cuh"
+#include "cuda/runtime/upload_slots.h"
+#include "cuda/runtime/check.cuh"
+#include "cuda/runtime/device.h"
 #include "cuda/device_batches.h"
 #include "cuda/device_batches_kernels.cuh"
-#include "cuda/kernel_util.cuh"
-#include "cuda/launch.cuh"
-#include "cuda/pinned.h"
-#include "cuda/stream.cuh"
+#include "cuda/kernels/kernel_util.cuh"
+#include "cuda/kernels/launch.cuh"
+#include "cuda/runtime/pinned.h"
+#include "cuda/runtime/stream.cuh"
 #include "tensor/ops.h"
 
 namespace loom::cuda {

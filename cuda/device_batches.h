@@ -10,11 +10,11 @@
 //        if (i + 1 < n) q.submit(loader.batch(i + 1));   // copies while step i runs
 //        step(b.tokens, b.labels);
 //      }
-//    submit() copies the rows into a pinned staging buffer (cuda/pinned.h) and enqueues an
+//    submit() copies the rows into a pinned staging buffer (cuda/runtime/pinned.h) and enqueues an
 //    asynchronous host-to-device copy on the queue's own copy stream; next() makes the compute
-//    stream (this thread's current stream, cuda/stream.cuh) wait for that copy with an event,
+//    stream (this thread's current stream, cuda/runtime/stream.cuh) wait for that copy with an event,
 //    without blocking the host. A slot is rewritten only after the compute stream has passed
-//    an event recorded after the steps that used it: the protocol is cuda/batch_slots.h. The
+//    an event recorded after the steps that used it: the protocol is cuda/runtime/upload_slots.h. The
 //    tensors next() returns are views of the queue's device buffers, valid for work enqueued
 //    until the next-but-one next() call (so step i + 1 may still read batch i).
 //
@@ -24,7 +24,7 @@
 //      ResidentDataset ds(Device("cuda:0"), tokens, labels, /*seq_len=*/100);
 //      ds.set_order(sampler_order);                // one upload per epoch (8 bytes per row)
 //      for (int64_t k = 0; k < ds.num_batches(100); ++k) step(ds.batch(k, 100));
-//    For a CUDA Graph (cuda/graph.h), whose inputs must keep their addresses, gather_into()
+//    For a CUDA Graph (cuda/runtime/graph.h), whose inputs must keep their addresses, gather_into()
 //    writes a batch into the graph's static input tensors instead.
 //
 // Both need a CUDA build and a device: without them the constructors throw loom::Error saying

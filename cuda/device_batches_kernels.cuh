@@ -5,7 +5,7 @@
 // Why a header of its own: the kernel uses nothing of CUDA but the grid-stride loop, so
 // tests/cuda/device_batches_kernels_emulation_test.cpp runs this very body on the CPU under
 // emulation (tests/cuda/cuda_emulation.h). Keep it that way: no other CUDA API in this file.
-// Under nvcc grid_stride comes from cuda/launch.cuh; the emulation test defines a host one
+// Under nvcc grid_stride comes from cuda/kernels/launch.cuh; the emulation test defines a host one
 // (tests/cuda/kernel_util_host.h).
 //
 // Leaves out: the launcher, the queue (no kernel of its own).
@@ -13,7 +13,7 @@
 
 #include <cstdint>
 
-#include "cuda/launch.cuh"
+#include "cuda/kernels/launch.cuh"
 
 namespace loom::cuda::resident {
 

@@ -5,7 +5,7 @@
 
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
-#include "cuda/device.h"
+#include "cuda/runtime/device.h"
 #include "nn/amp/autocast.h"
 #include "nn/amp/grad_scaler.h"
 #include "nn/dropout.h"

@@ -7,7 +7,7 @@
 // everything that is not a GPU tensor: host values, barrier, abort). The process uses GPU
 // cuda:local_rank (set_device), rank 0 makes an ncclUniqueId and MPI broadcasts it, then every
 // rank joins with ncclCommInitRank. Tensor collectives run on loom's current CUDA stream of that
-// device (cuda/stream.cuh), so the device orders them after the backward kernels that produced
+// device (cuda/runtime/stream.cuh), so the device orders them after the backward kernels that produced
 // the gradients and before the optimizer's kernels, with no event or host wait needed for that.
 // The host then waits for the collective to finish, for at most the watchdog's timeout, polling
 // NCCL's asynchronous error state: a rank that never joins becomes an error, not a hang (the

@@ -11,7 +11,7 @@
 //   --lstm composed|fused|persistent  the LSTM implementation (nn/lstm.h)
 //   --hidden H           100 (the baseline) or 64 (the study's optimized model)
 //   --precision fp32|fp16
-//   --graph              capture the step in a CudaGraph (cuda/graph.h) and replay it. The whole
+//   --graph              capture the step in a CudaGraph (cuda/runtime/graph.h) and replay it. The whole
 //                        step is captured (Adam's step count is on the device); if that capture
 //                        fails the forward + backward are captured and the optimizer runs eagerly
 //                        after each replay. "graph_scope" in the output says which.
@@ -26,7 +26,7 @@
 // second (median, min, p90 of `steps` such steps); then `steps` steps back to back between one
 // pair of events (mean: what a training loop that never reads the GPU would see). Warm-up steps
 // are not timed; the allocator's cudaMalloc count must not grow while timing (reported), and
-// "host_syncs_per_step" counts the implicit host synchronizations of a step (cuda/sync_debug.h:
+// "host_syncs_per_step" counts the implicit host synchronizations of a step (cuda/runtime/sync_debug.h:
 // index bounds checks, host reads), each of which drains the GPU's queue.
 // Exit status 0 with "status": "ok" or "skipped" (a reason), 1 with "status": "error".
 #include <nlohmann/json.hpp>
@@ -42,12 +42,12 @@
 #include <vector>
 
 #include "autograd/functions.h"
-#include "cuda/allocator.cuh"
-#include "cuda/device.h"
+#include "cuda/runtime/allocator.cuh"
+#include "cuda/runtime/device.h"
 #include "cuda/device_batches.h"
-#include "cuda/graph.h"
-#include "cuda/stream.cuh"
-#include "cuda/sync_debug.h"
+#include "cuda/runtime/graph.h"
+#include "cuda/runtime/stream.cuh"
+#include "cuda/runtime/sync_debug.h"
 #include "nn/amp/autocast.h"
 #include "nn/amp/grad_scaler.h"
 #include "nn/embedding.h"
@@ -334,7 +334,7 @@ json run(const Config& c) {
     ms.push_back(timer.stop_ms());
   }
   losses.push_back(model.loss.item<double>());
-  // Implicit host syncs inside the step (index bounds checks, host reads: cuda/sync_debug.h);
+  // Implicit host syncs inside the step (index bounds checks, host reads: cuda/runtime/sync_debug.h);
   // the timer's own event waits are explicit and not counted.
   const int64_t syncs_before = loom::cuda::host_sync_count();
   timer.start();

@@ -1,5 +1,5 @@
 // tests/cuda/adam_kernels_emulation_test.cpp: the fused Adam/AdamW kernels of
-// cuda/adam_kernels.cuh (adam_kernel, advance_steps_kernel), run on the CPU under emulation
+// cuda/kernels/adam_kernels.cuh (adam_kernel, advance_steps_kernel), run on the CPU under emulation
 // (tests/cuda/cuda_emulation.h) with the launcher's table, grid and block, against the CPU
 // backend's fused adam_step (tensor/cpu/adam.cpp) — in every build.
 //
@@ -27,7 +27,7 @@
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
-#include "cuda/adam_kernels.cuh"
+#include "cuda/kernels/adam_kernels.cuh"
 #include "tensor/cpu/backend.h"
 
 namespace loom::cuda {
@@ -82,7 +82,7 @@ std::vector<AdamParam> table_of(std::vector<ParamBuffers<T>>& ps) {
   return out;
 }
 
-// CudaBackend::adam_step (cuda/adam.cu) with its launches emulated: chunks of kMaxParams, one
+// CudaBackend::adam_step (cuda/kernels/adam.cu) with its launches emulated: chunks of kMaxParams, one
 // table each, adam_kernel on the launcher's grid (or `grid` blocks when > 0), then the counter
 // kernel on <<<1, kStepThreads>>>.
 template <typename T>

@@ -1,4 +1,4 @@
-// tests/cuda/copy_cast_kernels_emulation_test.cpp: the kernels of cuda/copy_cast_kernels.cuh
+// tests/cuda/copy_cast_kernels_emulation_test.cpp: the kernels of cuda/kernels/copy_cast_kernels.cuh
 // (fill_kernel, strided_copy_kernel, cast_kernel) run on the CPU under emulation
 // (tests/cuda/cuda_emulation.h) with their launcher's arguments, against the CPU backend's
 // fill, compact, strided_write and cast — bit for bit, in every build.
@@ -37,7 +37,7 @@
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
-#include "cuda/copy_cast_kernels.cuh"
+#include "cuda/kernels/copy_cast_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
 #include "tests/cuda/emulation_half.h"

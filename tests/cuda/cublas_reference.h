@@ -1,6 +1,6 @@
 // tests/cuda/cublas_reference.h: a plain-C++ reference of what cuBLAS's strided-batched GEMM
 // (cublasSgemmStridedBatched / cublasDgemmStridedBatched, and GemmStridedBatchedEx with one data
-// type) is documented to do, so the arguments cuda/gemm_mapping.h computes can be run on the
+// type) is documented to do, so the arguments cuda/kernels/gemm_mapping.h computes can be run on the
 // CPU: tests/cuda/gemm_mapping_test.cpp.
 //
 // The semantics (cuBLAS library documentation, "cublas<t>gemmStridedBatched" and "cublas<t>gemm";
@@ -30,7 +30,7 @@
 #include <sstream>
 #include <string>
 
-#include "cuda/gemm_mapping.h"
+#include "cuda/kernels/gemm_mapping.h"
 
 namespace loom::test {
 
@@ -109,7 +109,7 @@ GemmOutcome reference_gemm_strided_batched(cuda::GemmOp op_a, cuda::GemmOp op_b,
   return out;
 }
 
-// loom's MatmulArgs run the way cuda/matmul.cu runs them: mapped by col_major_gemm, then the
+// loom's MatmulArgs run the way cuda/kernels/matmul.cu runs them: mapped by col_major_gemm, then the
 // reference with cuBLAS operand 1 = B, operand 2 = A. a, b, c and their sizes are loom's
 // buffers. Throws what col_major_gemm throws.
 template <typename T>

@@ -1,9 +1,9 @@
 // tests/cuda/cuda_emulation.h: CUDA's execution model on the CPU, for running kernel bodies
 // written in headers that use no CUDA API beyond the few things defined here
-// (cuda/lstm_persistent_kernels.cuh, cuda/adam_kernels.cuh, cuda/amp_kernels.cuh).
+// (cuda/kernels/lstm_persistent_kernels.cuh, cuda/kernels/adam_kernels.cuh, cuda/kernels/loss_scale_kernels.cuh).
 //
 //   #include "tests/cuda/cuda_emulation.h"   // first: defines the CUDA keywords for g++
-//   #include "cuda/adam_kernels.cuh"
+//   #include "cuda/kernels/adam_kernels.cuh"
 //   emu::emulate_launch({blocks}, {256}, kernel_fn<float, true>, table, hyper, found_inf);
 //
 // The model: the blocks of a grid run one after another (a kernel's blocks never wait for each

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/device.h"
+#include "cuda/runtime/device.h"
 #include "cuda/device_batches.h"
 #include "data/batch.h"
 #include "tensor/ops.h"

@@ -1,4 +1,4 @@
-// tests/cuda/device_test.cpp: cuda/device.h and cuda/pinned.h in every build — with a GPU,
+// tests/cuda/device_test.cpp: cuda/runtime/device.h and cuda/runtime/pinned.h in every build — with a GPU,
 // with the toolkit but no GPU or driver (this must report "no device" cleanly), and without
 // CUDA at all (the stub must report "not built").
 #include <gtest/gtest.h>
@@ -6,8 +6,8 @@
 #include <sstream>
 #include <string>
 
-#include "cuda/device.h"
-#include "cuda/pinned.h"
+#include "cuda/runtime/device.h"
+#include "cuda/runtime/pinned.h"
 #include "tensor/error.h"
 #include "tests/cuda/cuda_test_util.h"
 

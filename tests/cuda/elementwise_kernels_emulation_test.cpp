@@ -1,5 +1,5 @@
 // tests/cuda/elementwise_kernels_emulation_test.cpp: the kernels and functors of
-// cuda/elementwise_kernels.cuh (map1_kernel, map2_kernel, where_kernel; UnaryF, ScalarFloatF,
+// cuda/kernels/elementwise_kernels.cuh (map1_kernel, map2_kernel, where_kernel; UnaryF, ScalarFloatF,
 // ScalarIntF, BinaryF) run on the CPU under emulation (tests/cuda/cuda_emulation.h) with their
 // launcher's arguments, against the CPU backend's unary, unary_scalar, binary and where, in
 // every build.
@@ -49,7 +49,7 @@
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
-#include "cuda/elementwise_kernels.cuh"
+#include "cuda/kernels/elementwise_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
 #include "tests/cuda/emulation_half.h"

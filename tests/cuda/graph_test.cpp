@@ -1,4 +1,4 @@
-// tests/cuda/graph_test.cpp: CUDA Graph capture and replay (cuda/graph.h) on a real GPU: replays
+// tests/cuda/graph_test.cpp: CUDA Graph capture and replay (cuda/runtime/graph.h) on a real GPU: replays
 // recompute from refilled inputs, the allocator's private pool keeps addresses and needs no
 // memory after the capture, forbidden calls inside a capture fail cleanly and leave everything
 // usable, and a captured training step follows the eager steps (forward + backward captured with
@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "autograd/functions.h"
-#include "cuda/device.h"
-#include "cuda/graph.h"
+#include "cuda/runtime/device.h"
+#include "cuda/runtime/graph.h"
 #include "nn/dropout.h"
 #include "nn/embedding.h"
 #include "nn/linear.h"
@@ -26,7 +26,7 @@
 #include "tests/cuda/cuda_test_util.h"
 
 #if LOOM_HAVE_CUDA
-#include "cuda/allocator.cuh"
+#include "cuda/runtime/allocator.cuh"
 #endif
 
 namespace {

@@ -1,4 +1,4 @@
-// tests/cuda/index_kernels_emulation_test.cpp: the kernels of cuda/index_kernels.cuh run on the
+// tests/cuda/index_kernels_emulation_test.cpp: the kernels of cuda/kernels/index_kernels.cuh run on the
 // CPU under emulation (tests/cuda/cuda_emulation.h) with their launcher's arguments, against the
 // CPU backend's index_select and index_add (the embedding forward and backward), in every build.
 //
@@ -35,7 +35,7 @@
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
-#include "cuda/index_kernels.cuh"
+#include "cuda/kernels/index_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
 #include "tests/cuda/emulation_half.h"

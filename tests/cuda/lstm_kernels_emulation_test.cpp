@@ -1,5 +1,5 @@
-// tests/cuda/lstm_kernels_emulation_test.cpp: the LSTM cell's kernels of cuda/lstm_kernels.cuh
-// (lstm_forward_kernel, lstm_backward_kernel: one step of cuda/lstm.cu's per-step recurrence) run
+// tests/cuda/lstm_kernels_emulation_test.cpp: the LSTM cell's kernels of cuda/kernels/lstm_kernels.cuh
+// (lstm_forward_kernel, lstm_backward_kernel: one step of cuda/kernels/lstm.cu's per-step recurrence) run
 // on the CPU under emulation (tests/cuda/cuda_emulation.h) with their launcher's arguments, in
 // every build, against the CPU backend's recurrence (tensor/cpu/lstm.cpp) for one step with
 // W_hh = 0 and h0 = 0: exactly one cell step, through the backend's public fused kernels.
@@ -28,7 +28,7 @@
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
-#include "cuda/lstm_kernels.cuh"
+#include "cuda/kernels/lstm_kernels.cuh"
 #include "tensor/cpu/backend.h"
 #include "tests/cuda/emulation_buffers.h"
 

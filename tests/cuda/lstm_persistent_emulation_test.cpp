@@ -1,5 +1,5 @@
 // tests/cuda/lstm_persistent_emulation_test.cpp: the persistent LSTM's CUDA kernels
-// (cuda/lstm_persistent_kernels.cuh), run on the CPU in every build, against the plain double
+// (cuda/kernels/lstm_persistent_kernels.cuh), run on the CPU in every build, against the plain double
 // reference of tests/nn/lstm_persistent_reference.h.
 //
 // The kernels use nothing of CUDA but threadIdx, blockIdx, blockDim, __syncthreads() and dynamic
@@ -39,7 +39,7 @@ alignas(16) unsigned char smem_raw[1 << 20];
 // (binding to the array above), not the emulation's `static`.
 #undef __shared__
 #define __shared__
-#include "cuda/lstm_persistent_kernels.cuh"
+#include "cuda/kernels/lstm_persistent_kernels.cuh"
 
 namespace {
 
@@ -75,7 +75,7 @@ double rel_err(const std::vector<T>& got, const std::vector<double>& want) {
 }
 
 // How the call places its outputs. The kernels allow act over xproj and dgates over act, and take
-// h_n and dh_n; cuda/lstm_persistent.cu's launchers use one form of that (kLauncher).
+// h_n and dh_n; cuda/kernels/lstm_persistent.cu's launchers use one form of that (kLauncher).
 enum class Form {
   kSeparate,  // every output in its own buffer
   kAliased,   // act over xproj, dgates over act

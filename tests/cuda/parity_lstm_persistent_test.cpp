@@ -1,4 +1,4 @@
-// tests/cuda/parity_lstm_persistent_test.cpp: the persistent LSTM kernel (cuda/lstm_persistent.cu,
+// tests/cuda/parity_lstm_persistent_test.cpp: the persistent LSTM kernel (cuda/kernels/lstm_persistent.cu,
 // reached through FusedKernels::lstm_recurrence_* with `persistent` set) against the CPU's
 // recurrence, and the layer that asks for it (lab 08). Skips without a CUDA device.
 //   RecurrenceMatchesTheCpu: the recurrence's contract (tensor/fused_kernels.h) on the IMDB

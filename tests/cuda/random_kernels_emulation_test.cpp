@@ -1,5 +1,5 @@
 // tests/cuda/random_kernels_emulation_test.cpp: the uniform and normal fill kernels of
-// cuda/random_kernels.cuh, run on the CPU under emulation (tests/cuda/cuda_emulation.h) against
+// cuda/kernels/random_kernels.cuh, run on the CPU under emulation (tests/cuda/cuda_emulation.h) against
 // the CPU backend's random_uniform / random_normal — in every build.
 //
 // What this checks: element i of a fill at generator offset `offset` is Philox counter
@@ -23,7 +23,7 @@
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
-#include "cuda/random_kernels.cuh"
+#include "cuda/kernels/random_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_half.h"
 

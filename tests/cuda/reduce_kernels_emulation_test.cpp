@@ -1,4 +1,4 @@
-// tests/cuda/reduce_kernels_emulation_test.cpp: the two kernels of cuda/reduce_kernels.cuh run on
+// tests/cuda/reduce_kernels_emulation_test.cpp: the two kernels of cuda/kernels/reduce_kernels.cuh run on
 // the CPU under emulation (tests/cuda/cuda_emulation.h) with their launcher's arguments, against
 // the CPU backend's reduce (sum, max, min, argmax), in every build.
 //
@@ -90,7 +90,7 @@ class BlockReduce {
 
 }  // namespace cub
 
-#include "cuda/reduce_kernels.cuh"
+#include "cuda/kernels/reduce_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
 #include "tests/cuda/emulation_half.h"

@@ -1,4 +1,4 @@
-// tests/cuda/tile_map_test.cpp: cuda/multi_tensor.cuh's TileMap — the tiles of a multi-tensor
+// tests/cuda/tile_map_test.cpp: cuda/kernels/multi_tensor.cuh's TileMap — the tiles of a multi-tensor
 // launch (Adam over all parameters, the loss scaler's unscale over all gradients) — on the CPU,
 // in every build. Its functions are LOOM_HOST_DEVICE, so these are the very functions the
 // kernels call.
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/multi_tensor.cuh"
+#include "cuda/kernels/multi_tensor.cuh"
 
 namespace loom::cuda {
 namespace {

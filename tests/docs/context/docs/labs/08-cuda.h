@@ -4,10 +4,10 @@
 
 #include <functional>
 
-#include "cuda/cuda_backend.h"
-#include "cuda/device.h"
+#include "cuda/kernels/backend.h"
+#include "cuda/runtime/device.h"
 #include "cuda/device_batches.h"
-#include "cuda/graph.h"
+#include "cuda/runtime/graph.h"
 #include "tensor/backend.h"
 #include "tests/cuda/fake_raw_memory.h"
 
