@@ -4,9 +4,9 @@
 //
 // Why not add them up on the host: that needs the batch's loss and logits on the host, and on a
 // GPU each such read makes the host wait until the step has finished (an implicit host sync,
-// cuda/runtime/sync_debug.h), so the GPU idles while the host launches the next step. Here a step only
-// enqueues a few tiny kernels. The sums are float64 tensors and each step adds exactly what the
-// host loop added (the float loss widened to double, times the rows; a 0/1 per correct row), in
+// cuda/runtime/sync_debug.h), so the GPU idles while the host launches the next step. Here a step
+// only enqueues a few tiny kernels. The sums are float64 tensors and each step adds exactly what
+// the host loop added (the float loss widened to double, times the rows; a 0/1 per correct row), in
 // the same order, so the numbers are the same to the last bit.
 //
 //   RunningScore score(device, st.loss_sum, st.correct);   // carry on from a resumed epoch

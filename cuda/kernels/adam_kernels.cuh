@@ -1,17 +1,12 @@
 // cuda/kernels/adam_kernels.cuh: the two kernels of the fused Adam/AdamW step (adam_kernel,
-// advance_steps_kernel), their by-value tables and the host code that fills them; included by
-// cuda/kernels/adam.cu, whose header explains the design: read that first. Internal to cuda/ and
-// tests/cuda/.
+// advance_steps_kernel), their by-value tables and the host code that fills them. Launched by
+// adam.cu. Internal to cuda/ and tests/cuda/.
 //
-// Why a header of their own: the kernels use nothing of CUDA but threadIdx, blockIdx, blockDim,
-// gridDim, __syncthreads and a static __shared__ variable, so
-// tests/cuda/adam_kernels_emulation_test.cpp can define those for the host
-// (tests/cuda/cuda_emulation.h) and run these very bodies on the CPU against the CPU backend's
-// adam_step. Keep it that way: no other CUDA API in this file. Under nvcc, Pack and kPackOf come
-// from cuda/kernels/kernel_util.cuh; the emulation test defines the same structs for float and double
-// (tests/cuda/kernel_util_host.h).
+// An emulated kernel header (cuda/README.md, "Kernel headers"): no CUDA API beyond threadIdx,
+// blockIdx, blockDim, gridDim, __syncthreads and a static __shared__ variable, so
+// tests/cuda/adam_kernels_emulation_test.cpp runs these bodies on the CPU.
 //
-// Leaves out: the launchers (cuda/kernels/adam.cu).
+// Leaves out: the launchers (adam.cu).
 #pragma once
 
 #include <cstddef>
@@ -26,7 +21,7 @@
 #include "cuda/kernels/kernel_util.cuh"  // Pack, kPackOf
 #endif
 
-namespace loom::cuda::fused_adam {
+namespace loom::cuda::adam_kernels {
 
 constexpr int kMaxParams = 48;  // parameters per launch: the table below is ~2.7 KB of arguments
 constexpr int kBlock = 256;
@@ -152,4 +147,4 @@ static __global__ void advance_steps_kernel(const StepTable steps, const float* 
     ++*steps.step[i];
 }
 
-}  // namespace loom::cuda::fused_adam
+}  // namespace loom::cuda::adam_kernels

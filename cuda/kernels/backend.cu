@@ -1,29 +1,25 @@
 // cuda/kernels/backend.cu: the CudaBackend object, its memory and copies, and the
-// deterministic-index_add setting. The kernels live in the files named after their CPU twins
-// (see cuda_backend.h).
+// deterministic-index_add setting (backend.h; CPU twin: tensor/cpu/backend.cpp). No kernels.
 //
-// No kernels here. Memory comes from the device's caching allocator on the current stream, so
-// a block freed by one op is reused by the next without cudaMalloc/cudaFree or a sync. Copies
-// are cudaMemcpyAsync on the current stream:
-//   - host to device returns once the runtime has staged the (pageable) source, so the caller
-//     may free it at once; the copy itself completes in stream order before later kernels;
-//   - device to host synchronizes the stream before returning: the caller reads the bytes next;
-//   - device to device is stream-ordered; the regions must not overlap (the frontend copies an
-//     overlapping source first, see Tensor::copy_).
-// While the current stream is captured into a CUDA Graph (cuda/runtime/graph.h), copies from and to the
-// host throw: a replay would re-read a dead host buffer, and a read-back must synchronise.
+// Memory comes from the device's caching allocator (runtime/allocator.cuh) on the current stream,
+// so a block freed by one op is reused by the next without cudaMalloc/cudaFree or a sync. Copies
+// are cudaMemcpyAsync on the current stream: host to device returns once the runtime has staged
+// the (pageable) source; device to host synchronises before returning (the caller reads the
+// bytes next; an implicit host sync, runtime/sync_debug.h); device to device is stream-ordered.
+// While the stream is captured into a CUDA Graph (runtime/graph.h), copies from and to the host
+// throw: a replay would re-read a dead host buffer, and a read-back must synchronise.
 //
-// Left out: peer-to-peer copies between GPUs (the frontend goes through the host).
+// Leaves out: peer-to-peer copies between GPUs (the frontend goes through the host).
 #include <cuda_runtime_api.h>
 
 #include <atomic>
 #include <string>
 
+#include "cuda/kernels/backend.h"
+#include "cuda/kernels/kernel_util.cuh"
 #include "cuda/runtime/allocator.cuh"
 #include "cuda/runtime/check.cuh"
-#include "cuda/kernels/backend.h"
 #include "cuda/runtime/device.h"
-#include "cuda/kernels/kernel_util.cuh"
 #include "cuda/runtime/stream.cuh"
 #include "cuda/runtime/sync_debug.h"
 
@@ -90,8 +86,8 @@ void CudaBackend::copy_device_to_host(void* dst, const void* src, std::size_t by
   DeviceGuard guard(dev.index);
   const cudaStream_t stream = current_stream(dev.index);
   // The synchronisation below is forbidden while capturing (and would read nothing: a capture
-  // runs no work). Refusing before any call leaves the capture valid, so cuda/runtime/graph.cu reports
-  // this message instead of a generic "capture invalidated".
+  // runs no work). Refusing before any call leaves the capture valid, so cuda/runtime/graph.cu
+  // reports this message instead of a generic "capture invalidated".
   LOOM_CHECK(!is_capturing(stream), "copy_device_to_host: ", dev.str(),
              "'s current stream is being captured into a CUDA Graph: reading a device value on "
              "the host (Tensor::item, to_vector, .to(kCPU), printing) needs a synchronisation, "

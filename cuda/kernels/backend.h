@@ -1,26 +1,16 @@
-// cuda/kernels/backend.h: loom's CUDA implementation of loom::Backend, and its runtime settings.
+// cuda/kernels/backend.h: CudaBackend, loom's CUDA implementation of loom::Backend and its
+// FusedKernels, and the backend's runtime setting. CPU twin: tensor/cpu/backend.h.
 //
-// Public: no CUDA header, so any folder (apps, tests) may include it. Nobody needs to call
-// anything to use the backend: an executable that links loom::cuda registers it for
-// DeviceType::CUDA before main() (cuda/kernels/register_backend.cpp; see cuda/README.md), and then
-// `tensor.to(Device("cuda:0"))` runs here. With no usable device, the first allocation throws a
-// loom::Error saying "no CUDA device (...)".
+// Public (no CUDA header): any folder may include it, but nobody needs to: an executable that
+// links loom::cuda registers the backend for DeviceType::CUDA before main()
+// (register_backend.cpp), and `tensor.to(Device("cuda:0"))` then runs here. With no usable
+// device, the first allocation throws "no CUDA device (...)". The methods live in the files
+// named after their CPU twins in tensor/cpu/ (cuda/README.md lists them); each contract is
+// tensor/backend.h's or tensor/fused_kernels.h's. Every kernel runs on the current device
+// (cuda::set_device) and this thread's current stream (runtime/stream.cuh).
 //
-// The methods are spread over files named after their CPU twins in tensor/cpu/:
-//   cuda_backend.cu  memory and copies        copy_cast.cu  fill, compact, strided_write, cast
-//   elementwise.cu   unary, scalar, binary,   reduce.cu     sum/max/min/argmax (CUB)
-//                    where                    matmul.cu     cuBLAS GEMM
-//   index.cu         index_select, index_add  random.cu     Philox uniform/normal
-//   lstm.cu          fused LSTM pointwise     amp.cu        loss scaler: unscale, update
-//                    step (fwd, bwd)                        (matmul_mixed: matmul.cu)
-//   lstm_persistent.cu  persistent LSTM: a layer's recurrence in one kernel (fwd, bwd)
-//   adam.cu          Adam/AdamW, all parameters in one launch (CPU twin: cpu_adam.cpp)
-//
-// Every kernel runs on the current device (cuda::set_device) and this thread's current stream
-// (cuda::current_stream()); the contract of each method is tensor/backend.h's.
-//
-// Left out: tensors on a device other than the current one (launchers use the current device;
-// call cuda::set_device(N) before working on cuda:N), integer matmul.
+// Leaves out: tensors on a device other than the current one (call cuda::set_device(N) before
+// working on cuda:N), integer matmul.
 #pragma once
 
 #include "tensor/backend.h"
@@ -69,8 +59,8 @@ class CudaBackend final : public Backend, public FusedKernels {
   void lstm_recurrence_forward(const LstmRecurrence& r, const LstmForwardBuffers& b) override;
   void lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) override;
   bool lstm_persistent_fits(const LstmRecurrence& r) override;
-  // amp.cu: one launch over up to 64 gradient buffers (a by-value table), and the scaler's state
-  // machine as a one-thread kernel; neither reads anything back to the host.
+  // loss_scale.cu: one launch over up to 64 gradient buffers (a by-value table), and the scaler's
+  // state machine as a one-thread kernel; neither reads anything back to the host.
   void amp_unscale_and_check(void* const* grads, const int64_t* counts, int num, DType dtype,
                              const float* inv_scale, float* found_inf) override;
   void amp_update_scale(float* scale, int64_t* counters, const float* found_inf,

@@ -1,4 +1,4 @@
-// cuda/kernels/backend_stub.cpp: the settings of cuda/kernels/backend.h for a build configured
+// cuda/kernels/backend_stub.cpp: the setting of cuda/kernels/backend.h for a build configured
 // without a CUDA compiler. No backend is registered, so backend_for(cuda:N) throws "this build
 // has no CUDA backend"; the setting is only stored, so code that sets it builds everywhere.
 #include <atomic>

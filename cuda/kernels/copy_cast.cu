@@ -1,37 +1,29 @@
 // cuda/kernels/copy_cast.cu: fill, the strided gather/scatter (compact, strided_write) and cast.
 // CPU twin: tensor/cpu/copy_cast.cpp.
 //
-// compact and strided_write only move bytes, so they are compiled per element size (1, 2, 4, 8
-// bytes), not per dtype: one kernel, templated on the word and the direction, walks the dense
-// index i of the view, turns it into coordinates (last dim fastest, as the CPU's odometer) and
-// the element offset offset + sum(coord[d] * stride[d]), all in int64.
+// compact and strided_write only move bytes, so they are compiled per element size (1, 2, 4, 8),
+// not per dtype: one kernel walks the dense index of the view and turns it into the element
+// offset, all in int64. Conversions follow the CPU exactly: through each side's compute type,
+// bool is "x != 0", float16 rounds to nearest even; fill converts its value once on the host.
+// The kernels are in copy_cast_kernels.cuh; this file keeps the launchers.
 //
-// Conversions follow the CPU exactly: a value goes through the compute type of each side
-// (double -> float -> __half; __half -> float -> int), bool is "x != 0", float16 rounds to
-// nearest even. fill converts its value on the host once, the same way.
-//
-// The kernels are in cuda/kernels/copy_cast_kernels.cuh, which uses so little of CUDA that
-// tests/cuda/copy_cast_kernels_emulation_test.cpp runs them on the CPU; this file keeps the
-// launchers.
-//
-// Left out: a vectorized cast (cast is rarely on a hot path); strided_write into views whose
-// elements overlap (an expanded view): the CPU writes them in order, last wins; here which
-// thread wins is unspecified. The frontend never writes into such views.
+// Leaves out: a vectorized cast; strided_write into views whose elements overlap (an expanded
+// view: which thread wins is unspecified; the frontend never writes into such views).
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstring>
 
-#include "cuda/runtime/check.cuh"
-#include "cuda/kernels/copy_cast_kernels.cuh"
 #include "cuda/kernels/backend.h"
+#include "cuda/kernels/copy_cast_kernels.cuh"
 #include "cuda/kernels/kernel_util.cuh"
 #include "cuda/kernels/launch.cuh"
+#include "cuda/runtime/check.cuh"
 
 namespace loom::cuda {
 namespace {
 
-using namespace copy_cast;  // the kernels of cuda/kernels/copy_cast_kernels.cuh
+using namespace copy_cast_kernels;  // the kernels of copy_cast_kernels.cuh
 
 constexpr int kBlock = kDefaultBlockSize;
 

@@ -1,16 +1,12 @@
-// cuda/kernels/copy_cast_kernels.cuh: the kernels of cuda/kernels/copy_cast.cu — fill (16-byte packs, then the
-// tail), the strided gather/scatter behind compact and strided_write, and cast — whose header
-// explains the design: read that first. Internal to cuda/ and tests/cuda/.
+// cuda/kernels/copy_cast_kernels.cuh: the kernels of copy_cast.cu: fill (16-byte packs, then the
+// tail), the strided gather/scatter behind compact and strided_write, and cast. Internal to cuda/
+// and tests/cuda/.
 //
-// Why a header of their own: the kernels use nothing of CUDA but the grid-stride loop, so
-// tests/cuda/copy_cast_kernels_emulation_test.cpp runs these very bodies on the CPU under
-// emulation (tests/cuda/cuda_emulation.h) against the CPU backend. Keep it that way: no other
-// CUDA API in this file. Under nvcc, grid_stride comes from cuda/kernels/launch.cuh and to_compute /
-// to_out from cuda/kernels/kernel_util.cuh (cuda/kernels/kernel_convert.cuh); the emulation test gets them
-// through tests/cuda/kernel_util_host.h — kernel_convert.cuh's own in a CUDA build, so the
-// __half instantiations run there too.
+// An emulated kernel header (cuda/README.md, "Kernel headers"): no CUDA API beyond the
+// grid-stride loop, so tests/cuda/copy_cast_kernels_emulation_test.cpp runs these bodies on the
+// CPU, float16 included in a CUDA build.
 //
-// Leaves out: the launchers and fill's host-side value conversion (cuda/kernels/copy_cast.cu).
+// Leaves out: the launchers and fill's host-side value conversion (copy_cast.cu).
 #pragma once
 
 #include <cstdint>
@@ -24,7 +20,7 @@
 #include "cuda/kernels/kernel_util.cuh"  // to_compute, to_out
 #endif
 
-namespace loom::cuda::copy_cast {
+namespace loom::cuda::copy_cast_kernels {
 
 // dst[0..n) = value. With vec, the first n / N elements go as N-element packs (dst is
 // 16-byte aligned), then the tail one by one.
@@ -88,4 +84,4 @@ __global__ void cast_kernel(const S* __restrict__ src, D* __restrict__ dst, int6
   }
 }
 
-}  // namespace loom::cuda::copy_cast
+}  // namespace loom::cuda::copy_cast_kernels

@@ -1,42 +1,29 @@
-// cuda/kernels/elementwise.cu: unary, unary-with-scalar, binary and where kernels.
-// CPU twin: tensor/cpu/elementwise.cpp (the reference for every result and every refusal).
+// cuda/kernels/elementwise.cu: unary, unary-with-scalar, binary and where. CPU twin:
+// tensor/cpu/elementwise.cpp (the reference for every result and every refusal).
 //
-// One kernel per arity (map1_kernel, map2_kernel), templated on the element types and on a
-// functor that computes one element in the compute type (float for __half). The op becomes a
-// template argument through dispatch_enum, so the kernel has no switch inside. Each kernel has
-// two paths, chosen by the launcher:
-//   - vectorized: when every pointer is aligned to its 16-byte pack and n >= one pack, threads
-//     load and store whole packs (a float4 for float32, 8 __halfs for float16, 2 doubles...),
-//     then the n % N tail is done element by element;
-//   - scalar: one element per grid-stride step. It is the reference the vector path must equal
-//     (same functor, same conversions), and the path for misaligned views.
-// Broadcasting is not done here: the frontend expands and compacts operands first.
+// One kernel per arity (map1, map2), templated on the element types and on a functor computing
+// one element in the compute type; the op becomes a template argument (dispatch_enum). Two
+// paths, chosen by the launcher: 16-byte packs when every pointer is aligned and n holds a pack,
+// else one element per grid-stride step (the reference the pack path must equal). Broadcasting
+// is the frontend's. Per dtype the CPU's ops and refusals; integer division by zero throws like
+// the CPU, which costs a read-back, so only integer division pays it.
+// The kernels and functors are in elementwise_kernels.cuh; this file keeps the launchers.
 //
-// What is supported per dtype is the CPU's: floating dtypes get every op; integers get
-// neg/abs/sign/relu, the scalar ops add/mul/div/rsub/max/min (computed in double, division
-// truncated, as the CPU does) and binary arithmetic, max/min and comparisons (no pow); bool
-// gets comparisons, max, min and where. Integer division by zero throws, like the CPU; finding
-// it costs a synchronization, so only integer division pays it.
-//
-// The kernels and functors are in cuda/kernels/elementwise_kernels.cuh, which uses so little of CUDA
-// that tests/cuda/elementwise_kernels_emulation_test.cpp runs them on the CPU; this file keeps
-// the launchers.
-//
-// Left out: fusing several ops into one kernel (see the fused LSTM cell), NaN-propagation rules
-// for max/min beyond "a < b ? b : a" (the CPU's Eigen kernels are not consistent either).
+// Leaves out: fusing several ops into one kernel, NaN rules for max/min beyond
+// "a < b ? b : a".
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
-#include "cuda/runtime/check.cuh"
 #include "cuda/kernels/backend.h"
 #include "cuda/kernels/elementwise_kernels.cuh"
 #include "cuda/kernels/kernel_util.cuh"
 #include "cuda/kernels/launch.cuh"
+#include "cuda/runtime/check.cuh"
 
 namespace loom::cuda {
 namespace {
 
-using namespace elementwise;  // the kernels of cuda/kernels/elementwise_kernels.cuh
+using namespace elementwise_kernels;  // the kernels of elementwise_kernels.cuh
 
 constexpr int kBlock = kDefaultBlockSize;
 

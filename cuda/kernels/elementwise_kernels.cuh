@@ -1,20 +1,13 @@
-// cuda/kernels/elementwise_kernels.cuh: the kernels of cuda/kernels/elementwise.cu — map1 and map2 (a 16-byte
-// pack path and a scalar path) and where — with the per-element functors of every unary,
-// scalar and binary op and the device math they call; cuda/kernels/elementwise.cu's header explains
-// the design: read that first. Internal to cuda/ and tests/cuda/.
+// cuda/kernels/elementwise_kernels.cuh: the kernels of elementwise.cu: map1 and map2 (a 16-byte
+// pack path and a scalar path) and where, with the per-element functors of every unary, scalar
+// and binary op and the device math they call. Internal to cuda/ and tests/cuda/.
 //
-// Why a header of their own: the kernels use nothing of CUDA but the grid-stride loop and the
-// C math functions (expf, exp, tanhf, powf, trunc...), so
-// tests/cuda/elementwise_kernels_emulation_test.cpp runs these very bodies on the CPU under
-// emulation (tests/cuda/cuda_emulation.h) against the CPU backend; there the math is the host
-// libm's, not libdevice's. Keep it that way: no other CUDA API in this file. Under nvcc,
-// grid_stride comes from cuda/kernels/launch.cuh and to_compute / to_out from cuda/kernels/kernel_util.cuh
-// (cuda/kernels/kernel_convert.cuh); the emulation test gets them through
-// tests/cuda/kernel_util_host.h — kernel_convert.cuh's own in a CUDA build, so the __half
-// instantiations (8-half packs) run there too.
+// An emulated kernel header (cuda/README.md, "Kernel headers"): no CUDA API beyond the
+// grid-stride loop and the C math functions (expf, tanhf, powf...), so
+// tests/cuda/elementwise_kernels_emulation_test.cpp runs these bodies on the CPU, where the math
+// is the host libm's, not libdevice's.
 //
-// Leaves out: the launchers, the dtype/op dispatch and what each dtype refuses
-// (cuda/kernels/elementwise.cu).
+// Leaves out: the launchers, the dtype/op dispatch and what each dtype refuses (elementwise.cu).
 #pragma once
 
 #include <cmath>
@@ -29,7 +22,7 @@
 #include "cuda/kernels/kernel_util.cuh"  // to_compute, to_out
 #endif
 
-namespace loom::cuda::elementwise {
+namespace loom::cuda::elementwise_kernels {
 
 // ---- device math, overloaded for float and double ---------------------------------------
 
@@ -252,4 +245,4 @@ __global__ void where_kernel(const bool* __restrict__ cond, const W* __restrict_
     out[i] = cond[i] ? a[i] : b[i];
 }
 
-}  // namespace loom::cuda::elementwise
+}  // namespace loom::cuda::elementwise_kernels

@@ -1,21 +1,16 @@
-// cuda/kernels/gemm_mapping.h: how cuda/kernels/matmul.cu turns loom's row-major MatmulArgs into cuBLAS's
-// column-major strided-batched GEMM arguments. Plain C++ (no cuBLAS or CUDA header), so that
-// tests/cuda/gemm_mapping_test.cpp runs it in every build, against a reference of cuBLAS's
-// documented semantics, without a GPU. Internal to cuda/ and tests/cuda/.
+// cuda/kernels/gemm_mapping.h: how matmul.cu turns loom's row-major MatmulArgs into cuBLAS's
+// column-major strided-batched GEMM arguments. Plain C++, so tests/cuda/gemm_mapping_test.cpp
+// runs it in every build against a reference of cuBLAS's documented semantics. Internal to cuda/
+// and tests/cuda/.
 //
-// loom's matrices are row-major; cuBLAS's are column-major. A row-major [r, c] matrix with
-// leading dimension ld is, byte for byte, the column-major [c, r] matrix (its transpose) with
-// the same ld. So instead of C = op(A) op(B) cuBLAS is asked for the transpose,
-//
+// A row-major [r, c] matrix with leading dimension ld is, byte for byte, the column-major [c, r]
+// matrix (its transpose) with the same ld. So instead of C = op(A) op(B) cuBLAS is asked for
 //     C^T = op(B)^T op(A)^T        (an [n, m] column-major matrix == C [m, n] row-major),
+// with B as its first operand, A as its second, and m and n swapped: no data moves. Leading
+// dimensions and batch strides pass through unchanged, but for fit_ld's one adjustment.
 //
-// with B as cuBLAS's first operand, A as its second, and m and n swapped. No data moves: a loom
-// operand stored untransposed is exactly cuBLAS's "op = N" operand of the transposed problem,
-// and a loom operand with trans_a/trans_b set is "op = T". The leading dimensions and batch
-// strides pass through unchanged, except for fit_ld's one adjustment (below).
-//
-// Leaves out: the cuBLAS calls themselves and the k == 0 case (cuda/kernels/matmul.cu: k == 0 is not a
-// GEMM there, it scales C by a kernel), and sizes of 0 (matmul returns before mapping).
+// Leaves out: the cuBLAS calls and the k == 0 case (matmul.cu), sizes of 0 (matmul returns
+// before mapping).
 #pragma once
 
 #include <cstdint>

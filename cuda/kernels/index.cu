@@ -1,32 +1,16 @@
-// cuda/kernels/index.cu: index_select (gather slices) and index_add (scatter-add slices), the
+// cuda/kernels/index.cu: index_select (gather rows) and index_add (scatter-add rows), the
 // embedding lookup and its backward. CPU twin: tensor/cpu/index.cpp.
 //
-// Both see the tensor as [outer, rows, inner] with the indexed dim in the middle, and `index`
-// (int64, K entries, on the device) picks rows. Bounds: a check kernel records the first bad
-// position; the launcher reads it back (one synchronization) and throws the CPU's message.
-// Every kernel also skips out-of-range rows itself, so nothing is ever read or written out of
-// bounds, even while a stream is captured into a CUDA Graph (when reading back is not allowed
-// and the check is skipped).
+// Both see the tensor as [outer, rows, inner] and `index` (int64, K entries, on the device) picks
+// rows. A check kernel records the first bad position and the launcher reads it back (an implicit
+// host sync, skipped under graph capture) to throw the CPU's message; every kernel also skips
+// out-of-range rows itself. index_add is deterministic by default (CUB sort, run-length encode,
+// scan, then each segment summed in position order: the CPU's order, bit for bit) or atomic
+// (set_deterministic(false): faster, order varies). Details: cuda/README.md, "index_add".
+// The kernels are in index_kernels.cuh; this file keeps the launchers and the CUB calls.
 //
-// index_add has two algorithms, chosen by cuda::set_deterministic (default: deterministic):
-//   - deterministic: sort the K indices (CUB radix sort of (index, position) pairs; radix sort
-//     is stable, so equal indices keep increasing positions), run-length encode the sorted
-//     indices into unique rows with counts, scan the counts into segment starts, then one
-//     thread per (o, segment, i) adds its segment's source rows IN POSITION ORDER onto the
-//     destination. No atomics, so the result is the same every run; and it is the CPU's loop
-//     order (for k in 0..K-1: dst[index[k]] += src[k]), so it equals the CPU's result bit for
-//     bit, float16 included (rounded after every addition, as the CPU does).
-//   - fast: one thread per source element, atomicAdd into the destination (native atomics for
-//     float, double, int32, int64 via unsigned long long, and __half on sm_70+). Repeated
-//     indices are summed in whatever order the atomics land, so float results vary in the
-//     last bits from run to run.
-//
-// The kernels are in cuda/kernels/index_kernels.cuh, which uses so little of CUDA that
-// tests/cuda/index_kernels_emulation_test.cpp runs them on the CPU; this file keeps the
-// launchers and the CUB calls.
-//
-// Left out: int32 indices (the frontend converts them to int64), a fused gather for several
-// tables, sorting once and reusing the permutation between forward and backward.
+// Leaves out: int32 indices (the frontend converts them), reusing one sort between forward and
+// backward.
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 #include <cub/device/device_radix_sort.cuh>
@@ -36,18 +20,18 @@
 #include <algorithm>
 #include <limits>
 
-#include "cuda/runtime/allocator.cuh"
-#include "cuda/runtime/check.cuh"
 #include "cuda/kernels/backend.h"
-#include "cuda/runtime/device.h"
 #include "cuda/kernels/index_kernels.cuh"
 #include "cuda/kernels/kernel_util.cuh"
 #include "cuda/kernels/launch.cuh"
+#include "cuda/runtime/allocator.cuh"
+#include "cuda/runtime/check.cuh"
+#include "cuda/runtime/device.h"
 
 namespace loom::cuda {
 namespace {
 
-using namespace index_kernels;  // the kernels of cuda/kernels/index_kernels.cuh
+using namespace index_kernels;  // the kernels of index_kernels.cuh
 
 constexpr int kBlock = kDefaultBlockSize;
 

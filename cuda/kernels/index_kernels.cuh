@@ -1,19 +1,13 @@
-// cuda/kernels/index_kernels.cuh: the kernels of cuda/kernels/index.cu — the bounds check, index_select's
-// gather, index_add's atomic kernel, and the deterministic path's iota and segment kernels —
-// whose header explains the design: read that first. Internal to cuda/ and tests/cuda/.
+// cuda/kernels/index_kernels.cuh: the kernels of index.cu: the bounds check, index_select's
+// gather, index_add's atomic kernel, and the deterministic path's iota and segment kernels.
+// Internal to cuda/ and tests/cuda/.
 //
-// Why a header of their own: the kernels use nothing of CUDA but the grid-stride loop,
-// atomicAdd and atomicMin, so tests/cuda/index_kernels_emulation_test.cpp runs these very
-// bodies on the CPU under emulation (tests/cuda/cuda_emulation.h, which also stands in for the
-// two atomics) against the CPU backend. Keep it that way: no other CUDA API in this file. Under
-// nvcc, grid_stride comes from cuda/kernels/launch.cuh and to_compute / to_out from
-// cuda/kernels/kernel_util.cuh (cuda/kernels/kernel_convert.cuh); the emulation test gets them through
-// tests/cuda/kernel_util_host.h — kernel_convert.cuh's own in a CUDA build, where the emulation
-// also has an atomicAdd on __half, so the __half instantiations run there too.
+// An emulated kernel header (cuda/README.md, "Kernel headers"): no CUDA API beyond the
+// grid-stride loop, atomicAdd and atomicMin, so tests/cuda/index_kernels_emulation_test.cpp runs
+// these bodies on the CPU (the emulation stands in for the atomics, __half's included).
 //
 // Leaves out: the launchers, and the CUB sort / run-length encode / scan that compute the
-// segments the segment kernel reads (cuda/kernels/index.cu; the emulation test computes them on the
-// host).
+// segments the segment kernel reads (index.cu; the emulation test computes them on the host).
 #pragma once
 
 #include <cstdint>

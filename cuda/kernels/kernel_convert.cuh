@@ -1,18 +1,14 @@
-// cuda/kernels/kernel_convert.cuh: how the CUDA kernels convert elements — the compute type of __half
+// cuda/kernels/kernel_convert.cuh: how the kernels convert elements: the compute type of __half
 // (float), kIsFloat, to_compute (element -> compute type) and to_out (compute value -> element,
-// rounding to nearest even for __half). Internal to cuda/ and tests/cuda/.
+// rounding to nearest even for __half, as tensor/cpu/ does with Eigen::half). Internal to cuda/
+// and tests/cuda/.
 //
-// float16 is __half on the device and computes in float, rounding once on store
-// (__float2half_rn, round to nearest even): exactly what tensor/cpu/ does with Eigen::half, so
-// both backends agree to the last bit whenever their float arithmetic does.
+// A header of its own because it needs cuda_fp16.h and nothing else of CUDA, and CUDA 13's
+// cuda_fp16.h compiles as host C++: so these very definitions serve nvcc (through
+// kernel_util.cuh) and the tests that run the kernel bodies on the CPU in a CUDA build
+// (tests/cuda/kernel_util_host.h): one copy of the rounding rules.
 //
-// Why a header of its own: it needs cuda_fp16.h and nothing else of CUDA, and CUDA 13's
-// cuda_fp16.h also compiles as plain host C++ (g++ with the toolkit's include directory; the
-// conversions then run in software, with the same rounding). So these very definitions serve
-// nvcc, through cuda/kernels/kernel_util.cuh, and the tests that run the kernel bodies on the CPU
-// (tests/cuda/kernel_util_host.h, in a CUDA build): one copy of the rounding rules.
-//
-// Leaves out: dispatch, packs (cuda/kernels/kernel_types.h), ErrorSlot (cuda/kernels/kernel_util.cuh).
+// Leaves out: dispatch, ErrorSlot (kernel_util.cuh), packs (kernel_types.h).
 #pragma once
 
 #include <cuda_fp16.h>

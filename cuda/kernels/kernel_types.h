@@ -1,12 +1,11 @@
-// cuda/kernels/kernel_types.h: the element-type helpers of the CUDA kernels that need no CUDA header —
-// the 16-byte vector Pack, the elements per pack (kPackOf), and the compute type (ComputeT) for
-// the types plain C++ knows. cuda/kernels/kernel_convert.cuh (included by cuda/kernels/kernel_util.cuh) adds the
-// __half case (a float compute type) and the conversions; the tests that run kernel bodies on
+// cuda/kernels/kernel_types.h: the element-type helpers of the kernels that need no CUDA header:
+// the 16-byte vector Pack, the elements per pack (kPackOf), and the compute type (ComputeT) of
+// the types plain C++ knows. kernel_convert.cuh adds __half; the tests that run kernel bodies on
 // the CPU (tests/cuda/kernel_util_host.h) include both, so host and device share one definition.
 // Internal to cuda/ and tests/cuda/.
 //
-// Leaves out: __half and to_compute / to_out (cuda/kernels/kernel_convert.cuh: they need cuda_fp16.h),
-// the grid-stride loop (cuda/kernels/launch.cuh).
+// Leaves out: __half, to_compute and to_out (kernel_convert.cuh), the grid-stride loop
+// (launch.cuh).
 #pragma once
 
 namespace loom::cuda {

@@ -1,14 +1,10 @@
-// cuda/kernels/kernel_util.cuh: what every kernel file of the CUDA backend shares — DType -> C++ type
-// dispatch, the compute type of each dtype (float for __half), 16-byte vector packs, and a
-// device-side error slot through which a kernel reports bad input (an out-of-range index, an
-// integer division by zero) so the launcher can throw a loom::Error. Internal to cuda/.
+// cuda/kernels/kernel_util.cuh: what every launcher of the backend shares: DType -> C++ type
+// dispatch (dispatch_dtype, dispatch_word, dispatch_enum), the stream ops enqueue on
+// (op_stream), and ErrorSlot, the device word through which a kernel reports bad input (an
+// out-of-range index, an integer division by zero) so the launcher can throw a loom::Error.
+// Internal to cuda/. Packs and compute types: kernel_types.h and kernel_convert.cuh.
 //
-// float16 is __half on the device and computes in float, rounding once on store
-// (__float2half_rn, round to nearest even): exactly what tensor/cpu/ does with Eigen::half, so
-// both backends agree to the last bit whenever their float arithmetic does. Those conversions
-// (to_compute, to_out, ComputeT<__half>, kIsFloat) live in cuda/kernels/kernel_convert.cuh.
-//
-// Left out: bfloat16 (loom has no such dtype).
+// Leaves out: bfloat16 (loom has no such dtype yet).
 #pragma once
 
 #include <cuda_fp16.h>
@@ -17,10 +13,10 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "cuda/runtime/allocator.cuh"
-#include "cuda/runtime/check.cuh"
 #include "cuda/kernels/kernel_convert.cuh"
 #include "cuda/kernels/kernel_types.h"
+#include "cuda/runtime/allocator.cuh"
+#include "cuda/runtime/check.cuh"
 #include "cuda/runtime/stream.cuh"
 #include "cuda/runtime/sync_debug.h"
 #include "tensor/dtype.h"
@@ -93,14 +89,6 @@ inline cudaStream_t op_stream() {
   return current_stream(-1);
 }
 
-// Whether `stream` is being captured into a CUDA Graph: then nothing may synchronize, so a
-// launcher cannot read an ErrorSlot back (the kernels still guard every access).
-inline bool is_capturing(cudaStream_t stream) {
-  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
-  LOOM_CUDA_CHECK(cudaStreamIsCapturing(stream, &status));
-  return status != cudaStreamCaptureStatusNone;
-}
-
 // A device word through which kernels report the smallest position of a bad input they met:
 //
 //   ErrorSlot slot(stream);                          // holds "none"
@@ -108,8 +96,8 @@ inline bool is_capturing(cudaStream_t stream) {
 //   if (int64_t pos = slot.read("op", "reading its check back"); pos >= 0) LOOM_FAIL(...);
 //
 // read() copies the word back and synchronizes the stream (the price of a clear error; counted
-// as an implicit host sync, cuda/runtime/sync_debug.h, described by its arguments); it returns -1 when
-// nothing was reported, or when the stream is being captured into a graph.
+// as an implicit host sync, cuda/runtime/sync_debug.h, described by its arguments); it returns -1
+// when nothing was reported, or when the stream is being captured into a graph.
 class ErrorSlot {
  public:
   static constexpr unsigned long long kNone = ~0ull;

@@ -1,24 +1,17 @@
-// cuda/kernels/launch.cuh: the one grid helper every launcher in cuda/ shares.
+// cuda/kernels/launch.cuh: the one grid helper every launcher shares.
 //
-// A launcher for an elementwise kernel over n elements writes
-//
-//   const LaunchConfig cfg = launch_for(n, kBlock, "add");
+//   const LaunchConfig cfg = launch_for(n, kBlock, "add");   // host: checks, then the grid
 //   add_kernel<<<cfg.grid, cfg.block, 0, stream>>>(out, a, b, n);
 //   LOOM_CUDA_CHECK_LAUNCH();
+//   ... and in the kernel: for (int64_t i : grid_stride(n)) out[i] = a[i] + b[i];
 //
-// and the kernel walks its elements with a grid-stride loop, so any grid size covers any n:
+// The grid is ceil(n / block) blocks, capped at kMaxGridBlocks; the grid-stride loop covers the
+// rest, so any grid covers any n. Preconditions (n >= 0; a block size that is a multiple of 32 up
+// to 1024) are checked on the host and throw loom::Error naming the launcher. The host arithmetic
+// (ceil_div, blocks_for) is plain C++, tested without a GPU (tests/cuda/launch_test.cpp); the
+// dim3 and __device__ parts are compiled by nvcc only.
 //
-//   for (int64_t i : grid_stride(n)) out[i] = a[i] + b[i];
-//
-// The grid is ceil(n / block) blocks, capped at kMaxGridBlocks: past that the grid-stride loop
-// gives each thread several elements (cheaper than launching millions of tiny blocks).
-// Preconditions (n >= 0, a block size that is a positive multiple of the warp size and at most
-// 1024) are checked on the host and throw loom::Error naming the launcher.
-//
-// The host arithmetic (ceil_div, blocks_for) is plain C++ so tests can check it without a GPU
-// or a CUDA compiler; the dim3 and __device__ parts are compiled only by nvcc.
-//
-// Left out: 2-D/3-D grids and occupancy-based sizing (launchers that need them say so).
+// Leaves out: 2-D/3-D grids and occupancy-based sizing (launchers that need them say so).
 #pragma once
 
 #include <cstdint>

@@ -1,17 +1,13 @@
-// cuda/kernels/loss_scale_kernels.cuh: the dynamic loss scaler's two kernels (unscale_and_check_kernel,
-// update_scale_kernel), the by-value buffer table and the host code that fills it; included by
-// cuda/kernels/loss_scale.cu, whose header explains the design: read that first. Internal to cuda/ and
-// tests/cuda/.
+// cuda/kernels/loss_scale_kernels.cuh: the dynamic loss scaler's two kernels
+// (unscale_and_check_kernel, update_scale_kernel), the by-value buffer table and the host code
+// that fills it. Launched by loss_scale.cu. Internal to cuda/ and tests/cuda/.
 //
-// Why a header of their own: the kernels use nothing of CUDA but threadIdx, blockIdx, blockDim,
-// gridDim and __syncthreads_or, so tests/cuda/amp_kernels_emulation_test.cpp can define those for
-// the host (tests/cuda/cuda_emulation.h) and run these very bodies on the CPU against the CPU
-// backend's amp_unscale_and_check / amp_update_scale. Keep it that way: no other CUDA API in this
-// file. ComputeT, to_compute and to_out come from cuda/kernels/kernel_convert.cuh (with __half): under
-// nvcc through cuda/kernels/kernel_util.cuh, in the emulation test through tests/cuda/kernel_util_host.h
-// (in a CUDA build, so the float16 instantiation runs there too).
+// An emulated kernel header (cuda/README.md, "Kernel headers"): no CUDA API beyond threadIdx,
+// blockIdx, blockDim, gridDim and __syncthreads_or, so
+// tests/cuda/loss_scale_kernels_emulation_test.cpp runs these bodies on the CPU against the CPU
+// backend's, float16 gradients included in a CUDA build.
 //
-// Leaves out: the launchers (cuda/kernels/loss_scale.cu).
+// Leaves out: the launchers (loss_scale.cu).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +19,7 @@
 #include "cuda/kernels/kernel_util.cuh"  // ComputeT, to_compute, to_out
 #endif
 
-namespace loom::cuda::amp {
+namespace loom::cuda::loss_scale_kernels {
 
 constexpr int kMaxBuffers = 64;  // buffers per launch: the table below is ~1.6 KB of arguments
 constexpr int kBlock = 256;
@@ -81,4 +77,4 @@ static __global__ void update_scale_kernel(float* scale, int64_t* counters, cons
   kernels::update_loss_scale(scale, counters, *found_inf != 0.0f, a);
 }
 
-}  // namespace loom::cuda::amp
+}  // namespace loom::cuda::loss_scale_kernels

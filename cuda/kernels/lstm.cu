@@ -1,37 +1,33 @@
-// cuda/kernels/lstm.cu: the LSTM recurrence on the GPU (FusedKernels::lstm_recurrence_*; contract:
-// tensor/fused_kernels.h; caller: tensor/lstm.cpp; CPU twin: tensor/cpu/lstm.cpp).
+// cuda/kernels/lstm.cu: the LSTM recurrence on the GPU (FusedKernels::lstm_recurrence_*;
+// contract: tensor/fused_kernels.h; caller: tensor/lstm.cpp; CPU twin: tensor/cpu/lstm.cpp).
 //
-// Two launch strategies for the one recurrence:
-//   per step (the default): every step is a cuBLAS GEMM (h_{t-1} W_hh^T into the step's gates;
-//     mixed float16 x float16 -> float32 when the gemm dtype is float16) and one pointwise kernel,
-//     plus a cast of h_t to the gemm dtype when mixed; backward mirrors it, last step first.
-//   persistent: the whole recurrence in one kernel each way (cuda/kernels/lstm_persistent.cu), when the
-//     caller asks and W_hh fits one block's shared memory (state == gemm dtype only).
-// The pointwise kernels (cuda/kernels/lstm_kernels.cuh) run one thread per (row, unit) and call the
-// per-element functions of tensor/kernels/lstm_pointwise.h: the very code the CPU loop runs.
-// Thread b*H + j reads gate k at row b, column k*H + j, so consecutive threads read consecutive
-// addresses: four coalesced streams. Forward writes the activations over the pre-activations and
-// backward updates dc in place; a thread reads its own elements before writing them and no two
-// threads share one, so no pointer here is __restrict__.
+// Two launch strategies of the one recurrence:
+//   per step (the default): every step a cuBLAS GEMM (h_{t-1} W_hh^T into the step's gates;
+//     float16 x float16 -> float32 when the GEMM dtype is float16) and one cell kernel
+//     (lstm_kernels.cuh), plus, when mixed or masked, h_t (times the recurrent-dropout mask) cast
+//     to the GEMM dtype; backward mirrors it;
+//   persistent: the whole recurrence in one kernel each way (lstm_persistent.cu), when the caller
+//     asks and W_hh fits one block's shared memory (state dtype == GEMM dtype, no mask).
+// docs/labs/08-cuda.md, sections 5 and 5b, walk through both.
 //
-// Leaves out: a vectorized (__half2 / float4) pointwise kernel (at B = H = 100 a step is 10k
-// threads, launch-latency bound), fusing the pointwise step into the GEMM's epilogue.
+// Leaves out: a vectorized (__half2 / float4) cell kernel (at B = H = 100 a step is 10k threads,
+// launch-latency bound), fusing the cell into the GEMM's epilogue.
 #include <cuda_runtime_api.h>
 
 #include <type_traits>
 
-#include "cuda/runtime/check.cuh"
 #include "cuda/kernels/backend.h"
-#include "cuda/runtime/device.h"
 #include "cuda/kernels/kernel_util.cuh"
 #include "cuda/kernels/launch.cuh"
 #include "cuda/kernels/lstm_kernels.cuh"
 #include "cuda/kernels/lstm_persistent.h"
+#include "cuda/runtime/check.cuh"
+#include "cuda/runtime/device.h"
 
 namespace loom::cuda {
 namespace {
 
-using namespace lstm_cell;  // the kernels of cuda/kernels/lstm_kernels.cuh
+using namespace lstm_kernels;  // the kernels of lstm_kernels.cuh
 
 // One step's cell for B rows (state dtype).
 void cell_forward(DType dtype, void* gates, const void* c_prev, void* c, void* tanh_c, void* h,

@@ -1,16 +1,13 @@
-// cuda/kernels/lstm_kernels.cuh: the two kernels of cuda/kernels/lstm.cu, the fused LSTM cell's pointwise step
-// forward and backward, whose header explains the design (and why no pointer is __restrict__):
-// read that first. Internal to cuda/ and tests/cuda/.
+// cuda/kernels/lstm_kernels.cuh: the cell of the per-step LSTM recurrence (lstm.cu), forward and
+// backward: one thread per (row, unit), calling tensor/kernels/lstm_pointwise.h, the very code
+// the CPU's recurrence runs. Internal to cuda/ and tests/cuda/.
 //
-// Why a header of their own: the kernels use nothing of CUDA but the grid-stride loop, so
-// tests/cuda/lstm_kernels_emulation_test.cpp runs these very bodies on the CPU under emulation
-// (tests/cuda/cuda_emulation.h) against the CPU backend's fused cell, in-place forms included.
-// Keep it that way: no other CUDA API in this file. Under nvcc, grid_stride comes from
-// cuda/kernels/launch.cuh and ComputeT's __half case from cuda/kernels/kernel_util.cuh (cuda/kernels/kernel_convert.cuh);
-// the emulation test defines a host grid-stride loop and, in a CUDA build, includes
-// kernel_convert.cuh too (tests/cuda/kernel_util_host.h), so the __half instantiations run there.
+// An emulated kernel header (cuda/README.md, "Kernel headers"): no CUDA API beyond the
+// grid-stride loop, so tests/cuda/lstm_kernels_emulation_test.cpp runs these bodies on the CPU,
+// in-place forms included. No pointer is __restrict__: the activations overwrite the
+// pre-activations and dc is updated in place, each element by the one thread that read it.
 //
-// Leaves out: the launchers and their argument checks (cuda/kernels/lstm.cu).
+// Leaves out: the launchers and their argument checks (lstm.cu).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +20,7 @@
 #include "cuda/kernels/kernel_util.cuh"  // ComputeT<__half>
 #endif
 
-namespace loom::cuda::lstm_cell {
+namespace loom::cuda::lstm_kernels {
 
 // ---- kernels -----------------------------------------------------------------------------
 
@@ -52,4 +49,4 @@ __global__ void lstm_backward_kernel(const T* dh, T* dc, const T* act, T* d_pre,
   }
 }
 
-}  // namespace loom::cuda::lstm_cell
+}  // namespace loom::cuda::lstm_kernels

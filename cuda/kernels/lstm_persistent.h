@@ -1,5 +1,5 @@
-// cuda/kernels/lstm_persistent.h (internal to cuda/): the persistent LSTM's launchers, the recurrence in
-// one kernel each way (cuda/kernels/lstm_persistent.cu). cuda/kernels/lstm.cu calls them when the caller asks
+// cuda/kernels/lstm_persistent.h: the persistent LSTM's launchers (lstm_persistent.cu), the
+// recurrence in one kernel each way. Internal to cuda/: lstm.cu calls them when the caller asks
 // for `persistent` and it fits; the contract is tensor/fused_kernels.h's (state == gemm dtype).
 #pragma once
 

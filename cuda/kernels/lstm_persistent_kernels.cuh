@@ -1,17 +1,15 @@
-// cuda/kernels/lstm_persistent_kernels.cuh: the two kernels of the persistent LSTM (forward and backward
-// recurrence of one layer, one direction), included by cuda/kernels/lstm_persistent.cu, whose header
-// explains the design: read that first. Internal to cuda/ and tests/cuda/.
+// cuda/kernels/lstm_persistent_kernels.cuh: the persistent launch strategy of the LSTM recurrence
+// (lstm_persistent.cu): one kernel for a layer's whole forward recurrence, one for its backward,
+// each block owning a few batch rows for all T steps with W_hh in shared memory. Also here, as
+// plain C++: the shared-memory size, the "does it fit" rule and the launch plan (rows per block).
+// Internal to cuda/ and tests/cuda/. The design: docs/labs/08-cuda.md, section 5b.
 //
-// Also here, as plain C++: the shared-memory size, the "does it fit" rule and the launch plan
-// (rows per block), so the tests check them without a GPU.
+// An emulated kernel header (cuda/README.md, "Kernel headers"): no CUDA API beyond threadIdx,
+// blockIdx, blockDim, __syncthreads and shared memory, so
+// tests/cuda/lstm_persistent_emulation_test.cpp runs these bodies on the CPU (a std::thread per
+// CUDA thread, a barrier for __syncthreads).
 //
-// Why a header of their own: the kernels use nothing of CUDA but threadIdx, blockIdx, blockDim,
-// __syncthreads and shared memory, so tests/cuda/lstm_persistent_emulation_test.cpp can define
-// those for the host (one std::thread per CUDA thread, a barrier for __syncthreads) and run these
-// very bodies on the CPU: the kernels' indexing and phase logic is tested on machines without a
-// GPU. Keep it that way: no other CUDA API in this file.
-//
-// Left out: the launchers (lstm_persistent.cu).
+// Leaves out: the launchers (lstm_persistent.cu).
 #pragma once
 
 #include <cstdint>
@@ -19,7 +17,7 @@
 #include "cuda/kernels/launch.cuh"
 #include "tensor/kernels/lstm_pointwise.h"
 
-namespace loom::cuda::persistent {
+namespace loom::cuda::lstm_persistent_kernels {
 
 constexpr int kMaxRowsPerBlock = 4;  // BB in {1, 2, 4}: see "Occupancy" in lstm_persistent.cu
 
@@ -60,6 +58,26 @@ inline Plan plan_launch(int64_t B, int64_t H, int64_t elem_size, int sms, int64_
 
 // ---- kernels -----------------------------------------------------------------------------
 
+// W_hh [4H, H] -> shared memory, once per launch: as stored, or transposed ([H][4H]). Coalesced
+// global reads, unrolled so many are in flight; the transposed writes conflict on banks, but once
+// per launch, not per step.
+template <bool kTransposed, typename T>
+__device__ __forceinline__ void load_w_hh(T* dst, const T* __restrict__ w_hh, int G, int H, int tid,
+                                          int nthreads) {
+#pragma unroll 8
+  for (int i = tid; i < G * H; i += nthreads)
+    dst[kTransposed ? (i % H) * G + i / H : i] = w_hh[i];
+}
+
+// The four gates of one (row, unit) at to[0], to[H], to[2H], to[3H] (the [.., 4H] layout).
+template <typename T>
+__device__ __forceinline__ void store_gates(T* to, int H, const kernels::LstmGates<T>& g) {
+  to[0] = g.i;
+  to[H] = g.f;
+  to[2 * H] = g.g;
+  to[3 * H] = g.o;
+}
+
 // One block: rows [b0, b0 + nb) of the batch, nb = min(BB, B - b0); blockDim.x >= 4H.
 // xproj [T, B, 4H] in; w_hh [4H, H] in; h0, c0 [B, H] in; act [T, B, 4H] out (may alias
 // xproj); c, tanh_c, h [T, B, H] out; h_n, c_n [B, H] out or null.
@@ -77,11 +95,7 @@ __global__ void __launch_bounds__(kMaxBlockSize)
   T* hs = Wt + static_cast<int64_t>(G) * H;  // [BB][H]
   T* gs = hs + BB * H;                       // [BB][4H]
 
-  // W_hh -> Wt, once: coalesced global reads (unrolled so many are in flight), strided shared
-  // writes (bank conflicts, but once per launch, not per step).
-#pragma unroll 8
-  for (int i = tid; i < G * H; i += nthreads)
-    Wt[(i % H) * G + i / H] = w_hh[i];
+  load_w_hh</*kTransposed=*/true>(Wt, w_hh, G, H, tid, nthreads);
   // h0 -> hs; the rows of a partial last block stay zero (computed, never stored).
   for (int e = tid; e < BB * H; e += nthreads)
     hs[e] = e / H < nb ? h0[(b0 + e / H) * H + e % H] : T(0);
@@ -130,11 +144,7 @@ __global__ void __launch_bounds__(kMaxBlockSize)
       const kernels::LstmForwardResult<T> r =
           kernels::lstm_pointwise_forward<T>({g[0], g[H], g[2 * H], g[3 * H]}, c_reg);
       const int64_t row = t * B + b0 + my_b;  // row of the [T*B, ...] buffers
-      T* a = act + row * G + my_j;
-      a[0] = r.act.i;
-      a[H] = r.act.f;
-      a[2 * H] = r.act.g;
-      a[3 * H] = r.act.o;
+      store_gates(act + row * G + my_j, H, r.act);
       c[row * H + my_j] = r.c;
       tanh_c[row * H + my_j] = r.tanh_c;
       h[row * H + my_j] = r.h;
@@ -196,9 +206,7 @@ __global__ void __launch_bounds__(kMaxBlockSize)
   T* das = W + static_cast<int64_t>(G) * H;  // [BB][4H]
   T* part = das + BB * G;                    // [4][BB][H]: part[(q * BB + b) * H + j]
 
-#pragma unroll 8
-  for (int i = tid; i < G * H; i += nthreads)
-    W[i] = w_hh[i];
+  load_w_hh</*kTransposed=*/false>(W, w_hh, G, H, tid, nthreads);
   for (int e = tid; e < BB * G; e += nthreads)
     das[e] = T(0);  // rows of a partial last block stay zero
   for (int e = tid; e < 4 * BB * H; e += nthreads)
@@ -224,16 +232,8 @@ __global__ void __launch_bounds__(kMaxBlockSize)
       const T dh_t = cur.dh + p[0] + p[BB * H] + p[2 * BB * H] + p[3 * BB * H];
       const kernels::LstmBackwardResult<T> r = kernels::lstm_pointwise_backward<T>(
           dh_t, dc_reg, {cur.a[0], cur.a[1], cur.a[2], cur.a[3]}, cur.c_prev, cur.tanh_c);
-      T* d = dgates + (t * B + b) * G + my_j;
-      d[0] = r.d_pre.i;
-      d[H] = r.d_pre.f;
-      d[2 * H] = r.d_pre.g;
-      d[3 * H] = r.d_pre.o;
-      T* ds = das + my_b * G + my_j;
-      ds[0] = r.d_pre.i;
-      ds[H] = r.d_pre.f;
-      ds[2 * H] = r.d_pre.g;
-      ds[3 * H] = r.d_pre.o;
+      store_gates(dgates + (t * B + b) * G + my_j, H, r.d_pre);
+      store_gates(das + my_b * G + my_j, H, r.d_pre);
       dc_reg = r.dc_prev;
       // The next step's saved values, loaded while the matvec runs.
       if (s > 0) cur = load_step(dh, act, c, c0, tanh_c, reverse, steps, s - 1, B, H, b, my_j);
@@ -267,4 +267,4 @@ __global__ void __launch_bounds__(kMaxBlockSize)
   }
 }
 
-}  // namespace loom::cuda::persistent
+}  // namespace loom::cuda::lstm_persistent_kernels

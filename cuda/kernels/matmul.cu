@@ -1,42 +1,32 @@
-// cuda/kernels/matmul.cu: batched GEMM on cuBLAS. CPU twin: tensor/cpu/matmul.cpp.
+// cuda/kernels/matmul.cu: batched GEMM on cuBLAS, and matmul_mixed. CPU twin:
+// tensor/cpu/matmul.cpp.
 //
-// loom's matrices are row-major, cuBLAS's column-major: each call asks cuBLAS for the transposed
-// problem C^T = op(B)^T op(A)^T, with B as the first operand and m, n swapped, so no data moves.
-// That mapping (col_major_gemm) is plain C++ in cuda/kernels/gemm_mapping.h, where it is explained and
-// tested on the CPU (tests/cuda/gemm_mapping_test.cpp).
+// loom is row-major, cuBLAS column-major: each call asks cuBLAS for the transposed problem
+// C^T = op(B)^T op(A)^T, so no data moves (gemm_mapping.h, tested on the CPU). float32 and float64
+// use cublas{S,D}gemmStridedBatched in true fp32/64 (no TF32: runtime/blas.cuh); float16 uses
+// cublasGemmStridedBatchedEx with CUBLAS_COMPUTE_32F, one rounding to half at the end, as the
+// CPU. matmul_mixed (lab 07): float16 A and B, a float32 C, the same GemmEx. k == 0 is not a
+// GEMM: C = beta * C by a small kernel (matmul_kernels.cuh). Integer matmul throws.
 //
-// float32 uses cublasSgemmStridedBatched and float64 cublasDgemmStridedBatched, in true fp32/64
-// (the handle's math mode forbids TF32, see blas.cuh). float16 uses cublasGemmStridedBatchedEx
-// with half inputs and output and CUBLAS_COMPUTE_32F: products and sums in float, alpha/beta
-// applied in float, one rounding to half at the end, as the CPU does (it widens to float,
-// multiplies, rounds C). Integer and bool matmul throw: cuBLAS has no integer GEMM for these
-// types, and loom's models do not need one.
-//
-// k == 0 is not a GEMM: C = beta * C (or 0 when beta == 0) by a small kernel, like the CPU
-// (cuda/kernels/matmul_kernels.cuh, run on the CPU by tests/cuda/matmul_kernels_emulation_test.cpp).
-//
-// matmul_mixed (mixed precision, lab 07; CPU twin tensor/cpu/cpu_amp.cpp): float16 A and B, a
-// float32 C, the same mapping and cublasGemmStridedBatchedEx with CUBLAS_COMPUTE_32F.
-//
-// Left out: cublasLt epilogues (bias, activation fused into the GEMM), TF32 and fp16 tensor-core
-// modes for fp32 inputs.
+// Leaves out: cublasLt epilogues (bias, activation fused into the GEMM), TF32 and fp16
+// tensor-core modes for fp32 inputs.
 #include <cublas_v2.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
-#include "cuda/runtime/blas.cuh"
-#include "cuda/runtime/check.cuh"
 #include "cuda/kernels/backend.h"
-#include "cuda/runtime/device.h"
 #include "cuda/kernels/gemm_mapping.h"
 #include "cuda/kernels/kernel_util.cuh"
 #include "cuda/kernels/launch.cuh"
 #include "cuda/kernels/matmul_kernels.cuh"
+#include "cuda/runtime/blas.cuh"
+#include "cuda/runtime/check.cuh"
+#include "cuda/runtime/device.h"
 
 namespace loom::cuda {
 namespace {
 
-using namespace matmul_kernels;  // scale_c_kernel, in cuda/kernels/matmul_kernels.cuh
+using namespace matmul_kernels;  // the kernels of matmul_kernels.cuh
 
 // ---- host launcher -----------------------------------------------------------------------
 

@@ -1,16 +1,11 @@
-// cuda/kernels/matmul_kernels.cuh: the one kernel of cuda/kernels/matmul.cu, scale_c_kernel (k == 0 is not a
+// cuda/kernels/matmul_kernels.cuh: the one kernel of matmul.cu, scale_c_kernel (k == 0 is not a
 // GEMM: C = beta * C, or 0). Internal to cuda/ and tests/cuda/.
 //
-// Why a header of its own: the kernel uses nothing of CUDA but the grid-stride loop, so
-// tests/cuda/matmul_kernels_emulation_test.cpp runs this very body on the CPU under emulation
-// (tests/cuda/cuda_emulation.h) against the CPU backend's matmul with k == 0. Keep it that way:
-// no other CUDA API in this file. Under nvcc, grid_stride comes from cuda/kernels/launch.cuh and
-// to_compute / to_out / ComputeT's __half case from cuda/kernels/kernel_util.cuh (cuda/kernels/kernel_convert.cuh);
-// the emulation test gets them through tests/cuda/kernel_util_host.h — kernel_convert.cuh's own
-// in a CUDA build, so the __half instantiation runs there too.
+// An emulated kernel header (cuda/README.md, "Kernel headers"): no CUDA API beyond the
+// grid-stride loop, so tests/cuda/matmul_kernels_emulation_test.cpp runs this body on the CPU
+// against the CPU backend's matmul with k == 0.
 //
-// Leaves out: the launcher and the cuBLAS calls (cuda/kernels/matmul.cu; their arguments are
-// cuda/kernels/gemm_mapping.h's, tested on the CPU by tests/cuda/gemm_mapping_test.cpp).
+// Leaves out: the launcher and the cuBLAS calls (matmul.cu; their arguments are gemm_mapping.h's).
 #pragma once
 
 #include <cstdint>

@@ -1,29 +1,19 @@
-// cuda/kernels/multi_tensor.cuh: the tile map of a multi-tensor launch, shared by cuda/kernels/adam.cu (Adam over
-// every parameter) and cuda/kernels/loss_scale.cu (unscale every gradient). Internal to cuda/.
-//
-// A multi-tensor kernel does one pass over many separate buffers in ONE launch. Its table of
-// buffers goes to the device BY VALUE, as a kernel argument (no descriptor array to allocate
-// and copy, nothing a captured CUDA Graph must keep alive; cuda/kernels/loss_scale.cu's header says why), so
-// it has a fixed capacity, Max buffers per launch. The buffers are cut into tiles of Tile
-// elements: buffer i owns tiles [tile_start[i], tile_start[i + 1]) (a prefix sum made on the
-// host by build()), and the blocks walk all tiles with a grid-stride loop, finding a tile's
-// buffer by binary search (owner()). So big and small buffers share the grid evenly and an
-// empty buffer owns no tile at all.
+// cuda/kernels/multi_tensor.cuh: the tile map of a multi-tensor launch, shared by adam.cu (Adam
+// over every parameter) and loss_scale.cu (unscale every gradient). Internal to cuda/.
 //
 //   TileMap<64, 1024> map{};
-//   map.build(n, [&](int i) { return counts[i]; });            // host
+//   map.build(n, [&](int i) { return counts[i]; });            // host: a prefix sum of tiles
 //   for (int64_t tile = blockIdx.x; tile < map.tiles(); tile += gridDim.x) {   // device
-//     const int i = map.owner(tile);
+//     const int i = map.owner(tile);                            // binary search
 //     for (int64_t e = map.begin(i, tile) + threadIdx.x; e < map.end(i, tile); e += blockDim.x)
 //       ... element e of buffer i ...
 //   }
+// Big and small buffers share the grid evenly and an empty buffer owns no tile. Plain C++ apart
+// from LOOM_HOST_DEVICE: tests/cuda/tile_map_test.cpp checks it on the CPU. Why a by-value table:
+// cuda/README.md, "Multi-tensor launches".
 //
-// Plain C++ apart from LOOM_HOST_DEVICE (tensor/kernels/host_device.h): tests/cuda/
-// tile_map_test.cpp checks build/tiles/owner/begin/end on the CPU, and the kernels of
-// cuda/kernels/adam_kernels.cuh and cuda/kernels/loss_scale_kernels.cuh run on it under emulation.
-//
-// Leaves out: the buffers' pointers (each kernel's own table holds those, next to a TileMap),
-// and more than Max buffers (the launchers split the list into chunks of Max).
+// Leaves out: the buffers' pointers (each kernel's table), more than Max buffers (the launchers
+// split the list into chunks of Max).
 #pragma once
 
 #include <cstdint>

@@ -1,17 +1,12 @@
-// cuda/kernels/random_kernels.cuh: the uniform and normal fill kernels of cuda/kernels/random.cu, whose header
-// explains the design (Philox counters, the explicit fma): read that first. Internal to cuda/
-// and tests/cuda/.
+// cuda/kernels/random_kernels.cuh: the uniform and normal fill kernels of random.cu (Philox
+// counters: element i of a fill is philox4x32_10(seed, offset + i), as on the CPU). Internal to
+// cuda/ and tests/cuda/.
 //
-// Why a header of their own: the kernels use nothing of CUDA but the grid-stride loop
-// (threadIdx, blockIdx, blockDim, gridDim), so tests/cuda/random_kernels_emulation_test.cpp runs
-// these very bodies on the CPU under emulation (tests/cuda/cuda_emulation.h) and compares them
-// bit for bit with the CPU backend's fills. Keep it that way: no other CUDA API in this file.
-// Under nvcc, grid_stride comes from cuda/kernels/launch.cuh and ComputeT/to_out from
-// cuda/kernels/kernel_util.cuh (cuda/kernels/kernel_convert.cuh); the emulation test gets them through
-// tests/cuda/kernel_util_host.h — kernel_convert.cuh's own in a CUDA build, so the float16
-// instantiations run there too.
+// An emulated kernel header (cuda/README.md, "Kernel headers"): no CUDA API beyond the
+// grid-stride loop, so tests/cuda/random_kernels_emulation_test.cpp runs these bodies on the CPU
+// and compares them bit for bit with the CPU backend's fills.
 //
-// Leaves out: the launchers (cuda/kernels/random.cu).
+// Leaves out: the launchers (random.cu).
 #pragma once
 
 #include <cstdint>
@@ -24,7 +19,7 @@
 #include "cuda/kernels/kernel_util.cuh"  // ComputeT, to_out
 #endif
 
-namespace loom::cuda::random_fill {
+namespace loom::cuda::random_kernels {
 
 constexpr int kBlock = kDefaultBlockSize;
 
@@ -52,4 +47,4 @@ __global__ void random_normal_kernel(T* __restrict__ dst, int64_t n, uint64_t se
   }
 }
 
-}  // namespace loom::cuda::random_fill
+}  // namespace loom::cuda::random_kernels

@@ -1,19 +1,13 @@
-// cuda/kernels/reduce_kernels.cuh: the kernels of cuda/kernels/reduce.cu — the row kernel (one block per row,
-// cub::BlockReduce) and the column kernel (one thread per output) — and the (key, index) pairs
-// and NaN rule they share; cuda/kernels/reduce.cu's header explains the design: read that first.
-// Internal to cuda/ and tests/cuda/.
+// cuda/kernels/reduce_kernels.cuh: the kernels of reduce.cu: the row kernel (one block per row,
+// cub::BlockReduce) and the column kernel (one thread per output), and the (key, index) pairs
+// and NaN rule they share. Internal to cuda/ and tests/cuda/.
 //
-// Why a header of their own: the kernels use nothing of CUDA but the grid-stride loop,
-// threadIdx/blockIdx/gridDim, __syncthreads, a static __shared__ variable and cub::BlockReduce,
-// so tests/cuda/reduce_kernels_emulation_test.cpp runs these very bodies on the CPU under
-// emulation (tests/cuda/cuda_emulation.h) against the CPU backend. Keep it that way: no other
-// CUDA API in this file. Under nvcc, CUB comes from <cub/block/block_reduce.cuh>, grid_stride
-// from cuda/kernels/launch.cuh and to_compute / to_out from cuda/kernels/kernel_util.cuh (cuda/kernels/kernel_convert.cuh);
-// a test compiled without nvcc gets those through tests/cuda/kernel_util_host.h (kernel_convert's
-// own in a CUDA build, so the __half instantiations run there too) and defines a stand-in
-// cub::BlockReduce with the same contract before including this file.
+// An emulated kernel header (cuda/README.md, "Kernel headers"): no CUDA API beyond the
+// grid-stride loop, threadIdx/blockIdx/gridDim, __syncthreads, a static __shared__ variable and
+// cub::BlockReduce, so tests/cuda/reduce_kernels_emulation_test.cpp runs these bodies on the CPU,
+// with a stand-in cub::BlockReduce written from CUB's documented contract.
 //
-// Leaves out: the launcher and its choice of kernel (cuda/kernels/reduce.cu).
+// Leaves out: the launcher and its choice of kernel (reduce.cu).
 #pragma once
 
 #include <cstdint>
@@ -58,7 +52,8 @@ struct PickBest {
   }
 };
 
-// The key of element j with value v (see the file header for NaN).
+// The key of element j with value v: a NaN at j = 0 gets the best key (it wins, as in the
+// CPU's scan, which never replaces a first NaN), a NaN anywhere else the worst (it never wins).
 template <bool kMax, typename C>
 __device__ __forceinline__ C best_key(C v, int64_t j) {
   if constexpr (std::is_floating_point_v<C>) {

@@ -1,12 +1,12 @@
-// cuda/runtime/allocator.cu: the raw side of the caching allocator (cudaMalloc, cudaFree, events), one
-// CachingAllocator per device, and DeviceBuffer. The policy itself is allocator_policy.cpp.
+// cuda/runtime/allocator.cu: the raw side of the caching allocator (cudaMalloc, cudaFree, events),
+// one CachingAllocator per device, and DeviceBuffer. The policy itself is allocator_policy.cpp.
 //
-// No kernels here. Every raw call runs with the allocator's device current (DeviceGuard), so
-// an allocator for cuda:1 works from a thread whose current device is cuda:0. cudaMalloc runs in
+// No kernels here. Every raw call runs with the allocator's device current (DeviceGuard), so an
+// allocator for cuda:1 works from a thread whose current device is cuda:0. cudaMalloc runs in
 // the relaxed stream-capture mode, so a graph's private pool can grow during a capture; the
-// policy makes sure cudaFree and event waits never happen then (allocator_policy.h, rule 6).
+// policy makes sure cudaFree and event waits never happen then (graph pools).
 //
-// Left out: see allocator.cuh.
+// Leaves out: see allocator.cuh.
 #include <cuda_runtime_api.h>
 
 #include <cstdio>
@@ -38,8 +38,8 @@ class CudaRawMemory final : public RawDeviceMemory {
   void* allocate(std::size_t bytes) override {
     DeviceGuard guard(device_);
     void* ptr = nullptr;
-    // During a CUDA Graph capture (cuda/runtime/graph.h) the graph's pool grows with cudaMalloc. In the
-    // thread-local capture mode loom uses, cudaMalloc counts as "potentially unsafe" for the
+    // During a CUDA Graph capture (cuda/runtime/graph.h) the graph's pool grows with cudaMalloc. In
+    // the thread-local capture mode loom uses, cudaMalloc counts as "potentially unsafe" for the
     // capturing thread, so this one call runs in relaxed mode. That is safe: cudaMalloc enqueues
     // nothing on any stream (it is not captured), and it does not synchronise with the
     // capturing stream. Outside a capture the exchange changes nothing.
@@ -128,12 +128,6 @@ CachingAllocator& device_allocator(int device) {
                                         "cuda:" + std::to_string(device));
   }
   return *list[device];
-}
-
-void empty_cache() {
-  std::lock_guard<std::mutex> lock(allocators_mutex());
-  for (CachingAllocator* a : allocators())
-    if (a) a->empty_cache();
 }
 
 // ---- DeviceBuffer ----------------------------------------------------------------------------

@@ -1,22 +1,17 @@
-// cuda/runtime/allocator.cuh: device memory for loom — one caching allocator per device, and an RAII
+// cuda/runtime/allocator.cuh: device memory for loom: one caching allocator per device, and an RAII
 // buffer on top. Internal to cuda/ (it includes the CUDA runtime header).
-//
-// The policy (size classes, free lists, stream rules, statistics, out-of-memory retry, the
-// private pools of CUDA Graph captures) is CachingAllocator in allocator_policy.h; this file binds
-// it to the real device: cudaMalloc, cudaFree and a pool of cudaEvents, with the allocator's device
-// made current around each call.
 //
 //   void* p = device_allocator(dev).allocate(bytes, stream_id(current_stream(dev)));
 //   ... kernels on current_stream(dev) use p ...
 //   device_allocator(dev).deallocate(p);   // cached; reused by the next request of that class
-//
 // or, owning: `DeviceBuffer buf(bytes, dev);` (allocated on, and freed for, current_stream(dev)).
-//
+// The policy is CachingAllocator (allocator_policy.h); this file binds it to cudaMalloc,
+// cudaFree and a pool of cudaEvents, with the allocator's device current around each call.
 // Rule for callers: free a block before destroying the stream it was allocated on (or named in
-// record_stream): freeing records an event on that stream, which must still exist.
+// record_stream): freeing records an event on that stream.
 //
-// Left out: cudaMallocAsync/memory pools (the point here is a cache a student can read),
-// IPC handles, managed memory. Pinned host memory is in pinned.h.
+// Leaves out: cudaMallocAsync pools (the point is a cache a student can read), IPC handles,
+// managed memory. Pinned host memory is pinned.h.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -36,9 +31,6 @@ inline StreamId stream_id(cudaStream_t stream) {
 // destructor could run after the CUDA runtime has shut down). Throws for a device that does
 // not exist.
 CachingAllocator& device_allocator(int device = -1);
-
-// Empties the cache of every device whose allocator exists.
-void empty_cache();
 
 // Owns one block from device_allocator(device): allocated for use on `stream` and returned to
 // the cache on destruction. Move-only. A DeviceBuffer of 0 bytes holds nullptr.

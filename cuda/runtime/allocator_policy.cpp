@@ -1,5 +1,6 @@
-// cuda/runtime/allocator_policy.cpp: the caching allocator's policy (see allocator_policy.h for the
-// rules). Plain C++: compiled in every build, so its tests run without a GPU.
+// cuda/runtime/allocator_policy.cpp: the caching allocator's policy (allocator_policy.h; the rules:
+// cuda/README.md, "The caching allocator"). Plain C++: compiled in every build, so its tests run
+// without a GPU.
 #include "cuda/runtime/allocator_policy.h"
 
 #include <algorithm>

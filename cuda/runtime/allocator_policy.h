@@ -1,55 +1,16 @@
-// cuda/runtime/allocator_policy.h: the caching allocator's policy — size classes, free lists, stream
-// bookkeeping, statistics, the out-of-memory retry — with no CUDA in it.
+// cuda/runtime/allocator_policy.h: the caching allocator's policy (size classes, free lists, the
+// stream rules, statistics, the out-of-memory retry, the private pools of CUDA Graph captures),
+// with no CUDA in it.
 //
-// The policy never touches device memory itself. It asks a RawDeviceMemory (an interface) for
-// raw blocks and events: on a GPU that is cudaMalloc/cudaFree/cudaEventRecord (allocator.cu);
-// in tests it is a fake that counts calls and pretends to run streams, so every rule below is
-// tested on machines without a GPU (tests/cuda/allocator_policy_test.cpp).
+// The policy never touches device memory itself: it asks a RawDeviceMemory (an interface) for
+// raw blocks and events. On a GPU that is cudaMalloc/cudaFree/cudaEventRecord (allocator.cu); in
+// tests/cuda/ it is a fake that counts calls and pretends to run streams, so every rule is tested
+// without a GPU. The six rules, in the order a reader needs them, are cuda/README.md's "The
+// caching allocator": size classes; reuse; blocks belong to a stream (record_stream for others);
+// out of memory empties the cache and retries once; statistics; graph pools.
 //
-// The rules, in the order a reader needs them:
-//  1. Size classes. A request of n bytes is rounded up (round_size): n <= 1 MiB to a multiple
-//     of 512 B; n > 1 MiB to a multiple of 2 MiB. 0 bytes returns nullptr and costs nothing.
-//     Each rounded size is a class; a block only ever serves requests of its own class (no
-//     splitting, no best-fit), which keeps the code short: a training loop asks for the same
-//     sizes every step, so after the first step every request is a cache hit.
-//  2. Reuse. deallocate() never frees device memory: the block goes back to its class's free
-//     list. allocate() takes a block from that list when the stream rules allow, else asks raw.
-//  3. Streams. A block belongs to the stream it was allocated on. Work on one stream runs in
-//     order, so a block freed on stream S is reusable on S at once, without any sync. At free
-//     time an event is recorded on S; the block is reusable on another stream T only once that
-//     event has completed (all of S's work on the block is done). A block also used on other
-//     streams must be told so with record_stream(ptr, T): an event is then recorded on each such
-//     T at free time too, and the block is reused (on any stream) only after those complete.
-//  4. Out of memory. If raw allocation fails, the policy empties its cache (waiting for pending
-//     events, then freeing every cached block) and retries once; if that fails too it throws a
-//     loom::Error naming the requested size and what loom holds.
-//  5. Statistics for tests and for the training log: bytes in use/cached/reserved, peaks, and
-//     raw allocation counts.
-//  6. Graph pools (CUDA Graph capture, cuda/runtime/graph.h). A captured graph replays the captured
-//     kernels on the captured addresses, so every block the graph touches must stay reserved for
-//     it as long as it exists, and nothing may synchronise while a stream is being captured.
-//     begin_graph_capture(C) opens a private pool for capture stream C:
-//       a. allocations on C come from that pool only: its own free blocks, else raw blocks
-//          (no general cached block, no out-of-memory retry: emptying the cache frees memory,
-//          which synchronises the device, and that is forbidden during a capture);
-//       b. a pool block that is freed (during the capture or later) goes back to its pool's
-//          free list, with no event: inside the graph the capture stream's order protects it,
-//          and no allocation outside a capture into that pool can take it;
-//       c. a general block freed while any capture is active is "held" by the pool: it may be
-//          read by the graph (an input freed inside the captured code) and by work queued
-//          before the capture, so nobody reuses it, not even the graph, until the pool is
-//          released. Its events are recorded at once on streams that are not capturing, and
-//          at release on those that are (an event recorded on a capturing stream would become
-//          part of the graph, not a real event);
-//       d. empty_cache() during a capture throws; so does running out of memory.
-//     end_graph_capture(pool) stops routing C's allocations (the graph is complete);
-//     release_graph_pool(pool, home) runs when the graph is destroyed and its replays have
-//     completed: free and held blocks return to the general cache, and blocks still in use (the
-//     graph's outputs) become ordinary blocks of stream `home`, since C dies with the graph.
-//
-// Thread-safe (one mutex). Left out: splitting large blocks, coalescing, per-stream pools
-// beyond the rules above, memory-fraction limits, expandable segments, several graphs sharing
-// one pool (PyTorch's pool handles), capturing into a pool twice.
+// Thread-safe (one mutex). Leaves out: splitting large blocks, coalescing, memory-fraction
+// limits, expandable segments, several graphs sharing one pool, capturing into a pool twice.
 #pragma once
 
 #include <cstddef>

@@ -1,19 +1,16 @@
-// cuda/runtime/blas.cuh: one cuBLAS handle per device, created on first use and bound to the current
-// stream each time it is fetched. Internal to cuda/.
+// cuda/runtime/blas.cuh: one cuBLAS handle per device, created on first use and bound to the
+// current stream each time it is fetched. Internal to cuda/.
 //
 //   cublasHandle_t h = blas_handle(dev);          // on current_stream(dev), pointer mode host
 //   LOOM_CUBLAS_CHECK(cublasSgemm(h, ...));
 //
-// The handle uses CUBLAS_DEFAULT_MATH: true fp32 (no TF32 tensor-core rounding), because every
-// CUDA result is checked against the CPU backend at a relative error of 1e-5. A launcher that
-// wants TF32 or fp16 tensor cores must ask for it per call (cublasGemmEx compute types).
+// The handle uses CUBLAS_DEFAULT_MATH: true fp32 (no TF32), because every CUDA result is checked
+// against the CPU backend at a relative 1e-5; a launcher that wants tensor cores asks per call
+// (cublasGemmEx compute types). Handles live until the process exits (a static destructor could
+// run after the CUDA runtime has shut down).
 //
-// Creating a handle costs milliseconds and allocates cuBLAS's workspace, so handles live until
-// the process exits (never destroyed: see allocator.cuh on static destructors).
-//
-// Left out: per-thread handles (one handle must not be used by two host threads at once; loom
-// issues device work from one thread per device), cublasLt, a workspace from loom's allocator
-// (needed before a GEMM can be captured into a CUDA Graph with a non-default workspace).
+// Leaves out: per-thread handles (loom issues device work from one thread per device), cublasLt,
+// a workspace from loom's allocator (cuBLAS 12.2+ manages its own under graph capture).
 #pragma once
 
 #include <cublas_v2.h>

@@ -1,19 +1,18 @@
-// cuda/runtime/check.cuh: every CUDA runtime call, cuBLAS call and kernel launch in loom goes through
-// one of these macros, which turn a failure into a loom::Error naming the file, the line, the
-// call as written, and the library's own message. Internal to cuda/ (it includes CUDA headers).
+// cuda/runtime/check.cuh: every CUDA runtime call, cuBLAS call and kernel launch in loom goes
+// through one of these macros, which turn a failure into a loom::Error naming the file, the line,
+// the call as written, and the library's own message. Internal to cuda/ (CUDA headers inside).
 //
 //   LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
 //   LOOM_CUBLAS_CHECK(cublasSgemm(handle, ...));
 //   my_kernel<<<grid, block, 0, stream>>>(...);
 //   LOOM_CUDA_CHECK_LAUNCH();
 //
-// Kernel launches are asynchronous: cudaGetLastError() after a launch catches bad launch
-// configurations immediately, but a fault *inside* the kernel surfaces at a later call. Build
-// with -DLOOM_CUDA_SYNC_LAUNCHES=ON to synchronize after every launch, so the error points at
-// the kernel that caused it (slow; for debugging, and for compute-sanitizer runs).
+// A launch is asynchronous: cudaGetLastError() catches a bad configuration at once, but a fault
+// inside the kernel surfaces at a later call. Configure with -DLOOM_CUDA_SYNC_LAUNCHES=ON to
+// synchronise after every launch, so the error names the kernel that caused it (slow; debugging).
 //
-// Left out: recovery. After a sticky error (illegal address, ...) the CUDA context is unusable
-// and the process should exit; loom reports the first error clearly and does not try to go on.
+// Leaves out: recovery. After a sticky error (illegal address, ...) the context is unusable; loom
+// reports the first error clearly and does not try to go on.
 #pragma once
 
 #include <cublas_api.h>

@@ -1,11 +1,12 @@
-// cuda/runtime/device.cu: the device query and device selection of cuda/runtime/device.h, on the CUDA runtime.
+// cuda/runtime/device.cu: the device query and selection of cuda/runtime/device.h, on the CUDA
+// runtime.
 //
 // No kernels here. device_count() and device_report() must never throw: loom calls them at
 // start-up on every machine, including ones with the toolkit but no driver or no GPU, where
 // cudaGetDeviceCount fails with e.g. "CUDA driver version is insufficient for CUDA runtime
 // version". That failure is reported as "no device (<reason>)", not as an error.
 //
-// Left out: anything beyond the properties printed in the report.
+// Leaves out: anything beyond the properties printed in the report.
 #include <cuda_runtime_api.h>
 
 #include <cstdio>

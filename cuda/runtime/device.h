@@ -1,11 +1,12 @@
-// cuda/runtime/device.h: which CUDA devices exist, and which one is current. Public: no CUDA header.
+// cuda/runtime/device.h: which CUDA devices exist, and which one is current. Public: no CUDA
+// header.
 //
-// This is the one cuda/ header that code outside cuda/ (apps, tests, the start-up banner) may
-// include. It works in every build: configured without a CUDA compiler, the same functions
-// come from device_stub.cpp and say "not built"; built with CUDA on a machine without a GPU
-// (or without a driver), device_count() is 0 and device_report() says why.
+// Code outside cuda/ (apps, tests, the start-up banner) includes this header, in every build:
+// configured without a CUDA compiler the same functions come from device_stub.cpp and say "not
+// built"; with CUDA on a machine without a GPU (or driver), device_count() is 0 and
+// device_report() says why.
 //
-// Left out: device properties beyond the one-line report, peer access, multi-process service.
+// Leaves out: device properties beyond the one-line report, peer access, multi-process service.
 #pragma once
 
 #include <string>

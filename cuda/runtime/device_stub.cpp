@@ -1,7 +1,6 @@
-// cuda/runtime/device_stub.cpp: cuda/runtime/device.h for a build configured without a CUDA compiler.
-//
-// Same header, same contracts: the queries answer "not built" and never throw; selecting a
-// device throws a loom::Error that says how to get a CUDA build.
+// cuda/runtime/device_stub.cpp: cuda/runtime/device.h for a build configured without a CUDA
+// compiler. Same contracts: the queries answer "not built" and never throw; selecting a device
+// throws a loom::Error that says how to get a CUDA build.
 #include "cuda/runtime/device.h"
 
 #include "tensor/error.h"

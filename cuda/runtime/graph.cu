@@ -1,14 +1,14 @@
 // cuda/runtime/graph.cu: CudaGraph (graph.h) on the CUDA runtime's stream capture. Stub twin:
 // graph_stub.cpp.
 //
-// No kernels here. capture() = begin a private allocator pool for the capture stream, begin
-// the stream capture (thread-local mode; graph.h says why), run the function with that stream
-// current, end the capture, end the pool's capture, instantiate. Every way out of that sequence
-// (the function throws, the capture was invalidated, instantiation fails) ends the capture and
-// releases the pool, so a failed capture leaves the stream, the allocator and the process as
-// they were.
+// No kernels here. capture() = begin a private allocator pool for the capture stream, begin the
+// stream capture (thread-local mode: a forbidden call from the capturing thread fails, other
+// threads are not disturbed), run the function with that stream current, end the capture, end
+// the pool's capture, instantiate. Every way out of that sequence (the function throws, the
+// capture was invalidated, instantiation fails) ends the capture and releases the pool, so a
+// failed capture leaves the stream, the allocator and the process as they were.
 //
-// Left out: see graph.h.
+// Leaves out: see graph.h.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -20,7 +20,6 @@
 #include "cuda/runtime/check.cuh"
 #include "cuda/runtime/device.h"
 #include "cuda/runtime/graph.h"
-#include "cuda/kernels/kernel_util.cuh"
 #include "cuda/runtime/stream.cuh"
 
 namespace loom::cuda {
@@ -212,13 +211,6 @@ std::size_t CudaGraph::num_nodes() const {
 }
 double CudaGraph::capture_seconds() const {
   return impl_->capture_s;
-}
-
-bool stream_capturing(int device) {
-  if (device_count() == 0) return false;
-  if (device < 0) device = current_device();
-  DeviceGuard guard(device);
-  return is_capturing(current_stream(device));
 }
 
 }  // namespace loom::cuda

@@ -1,6 +1,6 @@
-// cuda/runtime/graph_stub.cpp: cuda/runtime/graph.h for a build configured without a CUDA compiler. The
-// constructor throws (there is nothing to capture), so no CudaGraph exists and the other members
-// are never reached; they throw the same message to be safe.
+// cuda/runtime/graph_stub.cpp: cuda/runtime/graph.h for a build configured without a CUDA
+// compiler. The constructor throws (there is nothing to capture), so no CudaGraph exists and the
+// other members are never reached; they throw the same message to be safe.
 #include "cuda/runtime/graph.h"
 
 #include "tensor/error.h"
@@ -38,10 +38,6 @@ std::size_t CudaGraph::num_nodes() const {
 }
 double CudaGraph::capture_seconds() const {
   return 0;
-}
-
-bool stream_capturing(int /*device*/) {
-  return false;
 }
 
 }  // namespace loom::cuda

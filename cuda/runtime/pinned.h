@@ -1,12 +1,10 @@
 // cuda/runtime/pinned.h: page-locked (pinned) host memory, for asynchronous host-to-device copies.
-// Public: no CUDA header, so the device prefetcher and apps can use it.
+// Public: no CUDA header. Caller: upload_queue.cu's staging slots.
 //
 // cudaMemcpyAsync from ordinary pageable memory is staged through a driver buffer and does not
-// overlap with kernels; from pinned memory the copy engine reads the host buffer directly, so
-// the copy of the next batch can run while the current step computes. Pinned memory is a
-// scarce resource (it cannot be swapped): allocate a few buffers once and reuse them; there is
-// deliberately no cache here.
-//
+// overlap with kernels; from pinned memory the copy engine reads the host buffer directly, so the
+// copy of the next batch runs while the current step computes. Pinned memory cannot be swapped:
+// allocate a few buffers once and reuse them; there is deliberately no cache here.
 // Without a CUDA build (pinned_stub.cpp) every allocation throws loom::Error.
 #pragma once
 
@@ -18,9 +16,6 @@ namespace loom::cuda {
 // 0 bytes returns nullptr. Throws loom::Error naming the size when it cannot be allocated.
 void* pinned_alloc(std::size_t bytes);
 void pinned_free(void* ptr);  // nullptr is ignored; never throws
-
-// Bytes currently held through pinned_alloc (for tests and logs).
-std::size_t pinned_bytes_in_use();
 
 // Owns one pinned allocation. Move-only.
 class PinnedBuffer {

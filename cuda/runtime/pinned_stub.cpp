@@ -1,5 +1,5 @@
-// cuda/runtime/pinned_stub.cpp: cuda/runtime/pinned.h for a build configured without a CUDA compiler.
-// Allocation throws (there is no device to copy to); freeing nullptr is allowed.
+// cuda/runtime/pinned_stub.cpp: cuda/runtime/pinned.h for a build configured without a CUDA
+// compiler. Allocation throws (there is no device to copy to); freeing nullptr is allowed.
 #include "cuda/runtime/pinned.h"
 
 #include "tensor/error.h"
@@ -13,9 +13,5 @@ void* pinned_alloc(std::size_t bytes) {
 }
 
 void pinned_free(void* /*ptr*/) {}  // only nullptr can reach here: nothing was ever allocated
-
-std::size_t pinned_bytes_in_use() {
-  return 0;
-}
 
 }  // namespace loom::cuda

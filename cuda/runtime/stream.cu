@@ -151,6 +151,12 @@ cudaStream_t current_stream(int device) {
   return default_stream(device);
 }
 
+bool is_capturing(cudaStream_t stream) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  LOOM_CUDA_CHECK(cudaStreamIsCapturing(stream, &status));
+  return status != cudaStreamCaptureStatusNone;
+}
+
 StreamGuard::StreamGuard(cudaStream_t stream, int device) : device_(resolve_device(device)) {
   check_device(device_, "cuda::StreamGuard");
   auto& streams = thread_current_streams();

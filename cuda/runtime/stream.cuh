@@ -1,17 +1,16 @@
 // cuda/runtime/stream.cuh: RAII streams and events, and each thread's current stream per device.
 //
-// Every loom launcher enqueues on current_stream(device). By default that is the device's
-// loom default stream: one stream per device, created on first use with default flags, so it
-// still orders with the legacy NULL stream (a stray synchronous cudaMemcpy cannot race loom's
-// kernels). A StreamGuard switches the current stream for a scope, e.g. the prefetcher's copy
-// stream or a stream being captured into a CUDA Graph.
+// Every loom launcher enqueues on current_stream(device). By default that is the device's loom
+// default stream: one per device, created on first use with default flags, so it still orders
+// with the legacy NULL stream (a stray synchronous cudaMemcpy cannot race loom's kernels). A
+// StreamGuard switches the current stream for a scope, e.g. a stream being captured into a graph.
 //
 //   Stream copy(device);                    // owns a new non-blocking stream
 //   Event ready;
-//   { StreamGuard g(copy); ...enqueue copies...; ready.record(copy.get()); }
+//   ...enqueue copies on copy.get()...; ready.record(copy.get());
 //   wait_event(current_stream(device), ready);   // compute waits for the copy, host does not
 //
-// Left out: stream priorities, per-thread default streams (--default-stream per-thread).
+// Leaves out: stream priorities, per-thread default streams (--default-stream per-thread).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -76,6 +75,10 @@ cudaStream_t default_stream(int device = -1);
 // This thread's current stream for `device` (-1: the current device): the one set by the
 // innermost StreamGuard, else default_stream(device).
 cudaStream_t current_stream(int device = -1);
+
+// Whether `stream` is being captured into a CUDA Graph (graph.h): then nothing may synchronise, so
+// launchers skip their read-backs and host copies refuse to run.
+bool is_capturing(cudaStream_t stream);
 
 // Sets this thread's current stream for a scope; restores the previous one on exit.
 class StreamGuard {

@@ -1,5 +1,5 @@
-// cuda/runtime/sync_debug.cpp: the implicit-host-sync counter and its debug mode (sync_debug.h). Plain
-// C++ with no CUDA call, built in every configuration, so its tests run without a GPU.
+// cuda/runtime/sync_debug.cpp: the implicit-host-sync counter and its debug mode (sync_debug.h).
+// Plain C++ with no CUDA call, built in every configuration, so its tests run without a GPU.
 #include "cuda/runtime/sync_debug.h"
 
 #include <atomic>

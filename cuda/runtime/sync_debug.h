@@ -1,24 +1,17 @@
-// cuda/runtime/sync_debug.h: counting, and optionally flagging, the times the host waits for the GPU
-// without having been asked to. Public: no CUDA header; plain C++ (sync_debug.cpp), in every
-// build.
-//
-// Why it matters here. The IMDB model is latency-bound: a training step is thousands of small
-// kernels, and the GPU stays busy only while the host enqueues the next ones ahead of it. A host
-// synchronization drains that queue: the GPU idles while the host launches everything that
-// follows. Some are explicit (`Stream::synchronize`). Others hide inside ops: a tensor read on the
-// host (`item()`, `to(cpu)`), the bounds check of `index_select`/`index_add` and the
-// integer-division check of `div`, which read a device word back to raise a clear error. Those
-// implicit ones are what this file counts, like PyTorch's `torch.cuda.set_sync_debug_mode`:
+// cuda/runtime/sync_debug.h: counting, and optionally flagging, the times the host waits for the
+// GPU without having been asked to. Public: no CUDA header; plain C++ (sync_debug.cpp), in every
+// build. Like PyTorch's torch.cuda.set_sync_debug_mode:
 //
 //   LOOM_CUDA_SYNC_DEBUG=warn imdb train --device cuda ...   # print each implicit sync and why
 //   LOOM_CUDA_SYNC_DEBUG=error ...                          # throw at the first one instead
-//   cuda::host_sync_count()                                   # how many so far (benchmarks)
+//   cuda::host_sync_count()                                 # how many so far (benchmarks)
 //
-// An implicit sync skipped during graph capture is not counted (nothing synchronizes there).
-// Explicit synchronizations (`Stream::synchronize`, event waits, the allocator's waits when it
-// must reuse memory, graph capture's own) are not counted: they are what the caller asked for.
+// Implicit: a tensor read on the host (item(), to(cpu)), the bounds check of index_select and
+// index_add, the integer-division check of div. Each drains the GPU's queue while the host
+// launches what follows (docs/labs/08-cuda.md, 7a). Not counted: syncs skipped during graph
+// capture, and explicit ones (Stream::synchronize, event waits, the allocator's waits).
 //
-// Left out: per-stream or per-thread counts, a stack trace in warn mode.
+// Leaves out: per-stream or per-thread counts, a stack trace in warn mode.
 #pragma once
 
 #include <cstdint>

@@ -7,11 +7,11 @@
 // everything that is not a GPU tensor: host values, barrier, abort). The process uses GPU
 // cuda:local_rank (set_device), rank 0 makes an ncclUniqueId and MPI broadcasts it, then every
 // rank joins with ncclCommInitRank. Tensor collectives run on loom's current CUDA stream of that
-// device (cuda/runtime/stream.cuh), so the device orders them after the backward kernels that produced
-// the gradients and before the optimizer's kernels, with no event or host wait needed for that.
-// The host then waits for the collective to finish, for at most the watchdog's timeout, polling
-// NCCL's asynchronous error state: a rank that never joins becomes an error, not a hang (the
-// price: the host does not run ahead of the GPU across an all-reduce).
+// device (cuda/runtime/stream.cuh), so the device orders them after the backward kernels that
+// produced the gradients and before the optimizer's kernels, with no event or host wait needed for
+// that. The host then waits for the collective to finish, for at most the watchdog's timeout,
+// polling NCCL's asynchronous error state: a rank that never joins becomes an error, not a hang
+// (the price: the host does not run ahead of the GPU across an all-reduce).
 //
 // Built only when CUDA is on and NCCL is found ($CUDA_HOME/include/nccl.h, libnccl); otherwise
 // nccl_communicator_stub.cpp provides a constructor that throws "this build has no NCCL".

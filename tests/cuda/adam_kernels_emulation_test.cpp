@@ -33,7 +33,7 @@
 namespace loom::cuda {
 namespace {
 
-namespace fa = fused_adam;
+namespace fa = adam_kernels;
 
 // One parameter's four buffers (p, g, m, v), each starting at a 64-byte boundary except buffer
 // `shifted` (0..3; -1: none), which starts one element past it; copies keep that placement.
@@ -82,8 +82,8 @@ std::vector<AdamParam> table_of(std::vector<ParamBuffers<T>>& ps) {
   return out;
 }
 
-// CudaBackend::adam_step (cuda/kernels/adam.cu) with its launches emulated: chunks of kMaxParams, one
-// table each, adam_kernel on the launcher's grid (or `grid` blocks when > 0), then the counter
+// CudaBackend::adam_step (cuda/kernels/adam.cu) with its launches emulated: chunks of kMaxParams,
+// one table each, adam_kernel on the launcher's grid (or `grid` blocks when > 0), then the counter
 // kernel on <<<1, kStepThreads>>>.
 template <typename T>
 void emulated_adam_step(const AdamParam* params, int num, const AdamHyper& h,

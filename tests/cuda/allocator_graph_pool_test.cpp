@@ -1,6 +1,6 @@
 // tests/cuda/allocator_graph_pool_test.cpp: the caching allocator's graph pools (rule 6 of
-// cuda/runtime/allocator_policy.h), what cuda/runtime/graph.h relies on to capture a training step, on the fake
-// device of fake_raw_memory.h, so they run without a GPU.
+// cuda/runtime/allocator_policy.h), what cuda/runtime/graph.h relies on to capture a training step,
+// on the fake device of fake_raw_memory.h, so they run without a GPU.
 //
 // The properties a captured graph needs, one test each:
 //   - allocations on the capture stream come from a private pool, never from the general cache;

@@ -1,6 +1,6 @@
 // tests/cuda/allocator_policy_test.cpp: every rule of the caching allocator's policy
-// (cuda/runtime/allocator_policy.h) but the graph pools (allocator_graph_pool_test.cpp), on the fake raw
-// allocator of fake_raw_memory.h, so these tests run without a GPU.
+// (cuda/runtime/allocator_policy.h) but the graph pools (allocator_graph_pool_test.cpp), on the
+// fake raw allocator of fake_raw_memory.h, so these tests run without a GPU.
 #include <gtest/gtest.h>
 
 #include <set>

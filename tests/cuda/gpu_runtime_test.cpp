@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "cuda/kernels/launch.cuh"
 #include "cuda/runtime/allocator.cuh"
 #include "cuda/runtime/blas.cuh"
 #include "cuda/runtime/check.cuh"
-#include "cuda/kernels/launch.cuh"
 #include "cuda/runtime/stream.cuh"
 #include "tests/cuda/test_kernels.h"
 
@@ -84,7 +84,7 @@ TEST_F(GpuRuntime, AllocatorReusesDeviceBlocksInTheSteadyState) {
 TEST_F(GpuRuntime, EmptyCacheReturnsMemoryToTheDevice) {
   { DeviceBuffer buf(8 << 20); }
   EXPECT_GT(device_allocator(0).stats().bytes_cached, 0u);
-  empty_cache();
+  device_allocator(0).empty_cache();
   EXPECT_EQ(device_allocator(0).stats().bytes_cached, 0u);
 }
 

@@ -1,7 +1,7 @@
-// tests/cuda/amp_kernels_emulation_test.cpp: the dynamic loss scaler's kernels of
-// cuda/kernels/loss_scale_kernels.cuh (unscale_and_check_kernel, update_scale_kernel), run on the CPU under
-// emulation (tests/cuda/cuda_emulation.h) with the launcher's table, grid and block, against the
-// CPU backend's fused amp_unscale_and_check / amp_update_scale (tensor/cpu/loss_scale.cpp).
+// tests/cuda/loss_scale_kernels_emulation_test.cpp: the dynamic loss scaler's kernels of
+// cuda/kernels/loss_scale_kernels.cuh (unscale_and_check_kernel, update_scale_kernel), run on the
+// CPU under emulation (tests/cuda/cuda_emulation.h) with the launcher's table, grid and block,
+// against the CPU backend's amp_unscale_and_check / amp_update_scale (tensor/cpu/loss_scale.cpp).
 //
 // Checks: the tile walk over many buffers (sizes 0, 1, tile +- 1, several tiles); the flag
 // raised through __syncthreads_or by whichever block meets an inf or NaN, and left unwritten
@@ -36,8 +36,8 @@ namespace {
 
 using emu_test::dtype_of;
 
-// CudaBackend::amp_unscale_and_check (cuda/kernels/loss_scale.cu) with its launches emulated: chunks of
-// kMaxBuffers, each on the launcher's grid (or `grid` blocks when > 0).
+// CudaBackend::amp_unscale_and_check (cuda/kernels/loss_scale.cu) with its launches emulated:
+// chunks of kMaxBuffers, each on the launcher's grid (or `grid` blocks when > 0).
 template <typename T>
 void emulated_unscale(std::vector<std::vector<T>>& bufs, float inv_scale, float* found_inf,
                       unsigned grid = 0) {
@@ -48,17 +48,18 @@ void emulated_unscale(std::vector<std::vector<T>>& bufs, float inv_scale, float*
     counts.push_back(static_cast<int64_t>(b.size()));
   }
   const int num = static_cast<int>(bufs.size());
-  for (int first = 0; first < num; first += amp::kMaxBuffers) {
-    const int n = std::min(amp::kMaxBuffers, num - first);
-    amp::UnscaleTable<T> table{};
-    amp::fill_table(table, grads.data(), counts.data(), first, n);
+  for (int first = 0; first < num; first += loss_scale_kernels::kMaxBuffers) {
+    const int n = std::min(loss_scale_kernels::kMaxBuffers, num - first);
+    loss_scale_kernels::UnscaleTable<T> table{};
+    loss_scale_kernels::fill_table(table, grads.data(), counts.data(), first, n);
     const int64_t tiles = table.tiles.tiles();
     if (tiles == 0) continue;
     // launch_for(tiles * kBlock, kBlock, ...)'s block count.
-    const auto blocks =
-        static_cast<unsigned>(blocks_for(tiles * amp::kBlock, amp::kBlock, "amp_unscale"));
-    emu::emulate_launch(emu::Dim3{grid > 0 ? grid : blocks}, emu::Dim3{amp::kBlock},
-                        amp::unscale_and_check_kernel<T>, table, &inv_scale, found_inf);
+    const auto blocks = static_cast<unsigned>(
+        blocks_for(tiles * loss_scale_kernels::kBlock, loss_scale_kernels::kBlock, "amp_unscale"));
+    emu::emulate_launch(emu::Dim3{grid > 0 ? grid : blocks}, emu::Dim3{loss_scale_kernels::kBlock},
+                        loss_scale_kernels::unscale_and_check_kernel<T>, table, &inv_scale,
+                        found_inf);
   }
 }
 
@@ -132,17 +133,17 @@ void check_unscale(const std::vector<int64_t>& sizes, const std::vector<Plant>& 
   }
 }
 
-constexpr int64_t kTile = amp::kTile;
+constexpr int64_t kTile = loss_scale_kernels::kTile;
 const std::vector<int64_t> kSizes = {0, 1, kTile - 1, kTile, kTile + 1, 3 * kTile + 5, 0, 2};
 
-TEST(AmpKernelsEmulation, UnscaleCleanGradientsLeavesTheFlagAlone) {
+TEST(LossScaleKernelsEmulation, UnscaleCleanGradientsLeavesTheFlagAlone) {
   check_unscale<float>(kSizes, {}, 1.0f / 4096);
   check_unscale<double>(kSizes, {}, 1.0f / 4096);
   check_unscale<float>(kSizes, {}, 1.0f / 3000);  // not a power of two: rounded products
   check_unscale<double>(kSizes, {}, 1.0f / 3000, 2);
 }
 
-TEST(AmpKernelsEmulation, AnyInfOrNanRaisesTheFlag) {
+TEST(LossScaleKernelsEmulation, AnyInfOrNanRaisesTheFlag) {
   const double inf = std::numeric_limits<double>::infinity();
   const double nan = std::numeric_limits<double>::quiet_NaN();
   // In the last element of a buffer's last, partial tile; deep in a later tile; the first
@@ -156,16 +157,16 @@ TEST(AmpKernelsEmulation, AnyInfOrNanRaisesTheFlag) {
   check_unscale<float>(kSizes, plants, 1.0f / 1024, 3);
 }
 
-TEST(AmpKernelsEmulation, MoreBuffersThanOneTableTakeSeveralLaunches) {
-  std::vector<int64_t> sizes(amp::kMaxBuffers + 7);
+TEST(LossScaleKernelsEmulation, MoreBuffersThanOneTableTakeSeveralLaunches) {
+  std::vector<int64_t> sizes(loss_scale_kernels::kMaxBuffers + 7);
   for (std::size_t i = 0; i < sizes.size(); ++i)
     sizes[i] = static_cast<int64_t>(i % 3);  // buffer kMaxBuffers + 4 has 2
   check_unscale<float>(sizes, {}, 0.25f, 4);
   // The overflow is in the second launch's buffers only.
-  check_unscale<float>(sizes, {{amp::kMaxBuffers + 4, 1, std::nan("")}}, 0.25f, 4);
+  check_unscale<float>(sizes, {{loss_scale_kernels::kMaxBuffers + 4, 1, std::nan("")}}, 0.25f, 4);
 }
 
-TEST(AmpKernelsEmulation, Float16GradientsUnscaleAndCheckAsTheCpu) {
+TEST(LossScaleKernelsEmulation, Float16GradientsUnscaleAndCheckAsTheCpu) {
 #if LOOM_EMU_HALF
   // unscale_and_check_kernel<__half>: each gradient widened to float, checked with isfinite
   // BEFORE the multiply, multiplied by inv_scale in float and rounded once to half — the CPU's
@@ -200,8 +201,8 @@ struct ScalerState {
 void expect_same_update(ScalerState& gpu, ScalerState& cpu, bool overflow, const AmpScaleUpdate& a,
                         int step) {
   const float flag = overflow ? 1.0f : 0.0f;
-  emu::emulate_launch(emu::Dim3{1}, emu::Dim3{1}, amp::update_scale_kernel, &gpu.scale,
-                      static_cast<int64_t*>(gpu.counters), &flag, a);
+  emu::emulate_launch(emu::Dim3{1}, emu::Dim3{1}, loss_scale_kernels::update_scale_kernel,
+                      &gpu.scale, static_cast<int64_t*>(gpu.counters), &flag, a);
   cpu::cpu_backend().amp_update_scale(&cpu.scale, cpu.counters, &flag, a);
   ASSERT_TRUE(same_bits_or_nan(gpu.scale, cpu.scale))
       << "step " << step << ": scale " << gpu.scale << " vs CPU " << cpu.scale;
@@ -209,7 +210,7 @@ void expect_same_update(ScalerState& gpu, ScalerState& cpu, bool overflow, const
     ASSERT_EQ(gpu.counters[c], cpu.counters[c]) << "step " << step << ": counter " << c;
 }
 
-TEST(AmpKernelsEmulation, UpdateScaleStepByStepAsTheCpu) {
+TEST(LossScaleKernelsEmulation, UpdateScaleStepByStepAsTheCpu) {
   AmpScaleUpdate a;
   a.growth_interval = 3;
   a.max_consecutive_skips = 3;

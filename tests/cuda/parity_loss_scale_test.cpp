@@ -1,11 +1,9 @@
-// tests/cuda/parity_amp_test.cpp: CPU-vs-CUDA parity of the mixed-precision fused kernels
+// tests/cuda/parity_loss_scale_test.cpp: CPU-vs-CUDA parity of the mixed-precision fused kernels
 // (lab 07) through their Tensor ops: the loss scaler's unscale_and_check_ / update_loss_scale_
-// (tensor/loss_scale.h; cuda/kernels/loss_scale.cu vs tensor/cpu/loss_scale.cpp) and matmul_mixed (tensor/ops.h;
-// cuBLAS GemmEx vs the CPU's widened float32 GEMM).
-//   - unscale: both backends test each value before multiplying it by the same float inv_scale
-//     and round once: every element bitwise equal (NaN meets NaN: a GPU returns the canonical
-//     NaN), the flag too. Odd sizes and an empty buffer, 150 buffers (the kernel takes 64 per
-//     launch), inf or NaN in one buffer, and a clean pass leaves the flag alone (0.5 stays).
+// (tensor/loss_scale.h; cuda/kernels/loss_scale.cu vs tensor/cpu/loss_scale.cpp) and matmul_mixed
+// (tensor/ops.h; cuBLAS GemmEx vs the CPU's widened float32 GEMM).
+//   - unscale: every element and the flag bitwise equal (NaN meets NaN). Odd sizes, an empty
+//     buffer, 150 buffers (64 per launch), inf or NaN in one buffer, a clean pass leaves the flag.
 //   - update: scripted overflow sequences (growth, backoff, float32's top, both collapse
 //     reasons, stickiness, factors that are not powers of two): scale and counters bit for bit
 //     after EVERY step.
@@ -71,7 +69,7 @@ void check_unscale(DType dt, const std::vector<int64_t>& sizes, float scale, int
   EXPECT_EQ(ref_flag.item<float>(), bad >= 0 && sizes[bad] > 0 ? 1.0f : flag0);
 }
 
-TEST(CudaParityAmp, UnscaleAndCheckSeveralBuffersWithAndWithoutOverflow) {
+TEST(CudaParityLossScale, UnscaleAndCheckSeveralBuffersWithAndWithoutOverflow) {
   LOOM_PARITY_BEGIN();
   const std::vector<int64_t> sizes = {1, 1000, 0, 4097, 300, 70001};  // the IMDB model's kind
   const double inf = std::numeric_limits<double>::infinity();
@@ -87,7 +85,7 @@ TEST(CudaParityAmp, UnscaleAndCheckSeveralBuffersWithAndWithoutOverflow) {
 
 // More buffers than one launch's table holds (64): the launcher splits them, and a bad value
 // in the last chunk still raises the one flag.
-TEST(CudaParityAmp, UnscaleAndCheckMoreBuffersThanOneLaunch) {
+TEST(CudaParityLossScale, UnscaleAndCheckMoreBuffersThanOneLaunch) {
   LOOM_PARITY_BEGIN();
   std::vector<int64_t> sizes;
   for (int i = 0; i < 150; ++i)
@@ -124,7 +122,7 @@ void check_script(const std::string& what, float scale0, const std::string& scri
   }
 }
 
-TEST(CudaParityAmp, UpdateScaleStateMachineMatchesTheCpuStepByStep) {
+TEST(CudaParityLossScale, UpdateScaleStateMachineMatchesTheCpuStepByStep) {
   LOOM_PARITY_BEGIN();
   AmpScaleUpdate a;
   a.growth_interval = 3;
@@ -228,7 +226,7 @@ void check_matmul_mixed_kernel(const MatmulArgs& p, Generator& gen) {
       expect_close(run(kCPU), run(kCuda), sum_tol_for(DType::Float32), gemm_scale(p, A, B, C0)));
 }
 
-TEST(CudaParityAmp, MatmulMixedMatchesTheCpu) {
+TEST(CudaParityLossScale, MatmulMixedMatchesTheCpu) {
   LOOM_PARITY_BEGIN();
   for (bool ta : {false, true}) {
     for (bool tb : {false, true}) {
@@ -250,7 +248,7 @@ TEST(CudaParityAmp, MatmulMixedMatchesTheCpu) {
 
 // The kernels' own refusals, checked on the host before any CUDA call, so this runs without a
 // device too (the Tensor ops refuse these earlier: tests/tensor).
-TEST(CudaParityAmp, TheKernelsRefuseUnsupportedDTypes) {
+TEST(CudaParityLossScale, TheKernelsRefuseUnsupportedDTypes) {
   if (!has_backend(DeviceType::CUDA)) GTEST_SKIP() << "this build has no CUDA backend";
   FusedKernels& fk = fused_kernels_for(kCuda, "amp test");
   MatmulArgs p;

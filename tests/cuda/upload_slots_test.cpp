@@ -1,8 +1,8 @@
-// tests/cuda/batch_slots_test.cpp: the slot protocol of DeviceBatchQueue (cuda/runtime/upload_slots.h),
+// tests/cuda/upload_slots_test.cpp: the slot protocol of UploadQueue (cuda/runtime/upload_slots.h),
 // in plain C++, so it runs without a GPU.
 //
 // A small model of the two streams checks the one property that matters: no slot is written
-// (submit) while a batch the compute stream may still read lives in it. A batch may be read
+// (submit) while an item the compute stream may still read lives in it. An item may be read
 // until the next-but-one next(), when its release event is recorded; a reused slot must have
 // had its release recorded before the copy into it is enqueued.
 #include <gtest/gtest.h>
@@ -16,15 +16,15 @@
 
 namespace {
 
-using loom::cuda::BatchSlots;
+using loom::cuda::UploadSlots;
 using loom::test::error_of;
 
-// Drives BatchSlots like DeviceBatchQueue does and checks every step against the model.
+// Drives UploadSlots like UploadQueue does and checks every step against the model.
 struct Model {
   explicit Model(int ahead) : slots(ahead) {}
 
   void submit() {
-    const BatchSlots::Fill f = slots.begin_submit();
+    const UploadSlots::Fill f = slots.begin_submit();
     const int64_t j = slots.submitted();
     EXPECT_EQ(f.slot, j % slots.slots());
     EXPECT_EQ(f.reused, j >= slots.slots());
@@ -39,7 +39,7 @@ struct Model {
 
   int64_t take() {
     const int64_t i = slots.taken();
-    const BatchSlots::Take t = slots.take();
+    const UploadSlots::Take t = slots.take();
     EXPECT_EQ(owner.at(t.slot), i) << "handed out the wrong slot";
     if (t.release_slot >= 0) {
       const int64_t old = owner.at(t.release_slot);
@@ -49,12 +49,12 @@ struct Model {
     return i;
   }
 
-  BatchSlots slots;
+  UploadSlots slots;
   std::map<int, int64_t> owner;      // slot -> batch in it
   std::map<int64_t, bool> released;  // batches whose release event was recorded
 };
 
-TEST(BatchSlots, DoubleBufferedLoopNeverOverwritesABatchInUse) {
+TEST(UploadSlots, DoubleBufferedLoopNeverOverwritesABatchInUse) {
   Model m(1);
   EXPECT_EQ(m.slots.slots(), 3);
   m.submit();
@@ -65,7 +65,7 @@ TEST(BatchSlots, DoubleBufferedLoopNeverOverwritesABatchInUse) {
   EXPECT_EQ(m.slots.pending(), 1);
 }
 
-TEST(BatchSlots, DeeperQueuesKeepMoreBatchesAhead) {
+TEST(UploadSlots, DeeperQueuesKeepMoreBatchesAhead) {
   for (int ahead : {2, 3, 5}) {
     Model m(ahead);
     EXPECT_EQ(m.slots.slots(), ahead + 2);
@@ -86,41 +86,41 @@ TEST(BatchSlots, DeeperQueuesKeepMoreBatchesAhead) {
   }
 }
 
-TEST(BatchSlots, SubmittingTooFarAheadIsAClearError) {
-  BatchSlots s(1);
+TEST(UploadSlots, SubmittingTooFarAheadIsAClearError) {
+  UploadSlots s(1);
   s.begin_submit();
   s.end_submit();  // batch 0 waits
   const std::string msg = error_of([&] { s.begin_submit(); });
-  EXPECT_NE(msg.find("DeviceBatchQueue::submit: batch 1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("UploadQueue::submit: item #1"), std::string::npos) << msg;
   EXPECT_NE(msg.find("at most 0"), std::string::npos) << msg;
   EXPECT_NE(msg.find("raise `ahead`"), std::string::npos) << msg;
   s.take();
   EXPECT_NO_THROW(s.begin_submit());
 }
 
-TEST(BatchSlots, ASlotIsReusedOnceItsBatchWasReleased) {
+TEST(UploadSlots, ASlotIsReusedOnceItsBatchWasReleased) {
   // ahead 1, 3 slots: batches 0, 1, 2 submitted and taken one by one. Taking batch 2 released
   // batch 0 (the next-but-one rule), so batch 3 may reuse slot 0, waiting for its events.
-  BatchSlots s(1);
+  UploadSlots s(1);
   for (int j = 0; j < 3; ++j) {
     s.begin_submit();
     s.end_submit();
     s.take();
   }
   // Batches 0, 1, 2 submitted and taken; taking batch 2 released batch 0, so slot 0 is free.
-  const BatchSlots::Fill f = s.begin_submit();
+  const UploadSlots::Fill f = s.begin_submit();
   EXPECT_EQ(f.slot, 0);
   EXPECT_TRUE(f.reused);
 }
 
-TEST(BatchSlots, NextWithoutABatchAndBadDepthAreClearErrors) {
-  BatchSlots s(1);
-  EXPECT_NE(error_of([&] { s.take(); }).find("no batch waiting"), std::string::npos);
-  EXPECT_NE(error_of([] { BatchSlots bad(0); }).find("ahead must be >= 1"), std::string::npos);
+TEST(UploadSlots, NextWithoutABatchAndBadDepthAreClearErrors) {
+  UploadSlots s(1);
+  EXPECT_NE(error_of([&] { s.take(); }).find("nothing waiting"), std::string::npos);
+  EXPECT_NE(error_of([] { UploadSlots bad(0); }).find("ahead must be >= 1"), std::string::npos);
 }
 
-TEST(BatchSlots, TheFirstTwoTakesReleaseNothing) {
-  BatchSlots s(2);
+TEST(UploadSlots, TheFirstTwoTakesReleaseNothing) {
+  UploadSlots s(2);
   std::vector<int> releases;
   for (int j = 0; j < 2; ++j) {
     s.begin_submit();
