@@ -175,12 +175,6 @@ std::vector<Tensor> UploadQueue::next() {
   return out;
 }
 
-int64_t UploadQueue::pending() const {
-  return impl_->slots.pending();
-}
-int UploadQueue::slots() const {
-  return impl_->slots.slots();
-}
 double UploadQueue::host_wait_seconds() const {
   return impl_->wait_seconds;
 }

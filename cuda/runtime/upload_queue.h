@@ -52,8 +52,6 @@ class UploadQueue {
   // does not. Valid for work enqueued until the next-but-one next(). Throws when none is waiting.
   std::vector<Tensor> next();
 
-  int64_t pending() const;  // submitted, not yet taken
-  int slots() const;
   // Seconds submit() spent waiting for a slot's previous copy (should stay about 0).
   double host_wait_seconds() const;
 

@@ -26,12 +26,6 @@ void UploadQueue::submit(const std::vector<Tensor>&) {
 std::vector<Tensor> UploadQueue::next() {
   not_built("UploadQueue::next");
 }
-int64_t UploadQueue::pending() const {
-  not_built("UploadQueue::pending");
-}
-int UploadQueue::slots() const {
-  not_built("UploadQueue::slots");
-}
 double UploadQueue::host_wait_seconds() const {
   not_built("UploadQueue::host_wait_seconds");
 }
