@@ -9,7 +9,7 @@
 //                  optimizer too if it captures; "graph_scope" says)
 //   --input static|queue|resident   fixed device tensors; an UploadQueue fed from host batches
 //                  (cuda/runtime/upload_queue.h); the dataset on the device (device_data.h)
-//   --warmup N --steps N --json FILE
+//   --index-add deterministic|atomic (embedding backward)   --warmup N --steps N --json FILE
 //   --device cpu   a smoke test of the same step on the CPU (host timing, static input, no graph)
 // Reports the median, min and p90 of single steps, the mean of back-to-back steps, cudaMalloc
 // calls while timing (must be 0) and implicit host syncs per step (cuda/runtime/sync_debug.h).
@@ -30,6 +30,7 @@
 
 #include "apps/imdb/device_data.h"
 #include "autograd/functions.h"
+#include "cuda/kernels/backend.h"
 #include "cuda/runtime/allocator.cuh"
 #include "cuda/runtime/device.h"
 #include "cuda/runtime/graph.h"
@@ -59,6 +60,7 @@ constexpr int64_t kVocab = 500, kEmbed = 100, kBatch = 100, kSeq = 100;
 
 struct Config {
   std::string lstm = "fused", precision = "fp32", input = "static", device = "cuda", json_path;
+  std::string index_add = "deterministic";
   int64_t hidden = 100;
   bool graph = false;
   int warmup = 10, steps = 50;
@@ -350,6 +352,9 @@ json run(const Config& c) {
              "--input queue/resident");
   const Device dev = gpu ? Device("cuda:0") : loom::kCPU;
   if (gpu) loom::cuda::set_device(0);
+  // The embedding's backward is an index_add: sorted and bit-reproducible, or one atomicAdd per
+  // element (faster for large batches, last bits vary). Process-wide; this process runs one step.
+  loom::cuda::set_deterministic(c.index_add == "deterministic");
   json out;
   Model model(c, dev);
   Input in(c, dev, /*static_tensors=*/c.graph);
@@ -403,6 +408,8 @@ Config parse(int argc, char** argv) {
       c.input = value();
     } else if (a == "--device") {
       c.device = value();
+    } else if (a == "--index-add") {
+      c.index_add = value();
     } else if (a == "--graph") {
       c.graph = true;
     } else if (a == "--warmup") {
@@ -418,6 +425,9 @@ Config parse(int argc, char** argv) {
   }
   LOOM_CHECK(c.device == "cuda" || c.device == "cpu",
              "bench_gpu_step: --device must be cuda or cpu, got '", c.device, "'");
+  LOOM_CHECK(c.index_add == "deterministic" || c.index_add == "atomic",
+             "bench_gpu_step: --index-add must be deterministic or atomic, got '", c.index_add,
+             "'");
   LOOM_CHECK(c.precision == "fp32" || c.precision == "fp16",
              "bench_gpu_step: --precision must be fp32 or fp16, got '", c.precision, "'");
   LOOM_CHECK(c.steps >= 1 && c.warmup >= 0 && c.hidden >= 1,
@@ -449,6 +459,7 @@ int main(int argc, char** argv) {
   out["precision"] = c.precision;
   out["graph"] = c.graph;
   out["input"] = c.input;
+  out["index_add"] = c.index_add;
   out["run_on"] = c.device;
   out["batch"] = kBatch;
   out["seq"] = kSeq;

@@ -30,7 +30,7 @@
 #   loom  bench_gpu_step for hidden 100 and 64, fp32 and fp16, LSTM composed / fused /
 #         persistent eager and fused / persistent graphed (static inputs); and, at hidden 100
 #         fp32, the fused step fed by an UploadQueue and by the dataset kept on the device,
-#         eager and graphed;
+#         eager and graphed, and the fused step with the atomic index_add;
 #   torch tests/reference/torch_gpu_step_bench.py for hidden 100 and 64, fp32 (true fp32: TF32
 #         off) and AMP.
 # A configuration that cannot run (no persistent LSTM in the build, no torch with CUDA, no
@@ -162,6 +162,8 @@ for input in queue resident; do
     run_one "$tmp/loom.jsonl" "$bench" --lstm fused --hidden 100 --precision fp32 --input "$input" $g "${common[@]}"
   done
 done
+echo "== loom fused H=100 fp32 index_add atomic"
+run_one "$tmp/loom.jsonl" "$bench" --lstm fused --hidden 100 --precision fp32 --index-add atomic "${common[@]}"
 for h in 100 64; do
   for prec in fp32 amp; do
     echo "== torch cuDNN H=$h $prec"

@@ -114,6 +114,7 @@ template <typename T>
 void expect_same(std::vector<ParamBuffers<T>>& got, std::vector<ParamBuffers<T>>& want,
                  bool exact = false) {
   const char* names[] = {"param", "grad", "exp_avg", "exp_avg_sq"};
+  static_assert(sizeof(names) / sizeof(names[0]) == 4, "one name per buffer compared below");
   const double ulp = std::numeric_limits<T>::epsilon();
   ASSERT_EQ(got.size(), want.size());
   for (std::size_t i = 0; i < got.size(); ++i) {

@@ -97,6 +97,8 @@ namespace rk = reduce_kernels;
 
 const char* op_name(ReduceOp op) {
   static const char* names[] = {"sum", "max", "min", "argmax"};
+  static_assert(sizeof(names) / sizeof(names[0]) == static_cast<std::size_t>(ReduceOp::kCount),
+                "one name per ReduceOp");
   return names[static_cast<int>(op)];
 }
 
