@@ -10,7 +10,7 @@
 
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
-#include "cuda/device.h"
+#include "cuda/runtime/device.h"
 #include "tensor/cpu/threads.h"
 
 using namespace loom;

@@ -221,6 +221,18 @@ void add_per_run_flags(CLI::App* sub, ConfigFlags& f) {
           ->default_str("off")
           ->group("Training");
   bind(f,
+       sub->add_flag("--data-on-device", t.data_on_device,
+                     "GPU: keep the encoded dataset on the device and gather each batch there "
+                     "(no copy per step; --prefetch then has nothing to do)"),
+       "data_on_device")
+      ->group("Training");
+  bind(f,
+       sub->add_flag("--cuda-graph", t.cuda_graph,
+                     "GPU: capture the training step once as a CUDA Graph and replay it (needs "
+                     "every dropout 0, fp32, no --clip-norm, one process)"),
+       "cuda_graph")
+      ->group("Training");
+  bind(f,
        sub->add_flag("--resume", t.resume,
                      "continue from <out>/last.safetensors with the run's own settings and "
                      "thread count (under mpirun/srun every rank reads rank 0's file: --out "

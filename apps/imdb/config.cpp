@@ -5,7 +5,9 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <utility>
 
+#include "cuda/runtime/device.h"
 #include "nn/safetensors.h"
 #include "tensor/error.h"
 
@@ -43,6 +45,8 @@ void visit_fields(C& c, F&& f) {
   f("device", c.device);
   f("precision", c.precision);
   f("prefetch", c.prefetch);
+  f("data_on_device", c.data_on_device);
+  f("cuda_graph", c.cuda_graph);
   f("dist", c.dist);
   f("threads", c.threads);
   f("seed", c.seed);
@@ -56,6 +60,37 @@ bool one_of(const std::string& v, std::initializer_list<const char*> allowed) {
   for (const char* a : allowed)
     if (v == a) return true;
   return false;
+}
+
+// --data-on-device and --cuda-graph need a GPU, and a graph replays what the host decided while
+// capturing (graphed_step.h): refused here, before any data is read, saying why.
+void check_gpu_flags(const Config& c) {
+  const std::pair<bool, const char*> flags[] = {{c.data_on_device, "--data-on-device"},
+                                                {c.cuda_graph, "--cuda-graph"}};
+  for (const auto& [on, flag] : flags)
+    LOOM_CHECK(!on || c.device.rfind("cuda", 0) == 0, flag, " needs --device cuda (got --device ",
+               c.device, ")");
+  if (c.cuda_graph) {
+    std::string dropouts;  // the dropout flags that are on
+    for (const auto& [p, flag] : {std::pair{c.spatial_dropout, "--spatial-dropout"},
+                                  std::pair{c.lstm_dropout, "--lstm-dropout"},
+                                  std::pair{c.recurrent_dropout, "--recurrent-dropout"},
+                                  std::pair{c.embed_dropout, "--embed-dropout"}})
+      if (p != 0) dropouts += std::string(dropouts.empty() ? "" : " ") + flag + " 0";
+    LOOM_CHECK(dropouts.empty(),
+               "--cuda-graph would replay the captured step's dropout masks at every step (their "
+               "seed is baked into the graph): add ",
+               dropouts);
+    LOOM_CHECK(c.precision == "fp32",
+               "--cuda-graph needs --precision fp32 (the loss scaler of fp16 reads its state on "
+               "the host, which a graph cannot)");
+    LOOM_CHECK(c.clip_norm == 0,
+               "--cuda-graph cannot clip: --clip-norm reads the gradient norm on the host, which "
+               "a graph cannot");
+  }
+  for (const auto& [on, flag] : flags)
+    LOOM_CHECK(!on || cuda::device_count() > 0, flag,
+               " needs a CUDA device: ", cuda::device_report());
 }
 
 }  // namespace
@@ -251,6 +286,7 @@ void validate(const Config& c) {
   LOOM_CHECK(one_of(c.preset, {"", "quick", "full", "strong"}),
              "--preset must be quick, full or strong, got '", c.preset, "'");
   check_range(c.target_accuracy, "target_accuracy", 0, true, 1, false);
+  check_gpu_flags(c);
 }
 
 void validate_against_data(const Config& c, int64_t train_rows) {

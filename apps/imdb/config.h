@@ -52,6 +52,8 @@ struct Config {
   std::string device = "cpu";      // cpu | cuda (cuda:N also accepted)
   std::string precision = "fp32";  // fp32 | fp16
   bool prefetch = false;           // on: data::Prefetcher builds batches on worker threads
+  bool data_on_device = false;     // the encoded data kept on the GPU (apps/imdb/device_data.h)
+  bool cuda_graph = false;         // the training step replayed as a CUDA Graph (graphed_step.h)
   std::string dist = "auto";       // auto | none | mpi | nccl: the communicator under mpirun/srun
   int64_t threads = 0;             // CPU threads for the math; 0 = all cores
   uint64_t seed = 42;              // split, shuffles, initial weights, dropout

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "apps/imdb/model.h"
-#include "cuda/device.h"
+#include "cuda/runtime/device.h"
 #include "data/split.h"
 #include "nn/distributed/ddp.h"
 #include "nn/distributed/env.h"

@@ -18,7 +18,7 @@
 #include "apps/imdb/cli.h"
 #include "apps/imdb/commands.h"
 #include "apps/imdb/distributed.h"
-#include "cuda/device.h"
+#include "cuda/runtime/device.h"
 #include "nn/distributed/env.h"
 #include "tensor/error.h"
 

@@ -5,7 +5,7 @@
 
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
-#include "cuda/device.h"
+#include "cuda/runtime/device.h"
 #include "nn/amp/autocast.h"
 #include "nn/amp/grad_scaler.h"
 #include "nn/dropout.h"
@@ -185,8 +185,8 @@ void ImdbModel::step() {
   m.adam->zero_grad();
 }
 
-void ImdbModel::zero_grad() {
-  impl_->adam->zero_grad();
+void ImdbModel::zero_grad(bool set_to_none) {
+  impl_->adam->zero_grad(set_to_none);
 }
 
 std::vector<nn::TensorRecord> ImdbModel::state_records() const {

@@ -50,7 +50,9 @@ class ImdbModel {
   // skipped is decided on the device (fused Adam reads the scaler's flag there), so it is not
   // returned: skipped_steps() counts skips, reading the scaler's device counter.
   void step();
-  void zero_grad();
+  // set_to_none drops the gradients instead of zeroing them, so the next backward creates them
+  // afresh (what a captured CUDA Graph needs: graphed_step.h).
+  void zero_grad(bool set_to_none = false);
 
   Device device() const;
   bool fp16() const;

@@ -17,7 +17,7 @@
 #include "apps/imdb/run_folder.h"
 #include "apps/imdb/signals.h"
 #include "apps/imdb/trainer.h"
-#include "cuda/device.h"
+#include "cuda/runtime/device.h"
 #include "tensor/error.h"
 
 #ifndef LOOM_IMDB_PLOT_SCRIPT

@@ -7,20 +7,24 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <utility>
+#include <vector>
 
+#include "apps/imdb/device_data.h"
 #include "apps/imdb/distributed.h"
 #include "apps/imdb/evaluate.h"
+#include "apps/imdb/graphed_step.h"
 #include "apps/imdb/model.h"
 #include "apps/imdb/progress.h"
 #include "apps/imdb/running_score.h"
 #include "apps/imdb/signals.h"
-#include "cuda/device_batches.h"
+#include "cuda/runtime/upload_queue.h"
 #include "data/dataset.h"
 #include "data/prefetcher.h"
 #include "data/sampler.h"
 #include "nn/lstm.h"
-#include "tensor/lstm.h"
 #include "tensor/generator.h"
+#include "tensor/lstm.h"
 
 namespace loom::imdb {
 namespace {
@@ -32,24 +36,27 @@ double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// A batch as CPU tensors: what the producer (inline or on the prefetch worker) hands the loop.
+// A batch as the producer (inline or on the prefetch worker) hands it to the loop: CPU tensors,
+// or with the data on the device (--data-on-device) only which batch of the epoch it is.
 struct StepInput {
-  Tensor tokens;  // [B, T] Int32
-  Tensor labels;  // [B, 1] Float32
+  Tensor tokens;  // [B, T] Int32 on the CPU (undefined with the data on the device)
+  Tensor labels;  // [B, 1] Float32 on the CPU (likewise)
   int64_t rows = 0;
+  int64_t index = 0;  // the batch's index in the epoch
 };
 
-StepInput make_step_input(const data::Batch& b) {
+StepInput make_step_input(const data::Batch& b, int64_t index) {
   StepInput s;
   s.rows = b.batch_size;
+  s.index = index;
   s.tokens = from_vector<int32_t>(b.tokens, {b.batch_size, b.seq_len});
   s.labels = from_vector<float>(b.labels, {b.batch_size, 1});
   return s;
 }
 
 // Starts the host-to-device copy of `s` on the upload queue (GPU with --prefetch on).
-void submit(cuda::DeviceBatchQueue& upload, const StepInput& s) {
-  upload.submit(s.tokens.data_ptr<int32_t>(), s.labels.data_ptr<float>(), s.rows);
+void submit(cuda::UploadQueue& upload, const StepInput& s) {
+  upload.submit({s.tokens, s.labels});
 }
 
 // The partial epoch's running sums a TrainState carries (and a checkpoint saves), as the
@@ -85,8 +92,13 @@ class TrainingRun {
   void resume(const Checkpoint& ck);
   void seed_dropout(uint64_t seed, uint64_t offset);
   bool train_epoch(int64_t batches);
-  void train_step(const StepInput& cur, cuda::DeviceBatchQueue* upload, const StepInput* next,
+  void train_step(const StepInput& cur, cuda::UploadQueue* upload, const StepInput* next,
                   RunningScore& score);
+  std::pair<Tensor, Tensor> device_batch(const StepInput& cur, cuda::UploadQueue* upload,
+                                         const StepInput* next);
+  GraphedStep::Outputs eager_step(const Tensor& tokens, const Tensor& labels);
+  void make_graph();
+  void fill_graph_inputs(const StepInput& cur, cuda::UploadQueue* upload, const StepInput* next);
   void stop_mid_epoch(int signal, int64_t batches, data::Prefetcher<StepInput>& batches_in,
                       RunningScore& score);
   EpochMetrics measure_epoch(Clock::time_point epoch_start, int64_t skipped_before);
@@ -107,6 +119,10 @@ class TrainingRun {
   std::shared_ptr<ShardSampler> sampler_;
   std::unique_ptr<data::DataLoader> loader_;
   std::vector<int64_t> my_validation_;
+  std::unique_ptr<DeviceDataset> on_device_;  // --data-on-device
+  std::unique_ptr<GraphedStep> graph_;        // --cuda-graph, from the run's second step on
+  Tensor graph_tokens_, graph_labels_;        // the graph's inputs, refilled before each replay
+  Tensor graph_rows_;                         // with the data on the device: the batch's rows
   Progress progress_;
   TrainResult result_;
 };
@@ -141,13 +157,17 @@ TrainingRun::TrainingRun(const Config& c, const PreparedData& d, const TrainOpti
       dataset, sampler_, data::LoaderOptions{sampler_->local_batch(), /*drop_last=*/true});
   // This rank's share of the validation rows; the sums are reduced after scoring.
   my_validation_ = strided_rows(d.split.validation, par.rank(), par.world_size());
+  LOOM_CHECK(!c.cuda_graph || par.world_size() == 1,
+             "--cuda-graph captures one process's step; with ", par.world_size(),
+             " processes the gradient all-reduce would sit inside the graph: run without it");
+  if (c.data_on_device)
+    on_device_ = std::make_unique<DeviceDataset>(d.tokens, d.labels, d.max_len, device_);
 }
 
 // A benchmark must never time the fallback by mistake: say when `persistent` cannot run here.
 void TrainingRun::warn_if_persistent_falls_back() const {
   if (c_.lstm_impl == "persistent" &&
-      (c_.precision == "fp16" ||
-       !lstm_persistent_available(DType::Float32, c_.lstm_size, device_)))
+      (c_.precision == "fp16" || !lstm_persistent_available(DType::Float32, c_.lstm_size, device_)))
     std::fprintf(o_.log,
                  "note: the persistent LSTM cannot run here (%s, hidden %lld, %s); the per-step "
                  "recurrence runs instead\n",
@@ -202,16 +222,23 @@ TrainResult TrainingRun::run() {
 // --stop-after-steps) ended it: last.safetensors then holds the state and result_ says so.
 bool TrainingRun::train_epoch(int64_t batches) {
   const int64_t first = st_.step_in_epoch;
+  const int64_t B = sampler_->local_batch();
+  // With the data on the device a batch is its index; the host builds nothing.
+  if (on_device_) on_device_->set_order(sampler_->indices(st_.epoch));
+  auto produce = [&](int64_t i) {
+    return on_device_ ? StepInput{Tensor(), Tensor(), B, first + i}
+                      : make_step_input(loader_->batch(first + i), first + i);
+  };
   // Workers: 1 prefetching thread, or 0 = build each batch inline inside next().
-  data::Prefetcher<StepInput> batches_in(
-      batches - first, [&](int64_t i) { return make_step_input(loader_->batch(first + i)); },
-      c_.prefetch ? 1 : 0, 4);
+  data::Prefetcher<StepInput> batches_in(batches - first, produce, c_.prefetch ? 1 : 0, 4);
   // On a GPU with --prefetch on, batch k+1's host-to-device copy (pinned staging, its own copy
-  // stream) runs while step k computes (cuda/device_batches.h); otherwise each batch is copied
-  // when its step starts.
-  std::unique_ptr<cuda::DeviceBatchQueue> upload;
-  if (!device_.is_cpu() && c_.prefetch)
-    upload = std::make_unique<cuda::DeviceBatchQueue>(device_, sampler_->local_batch(), d_.max_len);
+  // stream) runs while step k computes (cuda/runtime/upload_queue.h); otherwise each batch is
+  // copied when its step starts.
+  std::unique_ptr<cuda::UploadQueue> upload;
+  if (!device_.is_cpu() && c_.prefetch && !on_device_)
+    upload = std::make_unique<cuda::UploadQueue>(
+        device_,
+        std::vector<cuda::UploadPart>{{DType::Int32, {B, d_.max_len}}, {DType::Float32, {B, 1}}});
   // The epoch's loss and accuracy sums stay on the device: no host read per step.
   RunningScore score(device_, st_.loss_sum, st_.correct);
   StepInput in;
@@ -221,10 +248,14 @@ bool TrainingRun::train_epoch(int64_t batches) {
     const StepInput cur = std::move(in);
     have = batches_in.next(in);  // the next batch, built ahead by the prefetch worker
     const auto step_start = Clock::now();
+    const double upload_wait = upload ? upload->host_wait_seconds() : 0;
     train_step(cur, upload.get(), have ? &in : nullptr, score);
     // A signal may reach one rank or all: every rank stops after the same step.
     const int signal = par_.agree_on_stop(stop_signal());  // collective (several ranks)
-    st_.train_time += since(step_start);
+    // Time submit() waited for a staging slot is time spent waiting for data, not training.
+    const double waited = upload ? upload->host_wait_seconds() - upload_wait : 0;
+    st_.train_time += since(step_start) - waited;
+    st_.wait_time += waited;
     // Rank 0's running numbers (its shard); the samples are the whole job's. Read from the
     // device only when the bar is redrawn (at most 10 times a second, on a terminal).
     if (progress_.due(st_.step_in_epoch)) {
@@ -247,27 +278,69 @@ bool TrainingRun::train_epoch(int64_t batches) {
 }
 
 // One optimizer step on `cur`; `next` (if any) starts its copy to the device meanwhile.
-void TrainingRun::train_step(const StepInput& cur, cuda::DeviceBatchQueue* upload,
-                             const StepInput* next, RunningScore& score) {
-  Tensor x, y;
-  if (upload != nullptr) {
-    cuda::DeviceBatch b = upload->next();         // `cur`, already on its way to the device
-    if (next != nullptr) submit(*upload, *next);  // copies while this step runs
-    x = b.tokens;
-    y = b.labels;
+void TrainingRun::train_step(const StepInput& cur, cuda::UploadQueue* upload, const StepInput* next,
+                             RunningScore& score) {
+  GraphedStep::Outputs out;
+  if (graph_) {
+    fill_graph_inputs(cur, upload, next);
+    out = graph_->run();
   } else {
-    x = cur.tokens.to(device_);
-    y = cur.labels.to(device_);
+    const auto [x, y] = device_batch(cur, upload, next);
+    out = eager_step(x, y);
+    if (c_.cuda_graph) make_graph();  // captured at the next step, after this warm-up
   }
-  const Variable logits = model_->forward(x);
-  const Variable loss = model_->loss(logits, y);  // mean over this rank's rows
-  model_->backward(loss);
-  par_.all_reduce_gradients();  // mean over ranks = the global batch's gradient
-  model_->step();               // (unscale, clip,) Adam: the same step on every rank
-  score.add(loss.data(), logits.data(), y, cur.rows);
+  score.add(out.loss, out.logits, out.labels, cur.rows);
   st_.seen += static_cast<double>(cur.rows);
   ++st_.step_in_epoch;
   ++st_.global_step;
+}
+
+// The batch `cur` on the training device: gathered there (--data-on-device), taken from the
+// upload queue (whose copy of `next` starts now), or copied from the host.
+std::pair<Tensor, Tensor> TrainingRun::device_batch(const StepInput& cur, cuda::UploadQueue* upload,
+                                                    const StepInput* next) {
+  if (on_device_) return on_device_->gather(on_device_->batch_rows(cur.index, cur.rows));
+  if (upload == nullptr) return {cur.tokens.to(device_), cur.labels.to(device_)};
+  const std::vector<Tensor> b = upload->next();  // `cur`, already on its way to the device
+  if (next != nullptr) submit(*upload, *next);   // copies while this step runs
+  return {b[0], b[1]};
+}
+
+GraphedStep::Outputs TrainingRun::eager_step(const Tensor& tokens, const Tensor& labels) {
+  const Variable logits = model_->forward(tokens);
+  const Variable loss = model_->loss(logits, labels);  // mean over this rank's rows
+  model_->backward(loss);
+  par_.all_reduce_gradients();  // mean over ranks = the global batch's gradient
+  model_->step();               // (unscale, clip,) Adam: the same step on every rank
+  return {loss.data(), logits.data(), labels};
+}
+
+// The graph's inputs, made before the capture so that they keep their addresses: the batch's
+// tokens and labels, or with the data on the device only its rows (the gather is captured too).
+void TrainingRun::make_graph() {
+  const int64_t B = sampler_->local_batch();
+  GraphedStep::Inputs inputs;
+  if (on_device_) {
+    graph_rows_ = empty({B}, TensorOptions(DType::Int64, device_));
+    inputs = [this] { return on_device_->gather(graph_rows_); };
+  } else {
+    graph_tokens_ = empty({B, d_.max_len}, TensorOptions(DType::Int32, device_));
+    graph_labels_ = empty({B, 1}, TensorOptions(DType::Float32, device_));
+    inputs = [this] { return std::pair{graph_tokens_, graph_labels_}; };
+  }
+  graph_ = std::make_unique<GraphedStep>(*model_, std::move(inputs), o_.log);
+}
+
+// Refills the graph's inputs in place with the batch `cur` (outside the graph, stream-ordered).
+void TrainingRun::fill_graph_inputs(const StepInput& cur, cuda::UploadQueue* upload,
+                                    const StepInput* next) {
+  if (on_device_) {
+    graph_rows_.copy_(on_device_->batch_rows(cur.index, cur.rows));
+    return;
+  }
+  const auto [x, y] = device_batch(cur, upload, next);
+  graph_tokens_.copy_(x);
+  graph_labels_.copy_(y);
 }
 
 // A stop signal mid-epoch: last.safetensors gets the state with the job's partial-epoch sums.

@@ -9,9 +9,9 @@
 #include <chrono>
 #include <thread>
 
-#include "cuda/check.cuh"
-#include "cuda/device.h"
-#include "cuda/stream.cuh"
+#include "cuda/runtime/check.cuh"
+#include "cuda/runtime/device.h"
+#include "cuda/runtime/stream.cuh"
 #include "nn/distributed/mpi_communicator.h"
 
 namespace loom::nn::distributed {

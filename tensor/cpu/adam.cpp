@@ -24,7 +24,7 @@ namespace cpu {
 namespace {
 
 // One pass over n elements: reads p, g, m, v once and writes p, m, v. The element math is
-// tensor/kernels/adam_update.h's, which cuda/adam.cu's kernel calls too.
+// tensor/kernels/adam_update.h's, which cuda/kernels/adam.cu's kernel calls too.
 template <typename T, bool Decoupled>
 void adam_loop(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
                const kernels::AdamConstants<T>& c) {

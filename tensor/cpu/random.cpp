@@ -23,8 +23,8 @@ void CpuBackend::random_uniform(void* dst, DType dtype, int64_t n, uint64_t seed
         // float64 uses 53 random bits (words 0 and 1); float32/float16 use 24 (word 0).
         const double u = std::is_same_v<T, double> ? philox_uniform01_double(r.v[0], r.v[1])
                                                    : philox_uniform01(r.v[0]);
-        // One explicit fma, as cuda/random.cu does: left to the compiler, a*b+c may or may not
-        // be contracted into an fma, and the two roundings differ in the last bit.
+        // One explicit fma, as cuda/kernels/random.cu does: left to the compiler, a*b+c may or may
+        // not be contracted into an fma, and the two roundings differ in the last bit.
         p[i] = static_cast<T>(static_cast<ComputeT<T>>(std::fma(high - low, u, low)));
       }
     }

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cuda/device.h"
+#include "cuda/runtime/device.h"
 #include "nn/safetensors.h"
 #include "tests/apps/app_fixture.h"
 

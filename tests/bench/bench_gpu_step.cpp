@@ -1,33 +1,18 @@
 // tests/bench/bench_gpu_step.cpp: one training step of the IMDB model on a GPU, timed with CUDA
 // events; one configuration per run, printed as one JSON object (tests/bench/run_gpu_bench.sh
-// runs the grid, side by side with tests/reference/torch_gpu_step_bench.py).
-//
-// The model of the CPU benchmark (bench_lstm_step.cpp) and of the PyTorch twin:
-//   Embedding(500, 100) -> LSTM(100, H, batch_first) -> out[:, -1] -> Linear(H, 1)
-//   -> BCEWithLogits (mean) -> Adam (lr 1e-3); batch 100 x 100 tokens; no dropout.
-// A step = zero_grad(set_to_none), forward, loss, backward, optimizer step; fp16 adds autocast
-// around forward + loss and a GradScaler (scale, unscale + step, update).
-//
-//   --lstm composed|fused|persistent  the LSTM implementation (nn/lstm.h)
-//   --hidden H           100 (the baseline) or 64 (the study's optimized model)
-//   --precision fp32|fp16
-//   --graph              capture the step in a CudaGraph (cuda/graph.h) and replay it. The whole
-//                        step is captured (Adam's step count is on the device); if that capture
-//                        fails the forward + backward are captured and the optimizer runs eagerly
-//                        after each replay. "graph_scope" in the output says which.
-//   --input static|queue|resident   where batches come from: fixed device tensors; a
-//                        DeviceBatchQueue fed from host batches each step; a ResidentDataset
-//                        gathered on the device (cuda/device_batches.h)
-//   --warmup N --steps N --json FILE
-//   --device cpu         a smoke test of the same step on the CPU (host timing; no --graph,
-//                        --input static only): checks the benchmark's own code without a GPU
-//
-// Timing: each step between two timing events on the compute stream, the host waiting for the
-// second (median, min, p90 of `steps` such steps); then `steps` steps back to back between one
-// pair of events (mean: what a training loop that never reads the GPU would see). Warm-up steps
-// are not timed; the allocator's cudaMalloc count must not grow while timing (reported), and
-// "host_syncs_per_step" counts the implicit host synchronizations of a step (cuda/sync_debug.h:
-// index bounds checks, host reads), each of which drains the GPU's queue.
+// runs the grid beside tests/reference/torch_gpu_step_bench.py; docs/labs/08-cuda.md, section 8,
+// says how to read it). The model of bench_lstm_step.cpp and of the PyTorch twin, no dropout:
+//   Embedding(500, 100) -> LSTM(100, H) -> last step -> Linear(H, 1) -> BCEWithLogits -> Adam
+// on batches of 100 x 100 tokens. fp16 adds autocast and a GradScaler.
+//   --lstm composed|fused|persistent   --hidden H   --precision fp32|fp16
+//   --graph        capture the step in a CudaGraph (cuda/runtime/graph.h) and replay it (the
+//                  optimizer too if it captures; "graph_scope" says)
+//   --input static|queue|resident   fixed device tensors; an UploadQueue fed from host batches
+//                  (cuda/runtime/upload_queue.h); the dataset on the device (device_data.h)
+//   --index-add deterministic|atomic (embedding backward)   --warmup N --steps N --json FILE
+//   --device cpu   a smoke test of the same step on the CPU (host timing, static input, no graph)
+// Reports the median, min and p90 of single steps, the mean of back-to-back steps, cudaMalloc
+// calls while timing (must be 0) and implicit host syncs per step (cuda/runtime/sync_debug.h).
 // Exit status 0 with "status": "ok" or "skipped" (a reason), 1 with "status": "error".
 #include <nlohmann/json.hpp>
 
@@ -39,15 +24,19 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
+#include "apps/imdb/device_data.h"
 #include "autograd/functions.h"
-#include "cuda/allocator.cuh"
-#include "cuda/device.h"
-#include "cuda/device_batches.h"
-#include "cuda/graph.h"
-#include "cuda/stream.cuh"
-#include "cuda/sync_debug.h"
+#include "cuda/kernels/backend.h"
+#include "cuda/runtime/allocator.cuh"
+#include "cuda/runtime/device.h"
+#include "cuda/runtime/graph.h"
+#include "cuda/runtime/stream.cuh"
+#include "cuda/runtime/sync_debug.h"
+#include "cuda/runtime/upload_queue.h"
 #include "nn/amp/autocast.h"
 #include "nn/amp/grad_scaler.h"
 #include "nn/embedding.h"
@@ -71,6 +60,7 @@ constexpr int64_t kVocab = 500, kEmbed = 100, kBatch = 100, kSeq = 100;
 
 struct Config {
   std::string lstm = "fused", precision = "fp32", input = "static", device = "cuda", json_path;
+  std::string index_add = "deterministic";
   int64_t hidden = 100;
   bool graph = false;
   int warmup = 10, steps = 50;
@@ -148,46 +138,59 @@ struct Model {
   Tensor loss;
 };
 
+// A batch on the host: tokens [B, T] Int32 and labels [B, 1] Float32, CPU tensors.
+struct HostBatch {
+  Tensor tokens, labels;
+};
+
 // Random host batches (token ids in [0, vocab), labels 0/1) from a fixed seed.
-std::vector<loom::data::Batch> host_batches(int count) {
+std::vector<HostBatch> host_batches(int count) {
   loom::Generator g(1);
-  std::vector<loom::data::Batch> out;
+  std::vector<HostBatch> out;
   for (int i = 0; i < count; ++i) {
-    loom::data::Batch b;
-    b.batch_size = kBatch;
-    b.seq_len = kSeq;
     const Tensor t = loom::uniform({kBatch, kSeq}, 0, kVocab - 0.5, g).to(DType::Int32);
-    const Tensor l = loom::lt(loom::rand({kBatch}, g), 0.5).to(DType::Float32);
-    b.tokens = t.to_vector<int32_t>();
-    b.labels = l.to_vector<float>();
-    out.push_back(std::move(b));
+    const Tensor l = loom::lt(loom::rand({kBatch, 1}, g), 0.5).to(DType::Float32);
+    out.push_back({t, l});
   }
   return out;
 }
 
+// The batches, repeated to 24,800 rows (about 10 MB), as one dataset kept on the device.
+std::unique_ptr<loom::imdb::DeviceDataset> resident_dataset(const std::vector<HostBatch>& batches,
+                                                            Device dev) {
+  std::vector<int32_t> tokens;
+  std::vector<float> labels;
+  for (int copy = 0; copy < 31; ++copy)
+    for (const HostBatch& b : batches) {
+      const std::vector<int32_t> t = b.tokens.to_vector<int32_t>();
+      const std::vector<float> l = b.labels.to_vector<float>();
+      tokens.insert(tokens.end(), t.begin(), t.end());
+      labels.insert(labels.end(), l.begin(), l.end());
+    }
+  auto data = std::make_unique<loom::imdb::DeviceDataset>(tokens, labels, kSeq, dev);
+  std::vector<int64_t> order(labels.size());
+  for (std::size_t i = 0; i < order.size(); ++i)
+    order[i] = static_cast<int64_t>((i * 7919) % order.size());  // a fixed shuffle
+  data->set_order(order);
+  return data;
+}
+
 // Where each step's batch comes from. next() makes `tokens`/`labels` hold the step's batch: for
-// eager steps it may rebind them; for a graph (static = true) it refills them in place.
+// eager steps it may rebind them; for a graph (fixed = true) it refills the graph's inputs in
+// place, and the captured step reads them through graph_inputs().
 struct Input {
-  Input(const Config& c, Device dev, bool static_tensors) : mode(c.input), fixed(static_tensors) {
-    batches = host_batches(8);
-    tokens = loom::from_vector<int32_t>(batches[0].tokens, {kBatch, kSeq}, dev);
-    labels = loom::from_vector<float>(batches[0].labels, {kBatch, 1}, dev);
+  Input(const Config& c, Device dev, bool static_tensors)
+      : mode(c.input), fixed(static_tensors), batches(host_batches(8)) {
+    tokens = batches[0].tokens.to(dev);
+    labels = batches[0].labels.to(dev);
     if (mode == "queue") {
-      queue = std::make_unique<loom::cuda::DeviceBatchQueue>(dev, kBatch, kSeq);
-      queue->submit(batches[0]);
+      queue = std::make_unique<loom::cuda::UploadQueue>(
+          dev, std::vector<loom::cuda::UploadPart>{{DType::Int32, {kBatch, kSeq}},
+                                                   {DType::Float32, {kBatch, 1}}});
+      queue->submit({batches[0].tokens, batches[0].labels});
     } else if (mode == "resident") {
-      std::vector<int32_t> all_tokens;
-      std::vector<float> all_labels;
-      for (int copy = 0; copy < 31; ++copy)  // 31 x 8 x 100 = 24,800 rows, about 10 MB
-        for (const auto& b : batches) {
-          all_tokens.insert(all_tokens.end(), b.tokens.begin(), b.tokens.end());
-          all_labels.insert(all_labels.end(), b.labels.begin(), b.labels.end());
-        }
-      resident = std::make_unique<loom::cuda::ResidentDataset>(dev, all_tokens, all_labels, kSeq);
-      std::vector<int64_t> order(all_labels.size());
-      for (std::size_t i = 0; i < order.size(); ++i)
-        order[i] = static_cast<int64_t>((i * 7919) % order.size());  // a fixed shuffle
-      resident->set_order(order);
+      resident = resident_dataset(batches, dev);
+      rows = resident->batch_rows(0, kBatch).clone();
     } else if (mode != "static") {
       LOOM_FAIL("bench_gpu_step: --input must be static, queue or resident, got '", mode, "'");
     }
@@ -195,33 +198,38 @@ struct Input {
   void next() {
     ++step;
     if (mode == "queue") {
-      loom::cuda::DeviceBatch b = queue->next();
-      queue->submit(batches[step % batches.size()]);  // copies during this step
+      const std::vector<Tensor> b = queue->next();
+      const HostBatch& h = batches[step % batches.size()];
+      queue->submit({h.tokens, h.labels});  // copies during this step
       if (fixed) {
-        tokens.copy_(b.tokens);
-        labels.copy_(b.labels);
+        tokens.copy_(b[0]);
+        labels.copy_(b[1]);
       } else {
-        tokens = b.tokens;
-        labels = b.labels;
+        tokens = b[0];
+        labels = b[1];
       }
     } else if (mode == "resident") {
-      const int64_t k = step % resident->num_batches(kBatch, /*drop_last=*/true);
+      const int64_t k = step % (resident->size() / kBatch);
+      const Tensor r = resident->batch_rows(k, kBatch);
       if (fixed) {
-        resident->gather_into(k, kBatch, tokens, labels);
+        rows.copy_(r);  // the graph gathers from `rows`
       } else {
-        loom::cuda::DeviceBatch b = resident->batch(k, kBatch);
-        tokens = b.tokens;
-        labels = b.labels;
+        std::tie(tokens, labels) = resident->gather(r);
       }
     }
+  }
+  // What a step reads; for a graph, the fixed inputs or the gather from the fixed rows.
+  std::pair<Tensor, Tensor> inputs() const {
+    return fixed && mode == "resident" ? resident->gather(rows) : std::pair{tokens, labels};
   }
   std::string mode;
   bool fixed;
   int64_t step = 0;
-  std::vector<loom::data::Batch> batches;
+  std::vector<HostBatch> batches;
   Tensor tokens, labels;  // [B, T] Int32, [B, 1] Float32 on the device
-  std::unique_ptr<loom::cuda::DeviceBatchQueue> queue;
-  std::unique_ptr<loom::cuda::ResidentDataset> resident;
+  Tensor rows;            // resident: the batch's rows, Int64 [B] on the device
+  std::unique_ptr<loom::cuda::UploadQueue> queue;
+  std::unique_ptr<loom::imdb::DeviceDataset> resident;
 };
 
 double percentile(std::vector<double> v, double q) {
@@ -263,65 +271,45 @@ class StepTimer {
   std::chrono::steady_clock::time_point t0_;
 };
 
-json run(const Config& c) {
-  const bool gpu = c.device != "cpu";
-  if (gpu && loom::cuda::device_count() == 0)
-    throw Skip{"no CUDA device: " + loom::cuda::device_report()};
-  LOOM_CHECK(gpu || (!c.graph && c.input == "static"),
-             "bench_gpu_step: --device cpu (a smoke test of the step) takes neither --graph nor "
-             "--input queue/resident");
-  const Device dev = gpu ? Device("cuda:0") : loom::kCPU;
-  if (gpu) loom::cuda::set_device(0);
-  json out;
-  Model model(c, dev);
-  Input in(c, dev, /*static_tensors=*/c.graph);
-  if (c.lstm == "persistent") {
-    const bool runs = lstm_persistent_available(DType::Float32, c.hidden, dev) && !model.fp16;
-    out["persistent_ran"] = runs;
-    if (!runs)
-      out["note"] = "the persistent recurrence cannot run here, the per-step one runs (" +
-                    std::string(model.fp16 ? "autocast" : "W_hh does not fit on chip") + ")";
+// Captures the step (the optimizer too if it can be captured), then makes `step` refill the
+// inputs and replay, and runs a few warm replays.
+void capture_step(Model& model, Input& in, std::function<void()>& step,
+                  std::unique_ptr<loom::cuda::CudaGraph>& graph, std::vector<double>& losses,
+                  json& out) {
+  graph = std::make_unique<loom::cuda::CudaGraph>();
+  std::string scope = "step";
+  try {
+    graph->capture([&] {
+      const auto [tokens, labels] = in.inputs();
+      model.forward_backward(tokens, labels);
+      model.optimizer_step();
+    });
+  } catch (const loom::Error& e) {
+    scope = "forward+backward";
+    out["graph_whole_step_error"] = e.what();
+    graph->capture([&] {
+      const auto [tokens, labels] = in.inputs();
+      model.forward_backward(tokens, labels);
+    });
   }
-
-  std::function<void()> step = [&] {
+  out["graph_scope"] = scope;
+  out["graph_nodes"] = graph->num_nodes();
+  out["capture_ms"] = graph->capture_seconds() * 1e3;
+  step = [&, scope] {
     in.next();
-    model.forward_backward(in.tokens, in.labels);
-    model.optimizer_step();
+    graph->replay();
+    if (scope != "step") model.optimizer_step();
   };
-  std::vector<double> losses;
-  for (int i = 0; i < std::max(c.warmup, 1); ++i) {
+  for (int i = 0; i < 3; ++i) {  // warm replays (the first replay uploads the graph)
     step();
     losses.push_back(model.loss.item<double>());
   }
+}
 
-  std::unique_ptr<loom::cuda::CudaGraph> graph;
-  if (c.graph) {
-    graph = std::make_unique<loom::cuda::CudaGraph>();
-    std::string scope = "step";
-    try {
-      graph->capture([&] {
-        model.forward_backward(in.tokens, in.labels);
-        model.optimizer_step();
-      });
-    } catch (const loom::Error& e) {
-      scope = "forward+backward";
-      out["graph_whole_step_error"] = e.what();
-      graph->capture([&] { model.forward_backward(in.tokens, in.labels); });
-    }
-    out["graph_scope"] = scope;
-    out["graph_nodes"] = graph->num_nodes();
-    out["capture_ms"] = graph->capture_seconds() * 1e3;
-    step = [&, scope] {
-      in.next();
-      graph->replay();
-      if (scope != "step") model.optimizer_step();
-    };
-    for (int i = 0; i < 3; ++i) {  // warm replays (the first replay uploads the graph)
-      step();
-      losses.push_back(model.loss.item<double>());
-    }
-  }
-
+// Times `steps` steps one by one (median, min, p90) and back to back (mean), counting cudaMalloc
+// calls and implicit host syncs meanwhile.
+void time_steps(const Config& c, bool gpu, const std::function<void()>& step, Model& model,
+                std::vector<double>& losses, json& out) {
   auto raw_allocations = [&] {
     return gpu ? loom::cuda::device_allocator(0).stats().raw_allocations : int64_t{0};
   };
@@ -334,8 +322,8 @@ json run(const Config& c) {
     ms.push_back(timer.stop_ms());
   }
   losses.push_back(model.loss.item<double>());
-  // Implicit host syncs inside the step (index bounds checks, host reads: cuda/sync_debug.h);
-  // the timer's own event waits are explicit and not counted.
+  // Implicit host syncs inside the step (index bounds checks, host reads); the timer's own event
+  // waits are explicit and not counted.
   const int64_t syncs_before = loom::cuda::host_sync_count();
   timer.start();
   for (int i = 0; i < c.steps; ++i)
@@ -344,19 +332,56 @@ json run(const Config& c) {
   const double syncs_per_step =
       static_cast<double>(loom::cuda::host_sync_count() - syncs_before) / c.steps;
   losses.push_back(model.loss.item<double>());
-
-  out["status"] = "ok";
   out["median_ms"] = percentile(ms, 0.5);
   out["min_ms"] = *std::min_element(ms.begin(), ms.end());
   out["p90_ms"] = percentile(ms, 0.9);
   out["back_to_back_mean_ms"] = back_to_back;
-  out["loss_first"] = losses.front();
-  out["loss_last"] = losses.back();
   if (gpu) {
     out["host_syncs_per_step"] = syncs_per_step;
     out["raw_allocations_while_timing"] = raw_allocations() - raw_before;
     out["peak_bytes_reserved"] = loom::cuda::device_allocator(0).stats().peak_bytes_reserved;
   }
+}
+
+json run(const Config& c) {
+  const bool gpu = c.device != "cpu";
+  if (gpu && loom::cuda::device_count() == 0)
+    throw Skip{"no CUDA device: " + loom::cuda::device_report()};
+  LOOM_CHECK(gpu || (!c.graph && c.input == "static"),
+             "bench_gpu_step: --device cpu (a smoke test of the step) takes neither --graph nor "
+             "--input queue/resident");
+  const Device dev = gpu ? Device("cuda:0") : loom::kCPU;
+  if (gpu) loom::cuda::set_device(0);
+  // The embedding's backward is an index_add: sorted and bit-reproducible, or one atomicAdd per
+  // element (faster for large batches, last bits vary). Process-wide; this process runs one step.
+  loom::cuda::set_deterministic(c.index_add == "deterministic");
+  json out;
+  Model model(c, dev);
+  Input in(c, dev, /*static_tensors=*/c.graph);
+  if (c.lstm == "persistent") {
+    const bool runs = lstm_persistent_available(DType::Float32, c.hidden, dev) && !model.fp16;
+    out["persistent_ran"] = runs;
+    if (!runs)
+      out["note"] = "the persistent recurrence cannot run here, the per-step one runs (" +
+                    std::string(model.fp16 ? "autocast" : "W_hh does not fit on chip") + ")";
+  }
+  std::function<void()> step = [&] {
+    in.next();
+    const auto [tokens, labels] = in.inputs();
+    model.forward_backward(tokens, labels);
+    model.optimizer_step();
+  };
+  std::vector<double> losses;
+  for (int i = 0; i < std::max(c.warmup, 1); ++i) {
+    step();
+    losses.push_back(model.loss.item<double>());
+  }
+  std::unique_ptr<loom::cuda::CudaGraph> graph;
+  if (c.graph) capture_step(model, in, step, graph, losses, out);
+  time_steps(c, gpu, step, model, losses, out);
+  out["status"] = "ok";
+  out["loss_first"] = losses.front();
+  out["loss_last"] = losses.back();
   if (in.queue) out["queue_host_wait_s"] = in.queue->host_wait_seconds();
   if (model.fp16) {
     out["loss_scale"] = model.scaler.scale_value();
@@ -383,6 +408,8 @@ Config parse(int argc, char** argv) {
       c.input = value();
     } else if (a == "--device") {
       c.device = value();
+    } else if (a == "--index-add") {
+      c.index_add = value();
     } else if (a == "--graph") {
       c.graph = true;
     } else if (a == "--warmup") {
@@ -398,6 +425,9 @@ Config parse(int argc, char** argv) {
   }
   LOOM_CHECK(c.device == "cuda" || c.device == "cpu",
              "bench_gpu_step: --device must be cuda or cpu, got '", c.device, "'");
+  LOOM_CHECK(c.index_add == "deterministic" || c.index_add == "atomic",
+             "bench_gpu_step: --index-add must be deterministic or atomic, got '", c.index_add,
+             "'");
   LOOM_CHECK(c.precision == "fp32" || c.precision == "fp16",
              "bench_gpu_step: --precision must be fp32 or fp16, got '", c.precision, "'");
   LOOM_CHECK(c.steps >= 1 && c.warmup >= 0 && c.hidden >= 1,
@@ -429,6 +459,7 @@ int main(int argc, char** argv) {
   out["precision"] = c.precision;
   out["graph"] = c.graph;
   out["input"] = c.input;
+  out["index_add"] = c.index_add;
   out["run_on"] = c.device;
   out["batch"] = kBatch;
   out["seq"] = kSeq;

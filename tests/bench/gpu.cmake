@@ -4,7 +4,8 @@
 # with events on the stream, and each configuration runs in its own process.
 if(LOOM_HAVE_CUDA)
   add_executable(bench_gpu_step ${CMAKE_CURRENT_LIST_DIR}/bench_gpu_step.cpp)
-  target_link_libraries(bench_gpu_step PRIVATE loom::nn loom::cuda loom::data
+  # imdb_lib for the app's on-device dataset (apps/imdb/device_data.h), the --input resident mode.
+  target_link_libraries(bench_gpu_step PRIVATE imdb_lib loom::nn loom::cuda
                                                nlohmann_json::nlohmann_json)
   loom_target_defaults(bench_gpu_step)
 endif()

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# tests/bench/run_gpu_bench.sh: the GPU benchmark of issue 6 (item 6) and issue 7, in one go.
+# tests/bench/run_gpu_bench.sh: the GPU training-step benchmark (lab 08, section 8), in one go.
 # Builds nothing: it runs an existing build's programs and writes one JSON file.
 #
 # First run on a GPU machine (H100/H200, sm_90), from the repository root, one command:
 #   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOOM_CUDA=ON \
 #         -DCMAKE_CUDA_ARCHITECTURES=90 &&
-#   cmake --build build-gpu -j16 --target bench_gpu_step cuda_device_tests cuda_parity_tests \
-#         cuda_lstm_persistent_tests cuda_amp_parity_tests cuda_adam_parity_tests \
-#         cuda_graph_io_tests &&
+#   cmake --build build-gpu -j16 --target bench_gpu_step imdb imdb_gpu_test cuda_device_tests \
+#         cuda_parity_tests cuda_lstm_persistent_tests cuda_loss_scale_parity_tests \
+#         cuda_adam_parity_tests cuda_graph_io_tests cuda_gemm_mapping_tests \
+#         cuda_sync_debug_tests cuda_kernel_emulation_tests cuda_tensor_kernel_emulation_tests &&
 #   tests/bench/run_gpu_bench.sh build-gpu --quick --out /tmp/gpu-step.json
 # (the targets are exactly the programs `ctest -L cuda` runs; a missing one shows as "Not Run"
 # and marks the tests FAILED). Under a 10-minute limit per command, run the two cmake lines
@@ -28,8 +29,8 @@
 # spoil the others; each gets a time limit):
 #   loom  bench_gpu_step for hidden 100 and 64, fp32 and fp16, LSTM composed / fused /
 #         persistent eager and fused / persistent graphed (static inputs); and, at hidden 100
-#         fp32, the fused step fed by a DeviceBatchQueue and by a ResidentDataset, eager and
-#         graphed;
+#         fp32, the fused step fed by an UploadQueue and by the dataset kept on the device,
+#         eager and graphed, and the fused step with the atomic index_add;
 #   torch tests/reference/torch_gpu_step_bench.py for hidden 100 and 64, fp32 (true fp32: TF32
 #         off) and AMP.
 # A configuration that cannot run (no persistent LSTM in the build, no torch with CUDA, no
@@ -161,6 +162,8 @@ for input in queue resident; do
     run_one "$tmp/loom.jsonl" "$bench" --lstm fused --hidden 100 --precision fp32 --input "$input" $g "${common[@]}"
   done
 done
+echo "== loom fused H=100 fp32 index_add atomic"
+run_one "$tmp/loom.jsonl" "$bench" --lstm fused --hidden 100 --precision fp32 --index-add atomic "${common[@]}"
 for h in 100 64; do
   for prec in fp32 amp; do
     echo "== torch cuDNN H=$h $prec"

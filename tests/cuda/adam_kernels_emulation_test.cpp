@@ -1,5 +1,5 @@
 // tests/cuda/adam_kernels_emulation_test.cpp: the fused Adam/AdamW kernels of
-// cuda/adam_kernels.cuh (adam_kernel, advance_steps_kernel), run on the CPU under emulation
+// cuda/kernels/adam_kernels.cuh (adam_kernel, advance_steps_kernel), run on the CPU under emulation
 // (tests/cuda/cuda_emulation.h) with the launcher's table, grid and block, against the CPU
 // backend's fused adam_step (tensor/cpu/adam.cpp) — in every build.
 //
@@ -27,13 +27,13 @@
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
-#include "cuda/adam_kernels.cuh"
+#include "cuda/kernels/adam_kernels.cuh"
 #include "tensor/cpu/backend.h"
 
 namespace loom::cuda {
 namespace {
 
-namespace fa = fused_adam;
+namespace fa = adam_kernels;
 
 // One parameter's four buffers (p, g, m, v), each starting at a 64-byte boundary except buffer
 // `shifted` (0..3; -1: none), which starts one element past it; copies keep that placement.
@@ -82,8 +82,8 @@ std::vector<AdamParam> table_of(std::vector<ParamBuffers<T>>& ps) {
   return out;
 }
 
-// CudaBackend::adam_step (cuda/adam.cu) with its launches emulated: chunks of kMaxParams, one
-// table each, adam_kernel on the launcher's grid (or `grid` blocks when > 0), then the counter
+// CudaBackend::adam_step (cuda/kernels/adam.cu) with its launches emulated: chunks of kMaxParams,
+// one table each, adam_kernel on the launcher's grid (or `grid` blocks when > 0), then the counter
 // kernel on <<<1, kStepThreads>>>.
 template <typename T>
 void emulated_adam_step(const AdamParam* params, int num, const AdamHyper& h,
@@ -114,6 +114,7 @@ template <typename T>
 void expect_same(std::vector<ParamBuffers<T>>& got, std::vector<ParamBuffers<T>>& want,
                  bool exact = false) {
   const char* names[] = {"param", "grad", "exp_avg", "exp_avg_sq"};
+  static_assert(sizeof(names) / sizeof(names[0]) == 4, "one name per buffer compared below");
   const double ulp = std::numeric_limits<T>::epsilon();
   ASSERT_EQ(got.size(), want.size());
   for (std::size_t i = 0; i < got.size(); ++i) {

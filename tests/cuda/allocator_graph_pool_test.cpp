@@ -1,6 +1,6 @@
 // tests/cuda/allocator_graph_pool_test.cpp: the caching allocator's graph pools (rule 6 of
-// cuda/allocator_policy.h), what cuda/graph.h relies on to capture a training step, on the fake
-// device of fake_raw_memory.h, so they run without a GPU.
+// cuda/runtime/allocator_policy.h), what cuda/runtime/graph.h relies on to capture a training step,
+// on the fake device of fake_raw_memory.h, so they run without a GPU.
 //
 // The properties a captured graph needs, one test each:
 //   - allocations on the capture stream come from a private pool, never from the general cache;
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/allocator_policy.h"
+#include "cuda/runtime/allocator_policy.h"
 #include "tensor/error.h"
 #include "tests/common/error_of.h"
 #include "tests/cuda/fake_raw_memory.h"
@@ -27,7 +27,7 @@ using loom::test::error_of;
 
 constexpr StreamId C = 7;  // the graph's capture stream
 
-// Opens a capture on C, as cuda/graph.cu does (the fake's stream first, then the policy).
+// Opens a capture on C, as cuda/runtime/graph.cu does (the fake's stream first, then the policy).
 PoolId begin(Fixture& f) {
   f.raw->begin_capture(C);
   return f.alloc.begin_graph_capture(C);

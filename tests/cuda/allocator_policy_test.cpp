@@ -1,6 +1,6 @@
 // tests/cuda/allocator_policy_test.cpp: every rule of the caching allocator's policy
-// (cuda/allocator_policy.h) but the graph pools (allocator_graph_pool_test.cpp), on the fake raw
-// allocator of fake_raw_memory.h, so these tests run without a GPU.
+// (cuda/runtime/allocator_policy.h) but the graph pools (allocator_graph_pool_test.cpp), on the
+// fake raw allocator of fake_raw_memory.h, so these tests run without a GPU.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "cuda/allocator_policy.h"
+#include "cuda/runtime/allocator_policy.h"
 #include "tensor/error.h"
 #include "tests/cuda/fake_raw_memory.h"
 

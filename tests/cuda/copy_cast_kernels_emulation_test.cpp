@@ -1,30 +1,17 @@
-// tests/cuda/copy_cast_kernels_emulation_test.cpp: the kernels of cuda/copy_cast_kernels.cuh
-// (fill_kernel, strided_copy_kernel, cast_kernel) run on the CPU under emulation
-// (tests/cuda/cuda_emulation.h) with their launcher's arguments, against the CPU backend's
-// fill, compact, strided_write and cast — bit for bit, in every build.
+// tests/cuda/copy_cast_kernels_emulation_test.cpp: the kernels of
+// cuda/kernels/copy_cast_kernels.cuh (fill, strided_copy, cast) run on the CPU under emulation
+// (tests/cuda/cuda_emulation.h) with their launcher's arguments, against the CPU backend's fill,
+// compact, strided_write and cast: bit for bit, in every build.
 //
-// What this checks: fill's 16-byte pack path and its tail for n = 1, pack - 1, pack, pack + 1
-// and more, on a 16-byte-aligned buffer and one element past it (where the launcher refuses the
-// pack path), for every element size; the strided gather and scatter on a 2-D transpose, a 3-D
-// permutation, a broadcast dimension (stride 0), a slice with an offset and steps, a 0-d view
-// and an 8-d one, for 1-, 2-, 4- and 8-byte words; cast between float, double, int32, int64
-// and bool (truncation, rounding, NaN -> true). Outputs start as 0xFF bytes, so an element
-// the kernel does not write shows, and a guard after the last element must stay untouched.
-// Each runs on the launcher's grid and on a grid of 1 or 2 blocks (the grid-stride loop wraps);
-// the threads of a block run at once (a std::thread each) for the strided copies on the
-// launcher's grid, one after another elsewhere (emu::emulate_launch_serial: the kernels have no
-// barrier, and a few hundred launches of 256 std::threads would take tens of seconds).
+// Checks: fill's pack path and tail for n = 1, pack - 1, pack, pack + 1 and more, aligned and one
+// element off, every element size; the strided gather and scatter through a transpose, a 3-D
+// permutation, a stride-0 dim, a stepped slice, 0-d and 8-d views, 1-8 byte words; casts between
+// float, double, int32, int64, bool; float16 fills and every cast to and from __half in a CUDA
+// build (ties, 65504/65520, subnormals, -0, inf, NaN). Outputs start as 0xFF bytes with a guard
+// after them; grids of the launcher's size and of 1-2 blocks.
 //
-// float16 (in a CUDA build, tests/cuda/emulation_half.h): fill in packs of 8 halves and its tail
-// (values rounded, past 65504, subnormal), and every cast to and from __half — float, double
-// (through float: a double-rounding case pins it), int32/int64 (truncation; 2049 rounds to
-// even), bool — at ties, the overflow edge, subnormals, -0, inf and NaN: bit for bit, NaN as NaN
-// (CUDA's conversions give the canonical NaN, Eigen's keep the payload). The strided copies of
-// float16 move 2-byte words: covered above in every build.
-//
-// What it cannot check: the device's half conversions (cuda_fp16.h's host versions run here),
-// the launchers' CUDA calls, the real 16-byte stores (alignment faults; UBSan's alignment check
-// stands in).
+// Cannot check: the device's half conversions, the launchers' CUDA calls, real 16-byte stores
+// (UBSan's alignment check stands in for the alignment fault).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -37,7 +24,7 @@
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
-#include "cuda/copy_cast_kernels.cuh"
+#include "cuda/kernels/copy_cast_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
 #include "tests/cuda/emulation_half.h"
@@ -71,7 +58,7 @@ void check_fill(int64_t n, int shift, double value, unsigned grid) {
     const unsigned blocks = grid > 0 ? grid : launcher_grid(vec ? n / N : n);
     // The launcher's host_convert: static_cast, or double -> float -> __half (round to nearest
     // even), as the CPU converts.
-    emu::emulate_launch_serial({blocks}, {kDefaultBlockSize}, copy_cast::fill_kernel<T, N>,
+    emu::emulate_launch_serial({blocks}, {kDefaultBlockSize}, copy_cast_kernels::fill_kernel<T, N>,
                                got.data(), n, from_double<T>(value), vec);
   }
   expect_bytes_equal(got.data(), want.data(), n, "fill");
@@ -188,7 +175,7 @@ void check_strided(const View& v, DType dtype, unsigned grid) {
     PoisonedBuffer<W> got(total), want(total);
     backend_for(kCPU).compact(base.data(), v.layout, want.data(), dtype);
     if (total > 0) {
-      launch(grid, total, copy_cast::strided_copy_kernel<W, true>,
+      launch(grid, total, copy_cast_kernels::strided_copy_kernel<W, true>,
              static_cast<const W*>(base.data()), got.data(), v.layout, total);
     }
     expect_bytes_equal(got.data(), want.data(), total, "compact");
@@ -201,7 +188,7 @@ void check_strided(const View& v, DType dtype, unsigned grid) {
       got[i] = want[i] = value(i, 2);  // what the view does not cover must stay
     backend_for(kCPU).strided_write(src.data(), want.data(), v.layout, dtype);
     if (total > 0) {
-      launch(grid, total, copy_cast::strided_copy_kernel<W, false>,
+      launch(grid, total, copy_cast_kernels::strided_copy_kernel<W, false>,
              static_cast<const W*>(src.data()), got.data(), v.layout, total);
     }
     expect_bytes_equal(got.data(), want.data(), v.base_numel, "strided_write");
@@ -239,8 +226,8 @@ void check_cast(const std::vector<S>& values, unsigned grid) {
   backend_for(kCPU).cast(src.data(), dtype_of<S>(), want.data(), dtype_of<D>(), n);
   if (n > 0) {
     emu::emulate_launch_serial({grid > 0 ? grid : launcher_grid(n)}, {kDefaultBlockSize},
-                               copy_cast::cast_kernel<S, D>, static_cast<const S*>(src.data()),
-                               got.data(), n);
+                               copy_cast_kernels::cast_kernel<S, D>,
+                               static_cast<const S*>(src.data()), got.data(), n);
   }
   if constexpr (kIsFloating<D>)
     emu_test::expect_same_bits_or_nan(got.data(), want.data(), n, "cast");  // NaN bits differ

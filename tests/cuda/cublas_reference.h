@@ -1,27 +1,17 @@
 // tests/cuda/cublas_reference.h: a plain-C++ reference of what cuBLAS's strided-batched GEMM
-// (cublasSgemmStridedBatched / cublasDgemmStridedBatched, and GemmStridedBatchedEx with one data
-// type) is documented to do, so the arguments cuda/gemm_mapping.h computes can be run on the
-// CPU: tests/cuda/gemm_mapping_test.cpp.
+// (cublas{S,D}gemmStridedBatched, GemmStridedBatchedEx with one data type) is documented to do,
+// so the arguments cuda/kernels/gemm_mapping.h computes run on the CPU
+// (tests/cuda/gemm_mapping_test.cpp).
 //
-// The semantics (cuBLAS library documentation, "cublas<t>gemmStridedBatched" and "cublas<t>gemm";
-// the same rules as the reference BLAS xGEMM): column-major matrices, element (i, j) of a matrix
-// with leading dimension ld at offset i + j * ld; for every b in [0, batchCount)
-//     C_b = alpha * op(A_b) op(B_b) + beta * C_b,   X_b = X + b * strideX,
-// op(A) m x k, op(B) k x n, C m x n. A with op N is stored m x k, with op T stored k x m (B
-// likewise, k x n or n x k). When beta == 0, C need not hold valid numbers (it is not read).
-// Argument checks, each answered with CUBLAS_STATUS_INVALID_VALUE (and nothing computed):
-//     m < 0, n < 0, k < 0, batchCount < 0;
-//     lda < max(1, op(A) == N ? m : k);  ldb < max(1, op(B) == N ? k : n);  ldc < max(1, m).
-// The strides are not checked (0 is legal: one matrix reused for every batch). m, n or
-// batchCount == 0 is a quick return; k == 0 scales C by beta (loom never asks for it: matmul.cu
-// handles k == 0 with its own kernel).
+// Column-major; for every b < batchCount, C_b = alpha op(A_b) op(B_b) + beta C_b with
+// X_b = X + b * strideX; beta == 0 does not read C. CUBLAS_STATUS_INVALID_VALUE (nothing
+// computed) for m, n, k or batchCount < 0, lda < max(1, op(A) == N ? m : k), ldb < max(1,
+// op(B) == N ? k : n), ldc < max(1, m); strides are not checked (0 is legal). On top of cuBLAS
+// every element read or written is checked against the extent of its buffer, so an argument that
+// would fault (or corrupt memory) on a GPU fails here by name.
 //
-// On top of cuBLAS, the reference checks every element it reads or writes against the extent of
-// the buffer it was given, so an argument that would make cuBLAS read or write outside loom's
-// allocation (a memory fault or silent corruption on a GPU) fails here by name.
-//
-// Leaves out: alpha/beta on the device, the pointer-array (non-strided) batched API, op C
-// (conjugate; the same as T for real numbers), mixed input/output types and compute types.
+// Leaves out: alpha/beta on the device, the pointer-array batched API, op C, mixed input/output
+// and compute types.
 #pragma once
 
 #include <algorithm>
@@ -30,7 +20,7 @@
 #include <sstream>
 #include <string>
 
-#include "cuda/gemm_mapping.h"
+#include "cuda/kernels/gemm_mapping.h"
 
 namespace loom::test {
 
@@ -109,8 +99,8 @@ GemmOutcome reference_gemm_strided_batched(cuda::GemmOp op_a, cuda::GemmOp op_b,
   return out;
 }
 
-// loom's MatmulArgs run the way cuda/matmul.cu runs them: mapped by col_major_gemm, then the
-// reference with cuBLAS operand 1 = B, operand 2 = A. a, b, c and their sizes are loom's
+// loom's MatmulArgs run the way cuda/kernels/matmul.cu runs them: mapped by col_major_gemm, then
+// the reference with cuBLAS operand 1 = B, operand 2 = A. a, b, c and their sizes are loom's
 // buffers. Throws what col_major_gemm throws.
 template <typename T>
 GemmOutcome run_mapped(const MatmulArgs& p, const T* a, int64_t a_size, const T* b, int64_t b_size,

@@ -1,46 +1,19 @@
-// tests/cuda/cuda_emulation.h: CUDA's execution model on the CPU, for running kernel bodies
-// written in headers that use no CUDA API beyond the few things defined here
-// (cuda/lstm_persistent_kernels.cuh, cuda/adam_kernels.cuh, cuda/amp_kernels.cuh).
+// tests/cuda/cuda_emulation.h: CUDA's execution model on the CPU, for running the bodies of the
+// emulated kernel headers (cuda/kernels/*_kernels.cuh) with g++.
 //
 //   #include "tests/cuda/cuda_emulation.h"   // first: defines the CUDA keywords for g++
-//   #include "cuda/adam_kernels.cuh"
+//   #include "cuda/kernels/adam_kernels.cuh"
 //   emu::emulate_launch({blocks}, {256}, kernel_fn<float, true>, table, hyper, found_inf);
 //
-// The model: the blocks of a grid run one after another (a kernel's blocks never wait for each
-// other, so any order is a legal schedule); the threads of a block run at once, each CUDA thread
-// a std::thread with its own threadIdx; __syncthreads() is a barrier of all the block's threads,
-// __syncthreads_or(p) the same barrier returning whether any thread passed p != 0. Dynamic
-// shared memory (`extern __shared__`) is a host array the test owns and hands to the launch; it
-// is filled with 0xFF bytes (NaN for floats) before every block, so a word read before any thread
-// of the block wrote it shows up, and the bytes past the launch's size are checked afterwards, so
-// a write beyond it shows up too. Static `__shared__` variables become function-local statics:
-// one per kernel instantiation, shared by the block's threads as on a GPU, but NOT poisoned
-// between blocks (they keep the last block's values). Only x of each dim3 is used (y, z = 1).
-// Built with -fsanitize=thread, a missing __syncthreads() shows up as a data race.
-// atomicAdd and atomicMin are a read-modify-write under one mutex: the block's threads really
-// run at once, so a kernel that lost updates without them would show it; their order is the
-// OS scheduler's, as on a GPU it is the hardware's.
-//
-// float16: in a CUDA build (LOOM_HAVE_CUDA) this header includes CUDA's own cuda_fp16.h, which
-// compiles as host C++ (software conversions, round to nearest even like the device's cvt.rn),
-// and sets LOOM_EMU_HALF to 1, so kernels instantiated for __half run here too; atomicAdd on a
-// __half rounds the float sum to nearest even, as sm_70+'s does. Without CUDA, LOOM_EMU_HALF is
-// 0 and the float16 tests skip. NaNs: cuda_fp16.h's conversions give the canonical NaN (0x7FFF,
-// 0x7FFFFFFF) as the device's cvt does, where Eigen::half keeps sign and payload.
-//
-// What it cannot show: anything about the hardware or the toolchain — launch limits, the 4 KB
-// parameter space, memory coalescing, warp-level behaviour (a kernel relying on lock-step warps
-// would pass here and fail there), libdevice's math functions, the device's half instructions
-// themselves (here the host implementations of cuda_fp16.h run), alignment
-// faults (an unaligned 16-byte access works on the CPU; the kernels' own alignment tests are
-// what is exercised), the hardware atomics and races between blocks (blocks never
-// overlap here).
-//
-// It defines the CUDA keywords as macros (__global__, __device__, __shared__, threadIdx, ...),
-// which stay defined for the rest of the source. `__shared__` means `static` (for static shared
-// variables); a header that declares only dynamic shared memory (`extern __shared__ T x[]`, which
-// binds to the test's array) is included after `#undef __shared__` / `#define __shared__`, since
-// `extern static` is not C++ (tests/cuda/lstm_persistent_emulation_test.cpp does so).
+// Blocks run one after another; a block's threads run at once, a std::thread each, and
+// __syncthreads() is a barrier (emulate_launch_serial runs barrier-free kernels' threads one after
+// another, in reverse). Dynamic shared memory is a test-owned array poisoned with 0xFF before each
+// block and guarded after; atomics are a read-modify-write under a mutex. In a CUDA build
+// cuda_fp16.h compiles as host C++ and LOOM_EMU_HALF is 1, so __half kernels run too. The whole
+// model and what it cannot show (launch limits, warps, coalescing, libdevice, the hardware's
+// atomics and half instructions, races between blocks): cuda/README.md, "What runs on the CPU".
+// The keywords stay defined for the rest of the source; a header with only dynamic shared memory
+// is included after `#undef __shared__` / `#define __shared__` (`extern static` is not C++).
 #pragma once
 
 // cuda_fp16.h first: it defines __device__, __shared__... for a host compiler (CUDA's

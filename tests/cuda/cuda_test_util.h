@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cuda/device.h"
+#include "cuda/runtime/device.h"
 
 #define LOOM_SKIP_WITHOUT_CUDA_DEVICE()                                    \
   do {                                                                     \

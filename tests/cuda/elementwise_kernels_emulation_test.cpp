@@ -1,39 +1,18 @@
 // tests/cuda/elementwise_kernels_emulation_test.cpp: the kernels and functors of
-// cuda/elementwise_kernels.cuh (map1_kernel, map2_kernel, where_kernel; UnaryF, ScalarFloatF,
-// ScalarIntF, BinaryF) run on the CPU under emulation (tests/cuda/cuda_emulation.h) with their
-// launcher's arguments, against the CPU backend's unary, unary_scalar, binary and where, in
-// every build.
+// cuda/kernels/elementwise_kernels.cuh (map1, map2, where; every op's functor) run on the CPU under
+// emulation (tests/cuda/cuda_emulation.h) with their launcher's arguments, against the CPU
+// backend's unary, unary_scalar, binary and where, in every build.
 //
-// What this checks: both paths of map1/map2 — 16-byte packs then the tail (buffers on a 16-byte
-// boundary), and the scalar loop (every buffer one element past it, where the launcher refuses
-// packs) — for n = 1, pack - 1, pack, pack + 1, 4 packs + 3 and 1027, on the launcher's grid and
-// on one block (the grid-stride loops wrap); every unary and scalar op on float and double, the
-// integer unary and scalar ops (computed in double and truncated, as the CPU) on int32 and
-// int64, every binary op on float and double, integer arithmetic and division (by zero: 0 and
-// the error word set), comparisons on every dtype (into bool, with NaN and ties), where on 1-,
-// 4- and 8-byte words. Outputs start as 0xFF bytes; a guard after the last element must stay.
-// Tolerance: exact (the same value; bytes for integers and bool) for every op IEEE rounds exactly
-// and the CPU computes so — neg, abs, sign, relu, +, -, *, /, max, min, leaky_relu, comparisons,
-// where, all integer ops — and for the runs against each other (same functor, the two paths).
-// exp, log, tanh, sigmoid and pow call the host libm here and Eigen's vectorised approximations
-// on the CPU backend, and Eigen's vectorised sqrt is an rsqrt estimate + Newton steps
-// (EIGEN_FAST_MATH, its default), not correctly rounded: 4 ulps of max(1, |CPU value|) for
-// those (values are O(1); measured worst: 2; a GPU's libdevice documents 1-2 ulp for these).
-// A wrong op, a wrong element or a stale pack is off by far more.
-// Found on the way: the CPU backend's float neg gives +0 for -(+0) in its AVX packets (Eigen
-// negates as 0 - x) and -0 in its scalar tail; this kernel (and the GPU's neg.f32) gives -0.
-// Values are compared, so that sign of zero is not checked.
+// Checks: both paths of map1/map2 (packs then tail; the scalar loop one element off) for n from 1
+// to 1027 on the launcher's grid and one block; every op on float and double, integer ops, integer
+// division by zero (the error word), comparisons into bool with NaN and ties, where on 1-8 byte
+// words; float16 in a CUDA build. Exact for the ops IEEE rounds exactly; 4 ulps for exp, log,
+// tanh, sigmoid, pow, sqrt (host libm here, Eigen's vectorised approximations on the CPU
+// backend; measured worst: 2). The CPU's float neg gives +0 for -(+0) in its AVX packets and -0
+// elsewhere; values are compared, so that sign of zero is not checked.
 //
-// float16 (in a CUDA build, tests/cuda/emulation_half.h): the __half instantiations — every
-// unary, scalar and binary op, 8-half packs + tail and the scalar path one element (2 bytes) off,
-// mul_scalar overflowing to inf and into subnormals, comparisons with NaN — against the CPU's
-// float16 (widened to float, the float kernel, rounded back): the same value for the ops IEEE
-// rounds exactly, one half-ulp on at most 1 + n / 64 elements for exp/log/tanh/sigmoid/pow/sqrt;
-// measured here: every element identical. where on 2-byte words runs in every build.
-//
-// What it cannot check: the device's half conversions (cuda_fp16.h's host versions run here),
-// libdevice's math, the launchers' dispatch and their refusals (which dtype supports what:
-// tests/cuda/parity_elementwise_test.cpp, on a GPU).
+// Cannot check: the device's half conversions, libdevice's math, the launchers' dispatch and
+// refusals (tests/cuda/parity_elementwise_test.cpp, on a GPU).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -49,7 +28,7 @@
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
-#include "cuda/elementwise_kernels.cuh"
+#include "cuda/kernels/elementwise_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
 #include "tests/cuda/emulation_half.h"
@@ -66,7 +45,7 @@ using emu_test::kIsFloating;
 using emu_test::kIsHalf;
 using emu_test::launcher_grid;
 using emu_test::PoisonedBuffer;
-namespace ew = elementwise;
+namespace ew = elementwise_kernels;
 
 // Inputs: `kind` 0 mixed signs (with -0.0, 0 and ties), 1 positive (log, sqrt, pow), 2 with NaN
 // (comparisons only). Integers: small values of both signs; bool: a pattern.

@@ -21,7 +21,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "cuda/launch.cuh"
+#include "cuda/kernels/launch.cuh"
 
 namespace loom::cuda::emu_test {
 

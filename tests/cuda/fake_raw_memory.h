@@ -5,7 +5,7 @@
 // work done; an event recorded on a stream completes once the stream has done everything that
 // was submitted before the record. Tests submit "kernels" and finish streams by hand.
 //
-// It also models what CUDA forbids around graph capture (cuda/graph.h), and counts every
+// It also models what CUDA forbids around graph capture (cuda/runtime/graph.h), and counts every
 // violation instead of failing, so a test can assert the count is zero:
 //   - an event recorded on a stream being captured becomes a node of the graph, not a real
 //     event (captured_records);
@@ -22,7 +22,7 @@
 #include <string>
 #include <utility>
 
-#include "cuda/allocator_policy.h"
+#include "cuda/runtime/allocator_policy.h"
 
 namespace {
 

@@ -1,19 +1,18 @@
-// tests/cuda/gemm_mapping_test.cpp: cuda/matmul.cu's cuBLAS arguments (cuda/gemm_mapping.h: loom's
-// row-major MatmulArgs as cuBLAS's column-major problem), checked on the CPU in every build. The
-// mapped arguments run on tests/cuda/cublas_reference.h (cuBLAS's documented strided-batched GEMM,
-// its argument checks, a bounds check on every element) against the CPU backend's matmul:
+// tests/cuda/gemm_mapping_test.cpp: cuda/kernels/matmul.cu's cuBLAS arguments
+// (cuda/kernels/gemm_mapping.h: loom's row-major MatmulArgs as cuBLAS's column-major problem),
+// checked on the CPU in every build. The mapped arguments run on tests/cuda/cublas_reference.h
+// (cuBLAS's documented strided-batched GEMM, its argument checks, a bounds check on every element)
+// against the CPU backend's matmul:
 //   - every transpose, padded leading dimensions, batch strides with gaps and stride 0, alpha and
 //     beta, beta == 0 with a NaN C; m, n, k = 1 and single-column operands with a small ld;
 //   - what cuBLAS would refuse (an ld too small, a size past INT_MAX) is a loom::Error;
 //   - every GEMM an LSTM + Linear model issues, forward and backward, on a stand-in cuda device
-//     (tests/cuda/shadow_backend.h): tensor/lstm.cpp's GEMMs over all steps, and the per-step
-//     GEMMs of cuda/lstm.cu's recurrence (mirrored by the shadow), one by one and as a training
-//     step against the same model on the CPU.
+//     (tests/cuda/shadow_backend.h: cuda/kernels/lstm.cu's per-step GEMMs, call for call), one
+//     by one and as a training step against the same model on the CPU.
 // Tolerance: the one-by-one checks use float64 small integers, so every sum is exact in any order:
 // EXACT (==). The model uses random float64 values summed in another order: 1e-12 relative.
-//
 // Cannot check: cuBLAS itself, float16's GemmEx (same mapping, other rounding), the k == 0 kernel
-// of matmul.cu; those need a GPU (parity_matmul_test.cpp, parity_amp_test.cpp).
+// of matmul.cu; those need a GPU (parity_matmul_test.cpp, parity_loss_scale_test.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -26,7 +25,7 @@
 #include <vector>
 
 #include "autograd/functions.h"
-#include "cuda/gemm_mapping.h"
+#include "cuda/kernels/gemm_mapping.h"
 #include "nn/linear.h"
 #include "nn/losses.h"
 #include "nn/lstm.h"
@@ -253,7 +252,7 @@ bool same_args(const MatmulArgs& x, const MatmulArgs& y) {
          x.alpha == y.alpha && x.beta == y.beta;
 }
 
-// cuda/lstm.cu's per-step GEMM: C [m, n] += A [m, k] op(B) (op: transposed when trans_b).
+// cuda/kernels/lstm.cu's per-step GEMM: C [m, n] += A [m, k] op(B) (op: transposed when trans_b).
 MatmulArgs step_args(int64_t m, int64_t n, int64_t k, bool trans_b) {
   MatmulArgs g;
   g.m = m, g.n = n, g.k = k;
@@ -349,8 +348,8 @@ void check_model(const nn::LSTMOptions& opts, const char* what, bool with_state 
     expect_mapping_exact(d);
   }
   if (opts.impl() == nn::LstmImpl::Fused) {
-    // The recurrence's two per-step patterns (cuda/lstm.cu): gates [B, 4H] += h [B, H] W_hh^T
-    // and dh [B, H] += dA [B, 4H] W_hh. B = 4 (run_model's batch).
+    // The recurrence's two per-step patterns (cuda/kernels/lstm.cu): gates [B, 4H] += h [B, H]
+    // W_hh^T and dh [B, H] += dA [B, 4H] W_hh. B = 4 (run_model's batch).
     const int64_t B = 4, H = opts.hidden_size();
     EXPECT_TRUE(issued(distinct, step_args(B, 4 * H, H, true))) << "the forward step's GEMM";
     EXPECT_TRUE(issued(distinct, step_args(B, H, 4 * H, false))) << "the backward step's GEMM";

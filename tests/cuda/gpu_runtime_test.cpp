@@ -4,7 +4,7 @@
 // device; in a build without CUDA one placeholder test skips and says so.
 #include <gtest/gtest.h>
 
-#include "cuda/device.h"
+#include "cuda/runtime/device.h"
 #include "tests/cuda/cuda_test_util.h"
 
 #if LOOM_HAVE_CUDA
@@ -15,11 +15,11 @@
 #include <string>
 #include <vector>
 
-#include "cuda/allocator.cuh"
-#include "cuda/blas.cuh"
-#include "cuda/check.cuh"
-#include "cuda/launch.cuh"
-#include "cuda/stream.cuh"
+#include "cuda/kernels/launch.cuh"
+#include "cuda/runtime/allocator.cuh"
+#include "cuda/runtime/blas.cuh"
+#include "cuda/runtime/check.cuh"
+#include "cuda/runtime/stream.cuh"
 #include "tests/cuda/test_kernels.h"
 
 namespace {
@@ -84,7 +84,7 @@ TEST_F(GpuRuntime, AllocatorReusesDeviceBlocksInTheSteadyState) {
 TEST_F(GpuRuntime, EmptyCacheReturnsMemoryToTheDevice) {
   { DeviceBuffer buf(8 << 20); }
   EXPECT_GT(device_allocator(0).stats().bytes_cached, 0u);
-  empty_cache();
+  device_allocator(0).empty_cache();
   EXPECT_EQ(device_allocator(0).stats().bytes_cached, 0u);
 }
 

@@ -1,26 +1,15 @@
-// tests/cuda/index_kernels_emulation_test.cpp: the kernels of cuda/index_kernels.cuh run on the
-// CPU under emulation (tests/cuda/cuda_emulation.h) with their launcher's arguments, against the
-// CPU backend's index_select and index_add (the embedding forward and backward), in every build.
+// tests/cuda/index_kernels_emulation_test.cpp: the kernels of cuda/kernels/index_kernels.cuh run on
+// the CPU under emulation (tests/cuda/cuda_emulation.h) with their launcher's arguments, against
+// the CPU backend's index_select and index_add (the embedding forward and backward), every build.
 //
-// What this checks: the bounds check reports the SMALLEST bad position (several bad indices,
-// negative, == rows and huge, found by threads of different blocks; atomicMin emulated) and
-// nothing for good indices; index_select over [outer, rows, inner] with repeated rows, for 1-,
-// 4- and 8-byte words, and that a bad row leaves its output unwritten (the kernel skips it; the
-// launcher has already thrown); index_add's atomic kernel with duplicate indices (many threads
-// adding into one element at once; integer-valued floats, so any order gives the CPU's sum) and
-// its deterministic segment kernel, fed with the sort / run-length encoding / scan that CUB
-// computes on the GPU (computed here on the host, the same stable order), which must equal the
-// CPU's loop bit for bit on arbitrary floats; iota. Outputs start as 0xFF bytes.
+// Checks: the bounds check reports the SMALLEST bad position, found by threads of different
+// blocks; index_select with repeated rows for 1-, 2-, 4- and 8-byte words, a bad row left
+// unwritten; the atomic index_add with duplicate indices (integer-valued floats: any order gives
+// the CPU's sum); the deterministic segment kernel, fed with the sort / run-length encoding /
+// scan CUB would compute (here on the host), bit for bit on arbitrary floats; iota. float16 in a
+// CUDA build (the emulated atomicAdd on __half rounds as sm_70+'s). Outputs start as 0xFF bytes.
 //
-// float16 (in a CUDA build): index_select moves 2-byte words (every build); the atomic kernel on
-// __half (the emulation's atomicAdd rounds the float sum to nearest even, as sm_70+'s) with
-// duplicates on integer values (exact in any order) and, one addition per element, on arbitrary
-// fractions; the segment kernel's add_rounded<__half> (rounded after every addition, the CPU's
-// order) on arbitrary values — all bit for bit.
-//
-// What it cannot check: CUB's sort, encode and scan themselves (they need a GPU), the hardware
-// atomics (float16 sums with duplicates depend on their order), the launcher's read-back of the
-// error slot.
+// Cannot check: CUB's sort, encode and scan, the hardware atomics, the launcher's read-back.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -35,7 +24,7 @@
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
-#include "cuda/index_kernels.cuh"
+#include "cuda/kernels/index_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
 #include "tests/cuda/emulation_half.h"

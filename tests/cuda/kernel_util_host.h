@@ -1,16 +1,14 @@
-// tests/cuda/kernel_util_host.h: the few pieces of cuda/kernel_util.cuh and cuda/launch.cuh that
-// the emulated kernel headers (cuda/*_kernels.cuh) use, for g++: to_compute, to_out, ComputeT,
-// kIsFloat and the grid-stride loop (launch.cuh defines it only for nvcc), plus
-// cuda/kernel_types.h (Pack, kPackOf, ComputeT: shared with nvcc, not copied). Same names, so
-// the kernel bodies compile unchanged. Include it (it includes tests/cuda/cuda_emulation.h)
-// before the kernel headers, in a test compiled WITHOUT nvcc (kernel_util.cuh itself needs the
-// CUDA runtime's headers; cuda/device_batches_kernels.cuh needs only the grid-stride loop).
+// tests/cuda/kernel_util_host.h: the pieces of cuda/kernels/kernel_util.cuh and launch.cuh that the
+// emulated kernel headers (cuda/kernels/*_kernels.cuh) use, for g++: to_compute, to_out,
+// ComputeT, kIsFloat and the grid-stride loop (launch.cuh defines it for nvcc only), plus
+// cuda/kernels/kernel_types.h itself (shared with nvcc, not copied). Same names, so the kernel
+// bodies compile unchanged. Include it (it includes tests/cuda/cuda_emulation.h) before the
+// kernel headers, in a test compiled WITHOUT nvcc.
 //
-// The conversions: in a CUDA build (LOOM_EMU_HALF, set by cuda_emulation.h) they are
-// cuda/kernel_convert.cuh's, the very definitions nvcc compiles, __half and its rounding to
-// nearest even included, so the float16 instantiations run here too. Without CUDA there is no
-// cuda_fp16.h: this file then defines them for the arithmetic types only (the identity and a
-// static_cast, as kernel_convert.cuh does for those), and the float16 tests skip.
+// The conversions: in a CUDA build (LOOM_EMU_HALF) they are cuda/kernels/kernel_convert.cuh's, the
+// very definitions nvcc compiles, so the float16 instantiations run here too. Without CUDA there
+// is no cuda_fp16.h: this file defines them for the arithmetic types only, and the float16 tests
+// skip.
 //
 // Leaves out: dispatch, ErrorSlot.
 #pragma once
@@ -18,11 +16,11 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "cuda/kernel_types.h"
+#include "cuda/kernels/kernel_types.h"
 #include "tests/cuda/cuda_emulation.h"
 
 #if LOOM_EMU_HALF
-#include "cuda/kernel_convert.cuh"  // to_compute, to_out, ComputeT<__half>, kIsFloat
+#include "cuda/kernels/kernel_convert.cuh"  // to_compute, to_out, ComputeT<__half>, kIsFloat
 #endif
 
 namespace loom::cuda {

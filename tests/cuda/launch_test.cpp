@@ -1,11 +1,11 @@
 // tests/cuda/launch_test.cpp: the grid helper's host arithmetic and its precondition checks
-// (cuda/launch.cuh). Plain C++: runs in every build, with or without a GPU. The device side
+// (cuda/kernels/launch.cuh). Plain C++: runs in every build, with or without a GPU. The device side
 // (grid_stride in a real kernel) is tested in gpu_runtime_test.cpp.
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "cuda/launch.cuh"
+#include "cuda/kernels/launch.cuh"
 
 namespace {
 

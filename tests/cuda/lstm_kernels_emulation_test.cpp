@@ -1,17 +1,16 @@
-// tests/cuda/lstm_kernels_emulation_test.cpp: the LSTM cell's kernels of cuda/lstm_kernels.cuh
-// (lstm_forward_kernel, lstm_backward_kernel: one step of cuda/lstm.cu's per-step recurrence) run
-// on the CPU under emulation (tests/cuda/cuda_emulation.h) with their launcher's arguments, in
-// every build, against the CPU backend's recurrence (tensor/cpu/lstm.cpp) for one step with
-// W_hh = 0 and h0 = 0: exactly one cell step, through the backend's public fused kernels.
+// tests/cuda/lstm_kernels_emulation_test.cpp: the cell kernels of cuda/kernels/lstm_kernels.cuh
+// (one step of cuda/kernels/lstm.cu's per-step recurrence) run on the CPU under emulation
+// (tests/cuda/cuda_emulation.h) with their launcher's arguments, in every build, against the CPU
+// backend's recurrence (tensor/cpu/lstm.cpp) for one step with W_hh = 0 and h0 = 0: exactly one
+// cell step, through the backend's public fused kernels.
 //
 // Checks: the (b, j) -> gate column k * H + j indexing; the activations written over the
-// pre-activations; backward with d_pre separate and over act (the form the per-step loop does
-// not use but the kernel allows); dc read and rewritten in place; float and double; B * H of one
-// element, under one block and over two; the launcher's grid and a single looping block. Every
-// thread of a block is a std::thread, so two touching one element would race (TSan shows it).
-// Outputs start as 0xFF bytes. Tolerance: the same per-element functions (lstm_pointwise.h), but
-// the CPU's loop is vectorised with -ffast-math (libmvec's expf/tanhf): 4 ulps of
-// max(1, |value|) for values of O(1); a wrong gate column or a stale input is off by far more.
+// pre-activations; backward with d_pre separate and over act; dc rewritten in place; float and
+// double; one block and several; the launcher's grid and a single looping block. Every thread of
+// a block is a std::thread, so two touching one element would race (TSan shows it). Outputs
+// start as 0xFF bytes. Tolerance: the same per-element functions (lstm_pointwise.h), but the
+// CPU's loop is vectorised with -ffast-math (libmvec's expf/tanhf): 4 ulps of max(1, |value|)
+// for values of O(1); a wrong gate column or a stale input is off by far more.
 //
 // Cannot check: the GPU's tanhf/expf (libdevice); the per-step loop around the kernels.
 #include <gtest/gtest.h>
@@ -28,7 +27,7 @@
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
-#include "cuda/lstm_kernels.cuh"
+#include "cuda/kernels/lstm_kernels.cuh"
 #include "tensor/cpu/backend.h"
 #include "tests/cuda/emulation_buffers.h"
 
@@ -102,7 +101,7 @@ void check_cell(int64_t B, int64_t H, unsigned grid, bool d_pre_over_act) {
   c_prev.assign(c_prev_v);
   cpu.forward(gates_cpu.data(), c_prev.data(), c_cpu.data(), tanh_c_cpu.data(), h_cpu.data());
   emu::emulate_launch(
-      {static_cast<unsigned>(blocks)}, {kDefaultBlockSize}, lstm_cell::lstm_forward_kernel<T>,
+      {static_cast<unsigned>(blocks)}, {kDefaultBlockSize}, lstm_kernels::lstm_forward_kernel<T>,
       gates.data(), static_cast<const T*>(c_prev.data()), c.data(), tanh_c.data(), h.data(), B, H);
   expect_close(gates.data(), gates_cpu.data(), 4 * n, "forward act");
   expect_close(c.data(), c_cpu.data(), n, "forward c");
@@ -124,7 +123,7 @@ void check_cell(int64_t B, int64_t H, unsigned grid, bool d_pre_over_act) {
   cpu.backward(dh.data(), dc_next_cpu.data(), gates_cpu.data(), c_prev.data(), c_cpu.data(),
                tanh_c_cpu.data(), d_pre_cpu.data(), dc_prev_cpu.data());
   emu::emulate_launch(
-      {static_cast<unsigned>(blocks)}, {kDefaultBlockSize}, lstm_cell::lstm_backward_kernel<T>,
+      {static_cast<unsigned>(blocks)}, {kDefaultBlockSize}, lstm_kernels::lstm_backward_kernel<T>,
       static_cast<const T*>(dh.data()), dc.data(), static_cast<const T*>(act.data()), d_pre,
       static_cast<const T*>(c_prev.data()), static_cast<const T*>(tanh_c_cpu.data()), B, H);
   expect_close(d_pre, d_pre_cpu.data(), 4 * n, "backward d_pre");

@@ -1,6 +1,6 @@
 // tests/cuda/lstm_persistent_emulation_test.cpp: the persistent LSTM's CUDA kernels
-// (cuda/lstm_persistent_kernels.cuh), run on the CPU in every build, against the plain double
-// reference of tests/nn/lstm_persistent_reference.h.
+// (cuda/kernels/lstm_persistent_kernels.cuh), run on the CPU in every build, against the plain
+// double reference of tests/nn/lstm_persistent_reference.h.
 //
 // The kernels use nothing of CUDA but threadIdx, blockIdx, blockDim, __syncthreads() and dynamic
 // shared memory, which tests/cuda/cuda_emulation.h defines for the host: each CUDA thread of a
@@ -31,7 +31,7 @@
 #include "tests/cuda/cuda_emulation.h"
 
 // The dynamic shared memory the kernels declare as `extern __shared__ unsigned char smem_raw[]`.
-namespace loom::cuda::persistent {
+namespace loom::cuda::lstm_persistent_kernels {
 alignas(16) unsigned char smem_raw[1 << 20];
 }
 
@@ -39,13 +39,13 @@ alignas(16) unsigned char smem_raw[1 << 20];
 // (binding to the array above), not the emulation's `static`.
 #undef __shared__
 #define __shared__
-#include "cuda/lstm_persistent_kernels.cuh"
+#include "cuda/kernels/lstm_persistent_kernels.cuh"
 
 namespace {
 
 using loom::nn::testing::Buffers;
 using loom::nn::testing::Sizes;
-namespace kp = loom::cuda::persistent;
+namespace kp = loom::cuda::lstm_persistent_kernels;
 
 // Runs `kernel` as a grid of `blocks` blocks of `threads` threads with `smem_bytes` of dynamic
 // shared memory, one block after another (tests/cuda/cuda_emulation.h).
@@ -75,7 +75,7 @@ double rel_err(const std::vector<T>& got, const std::vector<double>& want) {
 }
 
 // How the call places its outputs. The kernels allow act over xproj and dgates over act, and take
-// h_n and dh_n; cuda/lstm_persistent.cu's launchers use one form of that (kLauncher).
+// h_n and dh_n; cuda/kernels/lstm_persistent.cu's launchers use one form of that (kLauncher).
 enum class Form {
   kSeparate,  // every output in its own buffer
   kAliased,   // act over xproj, dgates over act

@@ -1,5 +1,5 @@
-// tests/cuda/matmul_kernels_emulation_test.cpp: cuda/matmul_kernels.cuh's scale_c_kernel (what
-// matmul does when k == 0: C = beta * C, or 0 when beta == 0) run on the CPU under emulation
+// tests/cuda/matmul_kernels_emulation_test.cpp: cuda/kernels/matmul_kernels.cuh's scale_c_kernel
+// (what matmul does when k == 0: C = beta * C, or 0 when beta == 0) run on the CPU under emulation
 // (tests/cuda/cuda_emulation.h) with its launcher's arguments, against the CPU backend's matmul
 // with k == 0 — bit for bit, in every build.
 //
@@ -24,7 +24,7 @@
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
-#include "cuda/matmul_kernels.cuh"
+#include "cuda/kernels/matmul_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
 #include "tests/cuda/emulation_half.h"

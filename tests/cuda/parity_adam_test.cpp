@@ -1,7 +1,7 @@
 // tests/cuda/parity_adam_test.cpp: CPU-vs-CUDA parity of the fused Adam/AdamW step through its
-// Tensor op adam_step_ (tensor/adam.h; cuda/adam.cu vs tensor/cpu/adam.cpp) and of optim::AdamW
-// on cuda:0 (labs 07 and 08). Skips without a CUDA device (the kernel's own dtype refusal runs
-// wherever the backend is registered).
+// Tensor op adam_step_ (tensor/adam.h; cuda/kernels/adam.cu vs tensor/cpu/adam.cpp) and of
+// optim::AdamW on cuda:0 (labs 07 and 08). Skips without a CUDA device (the kernel's own dtype
+// refusal runs wherever the backend is registered).
 //   - odd sizes (1, 3, 1025, 4096, 70000, empty) in one call, so 1024-element tiles cross
 //     parameters and both kernel paths run, plus buffers one element into their allocation
 //     (misaligned: scalar path only); float32/float64, Adam/AdamW, several steps, per-parameter

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/cuda_backend.h"
+#include "cuda/kernels/backend.h"
 #include "tests/cuda/parity_util.h"
 
 namespace {

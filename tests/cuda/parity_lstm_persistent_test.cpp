@@ -1,6 +1,7 @@
-// tests/cuda/parity_lstm_persistent_test.cpp: the persistent LSTM kernel (cuda/lstm_persistent.cu,
-// reached through FusedKernels::lstm_recurrence_* with `persistent` set) against the CPU's
-// recurrence, and the layer that asks for it (lab 08). Skips without a CUDA device.
+// tests/cuda/parity_lstm_persistent_test.cpp: the persistent LSTM kernel
+// (cuda/kernels/lstm_persistent.cu, reached through FusedKernels::lstm_recurrence_* with
+// `persistent` set) against the CPU's recurrence, and the layer that asks for it (lab 08). Skips
+// without a CUDA device.
 //   RecurrenceMatchesTheCpu: the recurrence's contract (tensor/fused_kernels.h) on the IMDB
 //     shapes (T = B = 100, H = 100 and 64), odd shapes (B = 7, H = 37; H = 1) and more rows than
 //     SMs (2 and 4 rows per block, a partial last block); both directions, float32 and float64

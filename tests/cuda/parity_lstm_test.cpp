@@ -1,6 +1,6 @@
 // tests/cuda/parity_lstm_test.cpp: CPU-vs-CUDA parity of the LSTM layer's Tensor ops,
 // lstm_layer_forward / lstm_layer_backward (tensor/lstm.h): the GEMMs of tensor/lstm.cpp and
-// each backend's recurrence (tensor/cpu/lstm.cpp vs cuda/lstm.cu, per step or persistent).
+// each backend's recurrence (tensor/cpu/lstm.cpp vs cuda/kernels/lstm.cu, per step or persistent).
 //
 // Every case runs forward and backward on both devices from the same inputs and compares y (every
 // h_t and c_n) and every gradient (x, h0, c0, W_ih, W_hh, bias): float64, float32, and mixed

@@ -26,6 +26,8 @@ const std::array<int64_t, 3> kShapes[] = {{1, 1000, 1}, {37, 300, 1}, {5, 10, 1}
 
 const ReduceOp kOps[] = {ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min, ReduceOp::ArgMax};
 const char* const kOpNames[] = {"sum", "max", "min", "argmax"};
+static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<std::size_t>(ReduceOp::kCount),
+              "one name per ReduceOp");
 
 // Runs reduce on both devices with poisoned outputs; sums compare against scale = sum |x|.
 void check_reduce(ReduceOp op, const Tensor& x, DType dt, const std::array<int64_t, 3>& s) {

@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/device.h"
+#include "cuda/runtime/device.h"
 #include "tensor/backend.h"
 #include "tensor/dtype.h"
 #include "tensor/ops.h"

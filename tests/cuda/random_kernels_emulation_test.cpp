@@ -1,6 +1,6 @@
 // tests/cuda/random_kernels_emulation_test.cpp: the uniform and normal fill kernels of
-// cuda/random_kernels.cuh, run on the CPU under emulation (tests/cuda/cuda_emulation.h) against
-// the CPU backend's random_uniform / random_normal — in every build.
+// cuda/kernels/random_kernels.cuh, run on the CPU under emulation (tests/cuda/cuda_emulation.h)
+// against the CPU backend's random_uniform / random_normal — in every build.
 //
 // What this checks: element i of a fill at generator offset `offset` is Philox counter
 // offset + i whatever the launch — on the launcher's grid, and on a grid far smaller than n, so
@@ -23,7 +23,7 @@
 #include "tests/cuda/cuda_emulation.h"
 #include "tests/cuda/kernel_util_host.h"
 // the two must come first
-#include "cuda/random_kernels.cuh"
+#include "cuda/kernels/random_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_half.h"
 
@@ -32,7 +32,7 @@ namespace {
 
 using emu_test::dtype_of;
 
-namespace rf = random_fill;
+namespace rf = random_kernels;
 
 // One fill of n elements by the emulated kernel on `grid` blocks (0: the launcher's
 // launch_for(n, kBlock) grid) and by the CPU backend; expects the same bits everywhere.

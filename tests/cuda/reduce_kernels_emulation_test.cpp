@@ -1,28 +1,15 @@
-// tests/cuda/reduce_kernels_emulation_test.cpp: the two kernels of cuda/reduce_kernels.cuh run on
-// the CPU under emulation (tests/cuda/cuda_emulation.h) with their launcher's arguments, against
-// the CPU backend's reduce (sum, max, min, argmax), in every build.
+// tests/cuda/reduce_kernels_emulation_test.cpp: the two kernels of cuda/kernels/reduce_kernels.cuh
+// run on the CPU under emulation (tests/cuda/cuda_emulation.h) with their launcher's arguments,
+// against the CPU backend's reduce (sum, max, min, argmax), in every build.
 //
-// What this checks:
-// - the column kernel (any shape the launcher sends it: inner > 1, or n <= 64) bit for bit
-//   against the CPU, whose loop it repeats: float, double, int32, int64; NaN at j = 0 (wins,
-//   keeps index 0) and elsewhere (never wins); ties (the first maximum wins); n = 1; grids of
-//   the launcher's size and of 1 block.
-// - the row kernel (inner == 1, n > 64) with a stand-in for cub::BlockReduce written from CUB's
-//   documented contract: a collective of all the block's threads, the aggregate valid in thread
-//   0 only (the others get 0xFF bytes here), TempStorage reusable only after a __syncthreads().
-//   The stand-in folds in a tree order or in reverse thread order — neither is CUB's — so max,
-//   min and argmax, which the kernel claims equal the CPU's for ANY tree, are checked bit for bit
-//   under both; sums use integer-valued floats (exact in any order). The block-stride loop over
-//   rows runs on the launcher's grid (one block per row) and on 1 and 2 blocks.
+// Checks: the column kernel bit for bit (float, double, int32, int64; NaN at j = 0 and later;
+// ties; n = 1); the row kernel on a stand-in cub::BlockReduce written from CUB's documented
+// contract (aggregate valid in thread 0 only, TempStorage reusable after a __syncthreads()),
+// folding in two orders, neither CUB's: max/min/argmax bit for bit under both, sums on
+// integer-valued data; grids of the launcher's size and of 1-2 blocks. float16 input in a CUDA
+// build (arbitrary sums within one half-ulp; measured: identical).
 //
-// - float16 input (in a CUDA build): the column kernel bit for bit on arbitrary values (float
-//   sums in the CPU's order, one rounding); the row kernel under both fold orders: max/min/argmax
-//   bit for bit, integer-valued sums bit for bit, arbitrary sums within one half-ulp (the float
-//   sums of ~700 halves differ in order; measured: identical). NaN compared as NaN.
-//
-// What it cannot check: CUB's own BlockReduce (its warp shuffles, its order: float sums of
-// arbitrary values differ from the CPU's by rounding, on a GPU only), the device's half
-// conversions.
+// Cannot check: CUB's own BlockReduce and its order, the device's half conversions.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -90,7 +77,7 @@ class BlockReduce {
 
 }  // namespace cub
 
-#include "cuda/reduce_kernels.cuh"
+#include "cuda/kernels/reduce_kernels.cuh"
 #include "tensor/backend.h"
 #include "tests/cuda/emulation_buffers.h"
 #include "tests/cuda/emulation_half.h"
@@ -110,6 +97,8 @@ namespace rk = reduce_kernels;
 
 const char* op_name(ReduceOp op) {
   static const char* names[] = {"sum", "max", "min", "argmax"};
+  static_assert(sizeof(names) / sizeof(names[0]) == static_cast<std::size_t>(ReduceOp::kCount),
+                "one name per ReduceOp");
   return names[static_cast<int>(op)];
 }
 

@@ -2,15 +2,15 @@
 // and a machine without a device gets a clear error, not a crash. Runs in every build.
 //
 // This program never calls anything that would pull the registration in by hand: the backend
-// must be there because cuda/register_backend.cpp's object is linked into every executable
+// must be there because cuda/kernels/register_backend.cpp's object is linked into every executable
 // that links loom::cuda (see cuda/CMakeLists.txt). So these tests fail if the registration is
 // ever dropped by the linker again.
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "cuda/cuda_backend.h"
-#include "cuda/device.h"
+#include "cuda/kernels/backend.h"
+#include "cuda/runtime/device.h"
 #include "tensor/backend.h"
 #include "tensor/ops.h"
 #include "tensor/tensor.h"

@@ -1,17 +1,16 @@
 // tests/cuda/shadow_backend.h: a stand-in "cuda" backend for tests without a GPU: the core table
 // and the fused kernels (tensor/fused_kernels.h) on host memory, forwarding to the CPU backend,
-// except the GEMMs, which it records and (optionally) runs as cuda/matmul.cu does: mapped by
-// cuda/gemm_mapping.h, executed by the cuBLAS reference of tests/cuda/cublas_reference.h.
+// except the GEMMs, which it records and (optionally) runs as cuda/kernels/matmul.cu does: mapped
+// by cuda/kernels/gemm_mapping.h, executed by tests/cuda/cublas_reference.h.
 //
 //   ShadowCuda shadow(ShadowBackend::Matmul::Mapped);   // registered for cuda:0 while it lives
 //   model.to(kShadowDevice); ... forward, backward ...
 //   shadow.backend().calls()                             // every GEMM a GPU would have run
 //
-// Why a fake cuda device: the LSTM's per-step GEMMs happen inside each backend's recurrence, and
-// the CPU's never pass through Backend::matmul; so the recurrence here is cuda/lstm.cu's per-step
-// loop, call for call (ShadowRecurrence). Every tensor made on kShadowDevice must die while the
-// ShadowCuda lives (its storage is freed through the backend registered for cuda:0 then).
-//
+// The LSTM's per-step GEMMs happen inside each backend's recurrence, so the recurrence here is
+// cuda/kernels/lstm.cu's per-step loop, call for call (ShadowRecurrence). Every tensor made on
+// kShadowDevice must die while the ShadowCuda lives (its storage is freed through the backend
+// registered for cuda:0 then).
 // Leaves out: the persistent kernel (lstm_persistent_fits is false: every recurrence runs per
 // step), float16 GEMMs through the mapping (recorded, run by the CPU), streams, graphs.
 #pragma once
@@ -33,11 +32,12 @@ namespace loom::test {
 
 inline const Device kShadowDevice{DeviceType::CUDA, 0};
 
-// cuda/lstm.cu's per-step recurrence, mirrored statement for statement: the same GEMM arguments
-// (its local gemm()), in the same order, with the same casts and copies; the pointwise kernels of
-// cuda/lstm_kernels.cuh become host loops over the same per-element functions. Each GEMM goes
-// through the backend's matmul / matmul_mixed, so the shadow records and maps it. A copy, so it
-// must follow cuda/lstm.cu by hand (only the argument patterns matter to the mapping test).
+// cuda/kernels/lstm.cu's per-step recurrence, mirrored statement for statement: the same GEMM
+// arguments (its local gemm()), in the same order, with the same casts and copies; the pointwise
+// kernels of cuda/kernels/lstm_kernels.cuh become host loops over the same per-element functions.
+// Each GEMM goes through the backend's matmul / matmul_mixed, so the shadow records and maps it. A
+// copy, so it must follow cuda/kernels/lstm.cu by hand (only the argument patterns matter to the
+// mapping test).
 template <typename Be>
 class ShadowRecurrence {
  public:
@@ -102,7 +102,7 @@ class ShadowRecurrence {
     return const_cast<char*>(static_cast<const char*>(base)) + bytes(t * B * width, dtype);
   }
 
-  // cuda/lstm.cu's gemm(): C [m, n] (+)= A [m, k] op(B), A and B in r.gemm, C in r.state.
+  // cuda/kernels/lstm.cu's gemm(): C [m, n] (+)= A [m, k] op(B), A and B in r.gemm, C in r.state.
   void gemm(const LstmRecurrence& r, const void* a, const void* b, bool trans_b, void* c, int64_t m,
             int64_t n, int64_t k, double beta) {
     MatmulArgs g;
@@ -283,8 +283,8 @@ class ShadowBackend final : public Backend, public FusedKernels {
     calls_.push_back(call);
   }
 
-  // cuda/matmul.cu's GEMM path, with the reference in place of cuBLAS; each operand's extent is
-  // exactly what loom's contract says the call may touch.
+  // cuda/kernels/matmul.cu's GEMM path, with the reference in place of cuBLAS; each operand's
+  // extent is exactly what loom's contract says the call may touch.
   template <typename T>
   void mapped(const void* a, const void* b, void* c, const MatmulArgs& p) {
     using cpu::matmul_operand_span;

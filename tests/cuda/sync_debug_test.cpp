@@ -1,6 +1,6 @@
 // tests/cuda/sync_debug_test.cpp: the implicit-host-sync counter and LOOM_CUDA_SYNC_DEBUG
-// (cuda/sync_debug.h). The counter and the modes are plain C++ and run in every build; the tests
-// that count the syncs of real ops (index_select's bounds check, item(), none under graph
+// (cuda/runtime/sync_debug.h). The counter and the modes are plain C++ and run in every build; the
+// tests that count the syncs of real ops (index_select's bounds check, item(), none under graph
 // capture) need a device and skip without one. The environment variable is read once per
 // process, so its test runs as a second ctest entry with the variable set (CMakeLists.txt).
 #include <gtest/gtest.h>
@@ -9,13 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "cuda/device.h"
-#include "cuda/sync_debug.h"
+#include "cuda/runtime/device.h"
+#include "cuda/runtime/sync_debug.h"
 #include "tests/common/error_of.h"
 #include "tests/cuda/cuda_test_util.h"
 
 #if LOOM_HAVE_CUDA
-#include "cuda/graph.h"
+#include "cuda/runtime/graph.h"
 #include "tensor/ops.h"
 #include "tensor/tensor.h"
 #endif

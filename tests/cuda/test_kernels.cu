@@ -1,6 +1,6 @@
 // tests/cuda/test_kernels.cu: the kernels of test_kernels.h. Kernels first, then launchers.
-#include "cuda/check.cuh"
-#include "cuda/launch.cuh"
+#include "cuda/kernels/launch.cuh"
+#include "cuda/runtime/check.cuh"
 #include "tests/cuda/test_kernels.h"
 
 namespace loom::cuda::test_kernels {

@@ -1,7 +1,7 @@
-// tests/cuda/tile_map_test.cpp: cuda/multi_tensor.cuh's TileMap — the tiles of a multi-tensor
-// launch (Adam over all parameters, the loss scaler's unscale over all gradients) — on the CPU,
-// in every build. Its functions are LOOM_HOST_DEVICE, so these are the very functions the
-// kernels call.
+// tests/cuda/tile_map_test.cpp: cuda/kernels/multi_tensor.cuh's TileMap (the tiles of a
+// multi-tensor launch: Adam over all parameters, the loss scaler's unscale over all gradients) on
+// the CPU, in every build. Its functions are LOOM_HOST_DEVICE: the very functions the kernels
+// call.
 //
 // What must hold: walking tiles 0 .. tiles()-1 and asking owner/begin/end, every element of
 // every buffer is covered exactly once, in order, by tiles of at most Tile elements (only a
@@ -11,7 +11,7 @@
 // so a buffer of billions of elements costs only its tiles).
 //
 // Leaves out: the kernels that walk the map (adam_kernels_emulation_test.cpp,
-// amp_kernels_emulation_test.cpp run those).
+// loss_scale_kernels_emulation_test.cpp run those).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/multi_tensor.cuh"
+#include "cuda/kernels/multi_tensor.cuh"
 
 namespace loom::cuda {
 namespace {

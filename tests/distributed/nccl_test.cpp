@@ -5,7 +5,7 @@
 // and DDP's gradient average on CUDA tensors.
 #include <gtest/gtest.h>
 
-#include "cuda/device.h"
+#include "cuda/runtime/device.h"
 #include "nn/distributed/ddp.h"
 #include "nn/distributed/nccl_communicator.h"
 #include "tensor/ops.h"

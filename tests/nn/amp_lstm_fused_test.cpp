@@ -12,7 +12,7 @@
 #include <cstdio>
 
 #include "autograd/functions.h"
-#include "cuda/device.h"
+#include "cuda/runtime/device.h"
 #include "nn/amp/autocast.h"
 #include "tensor/cpu/threads.h"
 #include "tensor/ops.h"

@@ -1,19 +1,26 @@
-// tests/docs/context/docs/labs/08-cuda.h: what the samples of docs/labs/08-cuda.md outside its
-// kernel sections take from the tests they were lifted from (tests/cuda/).
+// tests/docs/context/docs/labs/08-cuda.h: what the samples of docs/labs/08-cuda.md take from the
+// code they were lifted from: the kernels of cuda/kernels/*_kernels.cuh, compiled as
+// tests/cuda/ compiles them (tests/cuda/kernel_util_host.h defines CUDA's keywords for the host
+// compiler), and the tests whose excerpts the page shows (tests/cuda/).
 #pragma once
 
 #include <functional>
 
-#include "cuda/cuda_backend.h"
-#include "cuda/device.h"
-#include "cuda/device_batches.h"
-#include "cuda/graph.h"
+#include "cuda/kernels/backend.h"
+#include "cuda/runtime/device.h"
+#include "cuda/runtime/graph.h"
+#include "cuda/runtime/upload_queue.h"
 #include "tensor/backend.h"
+#include "tensor/kernels/lstm_pointwise.h"
 #include "tests/cuda/fake_raw_memory.h"
+// Last: the CUDA keywords (__global__, threadIdx, ...) stay defined for the rest of the page.
+#include "tests/cuda/kernel_util_host.h"
+// The kernel headers after it, as in the emulation tests.
+#include "cuda/kernels/index_kernels.cuh"
 
-using loom::cuda::CudaGraph;
-using loom::cuda::DeviceBatch;
-using loom::cuda::DeviceBatchQueue;
+// The kernel samples: grid_stride, Pack, to_compute, to_out, ComputeT (loom::cuda), add_rounded.
+using namespace loom::cuda;
+using loom::cuda::index_kernels::add_rounded;
 
 // allocator_policy_test.cpp: an allocator on a fake raw side.
 extern Fixture f;
@@ -30,9 +37,10 @@ extern std::vector<double> graphed_losses;
 extern const int64_t steps;
 extern const bool whole_step;
 
-// device_batches_test.cpp
-loom::data::Batch make_batch(int64_t i, int64_t rows, int64_t seq_len);
-void expect_batch(const DeviceBatch& got, const loom::data::Batch& want, const std::string& what);
-extern DeviceBatchQueue q;
+// upload_queue_test.cpp, DeliversEveryItemWholeAndInOrder
+std::vector<Tensor> make_item(int64_t i, int64_t rows, int64_t seq_len);
+void expect_item(const std::vector<Tensor>& got, const std::vector<Tensor>& want,
+                 const std::string& what);
+extern UploadQueue q;
 extern const int64_t seq_len, n;
 extern const std::function<int64_t(int64_t)> rows_of;
