@@ -45,6 +45,12 @@ decltype(auto) dispatch_dtype(DType dtype, const char* op, F&& f) {
       return f(TypeTag<int64_t>{});
     case DType::Bool:
       return f(TypeTag<bool>{});
+    case DType::BFloat16:
+    case DType::Int8:
+    case DType::UInt8:
+      // The CPU has these (bf16 training, int8 inference); no CUDA kernel is compiled for them.
+      LOOM_FAIL(op, ": the CUDA backend has no ", dtype_name(dtype),
+                " kernels (bfloat16, int8 and uint8 run on the CPU)");
   }
   LOOM_FAIL(op, ": unknown dtype ", static_cast<int>(dtype));
 }
