@@ -50,7 +50,7 @@ struct Config {
   double clip_norm = 0.0;  // > 0: clip the global gradient norm to this value
   // --- execution ---
   std::string device = "cpu";      // cpu | cuda (cuda:N also accepted)
-  std::string precision = "fp32";  // fp32 | fp16
+  std::string precision = "fp32";  // fp32 | fp16 | bf16 (CPU only)
   bool prefetch = false;           // on: data::Prefetcher builds batches on worker threads
   std::string dist = "auto";       // auto | none | mpi | nccl: the communicator under mpirun/srun
   int64_t threads = 0;             // CPU threads for the math; 0 = all cores
