@@ -136,8 +136,9 @@ std::string ImdbModel::describe_precision(const Config& c) {
   const bool native = kernel.rfind("reference", 0) != 0;
   return "bf16 (bfloat16 GEMMs, no loss scaling; GEMM kernel " + kernel +
          (native ? ")"
-                 : ": this CPU has no AVX512_BF16, so the portable scalar kernel runs; results "
-                   "are the same bits, times are not what bf16 hardware gives)");
+                 : ": the portable scalar kernel, as this CPU has no AVX512_BF16 or "
+                   "LOOM_CPU_KERNELS lowered the level; the same results, but these times are "
+                   "not what bf16 hardware gives)");
 }
 
 Device ImdbModel::device() const {
