@@ -186,9 +186,9 @@ TEST(ImdbMetrics, JsonlRoundTripAndTruncate) {
 
 TEST(ImdbReport, TableSpeedupsAndSkippedVariants) {
   const std::string dir = testing_support::temp_dir("report");
-  VariantOutcome base{"baseline", "fp32", "ran", "", Config(), {}};
-  VariantOutcome fast{"prefetch", "+ prefetch", "ran", "", Config(), {}};
-  VariantOutcome gpu{"cuda_baseline", "on the GPU", "skipped", "no CUDA device", Config(), {}};
+  VariantOutcome base{"baseline", "fp32", "ran", "", Config(), {}, ""};
+  VariantOutcome fast{"prefetch", "+ prefetch", "ran", "", Config(), {}, ""};
+  VariantOutcome gpu{"cuda_baseline", "on the GPU", "skipped", "no CUDA device", Config(), {}, ""};
   for (int e = 1; e <= 2; ++e) {
     EpochMetrics m;
     m.epoch = e;
@@ -237,11 +237,11 @@ TEST(ImdbReport, TimeToTargetFromAMetricsFile) {
   EXPECT_FALSE(time_to_target(slow, 0.9).has_value());
   EXPECT_EQ(time_to_target(slow, 0.5)->epoch, 1);
 
-  VariantOutcome base{"baseline", "fp32", "ran", "", Config(), slow};
-  VariantOutcome fast{"fused", "+ fused", "ran", "", Config(), slow};
+  VariantOutcome base{"baseline", "fp32", "ran", "", Config(), slow, ""};
+  VariantOutcome fast{"fused", "+ fused", "ran", "", Config(), slow, ""};
   for (EpochMetrics& m : fast.epochs)
     m.epoch_time_s /= 4;  // 4x per epoch, and so 4x to the target
-  VariantOutcome never{"fp16", "+ fp16", "ran", "", Config(), {slow[0]}};
+  VariantOutcome never{"fp16", "+ fp16", "ran", "", Config(), {slow[0]}, ""};
   StudyContext ctx;
   ctx.target_accuracy = 0.83;
   write_report(dir + "/report", ctx, {base, fast, never}, "Plots skipped: test.");
@@ -278,8 +278,12 @@ TEST(ImdbStudy, CpuMixedPrecisionVariantsRunBf16AndTheReportNamesThePrecision) {
   for (const Variant& v : study_variants()) {
     Config c;
     v.apply(c);
-    if (v.name == "fp16" || v.name == "all") EXPECT_EQ(c.precision, "bf16") << v.name;
-    if (v.name == "cuda_fp16" || v.name == "cuda_all") EXPECT_EQ(c.precision, "fp16") << v.name;
+    if (v.name == "fp16" || v.name == "all") {
+      EXPECT_EQ(c.precision, "bf16") << v.name;
+    }
+    if (v.name == "cuda_fp16" || v.name == "cuda_all") {
+      EXPECT_EQ(c.precision, "fp16") << v.name;
+    }
   }
   Config gpu;
   gpu.device = "cuda";
@@ -299,7 +303,7 @@ TEST(ImdbStudy, CpuMixedPrecisionVariantsRunBf16AndTheReportNamesThePrecision) {
   EpochMetrics m;
   m.epoch = 1;
   m.epoch_time_s = 2;
-  VariantOutcome base{"baseline", "fp32", "ran", "", Config(), {m}};
+  VariantOutcome base{"baseline", "fp32", "ran", "", Config(), {m}, ""};
   VariantOutcome mixed{"all", "+ everything", "ran", "", bf16, {m}, said};
   write_report(dir, StudyContext(), {base, mixed}, "Plots skipped: test.");
   std::ifstream in(dir + "/report.md");
