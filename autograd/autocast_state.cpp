@@ -24,7 +24,7 @@ thread_local State t_state;
 thread_local std::map<CacheKey, CacheEntry> t_cache;
 
 bool is_float(DType d) {
-  return d == DType::Float32 || d == DType::Float16 || d == DType::Float64;
+  return d == DType::Float32 || d == DType::Float64 || is_compute_dtype(d);
 }
 
 // The parameter (a leaf that requires grad) whose storage `v` shows: v itself, or the input of
@@ -40,6 +40,10 @@ std::shared_ptr<VariableImpl> parameter_behind(const Variable& v) {
 }
 
 }  // namespace
+
+bool is_compute_dtype(DType d) {
+  return d == DType::Float16 || d == DType::BFloat16;
+}
 
 const State& state() {
   return t_state;

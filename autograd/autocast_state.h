@@ -3,14 +3,14 @@
 //
 // Users open nn/amp/autocast.h's AutocastGuard; the state lives here, one layer down, so that
 // the differentiable matmul (autograd/ops/matmul.cpp) can consult it without autograd depending
-// on nn/. While autocast is on (float16), matmul on float32 operands casts both to float16,
-// multiplies with float accumulation and returns float32; its backward runs both GEMMs in
-// float16 and hands float32 gradients to float32 inputs. Every other op runs in its inputs'
-// dtype; float64 operands are never cast (gradchecks). The cast cache keeps one float16 copy of
-// each parameter, or of a single view of one, per outermost region. The policy op by op and the
-// cache's rules: docs/labs/07-mixed-precision.md, section 4.
+// on nn/. While autocast is on, matmul on float32 operands casts both to the compute dtype
+// (float16 or bfloat16), multiplies with float accumulation and returns float32; its backward
+// runs both GEMMs in that dtype and hands float32 gradients to float32 inputs. Every other op
+// runs in its inputs' dtype; float64 operands are never cast (gradchecks). The cast cache keeps
+// one low-precision copy of each parameter, or of a single view of one, per outermost region.
+// The policy op by op and the cache's rules: docs/labs/07-mixed-precision.md, section 4.
 //
-// Leaves out: bfloat16 (loom has no such dtype); autocasting anything but matmul.
+// Leaves out: autocasting anything but matmul (and the LSTMs' GEMMs, which ask compute_dtype()).
 #pragma once
 
 #include <cstddef>
@@ -21,7 +21,7 @@ namespace loom::autocast {
 
 struct State {
   bool enabled = false;
-  DType dtype = DType::Float16;  // the low-precision compute type (only Float16 exists)
+  DType dtype = DType::Float16;  // the low-precision compute type: Float16 or BFloat16
   int depth = 0;                 // how many guards are open on this thread
 };
 
@@ -44,8 +44,11 @@ Tensor cast_cached(const Variable& v, DType dtype);
 void clear_cache();
 std::size_t cache_size();  // entries in this thread's cache (for tests)
 
+// True for the dtypes autocast can compute in (Float16, BFloat16).
+bool is_compute_dtype(DType d);
+
 // The autocast matmul: a [..., m, k] @ b [..., k, n] computed in compute_dtype(), result in
-// float32 (or a's dtype if both are already half). Gradients come back in each input's dtype.
+// float32. Gradients come back in each input's dtype.
 Variable matmul(const Variable& a, const Variable& b);
 
 }  // namespace loom::autocast

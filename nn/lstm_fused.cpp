@@ -7,10 +7,11 @@
 // each one's gradient into its slot of dy: the node receives dy and hands it to
 // lstm_layer_backward as it is.
 //
-// Mixed precision: under an nn::amp::AutocastGuard with float32 weights the GEMMs read float16
-// operands (x, h, the weights' cached float16 copies) and accumulate in float32; the state, the
-// output and every gradient stay float32 (lab 07 says where each value is rounded). loom never
-// promotes dtypes, so a float16 output would make every float32 op after the LSTM throw.
+// Mixed precision: under an nn::amp::AutocastGuard with float32 weights the GEMMs read operands
+// in the autocast dtype, float16 or bfloat16 (x, h, the weights' cached copies), and accumulate
+// in float32; the state, the output and every gradient stay float32 (lab 07 says where each
+// value is rounded). loom never promotes dtypes, so a 16-bit output would make every float32 op
+// after the LSTM throw.
 //
 // Leaves out: float16 weights (the composed LSTM takes any float dtype), dropout (nn/lstm.cpp).
 #include "autograd/autocast_state.h"
@@ -32,7 +33,7 @@ void check_dtypes(const Variable& x, const Variable& h0, const Variable& c0, con
                   bool autocast) {
   const DType w = p.w_ih.dtype();
   LOOM_CHECK(autocast || ((w == DType::Float32 || w == DType::Float64) && x.dtype() == w),
-             "LSTM (fused): float32 or float64 only (float16 inputs only under autocast, with ",
+             "LSTM (fused): float32 or float64 only (16-bit inputs only under autocast, with ",
              "float32 weights), got ", dtype_name(x.dtype()), " input and ", dtype_name(w),
              " weights; use LstmImpl::Composed for other dtypes");
   for (const Variable* v : {&p.w_hh, &p.b_ih, &p.b_hh})
@@ -64,7 +65,7 @@ LstmLayerOutput lstm_layer_fused(const Variable& x, const Variable& h0, const Va
   args.gemm_dtype = autocast ? autocast::compute_dtype() : p.w_ih.dtype();
   // Recurrent dropout: the mask is a constant (no gradient), in the state dtype.
   args.h_mask = h_mask.defined() ? h_mask.to(p.b_ih.dtype()) : h_mask;
-  // The weights' float16 copies come from the cast cache: made once per autocast region.
+  // The weights' 16-bit copies come from the cast cache: made once per autocast region.
   const Tensor w_ih = autocast ? amp::cast_once(p.w_ih, args.gemm_dtype) : p.w_ih.data();
   const Tensor w_hh = autocast ? amp::cast_once(p.w_hh, args.gemm_dtype) : p.w_hh.data();
   LstmLayerForward f = lstm_layer_forward(x.data(), h0.data(), c0.data(), w_ih, w_hh, p.b_ih.data(),
@@ -79,7 +80,7 @@ LstmLayerOutput lstm_layer_fused(const Variable& x, const Variable& h0, const Va
              Saved{std::move(f.saved), want, x.dtype(), h0.dtype(), c0.dtype()},
              [](const Tensor& dy, const Saved& s) {
                const LstmLayerGrads g = lstm_layer_backward(dy, s.layer, s.want);
-               // Back in each input's dtype (float16 under autocast); the weights' stay float32.
+               // Back in each input's dtype (16-bit under autocast); the weights' stay float32.
                auto as = [](const Tensor& t, DType d) { return t.defined() ? t.to(d) : t; };
                return std::vector<Tensor>{as(g.x, s.x_dtype),
                                           as(g.h0, s.h0_dtype),

@@ -98,6 +98,10 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // widens float16 operands and runs bfloat16 on its packed GEMM). Needs the backend's fused
 // kernels (tensor/fused_kernels.h).
 Tensor matmul_mixed(const Tensor& a, const Tensor& b);
+// The name of the micro-kernel a bfloat16 GEMM runs on this CPU now, e.g. "avx512_bf16 bf16
+// 10x32" (VDPBF16PS) or "reference bf16 4x16" (the portable scalar kernel): reports say with it
+// what a bf16 timing measured. Follows LOOM_CPU_KERNELS (tensor/cpu/cpu_features.h).
+const char* cpu_bf16_gemm_kernel();
 
 // ---- joining and splitting ---------------------------------------------------------------
 // Same dtype/device; shapes equal except along dim.

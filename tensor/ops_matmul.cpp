@@ -5,7 +5,9 @@
 // one (a.t()) and a batch broadcast over stride 0 all fit that description without a copy;
 // anything else (e.g. a narrowed column block with a gap) is made contiguous first.
 // matmul_mixed is the same GEMM with float16 operands and a float32 result (fused kernels).
+// cpu_bf16_gemm_kernel names the CPU's bfloat16 micro-kernel for reports.
 #include "tensor/backend.h"
+#include "tensor/cpu/gemm/kernels.h"
 #include "tensor/fused_kernels.h"
 #include "tensor/ops.h"
 
@@ -122,6 +124,10 @@ Tensor matmul_mixed(const Tensor& a, const Tensor& b) {
         .matmul_mixed(p.A.t.raw_data(), p.B.t.raw_data(), a.dtype(), p.out.raw_data(),
                       DType::Float32, p.args);
   return p.out;
+}
+
+const char* cpu_bf16_gemm_kernel() {
+  return cpu::gemm::bf16_kernel(cpu::kernel_level()).name;
 }
 
 }  // namespace loom

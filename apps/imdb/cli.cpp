@@ -212,7 +212,8 @@ void add_per_run_flags(CLI::App* sub, ConfigFlags& f) {
   const Config d;
   bind(f,
        sub->add_option("--precision", t.precision,
-                       "fp32 | fp16 (mixed precision, dynamic loss scaling)")
+                       "fp32 | fp16 (mixed precision, dynamic loss scaling) | bf16 (mixed "
+                       "precision on the CPU, no loss scaling)")
            ->default_str("fp32"),
        "precision")
       ->group("Training");

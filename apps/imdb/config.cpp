@@ -282,8 +282,8 @@ void validate(const Config& c) {
   check_range(c.clip_norm, "clip_norm", 0, false, std::numeric_limits<double>::infinity(), true);
   LOOM_CHECK(c.device == "cpu" || c.device.rfind("cuda", 0) == 0,
              "--device must be cpu, cuda or cuda:N, got '", c.device, "'");
-  LOOM_CHECK(one_of(c.precision, {"fp32", "fp16"}), "--precision must be fp32 or fp16, got '",
-             c.precision, "'");
+  LOOM_CHECK(one_of(c.precision, {"fp32", "fp16", "bf16"}),
+             "--precision must be fp32, fp16 or bf16, got '", c.precision, "'");
   LOOM_CHECK(one_of(c.dist, {"auto", "none", "mpi", "nccl"}),
              "--dist must be auto, none, mpi or nccl, got '", c.dist, "'");
   LOOM_CHECK(c.threads >= 0, "--threads must be >= 0 (0 = all cores), got ", c.threads);

@@ -19,6 +19,7 @@
 #include "nn/pooling.h"
 #include "nn/serialize.h"
 #include "tensor/generator.h"
+#include "tensor/ops.h"
 
 namespace loom::imdb {
 namespace {
@@ -101,6 +102,8 @@ ImdbModel::ImdbModel(const Config& c, Device device) : impl_(std::make_unique<Im
   if (!device.is_cpu()) m.net->to(device);
   m.adam =
       std::make_unique<nn::optim::Adam>(m.net->named_parameters(), nn::optim::AdamOptions(c.lr));
+  // fp16 only: bf16 keeps float32's 8-bit exponent, so gradients that float32 holds do not
+  // underflow in bf16 and there is nothing for a loss scale to rescue (lab 07, section 5).
   // The scaler reads its collapse flag (a host read: on a GPU a sync) every 100 steps rather than
   // every step. The flag is sticky, so a collapsed run still stops, at most 100 skipped steps
   // later; the epoch line counts skipped steps meanwhile.
@@ -112,11 +115,30 @@ ImdbModel::ImdbModel(const Config& c, Device device) : impl_(std::make_unique<Im
 ImdbModel::~ImdbModel() = default;
 
 bool ImdbModel::supports(const Config& c, std::string* reason) {
-  if (c.precision != "fp32" && c.precision != "fp16") {
-    if (reason) *reason = "--precision must be fp32 or fp16";
+  if (c.precision != "fp32" && c.precision != "fp16" && c.precision != "bf16") {
+    if (reason) *reason = "--precision must be fp32, fp16 or bf16";
+    return false;
+  }
+  if (c.precision == "bf16" && c.device != "cpu") {
+    if (reason)
+      *reason =
+          "--precision bf16 runs on the CPU only (the CUDA backend has no bfloat16 kernels "
+          "yet); use --precision fp16 on a GPU";
     return false;
   }
   return true;
+}
+
+std::string ImdbModel::describe_precision(const Config& c) {
+  if (c.precision == "fp16") return "fp16 (float16 GEMMs, dynamic loss scaling)";
+  if (c.precision != "bf16") return c.precision;
+  const std::string kernel = cpu_bf16_gemm_kernel();
+  const bool native = kernel.rfind("reference", 0) != 0;
+  return "bf16 (bfloat16 GEMMs, no loss scaling; GEMM kernel " + kernel +
+         (native ? ")"
+                 : ": the portable scalar kernel, as this CPU has no AVX512_BF16 or "
+                   "LOOM_CPU_KERNELS lowered the level; the same results, but these times are "
+                   "not what bf16 hardware gives)");
 }
 
 Device ImdbModel::device() const {
@@ -144,9 +166,10 @@ Variable ImdbModel::forward(const Tensor& tokens) {
   Net& net = *impl_->net;
   LOOM_CHECK(tokens.dim() == 2, "ImdbModel::forward: tokens must be [batch, seq_len], got ",
              shape_str(tokens.shape()));
-  // Under fp16 the GEMMs (LSTM gates, Linear) run in float16; see nn/amp/autocast.h.
-  nn::amp::AutocastGuard autocast(DType::Float16, fp16());
+  // Under fp16 / bf16 the GEMMs (LSTM gates, Linear) run in 16 bits; see nn/amp/autocast.h.
   const Config& c = impl_->config;
+  nn::amp::AutocastGuard autocast(c.precision == "bf16" ? DType::BFloat16 : DType::Float16,
+                                  c.precision != "fp32");
   const int64_t B = tokens.size(0), T = tokens.size(1);
   Variable x = net.embedding->forward(tokens);   // [B, T, E]
   if (net.is_training() && c.embed_dropout > 0)  // whole tokens dropped: mask [B, T, 1]
@@ -158,7 +181,7 @@ Variable ImdbModel::forward(const Tensor& tokens) {
 }
 
 Variable ImdbModel::loss(const Variable& logits, const Tensor& labels) {
-  // Outside autocast: the loss is float32 (logits come back float32 from the fp16 GEMM).
+  // Outside autocast: the loss is float32 (logits come back float32 from the 16-bit GEMM).
   return nn::bce_with_logits(logits, labels);
 }
 

@@ -10,8 +10,8 @@
 // --precision fp16: the forward runs under nn::amp::AutocastGuard (the Linear's and the LSTM's
 // GEMMs take float16 copies of the float32 master weights, with float32 accumulation; the cell
 // state, the loss and Adam stay float32) and nn::amp::GradScaler scales the loss, unscales the
-// gradients, skips steps with inf/NaN and adapts the scale. Only model.cpp includes the nn/
-// layers: the rest of the app sees this class. Parameters are made on the CPU from loom's default
+// gradients, skips steps with inf/NaN and adapts the scale; bf16 (CPU only): bfloat16 GEMMs, no
+// scaler. Only model.cpp includes nn/. Parameters are made on the CPU from loom's default
 // generator (seed it first), moved to `device`, and named as PyTorch's state_dict names them
 // (embedding.weight, lstm.weight_ih_l0, ...: tests/reference/torch_imdb.py loads a checkpoint).
 #pragma once
@@ -55,7 +55,7 @@ class ImdbModel {
   void zero_grad(bool set_to_none = false);
 
   Device device() const;
-  bool fp16() const;
+  bool fp16() const;              // fp16 with its GradScaler (bf16 has none)
   double loss_scale() const;      // the GradScaler's scale (1 for fp32)
   int64_t skipped_steps() const;  // optimizer steps skipped for inf/NaN gradients so far
   std::vector<std::pair<std::string, Variable>> named_parameters() const;
@@ -71,6 +71,9 @@ class ImdbModel {
   // True when this build can train with `config` (e.g. fused LSTM, fp16 available); otherwise
   // false and `reason` says why.
   static bool supports(const Config& config, std::string* reason);
+  // The precision `config` trains in, in words for a report: the dtype of the GEMMs, whether the
+  // loss is scaled, and for bf16 which CPU GEMM kernel runs on this machine.
+  static std::string describe_precision(const Config& config);
 
  private:
   struct Impl;

@@ -134,16 +134,17 @@ void write_report(const std::string& dir, const StudyContext& ctx,
         "batches; wait = time the training loop was blocked for a batch. Speedup = baseline mean "
         "epoch time / variant mean epoch time. Accuracy change is in percentage points of "
         "final validation accuracy vs the baseline.\n\n";
-  md << "| variant | changes | epochs | epoch time | data time | wait time | train acc | val acc "
-        "| speedup | val acc change |\n";
-  md << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  md << "| variant | changes | precision | epochs | epoch time | data time | wait time | train acc "
+        "| val acc | speedup | val acc change |\n";
+  md << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const VariantOutcome& v : variants) {
     if (v.status != "ran" && v.status != "interrupted") continue;
     if (v.epochs.empty()) continue;
     const EpochMetrics& last = v.epochs.back();
     md << "| " << v.name << (v.status == "interrupted" ? " (interrupted)" : "") << " | "
-       << v.description << " | " << v.epochs.size() << " | " << fixed(mean_epoch_time(v), 2)
-       << " | " << fixed(mean_data_time(v), 3) << " | " << fixed(mean_wait_time(v), 3) << " | "
+       << v.description << " | " << (v.precision.empty() ? v.config.precision : v.precision)
+       << " | " << v.epochs.size() << " | " << fixed(mean_epoch_time(v), 2) << " | "
+       << fixed(mean_data_time(v), 3) << " | " << fixed(mean_wait_time(v), 3) << " | "
        << fixed(100 * last.train_acc, 2) << "% | " << fixed(100 * last.val_acc, 2) << "% | ";
     if (base != nullptr && mean_epoch_time(v) > 0) {
       md << fixed(mean_epoch_time(*base) / mean_epoch_time(v), 2) << "x | ";

@@ -1,6 +1,6 @@
 // apps/imdb/report.h: the study's report folder, built from each variant's metrics.jsonl.
 //
-// <report>/report.md      what ran, on what, and the table: mean epoch time, data-loading time,
+// <report>/report.md      what ran, on what, and the table: precision, mean epoch time, data time,
 //                         wait time, final train and validation accuracy, speedup and accuracy
 //                         change vs the baseline; skipped variants with the reason
 // <report>/metrics.csv    one row per (variant, epoch), every field of EpochMetrics
@@ -26,6 +26,7 @@ struct VariantOutcome {
   std::string reason;       // why skipped / failed
   Config config;            // the resolved config it ran with
   std::vector<EpochMetrics> epochs;
+  std::string precision;  // what it trained in (ImdbModel::describe_precision); "" = not run
 };
 
 struct StudyContext {

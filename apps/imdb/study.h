@@ -6,8 +6,8 @@
 //   baseline        fp32, batches built inline, composed LSTM (one autograd op per gate)
 //   prefetch        + a data::Prefetcher worker builds the next batches during the step
 //   fused           + the fused LSTM (one node, hand-written BPTT)
-//   fp16            + mixed precision with dynamic loss scaling
-//   all             prefetch + fused + fp16
+//   fp16            + mixed precision: bf16 on the CPU; cuda_fp16: fp16 with loss scaling
+//   all             prefetch + fused + mixed precision
 //   cuda_baseline   the baseline on the GPU       (only when a CUDA device is present)
 //   cuda_all        all optimizations on the GPU  (only when a CUDA device is present)
 // A variant this build or machine cannot run is listed as skipped with the reason (never run as

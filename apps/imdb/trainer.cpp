@@ -167,7 +167,7 @@ TrainingRun::TrainingRun(const Config& c, const PreparedData& d, const TrainOpti
 // A benchmark must never time the fallback by mistake: say when `persistent` cannot run here.
 void TrainingRun::warn_if_persistent_falls_back() const {
   if (c_.lstm_impl == "persistent" &&
-      (c_.precision == "fp16" || !lstm_persistent_available(DType::Float32, c_.lstm_size, device_)))
+      (c_.precision != "fp32" || !lstm_persistent_available(DType::Float32, c_.lstm_size, device_)))
     std::fprintf(o_.log,
                  "note: the persistent LSTM cannot run here (%s, hidden %lld, %s); the per-step "
                  "recurrence runs instead\n",

@@ -1,17 +1,17 @@
-// autograd/ops/matmul_autocast.cpp: matmul under autocast (float16 GEMMs, float32 result).
+// autograd/ops/matmul_autocast.cpp: matmul under autocast (16-bit GEMMs, float32 result).
 //
 // autograd's matmul() (ops/matmul.cpp) calls this when autocast::casts_matmul() says so; the
 // policy is in autograd/autocast_state.h. Shapes as for matmul:
 //   a [..., m, k] @ b [..., k, n] -> y [..., m, n]  (float32), g [..., m, n]
-//   forward:  y  = f32( h(a) @ h(b) )                    h = cast to float16, GEMM with
-//   backward: da = f32( h(g) @ h(b)^T ), db = f32( h(a)^T @ h(g) )   float accumulation
-// The backward GEMMs run in float16 too; that is where tiny gradients would flush to zero
-// without loss scaling (nn/amp/grad_scaler.h), and where an over-large scale overflows to inf,
-// which the scaler detects. Each gradient is cast back to its input's dtype before
+//   forward:  y  = f32( h(a) @ h(b) )          h = cast to the compute dtype (float16 or
+//   backward: da = f32( h(g) @ h(b)^T ),       bfloat16), GEMM with float accumulation
+//             db = f32( h(a)^T @ h(g) )
+// The backward GEMMs run in the compute dtype too: in float16, where tiny gradients would flush
+// to zero without loss scaling (nn/amp/grad_scaler.h); bfloat16 has float32's exponent range. Each gradient is cast back to its input's dtype before
 // sum_to_shape, so the batch-broadcast sums accumulate in float32.
 //
 // Leaves out: a float32 output straight from the GEMM (the CPU and CUDA matmul write their
-// output dtype, so the product is rounded to float16 once and widened; PyTorch's autocast
+// output dtype, so the product is rounded to 16 bits once and widened; PyTorch's autocast
 // returns that float16 product as is). loom does not promote dtypes, so a float32 result is
 // what lets `matmul(x, w) + bias` and everything after it stay float32.
 #include "autograd/autocast_state.h"
@@ -20,14 +20,14 @@
 
 namespace loom::autocast {
 
-// Saves the float16 copies of a and b (half the bytes of the inputs; a parameter's copy is
+// Saves the 16-bit copies of a and b (half the bytes of the inputs; a parameter's copy is
 // the cached one, shared, not a new buffer).
 Variable matmul(const Variable& a, const Variable& b) {
   const DType low = compute_dtype();
   const Tensor ah = cast_cached(a, low), bh = cast_cached(b, low);
   const Tensor y = loom::matmul(ah, bh).to(DType::Float32);
   struct Saved {
-    Tensor a_low, b_low;  // the float16 operands
+    Tensor a_low, b_low;  // the operands in the compute dtype
   };
   return record("AutocastMatmulBackward", y, {a, b}, Saved{ah, bh},
                 [sa = a.shape(), sb = b.shape(), da = a.dtype(), db = b.dtype(), low](

@@ -7,8 +7,8 @@
 namespace loom::nn::amp {
 
 AutocastGuard::AutocastGuard(DType dtype, bool enabled) {
-  LOOM_CHECK(dtype == DType::Float16, "AutocastGuard: unsupported compute dtype ",
-             dtype_name(dtype), " (loom's autocast runs GEMMs in float16)");
+  LOOM_CHECK(autocast::is_compute_dtype(dtype), "AutocastGuard: unsupported compute dtype ",
+             dtype_name(dtype), " (loom's autocast runs GEMMs in float16 or bfloat16)");
   autocast::State s = autocast::state();
   prev_enabled_ = s.enabled;
   prev_dtype_ = s.dtype;

@@ -1,4 +1,4 @@
-// nn/amp/autocast.h: autocast, the scoped switch that runs GEMMs in float16 (lab 07).
+// nn/amp/autocast.h: autocast, the scoped switch that runs GEMMs in float16 or bfloat16 (lab 07).
 //
 //   {
 //     nn::amp::AutocastGuard autocast(DType::Float16);   // this thread, this scope
@@ -6,14 +6,14 @@
 //     loss = bce_with_logits(logits, y);                 // float32
 //   }                                                    // fp16 weight copies dropped here
 //   scaler.scale(loss).backward();                       // outside the guard, like PyTorch
-//
+// With DType::BFloat16 the same code runs bf16 GEMMs and calls loss.backward() unscaled.
 // Under the guard, matmul on float32 operands (so Linear and the composed LSTM's gate GEMMs)
-// and the fused LSTM's GEMMs (nn/lstm_fused.cpp, weights through cast_once) take float16 inputs
+// and the fused LSTM's GEMMs (nn/lstm_fused.cpp, weights through cast_once) take 16-bit inputs
 // with float32 accumulation; everything else stays float32, because loom never converts dtypes
 // implicitly. What runs in which dtype, and why: docs/labs/07-mixed-precision.md, section 4.
-// The state lives in autograd/autocast_state.h, so autograd's matmul reads it without nn/.
+// The state lives in autograd/autocast_state.h (so autograd's matmul reads it without nn/).
 //
-// Leaves out: bfloat16; autocasting ops other than matmul and the LSTMs' gate GEMMs.
+// Leaves out: autocasting ops other than matmul and the LSTMs' GEMMs; bfloat16 on a GPU.
 #pragma once
 
 #include <cstddef>
@@ -25,7 +25,7 @@ namespace loom::nn::amp {
 // Turns autocast on (or, with enabled = false, off) for this thread until destruction, then
 // restores what was there. Guards nest; when the outermost one closes, the cast cache is
 // cleared, so the next step casts the (updated) master weights afresh.
-// Throws loom::Error for a dtype other than Float16.
+// Throws loom::Error for a dtype other than Float16 or BFloat16.
 class AutocastGuard {
  public:
   explicit AutocastGuard(DType dtype = DType::Float16, bool enabled = true);
@@ -39,9 +39,9 @@ class AutocastGuard {
 };
 
 bool autocast_enabled();
-DType autocast_dtype();  // the compute dtype an enabled autocast uses (Float16)
+DType autocast_dtype();  // the compute dtype an enabled autocast uses (Float16 or BFloat16)
 
-// The float16 copy of parameter `p` (or of a view of one, such as transpose(weight)), made once
+// The `dtype` copy of parameter `p` (or of a view of one, such as transpose(weight)), made once
 // per autocast region and reused by every later call in it. For a layer that runs its GEMMs in
 // a Tensor op of its own (the fused LSTM, nn/lstm_fused.cpp) and so does not go through
 // autograd's matmul. Outside autocast, or for a tensor that is not a parameter, it is a fresh cast

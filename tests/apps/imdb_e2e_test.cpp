@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -102,6 +103,42 @@ TEST_F(ImdbEndToEnd, TrainTwoEpochsThenEvalAndPredict) {
   for (size_t p = r.output.find('\t'); p != std::string::npos; p = r.output.find('\n', p + 1))
     if (r.output.find('\t', p) != std::string::npos) ++lines;
   EXPECT_GE(lines, 3) << r.output;
+}
+
+// --precision bf16 (bfloat16 GEMMs in the fused LSTM and the Linear, no loss scaler) learns the
+// tiny dataset as fp32 does from the same seed: the same data, batches and dropout masks, so
+// the runs differ only by bfloat16's rounding. Validation is 32 reviews (one is 3.1 points).
+TEST_F(ImdbEndToEnd, Bf16TrainingConvergesLikeFp32) {
+  const std::string flags = " --epochs 4 --patience 0 --lstm fused " + tiny_model_flags();
+  const std::string a = out("fp32"), b = out("bf16");
+  RunResult r = run_imdb("train --data " + data() + " --out " + a + flags);
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run_imdb("train --data " + data() + " --out " + b + flags + " --precision bf16");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream cfg(b + "/config.json");
+  EXPECT_EQ(nlohmann::json::parse(cfg)["precision"], "bf16");
+  std::ifstream lines(b + "/metrics.jsonl");
+  const std::string text((std::istreambuf_iterator<char>(lines)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find("loss_scale"), std::string::npos) << "bf16 has no loss scaler: " << text;
+
+  const auto ma = read_metrics(a + "/metrics.jsonl"), mb = read_metrics(b + "/metrics.jsonl");
+  ASSERT_EQ(ma.size(), 4u);
+  ASSERT_EQ(mb.size(), 4u);
+  std::printf("fp32 val acc %.3f loss %.4f | bf16 val acc %.3f loss %.4f\n", ma[3].val_acc,
+              ma[3].val_loss, mb[3].val_acc, mb[3].val_loss);
+  // Converges: the training loss falls, and validation gets most of the cue words.
+  EXPECT_LT(mb[3].train_loss, mb[0].train_loss - 0.05);
+  EXPECT_GE(mb[3].val_acc, 0.8);
+  // Like fp32: within 2 reviews of its accuracy, and a validation loss within 0.05.
+  EXPECT_NEAR(mb[3].val_acc, ma[3].val_acc, 2.0 / 32 + 1e-9);
+  EXPECT_NEAR(mb[3].val_loss, ma[3].val_loss, 0.05);
+  // ... but bfloat16 did run: the weights are not fp32's.
+  const nn::SafetensorsContents fa = nn::load_safetensors(a + "/last.safetensors");
+  const nn::SafetensorsContents fb = nn::load_safetensors(b + "/last.safetensors");
+  const nn::TensorRecord* wa = fa.find("lstm.weight_hh_l0");
+  const nn::TensorRecord* wb = fb.find("lstm.weight_hh_l0");
+  ASSERT_TRUE(wa != nullptr && wb != nullptr);
+  EXPECT_FALSE(wa->bytes == wb->bytes);
 }
 
 TEST_F(ImdbEndToEnd, InterruptedAndResumedRunEndsWithTheSameWeights) {

@@ -10,10 +10,12 @@
 #include "apps/imdb/config.h"
 #include "apps/imdb/evaluate.h"
 #include "apps/imdb/metrics.h"
+#include "apps/imdb/model.h"
 #include "apps/imdb/prepare.h"
 #include "apps/imdb/report.h"
 #include "apps/imdb/study.h"
 #include "tensor/error.h"
+#include "tensor/ops.h"
 #include "tests/apps/app_fixture.h"
 
 namespace loom::imdb {
@@ -184,9 +186,9 @@ TEST(ImdbMetrics, JsonlRoundTripAndTruncate) {
 
 TEST(ImdbReport, TableSpeedupsAndSkippedVariants) {
   const std::string dir = testing_support::temp_dir("report");
-  VariantOutcome base{"baseline", "fp32", "ran", "", Config(), {}};
-  VariantOutcome fast{"prefetch", "+ prefetch", "ran", "", Config(), {}};
-  VariantOutcome gpu{"cuda_baseline", "on the GPU", "skipped", "no CUDA device", Config(), {}};
+  VariantOutcome base{"baseline", "fp32", "ran", "", Config(), {}, ""};
+  VariantOutcome fast{"prefetch", "+ prefetch", "ran", "", Config(), {}, ""};
+  VariantOutcome gpu{"cuda_baseline", "on the GPU", "skipped", "no CUDA device", Config(), {}, ""};
   for (int e = 1; e <= 2; ++e) {
     EpochMetrics m;
     m.epoch = e;
@@ -235,11 +237,11 @@ TEST(ImdbReport, TimeToTargetFromAMetricsFile) {
   EXPECT_FALSE(time_to_target(slow, 0.9).has_value());
   EXPECT_EQ(time_to_target(slow, 0.5)->epoch, 1);
 
-  VariantOutcome base{"baseline", "fp32", "ran", "", Config(), slow};
-  VariantOutcome fast{"fused", "+ fused", "ran", "", Config(), slow};
+  VariantOutcome base{"baseline", "fp32", "ran", "", Config(), slow, ""};
+  VariantOutcome fast{"fused", "+ fused", "ran", "", Config(), slow, ""};
   for (EpochMetrics& m : fast.epochs)
     m.epoch_time_s /= 4;  // 4x per epoch, and so 4x to the target
-  VariantOutcome never{"fp16", "+ fp16", "ran", "", Config(), {slow[0]}};
+  VariantOutcome never{"fp16", "+ fp16", "ran", "", Config(), {slow[0]}, ""};
   StudyContext ctx;
   ctx.target_accuracy = 0.83;
   write_report(dir + "/report", ctx, {base, fast, never}, "Plots skipped: test.");
@@ -267,6 +269,49 @@ TEST(ImdbStudy, VariantsCoverTheAblationAndSkipCudaWithoutADevice) {
       EXPECT_NE(skip_reason(v, vc).find("CUDA"), std::string::npos) << skip_reason(v, vc);
     }
   }
+}
+
+// The CPU's mixed-precision variants (names kept) run bf16, the GPU's fp16; bf16 on a GPU is
+// refused with the reason; the report's table names what each variant ran, for bf16 with the
+// GEMM kernel of this CPU.
+TEST(ImdbStudy, CpuMixedPrecisionVariantsRunBf16AndTheReportNamesThePrecision) {
+  for (const Variant& v : study_variants()) {
+    Config c;
+    v.apply(c);
+    if (v.name == "fp16" || v.name == "all") {
+      EXPECT_EQ(c.precision, "bf16") << v.name;
+    }
+    if (v.name == "cuda_fp16" || v.name == "cuda_all") {
+      EXPECT_EQ(c.precision, "fp16") << v.name;
+    }
+  }
+  Config gpu;
+  gpu.device = "cuda";
+  gpu.precision = "bf16";
+  std::string why;
+  EXPECT_FALSE(ImdbModel::supports(gpu, &why));
+  EXPECT_NE(why.find("CPU only"), std::string::npos) << why;
+
+  Config bf16;
+  bf16.precision = "bf16";
+  const std::string said = ImdbModel::describe_precision(bf16);
+  EXPECT_NE(said.find("bf16"), std::string::npos) << said;
+  EXPECT_NE(said.find(cpu_bf16_gemm_kernel()), std::string::npos) << said;
+  EXPECT_NE(said.find("no loss scaling"), std::string::npos) << said;
+
+  const std::string dir = testing_support::temp_dir("precision");
+  EpochMetrics m;
+  m.epoch = 1;
+  m.epoch_time_s = 2;
+  VariantOutcome base{"baseline", "fp32", "ran", "", Config(), {m}, ""};
+  VariantOutcome mixed{"all", "+ everything", "ran", "", bf16, {m}, said};
+  write_report(dir, StudyContext(), {base, mixed}, "Plots skipped: test.");
+  std::ifstream in(dir + "/report.md");
+  const std::string md((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(md.find("| precision |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| all | + everything | " + said + " |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| baseline | fp32 | fp32 |"), std::string::npos) << md;
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // Compared on the same float32 inputs and weights: the fused layer under autocast (F16), the
 // composed layer under autocast (C16: its matmuls go through autograd/ops/matmul_autocast.cpp)
 // and the fused layer in float32 (F32); on a CUDA device also F16 on the GPU against the CPU.
+// The same comparisons run with bfloat16 autocast (B16 for F16), with bfloat16's unit roundoff.
 // The tolerances are bounds, derived rather than tuned: the forward one elementwise (its
 // argument is above rho_fused, its computation in reference()), the gradients' norm-wise (above
 // expect_grad_close). docs/labs/07-mixed-precision.md, "How close", sums them up.
@@ -24,6 +25,7 @@ namespace {
 using testing::LstmCase;
 
 constexpr double kU = 1.0 / 2048;         // 2^-11, float16's unit roundoff
+constexpr double kUBf16 = 1.0 / 256;      // 2^-8, bfloat16's (8 significand bits, 7 stored)
 constexpr double kF32 = 1.0 / (1 << 24);  // 2^-24, float32's
 constexpr double kSecondOrder = 1.25;     // room for the terms the first-order bound drops
 constexpr double kFloat32Floor = 1e-5;    // float32 rounding of O(1) values over a few steps
@@ -42,11 +44,12 @@ const Device kCuda{DeviceType::CUDA, 0};
 // |F16 - C16| <= e(rho_F + rho_C) (e is linear in rho) and |F16 - F32| <= e(rho_F) + float32's
 // own error. Checked with a factor 1.25 for the second-order terms left out (relative size ~u)
 // and a floor of 1e-5 for float32 rounding (each test prints how much of the bound it used).
-double rho_fused(int64_t k) {
-  return 2 * kU + kU * kU + static_cast<double>(k) * kF32;
+// The argument holds for any 16-bit format that rounds to nearest: u is its unit roundoff.
+double rho_fused(int64_t k, double u = kU) {
+  return 2 * u + u * u + static_cast<double>(k) * kF32;
 }
-double rho_composed(int64_t k) {
-  return rho_fused(k) + kU * (1 + kU) * (1 + kU);
+double rho_composed(int64_t k, double u = kU) {
+  return rho_fused(k, u) + u * (1 + u) * (1 + u);
 }
 
 // make_inputs' U(-1, 1) everywhere, with the weights and biases scaled by 1/sqrt(H) (PyTorch's
@@ -67,13 +70,13 @@ struct Outcome {
 // One forward (under autocast if `autocast`) and one backward of <value, upstream> (outside
 // it, as a training step does) on `device`.
 Outcome run(const LstmCase& c, LstmImpl impl, bool autocast, const std::vector<Tensor>& inputs,
-            const Tensor& upstream, Device device = kCPU) {
+            const Tensor& upstream, Device device = kCPU, DType low = DType::Float16) {
   std::vector<Variable> vars;
   for (const Tensor& t : inputs)
     vars.emplace_back(t.to(device).clone(), true);
   Variable y;
   {
-    amp::AutocastGuard guard(DType::Float16, autocast);
+    amp::AutocastGuard guard(low, autocast);
     y = testing::run_packed(c, impl, vars);
   }
   y.backward(upstream.to(device));
@@ -211,24 +214,26 @@ const std::vector<LstmCase>& cases() {
   return all;
 }
 
-// (a) and (b) for one case: F16 against C16 and against F32, forward and every gradient.
-void compare_case(const LstmCase& c, uint64_t seed) {
+// (a) and (b) for one case: F16 against C16 and against F32, forward and every gradient; with
+// `low` = bfloat16 the same for B16, u = 2^-8 in every bound.
+void compare_case(const LstmCase& c, uint64_t seed, DType low = DType::Float16) {
+  const double u = low == DType::BFloat16 ? kUBf16 : kU;
   SCOPED_TRACE(c.name());
   std::printf("%s\n", c.name().c_str());
   const std::vector<Tensor> inputs = make_case_inputs(c, seed);
   const PackedReference ref = packed_reference(c, inputs);
   Generator gen(seed + 1);
   const Tensor upstream = uniform({ref.value.numel()}, -1, 1, gen);
-  const Outcome f16 = run(c, LstmImpl::Fused, true, inputs, upstream);
-  const Outcome c16 = run(c, LstmImpl::Composed, true, inputs, upstream);
+  const Outcome f16 = run(c, LstmImpl::Fused, true, inputs, upstream, kCPU, low);
+  const Outcome c16 = run(c, LstmImpl::Composed, true, inputs, upstream, kCPU, low);
   const Outcome f32 = run(c, LstmImpl::Fused, false, inputs, upstream);
   const int64_t k = c.in + c.D() * c.H + c.H;  // the longest GEMM sum, generously
 
   EXPECT_EQ(f16.value.dtype(), DType::Float32);  // float32 out, h_n, c_n (tensor/lstm.h)
-  expect_within_bound(f16.value, ref.value, ref.err, rho_fused(k), "forward: F16 vs exact");
-  expect_within_bound(f16.value, c16.value, ref.err, rho_fused(k) + rho_composed(k),
+  expect_within_bound(f16.value, ref.value, ref.err, rho_fused(k, u), "forward: F16 vs exact");
+  expect_within_bound(f16.value, c16.value, ref.err, rho_fused(k, u) + rho_composed(k, u),
                       "forward: F16 vs C16");
-  expect_within_bound(f16.value, f32.value, ref.err, rho_fused(k), "forward: F16 vs F32");
+  expect_within_bound(f16.value, f32.value, ref.err, rho_fused(k, u), "forward: F16 vs F32");
   // ... and float16 did run: F16 is not the float32 result.
   EXPECT_GT(max(abs(sub(f16.value, f32.value))).item<double>(), kFloat32Floor);
 
@@ -236,8 +241,8 @@ void compare_case(const LstmCase& c, uint64_t seed) {
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const std::string name = "grad of input " + std::to_string(i);
     EXPECT_EQ(f16.grads[i].dtype(), DType::Float32) << name;
-    expect_grad_close(f16.grads[i], c16.grads[i], T * 8 * kU, name + ": F16 vs C16");
-    expect_grad_close(f16.grads[i], f32.grads[i], T * 4 * kU, name + ": F16 vs F32");
+    expect_grad_close(f16.grads[i], c16.grads[i], T * 8 * u, name + ": F16 vs C16");
+    expect_grad_close(f16.grads[i], f32.grads[i], T * 4 * u, name + ": F16 vs F32");
   }
 }
 
@@ -254,6 +259,22 @@ TEST(AmpLstmFused, SplitAcrossThreadsMatchesTheSameBounds) {
   LstmCase big;
   big.T = 8, big.B = 16, big.in = 32, big.H = 64;  // T B 4H H = 2^21: two slices
   compare_case(big, 7);
+  set_num_threads(saved);
+}
+
+// bfloat16 autocast: the fused layer's GEMMs on the packed bf16 GEMM (VDPBF16PS where the CPU has
+// it), the composed layer's through the autocast matmul, both against F32 and the exact LSTM with
+// u = 2^-8. The forward's elementwise bound is the sharp check (and "bf16 did run", as for
+// float16); the gradients' norm-wise bounds, 8x float16's (T 4u = 1/8 of max|g| at T = 8), catch
+// only gross errors such as a lost thread slice.
+TEST(AmpLstmFused, Bfloat16MatchesComposedAutocastAndFloat32WithinTheDerivedBounds) {
+  for (std::size_t i = 0; i < cases().size(); ++i)
+    compare_case(cases()[i], 400 + i, DType::BFloat16);
+  const int saved = get_num_threads();
+  set_num_threads(2);
+  LstmCase big;
+  big.T = 8, big.B = 16, big.in = 32, big.H = 64;  // two slices, as in the float16 test
+  compare_case(big, 8, DType::BFloat16);
   set_num_threads(saved);
 }
 
