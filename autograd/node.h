@@ -82,10 +82,10 @@ template <typename Saved, typename Fn>
 Variable record(const char* name, Tensor output, const std::vector<Variable>& inputs, Saved saved,
                 Fn backward) {
   if (!needs_grad(inputs)) return Variable(std::move(output), false);
-  return record_node(name, std::move(output), inputs,
-                     std::make_unique<detail::SavedBackward<Saved, Fn>>(std::move(saved),
-                                                                        std::move(backward)),
-                     /*frees_state=*/true);
+  return record_node(
+      name, std::move(output), inputs,
+      std::make_unique<detail::SavedBackward<Saved, Fn>>(std::move(saved), std::move(backward)),
+      /*frees_state=*/true);
 }
 
 // An op whose backward needs nothing saved: backward(g) -> one Tensor per input.

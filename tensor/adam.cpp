@@ -27,9 +27,9 @@ void check_param(const AdamTensors& a, std::size_t i) {
                "adam_step_: parameter ", i, "'s moments must be dense copies of its shape, dtype ",
                "and device");
   }
-  LOOM_CHECK(a.step.dtype() == DType::Int64 && a.step.numel() == 1 &&
-                 a.step.device() == a.param.device(),
-             "adam_step_: parameter ", i, "'s step must be one Int64 on ", a.param.device().str());
+  LOOM_CHECK(
+      a.step.dtype() == DType::Int64 && a.step.numel() == 1 && a.step.device() == a.param.device(),
+      "adam_step_: parameter ", i, "'s step must be one Int64 on ", a.param.device().str());
 }
 
 }  // namespace
@@ -58,7 +58,8 @@ void adam_step_(const std::vector<AdamTensors>& params, const AdamHyper& hyper,
     auto it = groups.begin();
     while (it != groups.end() && !(it->device == a.param.device() && it->dtype == a.param.dtype()))
       ++it;
-    if (it == groups.end()) it = groups.insert(groups.end(), Group{a.param.device(), a.param.dtype(), {}});
+    if (it == groups.end())
+      it = groups.insert(groups.end(), Group{a.param.device(), a.param.dtype(), {}});
     it->table.push_back({a.param.raw_data(), a.grad.raw_data(), a.exp_avg.raw_data(),
                          a.exp_avg_sq.raw_data(), static_cast<int64_t*>(a.step.raw_data()),
                          a.param.numel()});

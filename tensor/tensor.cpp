@@ -88,7 +88,8 @@ Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
   Tensor out = empty(shape(), TensorOptions(dtype(), device()));
   if (numel() > 0) {
-    backend_for(device()).compact(storage()->data(), strided_layout(*this), out.raw_data(), dtype());
+    backend_for(device()).compact(storage()->data(), strided_layout(*this), out.raw_data(),
+                                  dtype());
   }
   return out;
 }

@@ -138,9 +138,10 @@ std::string describe_preset(const std::string& preset) {
            "original (vocabulary fitted on all 40000 training reviews), but each variant trains "
            "for 2 epochs on only the first 10000 reviews of the shuffled training split and "
            "validates on the first 2000 of the 10000 validation reviews; time to accuracy is "
-           "measured to 75%. Everything else is the original configuration. It measures speed, not accuracy: 200 optimizer steps "
-           "leave the model well below a full run's ~82-84%. Sized for the whole CPU study to "
-           "finish in under 15 minutes on 2 cores (1.5 minutes measured, idle).";
+           "measured to 75%. Everything else is the original configuration. It measures speed, not "
+           "accuracy: 200 optimizer steps leave the model well below a full run's ~82-84%. Sized "
+           "for the whole CPU study to finish in under 15 minutes on 2 cores (1.1 minutes "
+           "measured, idle).";
   if (preset == "full")
     return "full: the original study: 8 epochs (early stopping, patience 3) on the whole 80% "
            "training split.";

@@ -3,9 +3,9 @@
 // epoch, a checkpoint).
 //
 // Summing on the host would read each batch's loss and logits there: on a GPU an implicit host
-// sync (cuda/runtime/sync_debug.h) that idles the GPU while the host launches the next step. Here a step
-// only enqueues a few tiny kernels. The sums are float64 tensors and each step adds exactly what
-// a host loop would (the float loss widened to double, times the rows; a 0/1 per correct row),
+// sync (cuda/runtime/sync_debug.h) that idles the GPU while the host launches the next step. Here a
+// step only enqueues a few tiny kernels. The sums are float64 tensors and each step adds exactly
+// what a host loop would (the float loss widened to double, times the rows; a 0/1 per correct row),
 // in the same order, so the numbers are the same to the last bit.
 //
 //   RunningScore score(device, st.loss_sum, st.correct);   // carry on from a resumed epoch

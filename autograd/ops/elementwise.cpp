@@ -16,7 +16,7 @@ struct SavedOperands {
 
 // y = a + b;  da = g, db = g (each summed to its input's shape). Saves nothing.
 Variable add(const Variable& a, const Variable& b) {
-  return record("AddBackward", add(a.data(), b.data()), {a, b}, 
+  return record("AddBackward", add(a.data(), b.data()), {a, b},
                 [sa = a.shape(), sb = b.shape()](const Tensor& g) {
                   return std::vector<Tensor>{sum_to_shape(g, sa), sum_to_shape(g, sb)};
                 });
@@ -24,7 +24,7 @@ Variable add(const Variable& a, const Variable& b) {
 
 // y = a - b;  da = g, db = -g. Saves nothing.
 Variable sub(const Variable& a, const Variable& b) {
-  return record("SubBackward", sub(a.data(), b.data()), {a, b}, 
+  return record("SubBackward", sub(a.data(), b.data()), {a, b},
                 [sa = a.shape(), sb = b.shape()](const Tensor& g) {
                   return std::vector<Tensor>{sum_to_shape(g, sa), sum_to_shape(neg(g), sb)};
                 });
@@ -32,11 +32,11 @@ Variable sub(const Variable& a, const Variable& b) {
 
 // y = a * b;  da = g * b, db = g * a. Saves both inputs: each gradient needs the other.
 Variable mul(const Variable& a, const Variable& b) {
-  return record("MulBackward", mul(a.data(), b.data()), {a, b}, SavedOperands{a.data(), b.data()},
-                [sa = a.shape(), sb = b.shape()](const Tensor& g, const SavedOperands& s) {
-                  return std::vector<Tensor>{sum_to_shape(mul(g, s.b), sa),
-                                             sum_to_shape(mul(g, s.a), sb)};
-                });
+  return record(
+      "MulBackward", mul(a.data(), b.data()), {a, b}, SavedOperands{a.data(), b.data()},
+      [sa = a.shape(), sb = b.shape()](const Tensor& g, const SavedOperands& s) {
+        return std::vector<Tensor>{sum_to_shape(mul(g, s.b), sa), sum_to_shape(mul(g, s.a), sb)};
+      });
 }
 
 // y = a / b;  da = g / b, db = -g * a / b^2. Saves a and b.
@@ -51,7 +51,7 @@ Variable div(const Variable& a, const Variable& b) {
 
 // y = a + s;  da = g.
 Variable add(const Variable& a, double s) {
-  return record("AddScalarBackward", add(a.data(), s), {a}, 
+  return record("AddScalarBackward", add(a.data(), s), {a},
                 [](const Tensor& g) { return std::vector<Tensor>{g}; });
 }
 
@@ -61,22 +61,20 @@ Variable sub(const Variable& a, double s) {
 
 // y = s - a;  da = -g.
 Variable rsub(double s, const Variable& a) {
-  return record("RSubScalarBackward", rsub(s, a.data()), {a}, 
+  return record("RSubScalarBackward", rsub(s, a.data()), {a},
                 [](const Tensor& g) { return std::vector<Tensor>{neg(g)}; });
 }
 
 // y = a * s;  da = g * s.
 Variable mul(const Variable& a, double s) {
-  return record(
-      "MulScalarBackward", mul(a.data(), s), {a}, 
-      [s](const Tensor& g) { return std::vector<Tensor>{mul(g, s)}; });
+  return record("MulScalarBackward", mul(a.data(), s), {a},
+                [s](const Tensor& g) { return std::vector<Tensor>{mul(g, s)}; });
 }
 
 // y = a / s;  da = g / s.
 Variable div(const Variable& a, double s) {
-  return record(
-      "DivScalarBackward", div(a.data(), s), {a}, 
-      [s](const Tensor& g) { return std::vector<Tensor>{div(g, s)}; });
+  return record("DivScalarBackward", div(a.data(), s), {a},
+                [s](const Tensor& g) { return std::vector<Tensor>{div(g, s)}; });
 }
 
 // y = s / a;  da = -g * y / a. Saves a and y (cheaper than recomputing s / a^2).

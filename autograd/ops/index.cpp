@@ -48,10 +48,8 @@ Variable masked_fill(const Variable& x, const Tensor& mask, double value) {
 
 // y = x converted to dtype;  dx = g converted back to x's dtype.
 Variable cast(const Variable& x, DType dtype) {
-  return record("CastBackward", x.data().to(dtype), {x}, 
-                [from = x.dtype()](const Tensor& g) {
-                  return std::vector<Tensor>{g.to(from)};
-                });
+  return record("CastBackward", x.data().to(dtype), {x},
+                [from = x.dtype()](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; });
 }
 
 }  // namespace loom

@@ -7,8 +7,9 @@
 //   backward: da = f32( h(g) @ h(b)^T ),       bfloat16), GEMM with float accumulation
 //             db = f32( h(a)^T @ h(g) )
 // The backward GEMMs run in the compute dtype too: in float16, where tiny gradients would flush
-// to zero without loss scaling (nn/amp/grad_scaler.h); bfloat16 has float32's exponent range. Each gradient is cast back to its input's dtype before
-// sum_to_shape, so the batch-broadcast sums accumulate in float32.
+// to zero without loss scaling (nn/amp/grad_scaler.h); bfloat16 has float32's exponent range. Each
+// gradient is cast back to its input's dtype before sum_to_shape, so the batch-broadcast sums
+// accumulate in float32.
 //
 // Leaves out: a float32 output straight from the GEMM (the CPU and CUDA matmul write their
 // output dtype, so the product is rounded to 16 bits once and widened; PyTorch's autocast

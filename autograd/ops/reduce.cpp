@@ -21,15 +21,13 @@ Tensor unreduce(const Tensor& g, int64_t dim, bool keepdim, const Shape& x_shape
 
 // y = sum(x);  dx = g broadcast to x. Saves nothing.
 Variable sum(const Variable& x) {
-  return record("SumBackward", sum(x.data()), {x}, 
-                [sx = x.shape()](const Tensor& g) {
-                  return std::vector<Tensor>{g.expand(sx)};
-                });
+  return record("SumBackward", sum(x.data()), {x},
+                [sx = x.shape()](const Tensor& g) { return std::vector<Tensor>{g.expand(sx)}; });
 }
 
 Variable sum(const Variable& x, int64_t dim, bool keepdim) {
   const int64_t d = normalize_dim(dim, x.dim(), "sum");
-  return record("SumDimBackward", sum(x.data(), d, keepdim), {x}, 
+  return record("SumDimBackward", sum(x.data(), d, keepdim), {x},
                 [sx = x.shape(), d, keepdim](const Tensor& g) {
                   return std::vector<Tensor>{unreduce(g, d, keepdim, sx)};
                 });
@@ -38,16 +36,15 @@ Variable sum(const Variable& x, int64_t dim, bool keepdim) {
 // y = mean(x);  dx = g / n broadcast to x. Saves nothing.
 Variable mean(const Variable& x) {
   const double n = static_cast<double>(x.numel());
-  return record("MeanBackward", mean(x.data()), {x}, 
-                [sx = x.shape(), n](const Tensor& g) {
-                  return std::vector<Tensor>{div(g, n).expand(sx)};
-                });
+  return record("MeanBackward", mean(x.data()), {x}, [sx = x.shape(), n](const Tensor& g) {
+    return std::vector<Tensor>{div(g, n).expand(sx)};
+  });
 }
 
 Variable mean(const Variable& x, int64_t dim, bool keepdim) {
   const int64_t d = normalize_dim(dim, x.dim(), "mean");
   const double n = static_cast<double>(x.dim() == 0 ? 1 : x.size(d));
-  return record("MeanDimBackward", mean(x.data(), d, keepdim), {x}, 
+  return record("MeanDimBackward", mean(x.data(), d, keepdim), {x},
                 [sx = x.shape(), d, keepdim, n](const Tensor& g) {
                   return std::vector<Tensor>{unreduce(div(g, n), d, keepdim, sx)};
                 });

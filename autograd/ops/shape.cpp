@@ -12,18 +12,14 @@ namespace loom {
 
 // y = x viewed as `shape`;  dx = g reshaped to x's shape.
 Variable reshape(const Variable& x, const Shape& shape) {
-  return record("ReshapeBackward", x.data().reshape(shape), {x}, 
-                [sx = x.shape()](const Tensor& g) {
-                  return std::vector<Tensor>{g.reshape(sx)};
-                });
+  return record("ReshapeBackward", x.data().reshape(shape), {x},
+                [sx = x.shape()](const Tensor& g) { return std::vector<Tensor>{g.reshape(sx)}; });
 }
 
 // y = x with d0 and d1 swapped;  dx = g with them swapped back.
 Variable transpose(const Variable& x, int64_t d0, int64_t d1) {
-  return record("TransposeBackward", x.data().transpose(d0, d1), {x}, 
-                [d0, d1](const Tensor& g) {
-                  return std::vector<Tensor>{g.transpose(d0, d1)};
-                });
+  return record("TransposeBackward", x.data().transpose(d0, d1), {x},
+                [d0, d1](const Tensor& g) { return std::vector<Tensor>{g.transpose(d0, d1)}; });
 }
 
 // y = x.permute(dims);  dx = g.permute(inverse(dims)).
@@ -33,9 +29,8 @@ Variable permute(const Variable& x, const std::vector<int64_t>& dims) {
   for (size_t i = 0; i < dims.size(); ++i) {
     inverse[normalize_dim(dims[i], x.dim(), "permute")] = static_cast<int64_t>(i);
   }
-  return record("PermuteBackward", y, {x},  [inverse](const Tensor& g) {
-    return std::vector<Tensor>{g.permute(inverse)};
-  });
+  return record("PermuteBackward", y, {x},
+                [inverse](const Tensor& g) { return std::vector<Tensor>{g.permute(inverse)}; });
 }
 
 // y = x[..., start:start+length, ...] along dim;  dx = zeros with g written at that slot.
@@ -43,12 +38,11 @@ Variable narrow(const Variable& x, int64_t dim, int64_t start, int64_t length) {
   Tensor y = x.data().narrow(dim, start, length);
   const int64_t d = normalize_dim(dim, x.dim(), "narrow");
   const int64_t s0 = start < 0 ? start + x.size(d) : start;
-  return record("NarrowBackward", y, {x}, 
-                [sx = x.shape(), d, s0, length](const Tensor& g) {
-                  Tensor dx = zeros(sx, TensorOptions(g.dtype(), g.device()));
-                  dx.narrow(d, s0, length).copy_(g);
-                  return std::vector<Tensor>{dx};
-                });
+  return record("NarrowBackward", y, {x}, [sx = x.shape(), d, s0, length](const Tensor& g) {
+    Tensor dx = zeros(sx, TensorOptions(g.dtype(), g.device()));
+    dx.narrow(d, s0, length).copy_(g);
+    return std::vector<Tensor>{dx};
+  });
 }
 
 // y = x[..., index, ...] (dim removed);  dx = zeros with g written at that index.
@@ -56,34 +50,28 @@ Variable select(const Variable& x, int64_t dim, int64_t index) {
   Tensor y = x.data().select(dim, index);
   const int64_t d = normalize_dim(dim, x.dim(), "select");
   const int64_t i0 = index < 0 ? index + x.size(d) : index;
-  return record("SelectBackward", y, {x}, 
-                [sx = x.shape(), d, i0](const Tensor& g) {
-                  Tensor dx = zeros(sx, TensorOptions(g.dtype(), g.device()));
-                  dx.select(d, i0).copy_(g);
-                  return std::vector<Tensor>{dx};
-                });
+  return record("SelectBackward", y, {x}, [sx = x.shape(), d, i0](const Tensor& g) {
+    Tensor dx = zeros(sx, TensorOptions(g.dtype(), g.device()));
+    dx.select(d, i0).copy_(g);
+    return std::vector<Tensor>{dx};
+  });
 }
 
 Variable unsqueeze(const Variable& x, int64_t dim) {
-  return record("UnsqueezeBackward", x.data().unsqueeze(dim), {x}, 
-                [sx = x.shape()](const Tensor& g) {
-                  return std::vector<Tensor>{g.reshape(sx)};
-                });
+  return record("UnsqueezeBackward", x.data().unsqueeze(dim), {x},
+                [sx = x.shape()](const Tensor& g) { return std::vector<Tensor>{g.reshape(sx)}; });
 }
 
 Variable squeeze(const Variable& x, int64_t dim) {
-  return record("SqueezeBackward", x.data().squeeze(dim), {x}, 
-                [sx = x.shape()](const Tensor& g) {
-                  return std::vector<Tensor>{g.reshape(sx)};
-                });
+  return record("SqueezeBackward", x.data().squeeze(dim), {x},
+                [sx = x.shape()](const Tensor& g) { return std::vector<Tensor>{g.reshape(sx)}; });
 }
 
 // y = x broadcast to `shape` (stride-0 view);  dx = g summed back to x's shape.
 Variable expand(const Variable& x, const Shape& shape) {
-  return record("ExpandBackward", x.data().expand(shape), {x}, 
-                [sx = x.shape()](const Tensor& g) {
-                  return std::vector<Tensor>{sum_to_shape(g, sx)};
-                });
+  return record("ExpandBackward", x.data().expand(shape), {x}, [sx = x.shape()](const Tensor& g) {
+    return std::vector<Tensor>{sum_to_shape(g, sx)};
+  });
 }
 
 // y = [x0, x1, ...] joined along dim;  dxi = the slice of g where xi landed.
@@ -96,7 +84,7 @@ Variable concat(const std::vector<Variable>& xs, int64_t dim) {
   }
   Tensor y = concat(data, dim);
   const int64_t d = normalize_dim(dim, y.dim(), "concat");
-  return record("ConcatBackward", y, xs,  [sizes, d](const Tensor& g) {
+  return record("ConcatBackward", y, xs, [sizes, d](const Tensor& g) {
     std::vector<Tensor> grads;
     int64_t at = 0;
     for (int64_t n : sizes) {

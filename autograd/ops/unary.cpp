@@ -32,10 +32,9 @@ Variable exp(const Variable& x) {
 
 // y = ln x;  dx = g / x. Saves x.
 Variable log(const Variable& x) {
-  return record("LogBackward", log(x.data()), {x}, SavedInput{x.data()},
-                [](const Tensor& g, const SavedInput& s) {
-                  return std::vector<Tensor>{div(g, s.x)};
-                });
+  return record(
+      "LogBackward", log(x.data()), {x}, SavedInput{x.data()},
+      [](const Tensor& g, const SavedInput& s) { return std::vector<Tensor>{div(g, s.x)}; });
 }
 
 // y = tanh x;  dx = g * (1 - y^2). Saves y.

@@ -190,9 +190,8 @@ bool GradScaler::found_inf() const {
 std::map<std::string, Tensor> GradScaler::state_dict() const {
   std::map<std::string, Tensor> out;
   out["scale"] = full({1}, scale_value(), DType::Float32);
-  const std::vector<int64_t> c = counters_.defined()
-                                     ? counters_.to_vector<int64_t>()
-                                     : std::vector<int64_t>(kAmpNumCounters, 0);
+  const std::vector<int64_t> c = counters_.defined() ? counters_.to_vector<int64_t>()
+                                                     : std::vector<int64_t>(kAmpNumCounters, 0);
   for (int i = 0; i < 3; ++i)
     out[kCounterNames[i]] = full({1}, static_cast<double>(c[i]), DType::Int64);
   return out;

@@ -5,8 +5,8 @@
 //
 // An MpiCommunicator starts first: it gives rank, size and local rank, broadcasts rank 0's
 // ncclUniqueId, and carries everything that is not a GPU tensor (host values, barrier, abort).
-// Tensor collectives run on loom's current CUDA stream (cuda/runtime/stream.cuh), so the device orders
-// them after the backward kernels that made the gradients; the host then waits for each one,
+// Tensor collectives run on loom's current CUDA stream (cuda/runtime/stream.cuh), so the device
+// orders them after the backward kernels that made the gradients; the host then waits for each one,
 // polling NCCL's error state, for at most the watchdog's timeout (docs/labs/09-distributed.md,
 // section 6). Built only when CUDA is on and NCCL is found; otherwise the constructor
 // (nccl_communicator_stub.cpp) throws "this build has no NCCL". It has never run on a GPU.

@@ -15,8 +15,8 @@ namespace {
 
 // One parameter's step t with tensor ops (any device, any float dtype): ~15 ops, each a pass
 // over the parameter with a temporary. Writes p, m, v in place.
-void adam_tensors(const Tensor& p, Tensor g, const Tensor& m, const Tensor& v,
-                  const AdamHyper& h, int64_t t) {
+void adam_tensors(const Tensor& p, Tensor g, const Tensor& m, const Tensor& v, const AdamHyper& h,
+                  int64_t t) {
   const double step_size = h.lr / (1 - std::pow(h.beta1, static_cast<double>(t)));
   const double bc2_sqrt = std::sqrt(1 - std::pow(h.beta2, static_cast<double>(t)));
   if (h.decoupled && h.weight_decay != 0) p.copy_(mul(p, 1 - h.lr * h.weight_decay));

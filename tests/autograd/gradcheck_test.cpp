@@ -13,10 +13,9 @@ Variable bad_square(const Variable& x) {
   struct Saved {
     Tensor x;
   };
-  return record("BadSquareBackward", mul(x.data(), x.data()), {x}, Saved{x.data()},
-                [](const Tensor& g, const Saved& s) {
-                  return std::vector<Tensor>{mul(g, mul(s.x, 3.0))};
-                });
+  return record(
+      "BadSquareBackward", mul(x.data(), x.data()), {x}, Saved{x.data()},
+      [](const Tensor& g, const Saved& s) { return std::vector<Tensor>{mul(g, mul(s.x, 3.0))}; });
 }
 }  // namespace
 

@@ -179,8 +179,8 @@ TEST(AmpAutocast, GradientsThroughALinearLayerAreFloat32ForFloat32Parameters) {
 // The composed LSTM under autocast: its two gate GEMMs per step run in float16 with the weights
 // cast once per region (2 cache entries however long the sequence), while c_t, the gates'
 // nonlinearities and h_t stay float32. The fused LSTM under autocast runs its own float16
-// GEMMs (nn/lstm_fused.cpp, tensor/lstm.h; bounds in tests/nn/amp_lstm_fused_test.cpp): float32 out, a
-// float16-sized difference from its float32 result, the same 2 cache entries.
+// GEMMs (nn/lstm_fused.cpp, tensor/lstm.h; bounds in tests/nn/amp_lstm_fused_test.cpp): float32
+// out, a float16-sized difference from its float32 result, the same 2 cache entries.
 TEST(AmpAutocast, ComposedLstmGateGemmsRunInFloat16WithFloat32CellState) {
   Generator gen(8);
   LSTM composed(LSTMOptions(6, 5).impl(LstmImpl::Composed), gen);

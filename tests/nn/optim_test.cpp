@@ -1,8 +1,8 @@
 // tests/nn/optim_test.cpp: SGD (plain, momentum, Nesterov), Adam, Adam with L2, AdamW and
 // clip_grad_norm_ against torch.optim (golden optim.safetensors, 1e-5 in float32); the fused
-// Adam step (adam_step_, tensor/adam.h) against the tensor-op version over many steps; the step count
-// kept on the device and the found_inf flag (a skipped step changes nothing, counts included);
-// step_if_finite; optimizer state_dict round trips.
+// Adam step (adam_step_, tensor/adam.h) against the tensor-op version over many steps; the step
+// count kept on the device and the found_inf flag (a skipped step changes nothing, counts
+// included); step_if_finite; optimizer state_dict round trips.
 #include <gtest/gtest.h>
 
 #include <cstring>

@@ -41,8 +41,8 @@ std::vector<unsigned char> train(int threads, const RunOptions& o) {
   const int64_t B = 37, T = 24, E = 40, H = 64;
   Generator gen(5);
   nn::Embedding emb(nn::EmbeddingOptions(50, E), gen);
-  nn::LSTM lstm(
-      nn::LSTMOptions(E, H).batch_first(true).impl(o.impl).bidirectional(o.bidirectional), gen);
+  nn::LSTM lstm(nn::LSTMOptions(E, H).batch_first(true).impl(o.impl).bidirectional(o.bidirectional),
+                gen);
   nn::Linear fc(nn::LinearOptions(lstm.options().num_directions() * H, 1), gen);
   std::vector<Variable> params = emb.parameters();
   for (const Variable& p : lstm.parameters())
