@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# tests/bench/run_lstm_bench.sh: time one IMDB training step in loom (composed and fused LSTM) and
-# in PyTorch CPU, in the same run, with 1 and 2 threads, and print the ratios.
+# tests/bench/run_lstm_bench.sh: time one IMDB training step in loom (composed, fused, fused under
+# bf16 autocast) and in PyTorch CPU (fp32, torch.autocast bf16), in the same run, with 1 and 2
+# threads, and print the ratios.
 #
 # Usage: tests/bench/run_lstm_bench.sh [BUILD_DIR] [--json OUT.json]
 #   BUILD_DIR holds tests/bench/bench_lstm_step (default: build).
@@ -35,6 +36,8 @@ echo "load average before: $load_before"
   --benchmark_format=json --benchmark_out="$tmp/loom.json" --benchmark_out_format=json >/dev/null
 for t in 1 2; do
   /usr/bin/python3 "$root/tests/reference/torch_step_bench.py" --threads "$t" >"$tmp/torch$t.json"
+  /usr/bin/python3 "$root/tests/reference/torch_step_bench.py" --threads "$t" --autocast bf16 \
+    >"$tmp/torch_bf16_$t.json"
 done
 load_after=$(cat /proc/loadavg)
 echo "load average after: $load_after"
@@ -50,6 +53,7 @@ for b in json.load(open(os.path.join(tmp, "loom.json")))["benchmarks"]:
     parts = dict(p.split(":") for p in b["run_name"].split("/")[1:] if ":" in p)
     loom[(int(parts["fused"]), int(parts["threads"]))] = b["real_time"]
 torch = {t: json.load(open(os.path.join(tmp, f"torch{t}.json"))) for t in (1, 2)}
+torch_bf16 = {t: json.load(open(os.path.join(tmp, f"torch_bf16_{t}.json"))) for t in (1, 2)}
 print(f"torch {torch[1]['torch']}, BLAS loaded: {', '.join(torch[1]['blas_loaded'])}")
 print(f"{'threads':>7} {'torch ms':>9} {'loom fused':>11} {'loom composed':>14} {'fused/torch':>12} {'composed/torch':>15}")
 rows = []
@@ -59,8 +63,18 @@ for t in (1, 2):
     rows.append({"threads": t, "torch_median_ms": tm, "torch_min_ms": torch[t]["min_ms"],
                  "loom_fused_median_ms": round(f, 2), "loom_composed_median_ms": round(c, 2),
                  "fused_over_torch": round(f / tm, 3), "composed_over_torch": round(c / tm, 3)})
+# bfloat16: loom's fused step under bf16 autocast (impl 2) and torch.autocast("cpu", bfloat16).
+print(f"{'threads':>7} {'torch bf16':>11} {'loom bf16':>10} {'bf16/fused':>11} {'bf16/torch fp32':>16}")
+for row in rows:
+    t = row["threads"]
+    tb, b = torch_bf16[t]["median_ms"], loom[(2, t)]
+    print(f"{t:>7} {tb:>11.1f} {b:>10.1f} {b / row['loom_fused_median_ms']:>11.2f} "
+          f"{b / row['torch_median_ms']:>16.2f}")
+    row.update({"torch_autocast_bf16_median_ms": tb, "loom_bf16_median_ms": round(b, 2),
+                "loom_bf16_over_fused": round(b / row["loom_fused_median_ms"], 3),
+                "loom_bf16_over_torch_fp32": round(b / row["torch_median_ms"], 3)})
 if out:
     json.dump({"machine": machine, "date": when, "loadavg_before": load_before,
                "loadavg_after": load_after, "command": "tests/bench/run_lstm_bench.sh",
-               "rows": rows, "torch": torch}, open(out, "w"), indent=2)
+               "rows": rows, "torch": torch, "torch_bf16": torch_bf16}, open(out, "w"), indent=2)
 PY

@@ -77,6 +77,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=15, help="timed steps (median is reported)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--autocast", choices=["off", "bf16"], default="off",
+                    help='bf16: the forward under torch.autocast("cpu", dtype=torch.bfloat16)')
     args = ap.parse_args()
 
     # torch.set_num_threads() sets OpenMP's count but not OpenBLAS's own pthread pool, which
@@ -111,7 +113,9 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(tokens), labels)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.autocast == "bf16"):
+            logits = model(tokens)
+        loss = loss_fn(logits.float(), labels)
         loss.backward()
         opt.step()
         return loss.item()  # .item() forces completion, so the timing covers the whole step
@@ -132,6 +136,7 @@ def main():
         "blas_config": config_blas_line(),
         "threads": torch.get_num_threads(),
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+        "autocast": args.autocast,
         "hidden": args.hidden,
         "batch": args.batch,
         "seq": args.seq,
