@@ -103,7 +103,7 @@ ImdbModel::ImdbModel(const Config& c, Device device) : impl_(std::make_unique<Im
   m.adam =
       std::make_unique<nn::optim::Adam>(m.net->named_parameters(), nn::optim::AdamOptions(c.lr));
   // fp16 only: bf16 keeps float32's 8-bit exponent, so gradients that float32 holds do not
-  // underflow in bf16 and there is nothing for a loss scale to rescue (lab 07, section 5).
+  // underflow in bf16 and there is nothing for a loss scale to rescue (lab 07, section 7).
   // The scaler reads its collapse flag (a host read: on a GPU a sync) every 100 steps rather than
   // every step. The flag is sticky, so a collapsed run still stops, at most 100 skipped steps
   // later; the epoch line counts skipped steps meanwhile.
