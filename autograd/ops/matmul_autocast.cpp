@@ -6,10 +6,8 @@
 //   forward:  y  = f32( h(a) @ h(b) )          h = cast to the compute dtype (float16 or
 //   backward: da = f32( h(g) @ h(b)^T ),       bfloat16), GEMM with float accumulation
 //             db = f32( h(a)^T @ h(g) )
-// The backward GEMMs run in the compute dtype too: in float16, where tiny gradients would flush
-// to zero without loss scaling (nn/amp/grad_scaler.h); bfloat16 has float32's exponent range. Each
-// gradient is cast back to its input's dtype before sum_to_shape, so the batch-broadcast sums
-// accumulate in float32.
+// The backward GEMMs run in the compute dtype too (float16 needs loss scaling for that; bfloat16
+// does not). Gradients are cast back to their inputs' dtype before sum_to_shape (float32 sums).
 //
 // Leaves out: a float32 output straight from the GEMM (the CPU and CUDA matmul write their
 // output dtype, so the product is rounded to 16 bits once and widened; PyTorch's autocast
