@@ -184,31 +184,23 @@ void check_dtypes(const char* op, const LstmRecurrence& r, const void* h_mask = 
 void CpuBackend::lstm_recurrence_forward(const LstmRecurrence& r, const LstmForwardBuffers& f) {
   check_dtypes("lstm_recurrence_forward", r, f.h_mask, f.h_gemm);
   if (r.B == 0) return;
-  const int slices = row_slices(r.B, r.T * r.B * 4 * r.H * r.H);
-#pragma omp parallel for num_threads(slices) schedule(static, 1)
-  for (int s = 0; s < slices; ++s) {
-    const int64_t b0 = slice_begin(r.B, s, slices), nb = slice_begin(r.B, s + 1, slices) - b0;
-    if (nb == 0) continue;
+  for_each_row_slice(r.B, r.T * r.B * 4 * r.H * r.H, [&](int64_t b0, int64_t nb) {
     if (r.state == DType::Float32)
       forward_rows<float>(*this, r, f, b0, nb);
     else
       forward_rows<double>(*this, r, f, b0, nb);
-  }
+  });
 }
 
 void CpuBackend::lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) {
   check_dtypes("lstm_recurrence_backward", r);
   if (r.B == 0) return;
-  const int slices = row_slices(r.B, r.T * r.B * 4 * r.H * r.H);
-#pragma omp parallel for num_threads(slices) schedule(static, 1)
-  for (int s = 0; s < slices; ++s) {
-    const int64_t b0 = slice_begin(r.B, s, slices), nb = slice_begin(r.B, s + 1, slices) - b0;
-    if (nb == 0) continue;
+  for_each_row_slice(r.B, r.T * r.B * 4 * r.H * r.H, [&](int64_t b0, int64_t nb) {
     if (r.state == DType::Float32)
       backward_rows<float>(*this, r, b, b0, nb);
     else
       backward_rows<double>(*this, r, b, b0, nb);
-  }
+  });
 }
 
 // The CPU has one loop; "persistent" (the whole recurrence in one call) is what it always does.

@@ -70,12 +70,9 @@ void matmul_impl(const T* a, const T* b, T* c, const MatmulArgs& p) {
       gemm_rows(a + i * p.stride_a, b + i * p.stride_b, c + i * p.stride_c, p, 0, p.m);
     return;
   }
-  const int slices = row_slices(p.m, work);  // threads over the rows of C
-#pragma omp parallel for num_threads(slices) schedule(static, 1)
-  for (int s = 0; s < slices; ++s) {
-    const int64_t m0 = slice_begin(p.m, s, slices), m1 = slice_begin(p.m, s + 1, slices);
-    if (m1 > m0) gemm_rows(a, b, c, p, m0, m1);
-  }
+  for_each_row_slice(p.m, work, [&](int64_t m0, int64_t rows) {  // threads over the rows of C
+    gemm_rows(a, b, c, p, m0, m0 + rows);
+  });
 }
 
 // The float32 copy of `n` float16 or bfloat16 (H) values (an operand of a 16-bit or mixed GEMM).

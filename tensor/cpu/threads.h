@@ -30,5 +30,18 @@ int row_slices(int64_t rows, int64_t work);
 constexpr int64_t kSliceAlign = 16;
 int64_t slice_begin(int64_t rows, int s, int slices);
 
+// Calls body(first_row, row_count) for each non-empty slice of `rows`, each slice on its own
+// thread: the one loop every row split in the CPU backend goes through.
+template <typename Body>
+void for_each_row_slice(int64_t rows, int64_t work, const Body& body) {
+  const int slices = row_slices(rows, work);
+#pragma omp parallel for num_threads(slices) schedule(static, 1)
+  for (int s = 0; s < slices; ++s) {
+    const int64_t first = slice_begin(rows, s, slices);
+    const int64_t count = slice_begin(rows, s + 1, slices) - first;
+    if (count > 0) body(first, count);
+  }
+}
+
 }  // namespace cpu
 }  // namespace loom

@@ -18,6 +18,7 @@
 #include "nn/linear.h"
 #include "nn/lstm.h"
 #include "tensor/ops.h"
+#include "tests/nn/amp_test_util.h"
 
 namespace loom::nn::amp {
 namespace {
@@ -25,18 +26,8 @@ namespace {
 constexpr double kU = 1.0 / 256;  // 2^-8, bfloat16's unit roundoff
 constexpr DType kBf16 = DType::BFloat16, kF32 = DType::Float32;
 
-void expect_within(const Tensor& got, const Tensor& want, const Tensor& bound, const char* what) {
-  const auto g = got.to_vector<double>(), w = want.to_vector<double>(),
-             b = bound.to_vector<double>();
-  ASSERT_EQ(g.size(), w.size());
-  for (std::size_t i = 0; i < g.size(); ++i)
-    ASSERT_LE(std::fabs(g[i] - w[i]), b[i])
-        << what << " element " << i << ": got " << g[i] << ", float32 " << w[i];
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return max(abs(sub(a.to(DType::Float64), b.to(DType::Float64)))).item<double>();
-}
+using testing::expect_within;
+using testing::max_abs_diff;
 
 TEST(AmpAutocastBf16, GuardTakesBfloat16AndRestoresFloat16) {
   AutocastGuard fp16;

@@ -17,25 +17,15 @@
 #include "nn/linear.h"
 #include "nn/lstm.h"
 #include "tensor/ops.h"
+#include "tests/nn/amp_test_util.h"
 
 namespace loom::nn::amp {
 namespace {
 
 constexpr double kU = 1.0 / 2048;  // 2^-11, float16's unit roundoff
 
-// max_i (|got - want| - bound) <= 0, i.e. every element within its own bound.
-void expect_within(const Tensor& got, const Tensor& want, const Tensor& bound, const char* what) {
-  const auto g = got.to_vector<double>(), w = want.to_vector<double>(),
-             b = bound.to_vector<double>();
-  ASSERT_EQ(g.size(), w.size());
-  for (std::size_t i = 0; i < g.size(); ++i)
-    ASSERT_LE(std::fabs(g[i] - w[i]), b[i])
-        << what << " element " << i << ": got " << g[i] << ", float32 " << w[i];
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return max(abs(sub(a.to(DType::Float64), b.to(DType::Float64)))).item<double>();
-}
+using testing::expect_within;
+using testing::max_abs_diff;
 
 TEST(AmpAutocast, GuardScopesNestsAndIsPerThread) {
   EXPECT_FALSE(autocast_enabled());
