@@ -6,8 +6,8 @@
 // h_t and c_n) and every gradient (x, h0, c0, W_ih, W_hh, bias): float64, float32, and mixed
 // precision (float16 GEMM operands, float32 state); forward and reverse; persistent asked for or
 // not; a batch-major x (whose gradient must come back with x's strides); with and without dc_n,
-// dh0 and dc0. Shapes: the IMDB model's step (T = B = 100, in = 100, H = 100 and 64), odd sizes,
-// and one unit. The device allocator's blocks of the output sizes are poisoned first (NaN).
+// dh0, dc0 and a recurrent-dropout mask. Shapes: the IMDB model's step (T = B = 100, in = 100,
+// H = 100 and 64), odd sizes, one unit. The device allocator's blocks of the outputs are poisoned.
 // Tolerance (max |got - ref| / max |ref| per tensor): 1e-12 float64, 1e-5 float32: the GEMMs sum
 // in other orders and libdevice's exp/tanh differ by an ulp; the recurrence carries that rounding
 // from step to step without amplifying it (|W_hh| <= 1/sqrt(H), sigmoid' <= 1/4, tanh' <= 1).
@@ -38,17 +38,20 @@ struct Case {
   DType state = DType::Float32, gemm = DType::Float32;
   bool reverse = false, persistent = false, batch_major = false;
   bool state_grads = true;  // dc_n given (dy[T] != 0), dh0 and dc0 wanted
+  bool masked = false;      // recurrent dropout: h_{t-1} times a [B, H] mask (p = 0.3)
   std::string name() const {
     return std::string(dtype_name(state)) + (gemm != state ? "/float16 GEMMs" : "") + " T " +
            std::to_string(T) + " B " + std::to_string(B) + " in " + std::to_string(in) + " H " +
            std::to_string(H) + (reverse ? " reverse" : "") + (persistent ? " persistent" : "") +
-           (batch_major ? " batch-major x" : "") + (state_grads ? "" : " no state gradients");
+           (batch_major ? " batch-major x" : "") + (state_grads ? "" : " no state gradients") +
+           (masked ? " recurrent dropout" : "");
   }
   double tol() const { return gemm != state ? kMixedTol : state == DType::Float64 ? 1e-12 : 1e-5; }
 };
 
 struct Inputs {
   Tensor x, h0, c0, w_ih, w_hh, b_ih, b_hh, dy;
+  Tensor h_mask;  // undefined unless the case is masked
 };
 
 // On the CPU. x (stored [B, T, in] when batch-major), h0, W_ih, W_hh in the GEMM dtype (so both
@@ -64,8 +67,13 @@ Inputs make_inputs(const Case& c, Generator& gen) {
             random_tensor({4 * c.H, c.H}, c.gemm, gen, -w, w),
             random_tensor({4 * c.H}, c.state, gen, -w, w),
             random_tensor({4 * c.H}, c.state, gen, -w, w),
-            random_tensor({c.T + 1, c.B, c.H}, c.state, gen, -1, 1)};
+            random_tensor({c.T + 1, c.B, c.H}, c.state, gen, -1, 1),
+            Tensor()};
   if (!c.state_grads) in.dy.narrow(0, c.T, 1).fill_(0);  // no gradient of c_n
+  if (c.masked) {  // keep / (1 - p) with p = 0.3: the values nn/lstm.cpp draws
+    const Tensor u = random_tensor({c.B, c.H}, c.state, gen, 0, 1);
+    in.h_mask = where(gt(u, 0.3), full({c.B, c.H}, 1.0 / 0.7, c.state), zeros({c.B, c.H}, c.state));
+  }
   return in;
 }
 
@@ -81,7 +89,8 @@ LayerRun run(const Case& c, const Inputs& in, Device dev) {
   LstmLayerArgs args;
   args.reverse = c.reverse;
   args.gemm_dtype = c.gemm;
-  args.persistent = c.persistent;
+  args.persistent = c.persistent;  // a mask makes the GPU run per step even so
+  if (c.masked) args.h_mask = in.h_mask.to(dev);
   const LstmLayerForward f =
       lstm_layer_forward(x, in.h0.to(dev), in.c0.to(dev), in.w_ih.to(dev), in.w_hh.to(dev),
                          in.b_ih.to(dev), in.b_hh.to(dev), args);
@@ -136,6 +145,23 @@ TEST(CudaParityLstm, EveryOptionOnOddShapes) {
           check({5, 7, 11, 37, state, gemm, reverse, persistent, batch_major, !batch_major}, gen);
           check({3, 1, 1, 1, state, gemm, reverse, persistent, batch_major, batch_major}, gen);
         }
+}
+
+// Recurrent dropout (the h_mask of LstmLayerArgs): the GPU multiplies h_t by the mask before its
+// cast to the GEMM dtype and masks dh through W_hh, per step, also when persistent is asked for.
+TEST(CudaParityLstm, RecurrentDropoutMask) {
+  LOOM_PARITY_BEGIN();
+  for (const auto& [state, gemm] :
+       {std::pair{kF64, kF64}, std::pair{kF32, kF32}, std::pair{kF32, kF16}})
+    for (bool reverse : {false, true})
+      for (bool persistent : {false, true}) {
+        Case c{5, 7, 11, 37, state, gemm, reverse, persistent, false, true};
+        c.masked = true;
+        check(c, gen);
+      }
+  Case imdb{100, 100, 100, 100, kF32, kF32, false, true, true, false};
+  imdb.masked = true;
+  check(imdb, gen);
 }
 
 // The IMDB model's layer: batch-major x, T = B = 100, embeddings of 100, H = 100 and 64.
