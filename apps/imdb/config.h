@@ -50,7 +50,7 @@ struct Config {
   double clip_norm = 0.0;  // > 0: clip the global gradient norm to this value
   // --- execution ---
   std::string device = "cpu";      // cpu | cuda (cuda:N also accepted)
-  std::string precision = "fp32";  // fp32 | fp16 | bf16 (CPU only)
+  std::string precision = "fp32";  // fp32 | fp16 | bf16
   bool prefetch = false;           // on: data::Prefetcher builds batches on worker threads
   bool data_on_device = false;     // the encoded data kept on the GPU (apps/imdb/device_data.h)
   bool cuda_graph = false;         // the training step replayed as a CUDA Graph (graphed_step.h)

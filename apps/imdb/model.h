@@ -10,8 +10,8 @@
 // --precision fp16: the forward runs under nn::amp::AutocastGuard (the Linear's and the LSTM's
 // GEMMs take float16 copies of the float32 master weights, with float32 accumulation; the cell
 // state, the loss and Adam stay float32) and nn::amp::GradScaler scales the loss, unscales the
-// gradients, skips steps with inf/NaN and adapts the scale; bf16 (CPU only): bfloat16 GEMMs, no
-// scaler. Only model.cpp includes nn/. Parameters are made on the CPU from loom's default
+// gradients, skips steps with inf/NaN and adapts the scale; bf16: bfloat16 GEMMs, no scaler
+// (CPU or cuBLAS). Only model.cpp includes nn/. Parameters are made on the CPU from loom's default
 // generator (seed it first), moved to `device`, and named as PyTorch's state_dict names them
 // (embedding.weight, lstm.weight_ih_l0, ...: tests/reference/torch_imdb.py loads a checkpoint).
 #pragma once

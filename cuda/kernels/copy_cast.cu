@@ -35,6 +35,8 @@ template <typename T>
 T host_convert(double value) {
   if constexpr (std::is_same_v<T, __half>) {
     return __float2half_rn(static_cast<float>(value));
+  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    return __float2bfloat16_rn(static_cast<float>(value));
   } else {
     return static_cast<T>(value);
   }

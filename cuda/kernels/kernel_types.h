@@ -25,8 +25,8 @@ constexpr int kPackOf = 16 / static_cast<int>(sizeof(T));
 static_assert(sizeof(Pack<float, 4>) == 16 && alignof(Pack<float, 4>) == 16, "a float4");
 static_assert(sizeof(Pack<double, 2>) == 16 && alignof(Pack<double, 2>) == 16, "a double2");
 
-// The type arithmetic is done in: the type itself, except __half, which computes in float
-// (the specialisation is in kernel_convert.cuh).
+// The type arithmetic is done in: the type itself, except __half and __nv_bfloat16, which compute
+// in float (the specialisations are in kernel_convert.cuh).
 template <typename T>
 struct Compute {
   using type = T;

@@ -4,9 +4,10 @@
 // out-of-range index, an integer division by zero) so the launcher can throw a loom::Error.
 // Internal to cuda/. Packs and compute types: kernel_types.h and kernel_convert.cuh.
 //
-// Leaves out: bfloat16 (loom has no such dtype yet).
+// Leaves out: int8 and uint8 arithmetic (int8 inference runs on the CPU; copies move them).
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
@@ -39,18 +40,19 @@ decltype(auto) dispatch_dtype(DType dtype, const char* op, F&& f) {
       return f(TypeTag<float>{});
     case DType::Float16:
       return f(TypeTag<__half>{});
+    case DType::BFloat16:
+      return f(TypeTag<__nv_bfloat16>{});
     case DType::Int32:
       return f(TypeTag<int32_t>{});
     case DType::Int64:
       return f(TypeTag<int64_t>{});
     case DType::Bool:
       return f(TypeTag<bool>{});
-    case DType::BFloat16:
     case DType::Int8:
     case DType::UInt8:
-      // The CPU has these (bf16 training, int8 inference); no CUDA kernel is compiled for them.
+      // The CPU has these (int8 inference); no CUDA arithmetic kernel is compiled for them.
       LOOM_FAIL(op, ": the CUDA backend has no ", dtype_name(dtype),
-                " kernels (bfloat16, int8 and uint8 run on the CPU)");
+                " kernels (int8 and uint8 arithmetic runs on the CPU)");
   }
   LOOM_FAIL(op, ": unknown dtype ", static_cast<int>(dtype));
 }
@@ -80,8 +82,9 @@ void dispatch_enum(E v, F&& f) {
   LOOM_CHECK(found, "dispatch_enum: unknown op ", static_cast<int>(v));
 }
 
-// Compute<__half> (float), kIsFloat, to_compute and to_out (rounding to nearest even for
-// __half) are in cuda/kernels/kernel_convert.cuh, which the CPU emulation tests compile too.
+// Compute<__half> and Compute<__nv_bfloat16> (float), kIsFloat, to_compute and to_out (rounding
+// to nearest even) are in cuda/kernels/kernel_convert.cuh, which the CPU emulation tests compile
+// too.
 
 // Pack<T, N> and kPackOf<T> (16-byte vector accesses) are in cuda/kernels/kernel_types.h.
 

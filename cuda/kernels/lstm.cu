@@ -95,8 +95,10 @@ struct Scratch {
 void check(const char* op, const LstmRecurrence& r) {
   LOOM_CHECK(r.state == DType::Float32 || r.state == DType::Float64, op,
              " on cuda: the state dtype is float32 or float64, got ", dtype_name(r.state));
-  LOOM_CHECK(r.gemm == r.state || (r.gemm == DType::Float16 && r.state == DType::Float32), op,
-             " on cuda: the GEMMs run in the state dtype or in float16 with a float32 state, got ",
+  const bool mixed = r.gemm == DType::Float16 || r.gemm == DType::BFloat16;
+  LOOM_CHECK(r.gemm == r.state || (mixed && r.state == DType::Float32), op,
+             " on cuda: the GEMMs run in the state dtype, or in float16 or bfloat16 with a float32 "
+             "state, got ",
              dtype_name(r.gemm), " with ", dtype_name(r.state));
 }
 

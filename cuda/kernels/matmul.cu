@@ -3,9 +3,9 @@
 //
 // loom is row-major, cuBLAS column-major: each call asks cuBLAS for the transposed problem
 // C^T = op(B)^T op(A)^T, so no data moves (gemm_mapping.h, tested on the CPU). float32 and float64
-// use cublas{S,D}gemmStridedBatched in true fp32/64 (no TF32: runtime/blas.cuh); float16 uses
-// cublasGemmStridedBatchedEx with CUBLAS_COMPUTE_32F, one rounding to half at the end, as the
-// CPU. matmul_mixed (lab 07): float16 A and B, a float32 C, the same GemmEx. k == 0 is not a
+// use cublas{S,D}gemmStridedBatched in true fp32/64 (no TF32: runtime/blas.cuh); float16 and
+// bfloat16 use cublasGemmStridedBatchedEx with CUBLAS_COMPUTE_32F, one rounding at the end, as the
+// CPU. matmul_mixed (lab 07): 16-bit A and B, a float32 C, the same GemmEx. k == 0 is not a
 // GEMM: C = beta * C by a small kernel (matmul_kernels.cuh). Integer matmul throws.
 //
 // Leaves out: cublasLt epilogues (bias, activation fused into the GEMM), TF32 and fp16
@@ -35,6 +35,11 @@ cublasOperation_t cublas_op(GemmOp op) {
   return op == GemmOp::T ? CUBLAS_OP_T : CUBLAS_OP_N;
 }
 
+// cuBLAS's name of a 16-bit storage type: CUDA_R_16F (float16) or CUDA_R_16BF (bfloat16).
+cudaDataType_t cuda_16bit_type(DType dtype) {
+  return dtype == DType::BFloat16 ? CUDA_R_16BF : CUDA_R_16F;
+}
+
 // k == 0 is not a GEMM: C = beta * C (or 0), by scale_c_kernel.
 template <typename T>
 void launch_scale_c(void* c, const MatmulArgs& p, cudaStream_t stream, const char* op) {
@@ -49,7 +54,8 @@ void launch_scale_c(void* c, const MatmulArgs& p, cudaStream_t stream, const cha
 void CudaBackend::matmul(const void* a, const void* b, void* c, DType dtype, const MatmulArgs& p) {
   LOOM_CHECK(p.batch >= 0 && p.m >= 0 && p.n >= 0 && p.k >= 0, "matmul: bad sizes batch ", p.batch,
              " m ", p.m, " n ", p.n, " k ", p.k);
-  LOOM_CHECK(dtype == DType::Float32 || dtype == DType::Float64 || dtype == DType::Float16,
+  LOOM_CHECK(dtype == DType::Float32 || dtype == DType::Float64 || dtype == DType::Float16 ||
+                 dtype == DType::BFloat16,
              "matmul on cuda: not supported for dtype ", dtype_name(dtype),
              " (cuBLAS has no integer GEMM here; cast to float32, or run it on the CPU)");
   if (p.batch == 0 || p.m == 0 || p.n == 0) return;
@@ -82,23 +88,26 @@ void CudaBackend::matmul(const void* a, const void* b, void* c, DType dtype, con
         handle, op1, op2, M, N, K, &alpha, static_cast<const double*>(b), ld1, s1,
         static_cast<const double*>(a), ld2, s2, &beta, static_cast<double*>(c), ldc, sc, batch));
   } else {
-    // float16 storage, float compute: alpha and beta are floats (CUBLAS_COMPUTE_32F).
+    // 16-bit storage, float compute: alpha and beta are floats (CUBLAS_COMPUTE_32F).
     const float alpha = static_cast<float>(p.alpha), beta = static_cast<float>(p.beta);
-    LOOM_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-        handle, op1, op2, M, N, K, &alpha, b, CUDA_R_16F, ld1, s1, a, CUDA_R_16F, ld2, s2, &beta, c,
-        CUDA_R_16F, ldc, sc, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    const cudaDataType_t t = cuda_16bit_type(dtype);
+    LOOM_CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, op1, op2, M, N, K, &alpha, b, t, ld1, s1,
+                                                 a, t, ld2, s2, &beta, c, t, ldc, sc, batch,
+                                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
 }
 
-// float16 A and B, float32 C (tensor/backend.h's matmul_mixed): the same mapping, with
-// CUDA_R_16F inputs, a CUDA_R_32F output and CUBLAS_COMPUTE_32F — products of halves accumulated
-// in float and stored as float, never rounded to half; cuBLAS may use tensor cores for it.
+// float16 or bfloat16 A and B, float32 C (tensor/backend.h's matmul_mixed): the same mapping,
+// with CUDA_R_16F / CUDA_R_16BF inputs, a CUDA_R_32F output and CUBLAS_COMPUTE_32F — products of
+// 16-bit values accumulated in float and stored as float, never rounded to 16 bits; cuBLAS may
+// use tensor cores for it.
 void CudaBackend::matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
                                const MatmulArgs& p) {
-  LOOM_CHECK(ab_dtype == DType::Float16 && c_dtype == DType::Float32,
-             "matmul_mixed on cuda: supports float16 x float16 -> float32, got ",
-             dtype_name(ab_dtype), " x ", dtype_name(ab_dtype), " -> ", dtype_name(c_dtype),
-             " (use matmul for one dtype)");
+  LOOM_CHECK(
+      (ab_dtype == DType::Float16 || ab_dtype == DType::BFloat16) && c_dtype == DType::Float32,
+      "matmul_mixed on cuda: supports float16 or bfloat16 operands -> float32, got ",
+      dtype_name(ab_dtype), " x ", dtype_name(ab_dtype), " -> ", dtype_name(c_dtype),
+      " (use matmul for one dtype)");
   LOOM_CHECK(p.batch >= 0 && p.m >= 0 && p.n >= 0 && p.k >= 0, "matmul_mixed: bad sizes batch ",
              p.batch, " m ", p.m, " n ", p.n, " k ", p.k);
   if (p.batch == 0 || p.m == 0 || p.n == 0) return;
@@ -108,10 +117,11 @@ void CudaBackend::matmul_mixed(const void* a, const void* b, DType ab_dtype, voi
   }
   const ColMajorGemm g = col_major_gemm(p);  // checks the sizes and lds before any CUDA call
   const float alpha = static_cast<float>(p.alpha), beta = static_cast<float>(p.beta);
+  const cudaDataType_t t = cuda_16bit_type(ab_dtype);
   LOOM_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
       blas_handle(current_device()), cublas_op(g.op1), cublas_op(g.op2), g.M, g.N, g.K, &alpha, b,
-      CUDA_R_16F, g.ld1, g.s1, a, CUDA_R_16F, g.ld2, g.s2, &beta, c, CUDA_R_32F, g.ldc, g.sc,
-      g.batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      t, g.ld1, g.s1, a, t, g.ld2, g.s2, &beta, c, CUDA_R_32F, g.ldc, g.sc, g.batch,
+      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace loom::cuda

@@ -13,7 +13,7 @@
 // implicitly. What runs in which dtype, and why: docs/labs/07-mixed-precision.md, section 4.
 // The state lives in autograd/autocast_state.h (so autograd's matmul reads it without nn/).
 //
-// Leaves out: autocasting ops other than matmul and the LSTMs' GEMMs; bfloat16 on a GPU.
+// Leaves out: autocasting ops other than matmul and the LSTMs' GEMMs.
 #pragma once
 
 #include <cstddef>

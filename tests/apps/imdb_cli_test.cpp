@@ -81,9 +81,6 @@ TEST_F(ImdbBadInput, BadHyperparametersNameTheFlag) {
                        "--batch 5000 is larger than the training split");
   expect_clean_failure("train --data " + data() + " --lstm turbo", "--lstm must be");
   expect_clean_failure("train --data " + data() + " --precision fp8", "--precision");
-  expect_clean_failure("train --data " + data() + " --precision bf16 --device cuda --out " +
-                           root() + "/bf16gpu " + tiny_model_flags(),
-                       "--precision bf16 runs on the CPU only");
   expect_clean_failure("train --data " + data() + " --prefetch maybe", "--prefetch");
   expect_clean_failure("train --data " + data() + " --preset huge", "--preset");
   expect_clean_failure("train --data " + data() + " --spatial-dropout 1.5", "--spatial-dropout");

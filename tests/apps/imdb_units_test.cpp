@@ -285,12 +285,13 @@ TEST(ImdbStudy, CpuMixedPrecisionVariantsRunBf16AndTheReportNamesThePrecision) {
       EXPECT_EQ(c.precision, "fp16") << v.name;
     }
   }
-  Config gpu;
+  Config gpu;  // bf16 on a GPU: cuBLAS's bfloat16 GEMMs, also no loss scaling
   gpu.device = "cuda";
   gpu.precision = "bf16";
-  std::string why;
-  EXPECT_FALSE(ImdbModel::supports(gpu, &why));
-  EXPECT_NE(why.find("CPU only"), std::string::npos) << why;
+  EXPECT_TRUE(ImdbModel::supports(gpu, nullptr));
+  const std::string on_gpu = ImdbModel::describe_precision(gpu);
+  EXPECT_NE(on_gpu.find("cuBLAS"), std::string::npos) << on_gpu;
+  EXPECT_NE(on_gpu.find("no loss scaling"), std::string::npos) << on_gpu;
 
   Config bf16;
   bf16.precision = "bf16";

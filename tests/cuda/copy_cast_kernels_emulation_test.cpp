@@ -6,9 +6,9 @@
 // Checks: fill's pack path and tail for n = 1, pack - 1, pack, pack + 1 and more, aligned and one
 // element off, every element size; the strided gather and scatter through a transpose, a 3-D
 // permutation, a stride-0 dim, a stepped slice, 0-d and 8-d views, 1-8 byte words; casts between
-// float, double, int32, int64, bool; float16 fills and every cast to and from __half in a CUDA
-// build (ties, 65504/65520, subnormals, -0, inf, NaN). Outputs start as 0xFF bytes with a guard
-// after them; grids of the launcher's size and of 1-2 blocks.
+// float, double, int32, int64, bool; float16 and bfloat16 fills and every cast to and from __half
+// and __nv_bfloat16 in a CUDA build (ties, overflow, subnormals, -0, inf, NaN). Outputs start as
+// 0xFF bytes with a guard after them; grids of the launcher's size and of 1-2 blocks.
 //
 // Cannot check: the device's half conversions, the launchers' CUDA calls, real 16-byte stores
 // (UBSan's alignment check stands in for the alignment fault).
@@ -313,6 +313,57 @@ TEST(CopyCastKernelsEmulation, Float16CastsRoundToNearestEven) {
   PoisonedBuffer<__half> h(1);
   backend_for(kCPU).cast(one.data(), DType::Float64, h.data(), DType::Float16, 1);
   EXPECT_EQ(emu_test::half_bits(h[0]), 0x3C00) << "double -> float16 goes through float";
+#else
+  GTEST_SKIP() << emu_test::kNoHalf;
+#endif
+}
+
+// bfloat16 casts: through float both ways (__bfloat162float, __float2bfloat16_rn), as the CPU's
+// Eigen::bfloat16. Bit for bit, NaN as NaN: ties to even, float32's subnormals, the overflow of
+// FLT_MAX to inf (its top 8 bits round up), and double -> float -> bfloat16 (two roundings).
+TEST(CopyCastKernelsEmulation, BFloat16CastsRoundToNearestEven) {
+#if LOOM_EMU_HALF
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double tie_even = 1.0 + std::ldexp(1.0, -8);               // halfway between 1 and 1 + 2^-7
+  const double tie_odd = 1.0 + 3 * std::ldexp(1.0, -8);            // halfway: rounds up to even
+  const double double_rounding = tie_even + std::ldexp(1.0, -40);  // the tie once in float
+  const double flt_max = std::numeric_limits<float>::max();
+  const std::vector<double> to_bf16 = {0.1,  -0.0,     65520.0, 1e30,     -1e30,   3.3e38,
+                                       1e-8, 1e-40,    -3e-42,  tie_even, tie_odd, 2049.0,
+                                       1e-3, -123.456, flt_max, nan,      inf,     -inf};
+  // bfloat16 values: 0, -0, normal, large, a subnormal, inf, NaN.
+  const std::vector<double> bf16s = {0.0,       -0.0,  1.0,   -1.5, 2.75, 1e-3, -123.456,
+                                     3.3895e38, 1e-40, -1e20, inf,  -inf, nan};
+  const std::vector<double> int_bf16s = {0.0, -0.0, 1.5, -1.5, 2.75, -2.75, 65536, -1e9, 1e-40};
+  for (unsigned grid : {0u, 1u}) {
+    for (int64_t n : {1, 9, 300}) {
+      check_cast<__nv_bfloat16, float>(repeat<__nv_bfloat16>(bf16s, n), grid);
+      check_cast<__nv_bfloat16, double>(repeat<__nv_bfloat16>(bf16s, n), grid);
+      check_cast<float, __nv_bfloat16>(repeat<float>(to_bf16, n), grid);
+      check_cast<double, __nv_bfloat16>(repeat<double>(to_bf16, n), grid);
+      check_cast<double, __nv_bfloat16>(repeat<double>({double_rounding, -double_rounding}, n),
+                                        grid);
+      check_cast<__nv_bfloat16, int32_t>(repeat<__nv_bfloat16>(int_bf16s, n), grid);
+      check_cast<__nv_bfloat16, int64_t>(repeat<__nv_bfloat16>(int_bf16s, n), grid);
+      check_cast<__nv_bfloat16, bool>(repeat<__nv_bfloat16>({0.0, -0.0, nan, 1e-40, -3.0}, n),
+                                      grid);
+      check_cast<int32_t, __nv_bfloat16>(repeat<int32_t>({257, -259, 65535, 70000, 3}, n), grid);
+      check_cast<int64_t, __nv_bfloat16>(repeat<int64_t>({4097, -1e6, 16777217, 7}, n), grid);
+      check_cast<bool, __nv_bfloat16>(repeat<bool>({0, 1, 1}, n), grid);
+      check_cast<__half, __nv_bfloat16>(repeat<__half>({0.1, 65504, 6e-8, -2.5, nan}, n), grid);
+      check_cast<__nv_bfloat16, __half>(repeat<__nv_bfloat16>({0.1, 1e5, 1e-6, -2.5, nan}, n),
+                                        grid);
+    }
+  }
+  check_fill_sizes<__nv_bfloat16>(0.1);      // packs of 8, rounded to nearest even (0x3DCD)
+  check_fill_sizes<__nv_bfloat16>(flt_max);  // overflows to inf, as on the CPU
+  // The double-rounding case really is one: the CPU gives 1.0, not 1 + 2^-7.
+  PoisonedBuffer<double> one(1);
+  one[0] = double_rounding;
+  PoisonedBuffer<__nv_bfloat16> h(1);
+  backend_for(kCPU).cast(one.data(), DType::Float64, h.data(), DType::BFloat16, 1);
+  EXPECT_EQ(emu_test::bf16_bits(h[0]), 0x3F80) << "double -> bfloat16 goes through float";
 #else
   GTEST_SKIP() << emu_test::kNoHalf;
 #endif

@@ -1,25 +1,18 @@
-// tests/cuda/emulation_half.h: the float16 side of the kernel emulation tests — converting test
-// values to and from __half, and comparing float16 (and float) outputs with the CPU backend's
-// under the rule of tests/cuda/parity_util.h: both sides compute in float and round once to
-// half, so results are equal, or, where the float results may differ by a few float ulps (the
-// host libm against Eigen's vectorised math, another summation order), one half-ulp apart.
+// tests/cuda/emulation_half.h: the 16-bit float side of the kernel emulation tests — converting
+// test values to and from __half and __nv_bfloat16, and comparing 16-bit (and float) outputs with
+// the CPU backend's under the rule of tests/cuda/parity_util.h: both sides compute in float and
+// round once, so results are equal, or, where the float results may differ by a few float ulps
+// (the host libm against Eigen's vectorised math, another summation order), one ulp apart.
 //
-//   #include "tensor/dtype.h"
-#include "tensor/tensor.h"
-#include "tests/cuda/kernel_util_host.h"  // sets LOOM_EMU_HALF (tests/cuda/cuda_emulation.h)
-//   #include "tests/cuda/emulation_half.h"
-//   #if LOOM_EMU_HALF
+//   #if LOOM_EMU_HALF     (set by tests/cuda/kernel_util_host.h, included first)
 //   std::vector<__half> x = emu_test::to_halves({1.0, 0.1});
 //   expect_half_close(got, want, n, /*ulps=*/1, /*max_off=*/n / 16, "exp");
 //   #else
 //   GTEST_SKIP() << emu_test::kNoHalf;
 //   #endif
-//
 // The generic overloads (to_double, from_double) take the arithmetic types in every build, so a
-// test template can be written once for float, double and __half. __half itself exists only in a
-// CUDA build (LOOM_EMU_HALF == 1); without one the float16 tests skip.
-//
-// Leaves out: the kernels (the *_kernels_emulation_test.cpp files), buffers
+// test template is written once for float, double, __half and __nv_bfloat16; the 16-bit types
+// exist only in a CUDA build (LOOM_EMU_HALF == 1). Leaves out: the kernels, the buffers
 // (tests/cuda/emulation_buffers.h).
 #pragma once
 
@@ -34,6 +27,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "tensor/tensor.h"
 #include "tests/cuda/kernel_util_host.h"
 
 namespace loom::cuda::emu_test {
@@ -45,21 +39,27 @@ inline constexpr const char* kNoHalf =
 #if LOOM_EMU_HALF
 template <typename T>
 constexpr bool kIsHalf = std::is_same_v<T, __half>;
+template <typename T>
+constexpr bool kIsBf16 = std::is_same_v<T, __nv_bfloat16>;
 #else
 template <typename T>
 constexpr bool kIsHalf = false;
+template <typename T>
+constexpr bool kIsBf16 = false;
 #endif
 
-// Floating point, __half included (the test-side kIsFloat, available in every build).
+// Floating point, the 16-bit types included (the test-side kIsFloat, available in every build).
 template <typename T>
-constexpr bool kIsFloating = std::is_floating_point_v<T> || kIsHalf<T>;
+constexpr bool kIsFloating = std::is_floating_point_v<T> || kIsHalf<T> || kIsBf16<T>;
 
-// The loom DType of an element type the tests instantiate: float16 for __half, else
-// tensor/tensor.h's dtype_of.
+// The loom DType of an element type the tests instantiate: float16 for __half, bfloat16 for
+// __nv_bfloat16, else tensor/tensor.h's dtype_of.
 template <typename T>
 constexpr DType dtype_of() {
   if constexpr (kIsHalf<T>) {
     return DType::Float16;
+  } else if constexpr (kIsBf16<T>) {
+    return DType::BFloat16;
   } else {
     return loom::dtype_of<T>();
   }
@@ -126,6 +126,23 @@ inline bool is_nan<__half>(__half v) {
 template <>
 inline __half nan_value<__half>() {
   return half_from_bits(0x7E00);
+}
+
+// A __nv_bfloat16's bits, and its conversions (through float, as loom converts to bfloat16).
+inline uint16_t bf16_bits(__nv_bfloat16 h) {
+  return static_cast<__nv_bfloat16_raw>(h).x;
+}
+template <>
+inline double to_double<__nv_bfloat16>(__nv_bfloat16 v) {
+  return static_cast<double>(__bfloat162float(v));
+}
+template <>
+inline __nv_bfloat16 from_double<__nv_bfloat16>(double v) {
+  return __float2bfloat16_rn(static_cast<float>(v));
+}
+template <>
+inline bool is_nan<__nv_bfloat16>(__nv_bfloat16 v) {
+  return (bf16_bits(v) & 0x7FFF) > 0x7F80;
 }
 
 // Position of h on the number line in half-ulps: consecutive finite halves differ by 1, and

@@ -267,7 +267,7 @@ TEST(CudaParityAdam, TheKernelRefusesUnsupportedDTypes) {
   if (!has_backend(DeviceType::CUDA)) GTEST_SKIP() << "this build has no CUDA backend";
   int64_t step = 0;
   const AdamParam arg{nullptr, nullptr, nullptr, nullptr, &step, 0};
-  for (DType dt : {DType::Float16, DType::Int64}) {
+  for (DType dt : {DType::Float16, DType::BFloat16, DType::Int64}) {
     const std::string msg = error_of([&] {
       fused_kernels_for(kCuda, "adam test").adam_step(&arg, 1, dt, AdamHyper{}, nullptr);
     });

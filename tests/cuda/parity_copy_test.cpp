@@ -167,13 +167,14 @@ TEST(CudaParityRandom, UniformMatchesTheCpuBitForBit) {
 }
 
 // Normal fills go through log/sqrt/cos in double, where CUDA and glibc may differ by an ulp:
-// float64 within 1e-14 relative, float32 within one float ulp (2^-23 relative), float16 within
-// one half ulp. In practice float32/16 are almost always bit-equal.
+// float64 within 1e-14 relative, float32 within one float ulp (2^-23 relative), float16 and
+// bfloat16 within one of their ulps. In practice float32/16 are almost always bit-equal.
 TEST(CudaParityRandom, NormalMatchesTheCpu) {
   LOOM_PARITY_BEGIN();
   const uint64_t seed = parity_seed;
-  const Tol tols[] = {{1e-14, 1e-300}, {1.0 / 8388608, 1e-38}, {1.0 / 1024, 1.0 / 16777216}};
-  for (int d = 0; d < 3; ++d) {
+  const Tol tols[] = {
+      {1e-14, 1e-300}, {1.0 / 8388608, 1e-38}, {1.0 / 1024, 1.0 / 16777216}, {1.0 / 128, 1e-38}};
+  for (int d = 0; d < 4; ++d) {
     const DType dt = kFloatDTypes[d];
     SCOPED_TRACE(dtype_name(dt));
     for (uint64_t offset : {uint64_t{0}, uint64_t{999}}) {

@@ -81,9 +81,9 @@ Tensor check_index_add(const Sizes& s, DType dt, bool deterministic, const Tenso
     cpu_be().index_add(scale.raw_data(), idx.data_ptr<int64_t>(),
                        abs(src.to(DType::Float64)).raw_data(), DType::Float64, s.outer, s.rows,
                        s.inner, s.K);
-    if (dt == DType::Float16) {
-      // float16 rounds after every addition (both backends), so an element that receives c
-      // additions may differ by up to c half-ulps between two orders: scale by (c + 1).
+    if (dt == DType::Float16 || dt == DType::BFloat16) {
+      // 16-bit floats round after every addition (both backends), so an element that receives c
+      // additions may differ by up to c ulps of its dtype between two orders: scale by (c + 1).
       Tensor count = zeros(dst.shape(), DType::Float64);
       const Tensor ones_src = ones(src.shape(), DType::Float64);
       cpu_be().index_add(count.raw_data(), idx.data_ptr<int64_t>(), ones_src.raw_data(),

@@ -7,8 +7,9 @@
 //   - update: scripted overflow sequences (growth, backoff, float32's top, both collapse
 //     reasons, stickiness, factors that are not powers of two): scale and counters bit for bit
 //     after EVERY step.
-//   - matmul_mixed: transposed views, batches, a broadcast operand, k == 0 through the op; alpha
-//     and beta (the LSTM's recurrent GEMM accumulates: beta 1) through the fused kernel itself.
+//   - matmul_mixed, float16 and bfloat16 operands: transposed views, batches, a broadcast
+//     operand, k == 0 through the op; alpha and beta (the LSTM's recurrent GEMM accumulates:
+//     beta 1) through the fused kernel itself.
 //     GEMM tolerance relative to |alpha| |A| |B| + |beta C| (parity_util.h).
 // Skips without a CUDA device (the kernels' own dtype refusals run wherever the backend is
 // registered).
@@ -188,14 +189,14 @@ std::string describe(const MatmulArgs& p) {
 
 // The Tensor op matmul_mixed on both devices: A and B made in their stored layout, then
 // transposed as views (so the op hands the GEMM transposed operands, not copies).
-void check_matmul_mixed_op(int64_t batch, int64_t m, int64_t n, int64_t k, bool ta, bool tb,
-                           bool broadcast_a, Generator& gen) {
+void check_matmul_mixed_op(DType ab, int64_t batch, int64_t m, int64_t n, int64_t k, bool ta,
+                           bool tb, bool broadcast_a, Generator& gen) {
   const MatmulArgs p = dense_args(batch, m, n, k, ta, tb, broadcast_a);
-  SCOPED_TRACE("matmul_mixed " + describe(p));
+  SCOPED_TRACE("matmul_mixed " + std::string(dtype_name(ab)) + " " + describe(p));
   const Shape a_stored =
       broadcast_a ? Shape{ta ? k : m, ta ? m : k} : Shape{batch, ta ? k : m, ta ? m : k};
-  const Tensor A = random_tensor(a_stored, DType::Float16, gen, -1, 1);
-  const Tensor B = random_tensor({batch, tb ? n : k, tb ? k : n}, DType::Float16, gen, -1, 1);
+  const Tensor A = random_tensor(a_stored, ab, gen, -1, 1);
+  const Tensor B = random_tensor({batch, tb ? n : k, tb ? k : n}, ab, gen, -1, 1);
   auto op = [&](Device dev) {
     Tensor a = A.to(dev), b = B.to(dev);
     if (ta) a = a.transpose(-2, -1);
@@ -210,40 +211,44 @@ void check_matmul_mixed_op(int64_t batch, int64_t m, int64_t n, int64_t k, bool 
 }
 
 // The fused kernel itself, for what the op cannot say: alpha and beta (C read and scaled).
-void check_matmul_mixed_kernel(const MatmulArgs& p, Generator& gen) {
-  SCOPED_TRACE("FusedKernels::matmul_mixed " + describe(p));
-  const Tensor A = random_tensor({p.batch * p.m * p.k}, DType::Float16, gen, -1, 1);
-  const Tensor B = random_tensor({p.batch * p.k * p.n}, DType::Float16, gen, -1, 1);
+void check_matmul_mixed_kernel(DType ab, const MatmulArgs& p, Generator& gen) {
+  SCOPED_TRACE("FusedKernels::matmul_mixed " + std::string(dtype_name(ab)) + " " + describe(p));
+  const Tensor A = random_tensor({p.batch * p.m * p.k}, ab, gen, -1, 1);
+  const Tensor B = random_tensor({p.batch * p.k * p.n}, ab, gen, -1, 1);
   const Tensor C0 = p.beta == 0 ? poisoned({p.batch * p.m * p.n}, DType::Float32, kCPU)
                                 : random_tensor({p.batch * p.m * p.n}, DType::Float32, gen, -1, 1);
   auto run = [&](Device dev) {
     const Tensor a = A.to(dev), b = B.to(dev), c = C0.to(dev).clone();
     fused_kernels_for(dev, "matmul_mixed test")
-        .matmul_mixed(a.raw_data(), b.raw_data(), DType::Float16, c.raw_data(), DType::Float32, p);
+        .matmul_mixed(a.raw_data(), b.raw_data(), ab, c.raw_data(), DType::Float32, p);
     return c;
   };
   EXPECT_TRUE(
       expect_close(run(kCPU), run(kCuda), sum_tol_for(DType::Float32), gemm_scale(p, A, B, C0)));
 }
 
+// The products of two 16-bit values are exact in float32, so both dtypes take float32's sum
+// tolerance: only the order of the float32 sums differs.
 TEST(CudaParityLossScale, MatmulMixedMatchesTheCpu) {
   LOOM_PARITY_BEGIN();
-  for (bool ta : {false, true}) {
-    for (bool tb : {false, true}) {
-      check_matmul_mixed_op(1, 17, 9, 33, ta, tb, false, gen);
-      check_matmul_mixed_op(3, 8, 24, 64, ta, tb, false, gen);
-      check_matmul_mixed_op(3, 8, 24, 64, ta, tb, true, gen);
-      // The fused LSTM's use: gates [B, 4H] += h [B, H] W_hh^T, accumulated in float32.
-      check_matmul_mixed_kernel(dense_args(1, 100, 400, 100, ta, tb, false), gen);
-      MatmulArgs odd = dense_args(2, 5, 7, 11, ta, tb, false);
-      odd.alpha = 0.5, odd.beta = -2.0;
-      check_matmul_mixed_kernel(odd, gen);
+  for (DType ab : {DType::Float16, DType::BFloat16}) {
+    for (bool ta : {false, true}) {
+      for (bool tb : {false, true}) {
+        check_matmul_mixed_op(ab, 1, 17, 9, 33, ta, tb, false, gen);
+        check_matmul_mixed_op(ab, 3, 8, 24, 64, ta, tb, false, gen);
+        check_matmul_mixed_op(ab, 3, 8, 24, 64, ta, tb, true, gen);
+        // The fused LSTM's use: gates [B, 4H] += h [B, H] W_hh^T, accumulated in float32.
+        check_matmul_mixed_kernel(ab, dense_args(1, 100, 400, 100, ta, tb, false), gen);
+        MatmulArgs odd = dense_args(2, 5, 7, 11, ta, tb, false);
+        odd.alpha = 0.5, odd.beta = -2.0;
+        check_matmul_mixed_kernel(ab, odd, gen);
+      }
     }
+    check_matmul_mixed_op(ab, 2, 4, 5, 0, false, false, false, gen);  // k == 0: zeros
+    MatmulArgs k0 = dense_args(2, 4, 5, 0, true, false, false);
+    k0.beta = 0.5;  // k == 0: C = beta * C
+    check_matmul_mixed_kernel(ab, k0, gen);
   }
-  check_matmul_mixed_op(2, 4, 5, 0, false, false, false, gen);  // k == 0: zeros
-  MatmulArgs k0 = dense_args(2, 4, 5, 0, true, false, false);
-  k0.beta = 0.5;  // k == 0: C = beta * C
-  check_matmul_mixed_kernel(k0, gen);
 }
 
 // The kernels' own refusals, checked on the host before any CUDA call, so this runs without a
@@ -256,10 +261,10 @@ TEST(CudaParityLossScale, TheKernelsRefuseUnsupportedDTypes) {
   p.lda = p.ldb = p.ldc = 2;
   for (auto [ab, c] :
        {std::pair{DType::Float32, DType::Float32}, std::pair{DType::Float16, DType::Float16},
-        std::pair{DType::Float64, DType::Float32}}) {
+        std::pair{DType::BFloat16, DType::BFloat16}, std::pair{DType::Float64, DType::Float32}}) {
     const std::string msg =
         error_of([&, ab = ab, c = c] { fk.matmul_mixed(nullptr, nullptr, ab, nullptr, c, p); });
-    EXPECT_NE(msg.find("matmul_mixed on cuda: supports float16 x float16 -> float32"),
+    EXPECT_NE(msg.find("matmul_mixed on cuda: supports float16 or bfloat16 operands -> float32"),
               std::string::npos)
         << msg;
   }

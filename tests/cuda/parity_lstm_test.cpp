@@ -4,14 +4,14 @@
 //
 // Every case runs forward and backward on both devices from the same inputs and compares y (every
 // h_t and c_n) and every gradient (x, h0, c0, W_ih, W_hh, bias): float64, float32, and mixed
-// precision (float16 GEMM operands, float32 state); forward and reverse; persistent asked for or
-// not; a batch-major x (whose gradient must come back with x's strides); with and without dc_n,
-// dh0, dc0 and a recurrent-dropout mask. Shapes: the IMDB model's step (T = B = 100, in = 100,
-// H = 100 and 64), odd sizes, one unit. The device allocator's blocks of the outputs are poisoned.
+// precision (float16 or bfloat16 GEMM operands, float32 state); forward and reverse; persistent
+// asked for or not; a batch-major x (whose gradient comes back with x's strides); with and
+// without dc_n, dh0, dc0 and a recurrent-dropout mask. Shapes: the IMDB model's step (T = B = 100,
+// in = 100, H = 100 and 64), odd sizes, one unit. The allocator's output blocks are poisoned.
 // Tolerance (max |got - ref| / max |ref| per tensor): 1e-12 float64, 1e-5 float32: the GEMMs sum
 // in other orders and libdevice's exp/tanh differ by an ulp; the recurrence carries that rounding
 // from step to step without amplifying it (|W_hh| <= 1/sqrt(H), sigmoid' <= 1/4, tanh' <= 1).
-// Mixed: 2e-3, see kMixedTol. Skips without a CUDA device.
+// Mixed: 2e-3 (bfloat16 1e-2), see kMixedTol. Skips without a CUDA device.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -30,8 +30,11 @@ using namespace loom::test;
 // they sum in different orders (~1e-7 relative apart), so now and then an element rounds to the
 // neighbouring half (2^-11 relative). Measured on the CPU at the IMDB size: moving the gates by
 // 1e-6 relative moves the mixed results by at most 1e-4 relative (float32: 1.3e-6). 2e-3 leaves a
-// margin of 20; a wrong operand, step or dtype is off by 1e-2 or more.
+// margin of 20; a wrong operand, step or dtype is off by 1e-2 or more. bfloat16 GEMM operands
+// (8 significant bits, not 11): the same nudge moves the results by at most 6.9e-4 relative
+// (measured the same way, dh0 the worst); 1e-2 leaves a margin of 14.
 constexpr double kMixedTol = 2e-3;
+constexpr double kBf16Tol = 1e-2;
 
 struct Case {
   int64_t T, B, in, H;
@@ -40,13 +43,17 @@ struct Case {
   bool state_grads = true;  // dc_n given (dy[T] != 0), dh0 and dc0 wanted
   bool masked = false;      // recurrent dropout: h_{t-1} times a [B, H] mask (p = 0.3)
   std::string name() const {
-    return std::string(dtype_name(state)) + (gemm != state ? "/float16 GEMMs" : "") + " T " +
+    return std::string(dtype_name(state)) +
+           (gemm != state ? "/" + std::string(dtype_name(gemm)) + " GEMMs" : "") + " T " +
            std::to_string(T) + " B " + std::to_string(B) + " in " + std::to_string(in) + " H " +
            std::to_string(H) + (reverse ? " reverse" : "") + (persistent ? " persistent" : "") +
            (batch_major ? " batch-major x" : "") + (state_grads ? "" : " no state gradients") +
            (masked ? " recurrent dropout" : "");
   }
-  double tol() const { return gemm != state ? kMixedTol : state == DType::Float64 ? 1e-12 : 1e-5; }
+  double tol() const {
+    if (gemm == DType::BFloat16) return kBf16Tol;
+    return gemm != state ? kMixedTol : state == DType::Float64 ? 1e-12 : 1e-5;
+  }
 };
 
 struct Inputs {
@@ -132,13 +139,14 @@ void check(const Case& c, Generator& gen) {
   }
 }
 
-const DType kF32 = DType::Float32, kF64 = DType::Float64, kF16 = DType::Float16;
+const DType kF32 = DType::Float32, kF64 = DType::Float64, kF16 = DType::Float16,
+            kBF16 = DType::BFloat16;
 
 // Every option on small odd shapes (no unit lines up with a warp) and on one unit.
 TEST(CudaParityLstm, EveryOptionOnOddShapes) {
   LOOM_PARITY_BEGIN();
-  for (const auto& [state, gemm] :
-       {std::pair{kF64, kF64}, std::pair{kF32, kF32}, std::pair{kF32, kF16}})
+  for (const auto& [state, gemm] : {std::pair{kF64, kF64}, std::pair{kF32, kF32},
+                                    std::pair{kF32, kF16}, std::pair{kF32, kBF16}})
     for (bool reverse : {false, true})
       for (bool persistent : {false, true})
         for (bool batch_major : {false, true}) {
@@ -151,8 +159,8 @@ TEST(CudaParityLstm, EveryOptionOnOddShapes) {
 // cast to the GEMM dtype and masks dh through W_hh, per step, also when persistent is asked for.
 TEST(CudaParityLstm, RecurrentDropoutMask) {
   LOOM_PARITY_BEGIN();
-  for (const auto& [state, gemm] :
-       {std::pair{kF64, kF64}, std::pair{kF32, kF32}, std::pair{kF32, kF16}})
+  for (const auto& [state, gemm] : {std::pair{kF64, kF64}, std::pair{kF32, kF32},
+                                    std::pair{kF32, kF16}, std::pair{kF32, kBF16}})
     for (bool reverse : {false, true})
       for (bool persistent : {false, true}) {
         Case c{5, 7, 11, 37, state, gemm, reverse, persistent, false, true};
@@ -172,6 +180,7 @@ TEST(CudaParityLstm, TheImdbLayer) {
       check({100, 100, 100, H, kF32, kF32, false, persistent, true, false}, gen);
   check({100, 100, 100, 100, kF32, kF32, true, true, false, true}, gen);  // reverse
   check({100, 100, 100, 100, kF32, kF16, false, false, true, false}, gen);
+  check({100, 100, 100, 100, kF32, kBF16, false, false, true, false}, gen);
   check({100, 100, 100, 100, kF64, kF64, false, true, true, true}, gen);
 }
 

@@ -9,7 +9,8 @@
 //   float64  rtol 1e-12: libdevice and glibc differ by an ulp or two (1e-16 relative);
 //   float32  rtol 1e-5;
 //   float16  rtol 2^-10, atol 2^-24: both round a float result once; a few float ulps apart,
-//            the rounding can land on the neighbouring half (2^-10 relative, 2^-24 subnormal).
+//            the rounding can land on the neighbouring half (2^-10 relative, 2^-24 subnormal);
+//   bfloat16 rtol 2^-7: the same with 8 significant bits (float32's range: no subnormal atol).
 // For sums and GEMMs s is the sum of |terms|: a sum that cancels to ~0 still carries the rounding
 // of its large terms. Recurrences (the LSTM) compare whole tensors: expect_rel_close().
 #pragma once
@@ -38,9 +39,11 @@ namespace loom::test {
 
 inline const Device kCuda{DeviceType::CUDA, 0};
 
-inline const std::vector<DType> kAllDTypes = {DType::Float64, DType::Float32, DType::Float16,
-                                              DType::Int32,   DType::Int64,   DType::Bool};
-inline const std::vector<DType> kFloatDTypes = {DType::Float64, DType::Float32, DType::Float16};
+inline const std::vector<DType> kAllDTypes = {DType::Float64,  DType::Float32, DType::Float16,
+                                              DType::BFloat16, DType::Int32,   DType::Int64,
+                                              DType::Bool};
+inline const std::vector<DType> kFloatDTypes = {DType::Float64, DType::Float32, DType::Float16,
+                                                DType::BFloat16};
 inline const std::vector<DType> kIntDTypes = {DType::Int32, DType::Int64};
 
 // A fresh seed per test: LOOM_PARITY_SEED from the environment when set (to replay a failure),
@@ -70,6 +73,8 @@ inline Tol tol_for(DType dtype) {
       return {1e-5, 0};
     case DType::Float16:
       return {1.0 / 1024, 1.0 / 16777216};
+    case DType::BFloat16:
+      return {1.0 / 128, 0};
     default:
       return {};
   }
@@ -78,7 +83,7 @@ inline Tol tol_for(DType dtype) {
 // The tolerance for a sum or GEMM, relative to a scale tensor (sum of |terms|). float16 sums
 // accumulate in float on both backends, then round once; the float sums differ by the order
 // (~1e-7 relative), which can flip that rounding: one half-ulp of the result, at most 2^-10 of
-// |result| <= scale.
+// |result| <= scale (2^-7 for bfloat16).
 inline Tol sum_tol_for(DType dtype) {
   switch (dtype) {
     case DType::Float64:
@@ -87,6 +92,8 @@ inline Tol sum_tol_for(DType dtype) {
       return {1e-5, 0};
     case DType::Float16:
       return {1.0 / 1024, 1.0 / 16777216};
+    case DType::BFloat16:
+      return {1.0 / 128, 0};
     default:
       return {};
   }
