@@ -9,8 +9,7 @@
 //                    dl/dp = (p - y) / max(p (1-p), 1e-12)         (PyTorch's clamps)
 //   cross_entropy    l_n = logsumexp(x_n) - x_n[t_n]    dl/dx_n = softmax(x_n) - onehot(t_n)
 //   mse              l = (x - y)^2                      dl/dx = 2 (x - y)
-//   huber            l = (x-y)^2 / 2 if |x-y| <= delta, else delta (|x-y| - delta/2)
-//                    dl/dx = clamp(x - y, -delta, delta)              (PyTorch's HuberLoss)
+//   huber (d = x-y)  l = d^2/2 if |d| <= delta, else delta (|d| - delta/2)   dl/dx = clamp(d)
 // Mean divides by the number of loss elements (batch rows for cross_entropy). Why the
 // BCE-with-logits form is stable without log1p: docs/labs/03-layers.md, "Losses".
 //
