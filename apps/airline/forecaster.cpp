@@ -17,7 +17,11 @@
 namespace loom::airline {
 namespace {
 
-constexpr int64_t kLag = 13;  // d_t needs z_{t-13}
+// How many months before t the transformed value d_t reaches back: 12 (seasonal difference), or
+// 13 with the first difference after it.
+int64_t lag_of(const ForecastConfig& c) {
+  return c.first_difference ? 13 : 12;
+}
 
 // The recurrent layer and the linear head, behind one call: u windows [window, N, 1] -> [N].
 class Regressor {
@@ -57,21 +61,22 @@ class Regressor {
   bool use_lstm_;
 };
 
-// u[i] is the scaled d of month i + kLag.
-std::vector<double> window_before(const std::vector<double>& u, int64_t month, int64_t w) {
-  const auto first = u.begin() + (month - kLag - w);
+// u[i] is the scaled d of month i + lag.
+std::vector<double> window_before(const std::vector<double>& u, int64_t lag, int64_t month,
+                                  int64_t w) {
+  const auto first = u.begin() + (month - lag - w);
   return std::vector<double>(first, first + w);
 }
 
 void train(Regressor& model, const std::vector<double>& u, const ForecastConfig& c,
            double* final_loss) {
-  const int64_t first = kLag + c.window, n = c.train_months - first;  // target months
+  const int64_t lag = lag_of(c), first = lag + c.window, n = c.train_months - first;
   std::vector<double> x(static_cast<size_t>(c.window * n)), y(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    const std::vector<double> w = window_before(u, first + i, c.window);
+    const std::vector<double> w = window_before(u, lag, first + i, c.window);
     for (int64_t t = 0; t < c.window; ++t)
       x[static_cast<size_t>(t * n + i)] = w[static_cast<size_t>(t)];
-    y[static_cast<size_t>(i)] = u[static_cast<size_t>(first + i - kLag)];
+    y[static_cast<size_t>(i)] = u[static_cast<size_t>(first + i - lag)];
   }
   const Tensor xt = from_vector<double>(x, {c.window, n, 1}), yt = from_vector<double>(y, {n});
   nn::optim::Adam adam(model.parameters(), nn::optim::AdamOptions(c.lr));
@@ -92,15 +97,17 @@ int64_t forecaster_min_months(const ForecastConfig& c) {
 
 ForecastResult run_forecaster(const MonthlySeries& s, const ForecastConfig& c, uint64_t seed) {
   const int64_t n = s.size();
-  LOOM_CHECK(c.window >= 1 && c.train_months >= kLag + c.window + 8, "forecast: ", c.train_months,
+  const int64_t lag = lag_of(c);
+  LOOM_CHECK(c.window >= 1 && c.train_months >= lag + c.window + 8, "forecast: ", c.train_months,
              " training months are too few for windows of ", c.window,
              " (the differences use 13 months, and at least 8 windows are needed)");
   LOOM_CHECK(c.train_months < n && c.origin >= c.train_months && c.origin + c.horizon <= n,
              s.source, ": ", n, " months; the forecaster trains on ", c.train_months,
              " and forecasts ", c.horizon, " from month ", c.origin);
   const std::vector<double> z = log_transform(s.values);
-  const std::vector<double> d = difference(difference(z, 12), 1);  // d[i]: month i + 13
-  const MinMaxScaler scaler(std::vector<double>(d.begin(), d.begin() + (c.train_months - kLag)));
+  const std::vector<double> seasonal = difference(z, 12);  // d[i]: month i + lag
+  const std::vector<double> d = c.first_difference ? difference(seasonal, 1) : seasonal;
+  const MinMaxScaler scaler(std::vector<double>(d.begin(), d.begin() + (c.train_months - lag)));
   const std::vector<double> u = scaler.apply(d);
   Generator gen(seed);
   Regressor model(c, gen);
@@ -108,17 +115,19 @@ ForecastResult run_forecaster(const MonthlySeries& s, const ForecastConfig& c, u
   r.seed = seed;
   train(model, u, c, &r.final_train_loss);
   auto z_of = [&](const std::vector<double>& zz, int64_t t, double d_hat) {
-    return d_hat + zz[static_cast<size_t>(t - 1)] + zz[static_cast<size_t>(t - 12)] -
-           zz[static_cast<size_t>(t - 13)];
+    const double z12 = zz[static_cast<size_t>(t - 12)];
+    return c.first_difference
+               ? d_hat + zz[static_cast<size_t>(t - 1)] + z12 - zz[static_cast<size_t>(t - 13)]
+               : d_hat + z12;
   };
   for (int64_t t = c.train_months; t < n; ++t) {  // one step ahead: the true past every month
-    const double d_hat = scaler.inverse(model.predict(window_before(u, t, c.window)));
+    const double d_hat = scaler.inverse(model.predict(window_before(u, lag, t, c.window)));
     r.one_step.push_back(std::exp(z_of(z, t, d_hat)));
   }
   std::vector<double> zz(z.begin(), z.begin() + c.origin),
-      uu(u.begin(), u.begin() + (c.origin - kLag));
+      uu(u.begin(), u.begin() + (c.origin - lag));
   for (int64_t t = c.origin; t < c.origin + c.horizon; ++t) {  // recursive: its own forecasts
-    const double u_hat = model.predict(window_before(uu, t, c.window));
+    const double u_hat = model.predict(window_before(uu, lag, t, c.window));
     zz.push_back(z_of(zz, t, scaler.inverse(u_hat)));
     uu.push_back(u_hat);
     r.ahead.push_back(std::exp(zz.back()));

@@ -22,9 +22,10 @@
 namespace loom::airline {
 
 struct ForecastConfig {
-  int64_t train_months = 96, window = 12, hidden = 8, epochs = 300;
-  double lr = 0.01;
-  std::string cell = "lstm";  // "lstm" or "rnn"
+  int64_t train_months = 96, window = 24, hidden = 16, epochs = 300;
+  double lr = 0.001;
+  std::string cell = "lstm";     // "lstm" or "rnn"
+  bool first_difference = true;  // after the seasonal one (false: d_t = z_t - z_{t-12})
   int64_t origin = 132, horizon = 12;
 };
 

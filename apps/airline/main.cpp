@@ -54,6 +54,15 @@ void add_forecast(CLI::App* c, Settings& s) {
   c->add_option("--lr", s.forecast.lr, "Adam learning rate")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  c->add_option("--first-difference", s.forecast.first_difference,
+                "difference again after the seasonal difference (true/false)")
+      ->capture_default_str();
+  c->add_option("--train-months", s.forecast.train_months, "the first N months train")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  c->add_option("--origin", s.forecast.origin, "the multi-month forecast starts at this month")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   c->add_option("--seeds", s.seeds, "forecaster seeds 1..N")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
