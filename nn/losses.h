@@ -34,7 +34,7 @@ Variable cross_entropy(const Variable& logits, const Tensor& target,
 // input, target: same shape and dtype.
 Variable mse_loss(const Variable& input, const Tensor& target,
                   Reduction reduction = Reduction::Mean);
-// input, target: same shape and dtype; delta > 0.
+// input, target: same shape and dtype; delta > 0 (dl/dx = clamp(x - y, -delta, delta)).
 Variable huber_loss(const Variable& input, const Tensor& target,
                     Reduction reduction = Reduction::Mean, double delta = 1.0);
 

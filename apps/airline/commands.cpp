@@ -232,18 +232,20 @@ json forecast_all(const Settings& st, const MonthlySeries& s, const std::string&
   if (!csv_path.empty()) {  // month, actual, then each method's one-step and ahead forecasts
     std::filesystem::create_directories(std::filesystem::path(csv_path).parent_path());
     std::ofstream f(csv_path);
-    f << "month,actual,kind,persistence,seasonal_naive,holt_winters_multiplicative,model_seed1\n";
+    f << "month,actual,kind,persistence,seasonal_naive,holt_winters_additive,holt_winters_"
+         "multiplicative,model_seed1\n";
     for (int64_t t = c.train_months; t < s.size(); ++t) {
       const auto i = static_cast<size_t>(t - c.train_months);
       f << s.months[static_cast<size_t>(t)] << "," << s.values[static_cast<size_t>(t)]
-        << ",one_step," << b.persistence[i] << "," << b.seasonal[i] << "," << b.hw_mul_one[i] << ","
-        << runs[0].one_step[i] << "\n";
+        << ",one_step," << b.persistence[i] << "," << b.seasonal[i] << "," << b.hw_add_one[i] << ","
+        << b.hw_mul_one[i] << "," << runs[0].one_step[i] << "\n";
     }
     for (int64_t k = 0; k < c.horizon; ++k) {
       const auto i = static_cast<size_t>(k);
       const auto t = static_cast<size_t>(c.origin + k);
       f << s.months[t] << "," << s.values[t] << ",ahead," << b.persistence_ahead[i] << ","
-        << b.seasonal_ahead[i] << "," << b.hw_mul_ahead[i] << "," << runs[0].ahead[i] << "\n";
+        << b.seasonal_ahead[i] << "," << b.hw_add_ahead[i] << "," << b.hw_mul_ahead[i] << ","
+        << runs[0].ahead[i] << "\n";
     }
     LOOM_CHECK(f.good(), "forecast: cannot write ", csv_path);
   }
