@@ -92,7 +92,7 @@ void train(Regressor& model, const std::vector<double>& u, const ForecastConfig&
 }  // namespace
 
 int64_t forecaster_min_months(const ForecastConfig& c) {
-  return std::max(c.train_months, c.origin) + 1;
+  return std::max(c.train_months + 1, c.origin + c.horizon);
 }
 
 ForecastResult run_forecaster(const MonthlySeries& s, const ForecastConfig& c, uint64_t seed) {

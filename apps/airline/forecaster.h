@@ -37,7 +37,7 @@ struct ForecastResult {
   double final_train_loss = 0;  // MSE in scaled units
 };
 
-// The months this configuration needs (13 for the differences, the window, a few to train on).
+// The months this configuration needs: the training months and the 12-month forecast's.
 int64_t forecaster_min_months(const ForecastConfig& c);
 
 ForecastResult run_forecaster(const MonthlySeries& s, const ForecastConfig& c, uint64_t seed);

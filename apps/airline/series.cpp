@@ -73,7 +73,7 @@ MonthlySeries parse_monthly_csv(std::string_view data, const std::string& source
 }
 
 MonthlySeries read_monthly_csv(const std::string& path, int64_t min_rows, const std::string& why) {
-  const std::string text = data::read_text_file(path, "airline");
+  const std::string text = data::read_text_file(path, "--data");
   return parse_monthly_csv(text, path, min_rows, why);
 }
 
