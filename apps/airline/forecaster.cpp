@@ -3,6 +3,7 @@
 #include "apps/airline/forecaster.h"
 
 #include <cmath>
+#include <memory>
 
 #include "apps/airline/baselines.h"
 #include "apps/airline/transforms.h"
@@ -23,28 +24,29 @@ int64_t lag_of(const ForecastConfig& c) {
   return c.first_difference ? 13 : 12;
 }
 
-// The recurrent layer and the linear head, behind one call: u windows [window, N, 1] -> [N].
+// The recurrent layer (an LSTM or a tanh RNN) and the linear head, behind one call:
+// u windows [window, N, 1] -> [N].
 class Regressor {
  public:
-  Regressor(const ForecastConfig& c, Generator& gen)
-      : lstm_(nn::LSTMOptions(1, c.hidden), gen),
-        rnn_(nn::RNNOptions(1, c.hidden), gen),
-        fc_(nn::LinearOptions(c.hidden, 1), gen),
-        use_lstm_(c.cell == "lstm") {
+  Regressor(const ForecastConfig& c, Generator& gen) {
     LOOM_CHECK(c.cell == "lstm" || c.cell == "rnn", "--cell must be lstm or rnn, got '", c.cell,
                "'");
-    for (nn::Module* m : {static_cast<nn::Module*>(&lstm_), static_cast<nn::Module*>(&rnn_),
-                          static_cast<nn::Module*>(&fc_)})
-      m->to(DType::Float64);
+    if (c.cell == "lstm")
+      lstm_ = std::make_unique<nn::LSTM>(nn::LSTMOptions(1, c.hidden), gen);
+    else
+      rnn_ = std::make_unique<nn::RNN>(nn::RNNOptions(1, c.hidden), gen);
+    fc_ = std::make_unique<nn::Linear>(nn::LinearOptions(c.hidden, 1), gen);
+    recurrent().to(DType::Float64);
+    fc_->to(DType::Float64);
   }
   Variable forward(const Tensor& x) {
-    const Variable h = use_lstm_ ? squeeze(lstm_.forward_full(Variable(x)).h_n, 0)
-                                 : squeeze(rnn_.forward_full(Variable(x)).h_n, 0);
-    return reshape(fc_.forward(h), {-1});
+    const Variable h = lstm_ ? squeeze(lstm_->forward_full(Variable(x)).h_n, 0)
+                             : squeeze(rnn_->forward_full(Variable(x)).h_n, 0);
+    return reshape(fc_->forward(h), {-1});
   }
   std::vector<Variable> parameters() {
-    std::vector<Variable> p = use_lstm_ ? lstm_.parameters() : rnn_.parameters();
-    for (const Variable& v : fc_.parameters())
+    std::vector<Variable> p = recurrent().parameters();
+    for (const Variable& v : fc_->parameters())
       p.push_back(v);
     return p;
   }
@@ -55,10 +57,10 @@ class Regressor {
   }
 
  private:
-  nn::LSTM lstm_;
-  nn::RNN rnn_;
-  nn::Linear fc_;
-  bool use_lstm_;
+  nn::Module& recurrent() { return lstm_ ? static_cast<nn::Module&>(*lstm_) : *rnn_; }
+  std::unique_ptr<nn::LSTM> lstm_;
+  std::unique_ptr<nn::RNN> rnn_;
+  std::unique_ptr<nn::Linear> fc_;
 };
 
 // u[i] is the scaled d of month i + lag.

@@ -32,7 +32,6 @@ Variable run_layer(RnnImpl impl, const std::vector<Variable>& in) {
 
 std::vector<Tensor> inputs(int64_t T, int64_t B, int64_t in, int64_t H, uint64_t seed) {
   Generator g(seed);
-  const TensorOptions f64(DType::Float64);
   return {uniform({T, B, in}, -1, 1, g).to(DType::Float64),
           uniform({B, H}, -1, 1, g).to(DType::Float64),
           uniform({H, in}, -0.8, 0.8, g).to(DType::Float64),
