@@ -130,4 +130,22 @@ Variable mse_loss(const Variable& input, const Tensor& target, Reduction reducti
                      [](const Saved& s) { return mul(s.diff, 2.0); });
 }
 
+// |d| <= delta: l = d^2 / 2;  else l = delta (|d| - delta / 2).  dl/dx = clamp(d, -delta, delta).
+// Saves d = x - y.
+Variable huber_loss(const Variable& input, const Tensor& target, Reduction reduction,
+                    double delta) {
+  check_pair("huber_loss", input, target);
+  LOOM_CHECK(delta > 0, "huber_loss: delta must be > 0, got ", delta);
+  const Tensor d = input.data() - target;
+  const Tensor a = abs(d);
+  // where(|d| > delta, linear, quadratic): at |d| == delta both pieces agree.
+  const Tensor l = where(gt(a, delta), mul(sub(a, 0.5 * delta), delta), mul(mul(d, d), 0.5));
+  struct Saved {
+    Tensor diff;
+    double delta;
+  };
+  return record_loss("HuberBackward", input, l, reduction, d.numel(), Saved{d, delta},
+                     [](const Saved& s) { return clamp(s.diff, -s.delta, s.delta); });
+}
+
 }  // namespace loom::nn

@@ -9,6 +9,7 @@
 //                    dl/dp = (p - y) / max(p (1-p), 1e-12)         (PyTorch's clamps)
 //   cross_entropy    l_n = logsumexp(x_n) - x_n[t_n]    dl/dx_n = softmax(x_n) - onehot(t_n)
 //   mse              l = (x - y)^2                      dl/dx = 2 (x - y)
+//   huber (d = x-y)  l = d^2/2 if |d| <= delta, else delta (|d| - delta/2)   dl/dx = clamp(d)
 // Mean divides by the number of loss elements (batch rows for cross_entropy). Why the
 // BCE-with-logits form is stable without log1p: docs/labs/03-layers.md, "Losses".
 //
@@ -33,5 +34,8 @@ Variable cross_entropy(const Variable& logits, const Tensor& target,
 // input, target: same shape and dtype.
 Variable mse_loss(const Variable& input, const Tensor& target,
                   Reduction reduction = Reduction::Mean);
+// input, target: same shape and dtype; delta > 0 (dl/dx = clamp(x - y, -delta, delta)).
+Variable huber_loss(const Variable& input, const Tensor& target,
+                    Reduction reduction = Reduction::Mean, double delta = 1.0);
 
 }  // namespace loom::nn

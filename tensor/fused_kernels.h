@@ -1,5 +1,5 @@
 // tensor/fused_kernels.h: the Backend's optional extension: kernels that do in one pass what core
-// ops would do in many (the LSTM recurrence, Adam, the loss scaler, mixed-precision GEMM).
+// ops would do in many (the LSTM and RNN recurrences, Adam, the loss scaler, mixed-precision GEMM).
 //
 // A backend offers them by returning itself from Backend::fused() (CPU: tensor/cpu/, CUDA:
 // cuda/kernels/). Nothing outside tensor/ calls them: each has a Tensor-level op that checks
@@ -78,6 +78,37 @@ struct LstmBackwardBuffers {
   const void* h_mask = nullptr;
 };
 
+// ---- the tanh RNN recurrence: h_t = tanh((xb_t + h_{t-1} W_hh^T) + b_hh) ----------------------
+// T steps of B rows x H units, time-major, forward in time only; `dtype` (float32 or float64) for
+// every buffer. xb_t = x_t W_ih^T + b_ih arrives computed for all steps (tensor/rnn.cpp), so the
+// backend runs only what is sequential. Every sum is formed in the order the composed RNN's
+// autograd ops form it (nn/rnn_composed.cpp), so both give the same bits.
+struct RnnRecurrence {
+  int64_t T = 0, B = 0, H = 0;
+  DType dtype = DType::Float64;
+};
+//   xb      [T, B, H]  in: x_t W_ih^T + b_ih of every step
+//   b_hh    [H];  w_hh [H, H];  h0 [B, H]
+//   h       [T, B, H]  out: h_t of every step
+struct RnnForwardBuffers {
+  const void* xb = nullptr;
+  const void* b_hh = nullptr;
+  const void* w_hh = nullptr;
+  const void* h0 = nullptr;
+  void* h = nullptr;
+};
+//   dh      [T, B, H]  in: dL/dh_t from outside the recurrence
+//   w_hh, h: forward's
+//   dpre    [T, B, H]  out: dL/d(pre-activation) of every step, dh_t (1 - h_t^2)
+//   dh0     [B, H]     out, may be null: dpre_0 W_hh
+struct RnnBackwardBuffers {
+  const void* dh = nullptr;
+  const void* w_hh = nullptr;
+  const void* h = nullptr;
+  void* dpre = nullptr;
+  void* dh0 = nullptr;
+};
+
 // ---- Adam / AdamW over many parameters in one call (the Tensor op: tensor/adam.h) --------------
 // Each entry holds device pointers: param, grad, exp_avg, exp_avg_sq are dense buffers of `numel`
 // elements (no two overlap); `step` points to that parameter's step counter (one int64), kept on
@@ -100,6 +131,11 @@ class FusedKernels {
   virtual void lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) = 0;
   // Whether `persistent` really runs one kernel for this recurrence on the current device.
   virtual bool lstm_persistent_fits(const LstmRecurrence& r) = 0;
+
+  // The tanh RNN's recurrence (tensor/rnn.cpp does the GEMMs around it). A backend without one
+  // inherits these bodies, which throw naming the backend (tensor/rnn.cpp).
+  virtual void rnn_recurrence_forward(const RnnRecurrence& r, const RnnForwardBuffers& b);
+  virtual void rnn_recurrence_backward(const RnnRecurrence& r, const RnnBackwardBuffers& b);
 
   // One Adam/AdamW update of `num` parameters of `dtype` (float32, float64); `params` is a HOST
   // array. found_inf: null, or one float32 on the device; when nonzero the call writes nothing

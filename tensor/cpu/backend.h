@@ -3,8 +3,8 @@
 // One class, its methods spread over files by job, each file named after its CUDA twin in
 // cuda/kernels/: backend.cpp (memory, threads), copy_cast.cpp, elementwise.cpp, reduce.cpp,
 // matmul.cpp (also the mixed-precision GEMM), index.cpp, random.cpp, and the fused kernels:
-// lstm.cpp (the LSTM recurrence), adam.cpp, loss_scale.cpp. Buffers are plain host memory,
-// 64-byte aligned. No Eigen in this header.
+// lstm.cpp (the LSTM recurrence), rnn.cpp (the tanh RNN's), adam.cpp, loss_scale.cpp. Buffers are
+// plain host memory, 64-byte aligned. No Eigen in this header.
 #pragma once
 
 #include <mutex>
@@ -56,6 +56,9 @@ class CpuBackend final : public Backend, public FusedKernels {
   void lstm_recurrence_forward(const LstmRecurrence& r, const LstmForwardBuffers& b) override;
   void lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) override;
   bool lstm_persistent_fits(const LstmRecurrence& r) override;
+  // rnn.cpp: the tanh RNN's time loop each way, batch rows split over threads.
+  void rnn_recurrence_forward(const RnnRecurrence& r, const RnnForwardBuffers& b) override;
+  void rnn_recurrence_backward(const RnnRecurrence& r, const RnnBackwardBuffers& b) override;
   // adam.cpp: one vectorised loop per parameter.
   void adam_step(const AdamParam* params, int num, DType dtype, const AdamHyper& hyper,
                  const float* found_inf) override;
