@@ -14,6 +14,8 @@
 // scaler. Only model.cpp includes nn/. Parameters are made on the CPU from loom's default
 // generator (seed it first), moved to `device`, and named as PyTorch's state_dict names them
 // (embedding.weight, lstm.weight_ih_l0, ...: tests/reference/torch_imdb.py loads a checkpoint).
+// --model seq2cnn swaps the network for Seq2Cnn (apps/imdb/seq2cnn.h, fp32 only): its two logits
+// become the one logit z1 - z0, so the loss, eval and predict are the same code.
 #pragma once
 
 #include <memory>
@@ -28,6 +30,8 @@
 #include "tensor/tensor.h"
 
 namespace loom::imdb {
+
+class Seq2Cnn;
 
 class ImdbModel {
  public:
@@ -59,6 +63,9 @@ class ImdbModel {
   double loss_scale() const;      // the GradScaler's scale (1 for fp32)
   int64_t skipped_steps() const;  // optimizer steps skipped for inf/NaN gradients so far
   std::vector<std::pair<std::string, Variable>> named_parameters() const;
+  // --model seq2cnn: the network, for callers that time its plain and its trimmed forward
+  // (Seq2Cnn::logits); nullptr for the LSTM.
+  Seq2Cnn* seq2cnn();
 
   // Parameters and optimizer state as safetensors records: parameters under their own names,
   // Adam's state under "optim.<param>.<buffer>" (nn/serialize.h's naming), the loss scaler's
