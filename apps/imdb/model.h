@@ -5,17 +5,15 @@
 //                                                         review and input feature, all timesteps)
 //                 -> LSTM(embed, lstm_size, batch_first; composed or fused)
 //                 -> output at the last timestep [B, H] -> Linear(H, 1) -> logits [B, 1]
-//   loss = BCEWithLogits(logits, labels) (mean); predict applies the sigmoid.
-//   optimizer = Adam(lr), optional clipping of the global gradient norm.
+//   loss = BCEWithLogits(logits, labels) (mean); predict applies the sigmoid; Adam(lr), clipping.
 // --precision fp16: the forward runs under nn::amp::AutocastGuard (the Linear's and the LSTM's
 // GEMMs take float16 copies of the float32 master weights, with float32 accumulation; the cell
 // state, the loss and Adam stay float32) and nn::amp::GradScaler scales the loss, unscales the
 // gradients, skips steps with inf/NaN and adapts the scale; bf16 (CPU only): bfloat16 GEMMs, no
-// scaler. Only model.cpp includes nn/. Parameters are made on the CPU from loom's default
+// scaler. Only model.cpp, seq2cnn.* include nn/. Parameters are made on the CPU from the default
 // generator (seed it first), moved to `device`, and named as PyTorch's state_dict names them
 // (embedding.weight, lstm.weight_ih_l0, ...: tests/reference/torch_imdb.py loads a checkpoint).
-// --model seq2cnn swaps the network for Seq2Cnn (apps/imdb/seq2cnn.h, fp32 only): its two logits
-// become the one logit z1 - z0, so the loss, eval and predict are the same code.
+// --model seq2cnn: the network is Seq2Cnn (seq2cnn.h, fp32), its logits z reported as z1 - z0.
 #pragma once
 
 #include <memory>

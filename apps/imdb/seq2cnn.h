@@ -5,15 +5,12 @@
 //     -> Conv1d(E, C, kernel 4) -> act -> max over time -> [B, C]   -> concat [B, 2C]
 //     -> Linear(2C, 2) -> logits [B, 2] (negative, positive)
 // act is ELU(alpha) or leaky ReLU(slope). Full size (vocab 5200, E = C = 1024): 12,670,978
-// parameters. The padding steps are not masked: a window of padding tokens has an output like any
-// other and takes part in the max (as in the reference).
-//
-// The padding-window trick: every convolution window that lies wholly inside a review's trailing
-// padding sees the same K embeddings, so it has the same output at every such position, and the
-// max over time needs it once. forward() therefore drops the columns after the batch's longest
-// review plus one all-padding window (trimmed_length); the result is the same, forward and
-// backward (docs/labs/12-convolutions.md). Parameters are named as PyTorch's state_dict would name
-// this module (embedding.weight, conv3.weight, conv4.bias, linear.weight, ...).
+// parameters, named as PyTorch's state_dict names them (embedding.weight, conv3.bias, ...).
+// Padding is not masked: padding windows take part in the max, as in the reference.
+// The padding-window trick: a window wholly inside a review's trailing padding has the same
+// output at every such position, so the max needs it once; logits() drops the columns after the
+// batch's longest review plus one padding window (trimmed_length). Exact, forward and backward
+// (docs/labs/12-convolutions.md).
 //
 // Leaves out: masking the padding, attention, bf16/fp16 (float32 only).
 #pragma once
