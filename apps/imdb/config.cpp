@@ -142,7 +142,9 @@ void apply_preset(Config& c, const std::string& preset) {
     c.oov = "unk-last";
     c.max_len = 1000;
     c.padding = "post";
-    c.init = "torch";
+    // Keras' initializers train the small model much faster than PyTorch's: 88.4% against 82.3%
+    // validation accuracy after one epoch (docs/results/seq2cnn-cpu.md).
+    c.init = preset == "seq2cnn" ? "torch" : "keras";
     c.embed = c.conv_channels = preset == "seq2cnn" ? 1024 : 64;
     c.activation = "elu";
     c.activation_alpha = 0.25;
@@ -186,8 +188,8 @@ std::string describe_preset(const std::string& preset) {
            "max over time -> concat -> Linear(2 classes); " +
            (preset == "seq2cnn"
                 ? std::string("1024 wide (12,670,978 parameters, for a GPU), Adam lr 3e-4")
-                : std::string("64 wide, batch 16 (trains in about 20 minutes on 2 cores), "
-                              "spatial dropout 0.25")) +
+                : std::string("64 wide, batch 16, Keras' initializers (trains in about 15 "
+                              "minutes on 2 cores), spatial dropout 0.25")) +
            "; --split official-val, up to " + (preset == "seq2cnn" ? "4" : "2") +
            " epochs, patience 1; score it with `imdb eval --on test`.";
   return "none: the original study's defaults";

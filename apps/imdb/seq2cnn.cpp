@@ -17,6 +17,7 @@ Seq2Cnn::Seq2Cnn(const Seq2CnnOptions& o) : nn::Module("Seq2Cnn"), options_(o) {
       std::make_shared<nn::Embedding>(nn::EmbeddingOptions(o.vocab, o.embed).init(o.init)));
   spatial_dropout =
       register_module("spatial_dropout", std::make_shared<nn::SpatialDropout1d>(o.spatial_dropout));
+  // The convolutions draw PyTorch's init under either scheme (nn/conv1d.h).
   conv3 = register_module("conv3",
                           std::make_shared<nn::Conv1d>(nn::Conv1dOptions(o.embed, o.channels, 3)));
   conv4 = register_module("conv4",
