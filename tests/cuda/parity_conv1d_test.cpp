@@ -46,8 +46,9 @@ TEST(CudaParityConv1d, ForwardDirectAndBackward) {
       const Tensor xd = x.to(kCuda), wd = w.to(kCuda), bd = b.to(kCuda);
       const Tensor y = conv1d_forward(x, w, b, c.P);
       EXPECT_TRUE(near_scaled(y, conv1d_forward(xd, wd, bd, c.P), tol));
-      if (c.C < 100)  // the direct kernel is the reference, not meant for the big layer
+      if (c.C < 100) {  // the direct kernel is the reference, not meant for the big layer
         EXPECT_TRUE(near_scaled(y, conv1d_forward_direct(xd, wd, bd, c.P), tol));
+      }
       const Tensor dy = random_tensor(y.shape(), dt, gen, -1, 1);
       const Conv1dGrads ref = conv1d_backward(dy, x, w, c.P);
       const Conv1dGrads got = conv1d_backward(dy.to(kCuda), xd, wd, c.P);
