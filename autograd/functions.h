@@ -47,6 +47,7 @@ Variable tanh(const Variable& x);
 Variable sigmoid(const Variable& x);
 Variable relu(const Variable& x);
 Variable leaky_relu(const Variable& x, double negative_slope = 0.01);
+Variable elu(const Variable& x, double alpha = 1.0);
 Variable sqrt(const Variable& x);
 Variable pow(const Variable& x, double exponent);
 

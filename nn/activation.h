@@ -1,4 +1,4 @@
-// nn/activation.h: activations as modules (ReLU, Tanh, Sigmoid, LeakyReLU), for Sequential.
+// nn/activation.h: activations as modules (ReLU, Tanh, Sigmoid, LeakyReLU, ELU), for Sequential.
 //
 // Each forwards to the autograd op of the same name (autograd/functions.h); they have no
 // parameters. Any shape -> the same shape.
@@ -46,6 +46,24 @@ class LeakyReLU : public Module {
 
  private:
   double slope_;
+};
+
+struct ELUOptions {
+  ELUOptions() = default;
+  ELUOptions& alpha(double a) {
+    alpha_ = a;
+    return *this;
+  }
+  double alpha_ = 1.0;  // PyTorch's default (Seq2CNN uses 0.25)
+};
+
+class ELU : public Module {
+ public:
+  explicit ELU(const ELUOptions& options = {}) : Module("ELU"), alpha_(options.alpha_) {}
+  Variable forward(const Variable& x) override { return elu(x, alpha_); }
+
+ private:
+  double alpha_;
 };
 
 }  // namespace loom::nn

@@ -32,8 +32,8 @@ const char* binary_op_name(BinaryOp op) {
 }
 
 const char* scalar_op_name(ScalarOp op) {
-  static const char* names[] = {"add", "mul",        "div",     "rsub",   "rdiv",
-                                "pow", "leaky_relu", "maximum", "minimum"};
+  static const char* names[] = {"add", "mul",        "div",     "rsub",    "rdiv",
+                                "pow", "leaky_relu", "maximum", "minimum", "elu"};
   static_assert(std::size(names) == static_cast<std::size_t>(ScalarOp::kCount),
                 "scalar_op_name: one name per ScalarOp");
   return names[static_cast<int>(op)];

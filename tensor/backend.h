@@ -28,8 +28,8 @@ class FusedKernels;  // tensor/fused_kernels.h
 // kCount is last in each enum: the size of the op's name table (static_assert beside it).
 enum class UnaryOp { Neg, Exp, Log, Tanh, Sigmoid, Relu, Sqrt, Abs, Sign, kCount };
 // y = f(x, s): Add x+s, Mul x*s, Div x/s, RSub s-x, RDiv s/x, Pow x^s, LeakyRelu (x>0?x:s*x),
-// Max max(x,s), Min min(x,s).
-enum class ScalarOp { Add, Mul, Div, RSub, RDiv, Pow, LeakyRelu, Max, Min, kCount };
+// Max max(x,s), Min min(x,s), Elu (x>0?x:s*(e^x-1), floats only).
+enum class ScalarOp { Add, Mul, Div, RSub, RDiv, Pow, LeakyRelu, Max, Min, Elu, kCount };
 // Arithmetic ops produce the input dtype; comparisons (Eq..Ge) produce Bool.
 enum class BinaryOp { Add, Sub, Mul, Div, Max, Min, Pow, Eq, Ne, Lt, Le, Gt, Ge, kCount };
 // Sum and Max produce the input dtype; ArgMax produces Int64 (first maximum wins).

@@ -122,6 +122,15 @@ struct AdamParam {
   int64_t* step;
   int64_t numel;
 };
+// ---- Conv1d, stride 1, zero padding (the Tensor ops: tensor/conv1d.h) ------------------------
+// Channels-last: x [B, T, C]; K taps; P zeros on each end; T_out = T + 2P - K + 1 (>= 1). The
+// column matrix of im2col holds one row per output step, ordered as PyTorch's weight [O, C, K]
+// flattens to [O, C*K]:  cols[b, t, c*K + k] = x[b, t + k - P, c]  (0 where that is outside).
+struct Conv1dShape {
+  int64_t B = 0, T = 0, C = 0, K = 0, P = 0;
+  int64_t t_out() const { return T + 2 * P - K + 1; }
+};
+
 class FusedKernels {
  public:
   virtual ~FusedKernels() = default;
@@ -159,6 +168,16 @@ class FusedKernels {
   // rounding of C to 16 bits.
   virtual void matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
                             const MatmulArgs& args) = 0;
+
+  // Conv1d's data movement, float32 or float64 (see Conv1dShape). im2col: x [B, T, C] -> cols
+  // [B, T_out, C*K], every element written. col2im, its adjoint (the backward of im2col): dx
+  // [B, T, C] = the sum of the cols entries that copied each x element (overwrites dx).
+  virtual void conv1d_im2col(const void* x, void* cols, DType dtype, const Conv1dShape& s) = 0;
+  virtual void conv1d_col2im(const void* cols, void* dx, DType dtype, const Conv1dShape& s) = 0;
+  // The plain loop: y [B, T_out, O] = bias[o] + sum over c, k of x[b, t+k-P, c] w[o, c, k], with
+  // w [O, C, K] and bias [O] (null: none). The reference the im2col path is tested against.
+  virtual void conv1d_direct(const void* x, const void* w, const void* bias, void* y, DType dtype,
+                             const Conv1dShape& s, int64_t out_channels) = 0;
 };
 
 }  // namespace loom

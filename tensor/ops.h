@@ -63,6 +63,8 @@ Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+// x > 0 ? x : alpha * (e^x - 1), alpha > 0 (PyTorch's default alpha is 1).
+Tensor elu(const Tensor& x, double alpha = 1.0);
 Tensor sqrt(const Tensor& x);
 Tensor abs(const Tensor& x);
 Tensor sign(const Tensor& x);

@@ -206,6 +206,10 @@ Tensor sign(const Tensor& x) {
 Tensor leaky_relu(const Tensor& x, double slope) {
   return scalar_op(ScalarOp::LeakyRelu, x, slope, "leaky_relu");
 }
+Tensor elu(const Tensor& x, double alpha) {
+  LOOM_CHECK(alpha > 0, "elu: alpha must be > 0, got ", alpha);
+  return scalar_op(ScalarOp::Elu, x, alpha, "elu");
+}
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_defined(cond, "where", "cond");

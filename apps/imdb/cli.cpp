@@ -123,6 +123,47 @@ void add_strong_model_flags(CLI::App* sub, ConfigFlags& f) {
       ->group(g);
 }
 
+// The Seq2CNN model's options (the seq2cnn presets set them; --model seq2cnn alone applies the
+// seq2cnn preset) and the preprocessing it needs.
+void add_seq2cnn_flags(CLI::App* sub, ConfigFlags& f) {
+  Config& t = f.typed;
+  const std::string g = "Model";
+  bind(f,
+       sub->add_option("--model", t.model,
+                       "lstm | seq2cnn (embedding -> Conv1d k3 + k4 -> max over time -> linear)")
+           ->default_str("lstm"),
+       "model")
+      ->group(g);
+  bind(f,
+       sub->add_option("--conv-channels", t.conv_channels,
+                       "seq2cnn: output channels of each convolution")
+           ->default_str("1024"),
+       "conv_channels")
+      ->group(g);
+  bind(f,
+       sub->add_option("--activation", t.activation, "seq2cnn: elu | leaky-relu")
+           ->default_str("elu"),
+       "activation")
+      ->group(g);
+  bind(f,
+       sub->add_option("--activation-alpha", t.activation_alpha,
+                       "ELU's alpha or leaky ReLU's negative slope")
+           ->default_str("0.25"),
+       "activation_alpha")
+      ->group(g);
+  bind(f,
+       sub->add_option("--padding", t.padding,
+                       "pre | post: pad and truncate reviews at the front or the end")
+           ->default_str("pre"),
+       "padding")
+      ->group(g);
+  bind(f,
+       sub->add_option("--oov", t.oov, "drop | unk-last: unknown words vanish or map to vocab-1")
+           ->default_str("drop"),
+       "oov")
+      ->group(g);
+}
+
 void add_model_flags(CLI::App* sub, ConfigFlags& f, FlagSet set) {
   Config& t = f.typed;
   const Config d;
@@ -172,6 +213,7 @@ void add_model_flags(CLI::App* sub, ConfigFlags& f, FlagSet set) {
        "init")
       ->group(g);
   add_strong_model_flags(sub, f);
+  add_seq2cnn_flags(sub, f);
   if (set == FlagSet::Train)
     bind(f,
          sub->add_option("--lstm", t.lstm_impl,
@@ -275,7 +317,9 @@ void add_run_flags(CLI::App* sub, ConfigFlags& f) {
        "seed")
       ->group(g);
   bind(f, sub->add_option("--out", t.out, "output folder")->default_str(d.out), "out")->group(g);
-  bind(f, sub->add_option("--preset", t.preset, "quick | full | strong (see `imdb study --help`)"),
+  bind(f,
+       sub->add_option("--preset", t.preset,
+                       "quick | full | strong | seq2cnn | seq2cnn-small (see `imdb study --help`)"),
        "preset")
       ->group(g);
   sub->add_option("--config", f.config_file,
@@ -303,8 +347,13 @@ Config resolve(const ConfigFlags& f, std::set<std::string>* given) {
     LOOM_CHECK(file["preset"].is_string(), f.config_file, ": key \"preset\" must be a string");
     preset = file["preset"].get<std::string>();
   }
-  for (const Binding& b : f.bindings)
+  bool seq2cnn = file.contains("model") && file["model"] == "seq2cnn";
+  for (const Binding& b : f.bindings) {
     if (b.key == "preset" && b.option->count() > 0) preset = f.typed.preset;
+    if (b.key == "model" && b.option->count() > 0) seq2cnn = f.typed.model == "seq2cnn";
+  }
+  // --model seq2cnn brings its own preprocessing and sizes (the seq2cnn preset).
+  if (preset.empty() && seq2cnn) preset = "seq2cnn";
   apply_preset(c, preset);
   if (!file.empty()) merge_json(c, file, f.config_file);
   for (auto it = file.begin(); it != file.end(); ++it)

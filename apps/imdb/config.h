@@ -2,7 +2,8 @@
 //
 // A run's settings come from four layers, each overriding the one before:
 //   1. the defaults below (the original Keras study's values),
-//   2. the preset (--preset quick|full|strong), which changes a few of them,
+//   2. the preset (--preset quick|full|strong|seq2cnn|seq2cnn-small), which changes a few of them
+//      (--model seq2cnn without a preset applies the seq2cnn preset),
 //   3. the JSON file given with --config (keys = the field names below, e.g. "max_len"),
 //   4. the flags actually typed on the command line (--max-len ...).
 // The resolved Config is validated (errors name the flag, e.g. "--max-len must be >= 1, got 0")
@@ -42,6 +43,14 @@ struct Config {
   bool bidirectional = false;
   std::string pooling = "last";  // last | max-mean: the head reads h_T, or max and mean over time
   double embed_dropout = 0.0;    // drops whole token vectors (all channels of a token at once)
+  // --- the model family: lstm (above) or seq2cnn (apps/imdb/seq2cnn.h; the presets seq2cnn and
+  // seq2cnn-small set everything it needs) ---
+  std::string model = "lstm";      // lstm | seq2cnn
+  int64_t conv_channels = 1024;    // seq2cnn: output channels of each convolution
+  std::string activation = "elu";  // seq2cnn: elu | leaky-relu, after each convolution
+  double activation_alpha = 0.25;  // ELU's alpha, or leaky ReLU's negative slope
+  std::string padding = "pre";     // pre | post: where reviews are padded and truncated (Keras)
+  std::string oov = "drop";        // drop | unk-last: unknown words vanish, or map to id vocab-1
   // --- optimisation ---
   int64_t batch = 100;
   int64_t epochs = 8;

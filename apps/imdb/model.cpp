@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "apps/imdb/seq2cnn.h"
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
 #include "cuda/runtime/device.h"
@@ -80,12 +81,24 @@ Variable head_features(const Config& c, const nn::LstmOutput& y, const Tensor& t
   return concat({select(y.h_n, 0, top), select(y.h_n, 0, top + 1)}, 1);
 }
 
+Seq2CnnOptions seq2cnn_options(const Config& c) {
+  Seq2CnnOptions o;
+  o.vocab = c.vocab;
+  o.embed = c.embed;
+  o.channels = c.conv_channels;
+  o.activation = c.activation;
+  o.alpha = c.activation_alpha;
+  o.spatial_dropout = c.spatial_dropout;
+  o.init = nn::init::scheme_from_name(c.init);
+  return o;
+}
+
 }  // namespace
 
 struct ImdbModel::Impl {
   Config config;
   Device device;
-  std::shared_ptr<Net> net;
+  std::shared_ptr<nn::Module> net;  // a Net (--model lstm) or a Seq2Cnn (--model seq2cnn)
   std::unique_ptr<nn::optim::Adam> adam;
   std::unique_ptr<nn::amp::GradScaler> scaler;  // fp16 only
 };
@@ -98,7 +111,11 @@ ImdbModel::ImdbModel(const Config& c, Device device) : impl_(std::make_unique<Im
   Impl& m = *impl_;
   m.config = c;
   m.device = device;
-  m.net = std::make_shared<Net>(c);  // on the CPU, from the default generator
+  // On the CPU, from the default generator.
+  if (c.model == "seq2cnn")
+    m.net = std::make_shared<Seq2Cnn>(seq2cnn_options(c));
+  else
+    m.net = std::make_shared<Net>(c);
   if (!device.is_cpu()) m.net->to(device);
   m.adam =
       std::make_unique<nn::optim::Adam>(m.net->named_parameters(), nn::optim::AdamOptions(c.lr));
@@ -152,14 +169,24 @@ void ImdbModel::set_training(bool on) {
   impl_->net->train(on);
 }
 
+Seq2Cnn* ImdbModel::seq2cnn() {
+  return impl_->config.model == "seq2cnn" ? static_cast<Seq2Cnn*>(impl_->net.get()) : nullptr;
+}
+
 std::vector<std::pair<std::string, Variable>> ImdbModel::named_parameters() const {
   return impl_->net->named_parameters();
 }
 
 Variable ImdbModel::forward(const Tensor& tokens) {
-  Net& net = *impl_->net;
   LOOM_CHECK(tokens.dim() == 2, "ImdbModel::forward: tokens must be [batch, seq_len], got ",
              shape_str(tokens.shape()));
+  if (impl_->config.model == "seq2cnn") {
+    // Two classes -> one logit: softmax([z0, z1])[1] = sigmoid(z1 - z0), so binary cross-entropy
+    // on z1 - z0 is the two-class cross-entropy, and eval/predict read it like the LSTM's logit.
+    const Variable z = static_cast<Seq2Cnn&>(*impl_->net).logits(tokens);  // [B, 2]
+    return sub(narrow(z, 1, 1, 1), narrow(z, 1, 0, 1));                    // [B, 1]
+  }
+  Net& net = static_cast<Net&>(*impl_->net);
   // Under fp16 / bf16 the GEMMs (LSTM gates, Linear) run in 16 bits; see nn/amp/autocast.h.
   const Config& c = impl_->config;
   nn::amp::AutocastGuard autocast(c.precision == "bf16" ? DType::BFloat16 : DType::Float16,

@@ -5,15 +5,15 @@
 //                                                         review and input feature, all timesteps)
 //                 -> LSTM(embed, lstm_size, batch_first; composed or fused)
 //                 -> output at the last timestep [B, H] -> Linear(H, 1) -> logits [B, 1]
-//   loss = BCEWithLogits(logits, labels) (mean); predict applies the sigmoid.
-//   optimizer = Adam(lr), optional clipping of the global gradient norm.
+//   loss = BCEWithLogits(logits, labels) (mean); predict applies the sigmoid; Adam(lr), clipping.
 // --precision fp16: the forward runs under nn::amp::AutocastGuard (the Linear's and the LSTM's
 // GEMMs take float16 copies of the float32 master weights, with float32 accumulation; the cell
 // state, the loss and Adam stay float32) and nn::amp::GradScaler scales the loss, unscales the
 // gradients, skips steps with inf/NaN and adapts the scale; bf16: bfloat16 GEMMs, no scaler
-// (CPU or cuBLAS). Only model.cpp includes nn/. Parameters are made on the CPU from loom's default
-// generator (seed it first), moved to `device`, and named as PyTorch's state_dict names them
-// (embedding.weight, lstm.weight_ih_l0, ...: tests/reference/torch_imdb.py loads a checkpoint).
+// (CPU or cuBLAS). Only model.cpp, seq2cnn.* include nn/. Parameters are made on the CPU from the
+// default generator (seed it first), moved to `device`, and named as PyTorch's state_dict names
+// them (embedding.weight, lstm.weight_ih_l0, ...: tests/reference/torch_imdb.py loads them).
+// --model seq2cnn: the network is Seq2Cnn (seq2cnn.h, fp32), its logits z reported as z1 - z0.
 #pragma once
 
 #include <memory>
@@ -28,6 +28,8 @@
 #include "tensor/tensor.h"
 
 namespace loom::imdb {
+
+class Seq2Cnn;
 
 class ImdbModel {
  public:
@@ -59,6 +61,9 @@ class ImdbModel {
   double loss_scale() const;      // the GradScaler's scale (1 for fp32)
   int64_t skipped_steps() const;  // optimizer steps skipped for inf/NaN gradients so far
   std::vector<std::pair<std::string, Variable>> named_parameters() const;
+  // --model seq2cnn: the network, for callers that time its plain and its trimmed forward
+  // (Seq2Cnn::logits); nullptr for the LSTM.
+  Seq2Cnn* seq2cnn();
 
   // Parameters and optimizer state as safetensors records: parameters under their own names,
   // Adam's state under "optim.<param>.<buffer>" (nn/serialize.h's naming), the loss scaler's

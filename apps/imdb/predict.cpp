@@ -117,9 +117,8 @@ int run_predict(const Request& r) {
              "on stdin)");
 
   const std::vector<std::string> cleaned = data::clean_texts(texts, text_pipeline(), 1);
-  data::EncodeOptions eo;
-  eo.max_len = c.max_len;
-  const std::vector<int32_t> tokens = data::encode_texts(cleaned, ck.vocab, eo);
+  std::vector<int32_t> tokens = data::encode_texts(cleaned, ck.vocab, encode_options(c));
+  if (c.oov == "unk-last") move_unknown_last(tokens, ck.vocab.num_words());
   ImdbModel model(c, Device(c.device));
   restore_model(model, ck, path, /*with_optimizer=*/false);
   const Scores s = score_tokens(model, tokens, c.max_len, c.batch);

@@ -33,6 +33,30 @@ bool is_aclimdb(const std::string& path) {
 
 }  // namespace
 
+data::EncodeOptions encode_options(const Config& config) {
+  data::EncodeOptions eo;
+  eo.max_len = config.max_len;
+  const data::PadSide side = config.padding == "post" ? data::PadSide::Post : data::PadSide::Pre;
+  eo.padding = eo.truncating = side;
+  return eo;
+}
+
+data::VocabOptions vocab_options(const Config& config) {
+  data::VocabOptions vo;
+  vo.num_words = static_cast<int32_t>(config.vocab);
+  if (config.oov == "unk-last") vo.oov = data::OovPolicy::Unk;
+  return vo;
+}
+
+void move_unknown_last(std::vector<int32_t>& tokens, int32_t num_words) {
+  for (int32_t& id : tokens) {
+    if (id == data::Vocabulary::kUnk)
+      id = num_words - 1;
+    else if (id > data::Vocabulary::kUnk)
+      id -= 1;
+  }
+}
+
 const data::TextPipeline& text_pipeline() {
   static const data::TextPipeline pipeline;  // the defaults: Keras-like cleaning, stopwords kept
   return pipeline;
@@ -103,17 +127,18 @@ PreparedData prepare_data(const Config& config, const std::string& path,
   if (vocab != nullptr) {
     d.vocab = *vocab;
   } else {
-    data::VocabOptions vo;
-    vo.num_words = static_cast<int32_t>(config.vocab);
-    d.vocab = data::Vocabulary::fit(corpus, vo, d.split.train, threads);
+    d.vocab = data::Vocabulary::fit(corpus, vocab_options(config), d.split.train, threads);
   }
   if (config.train_limit > 0 && config.train_limit < static_cast<int64_t>(d.split.train.size()))
     d.split.train.resize(static_cast<size_t>(config.train_limit));
   if (config.val_limit > 0 && config.val_limit < static_cast<int64_t>(d.split.validation.size()))
     d.split.validation.resize(static_cast<size_t>(config.val_limit));
-  data::EncodeOptions eo;
-  eo.max_len = config.max_len;
-  d.tokens = data::encode_texts(corpus, d.vocab, eo, {}, threads);
+  d.tokens = data::encode_texts(corpus, d.vocab, encode_options(config), {}, threads);
+  if (config.oov == "unk-last") {
+    LOOM_CHECK(d.vocab.oov() == data::OovPolicy::Unk, "--oov unk-last: the vocabulary (",
+               vocab != nullptr ? "given" : "fitted", ") has no <unk> id");
+    move_unknown_last(d.tokens, d.vocab.num_words());
+  }
   d.encode_seconds = seconds_since(t0);
   return d;
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "apps/imdb/config.h"
+#include "data/encode.h"
 #include "data/example.h"
 #include "data/split.h"
 #include "data/text_pipeline.h"
@@ -46,6 +47,16 @@ struct PreparedData {
 // split cannot be made (e.g. --split official on a CSV).
 PreparedData prepare_data(const Config& config, const std::string& path,
                           const data::Vocabulary* vocab = nullptr);
+
+// How `config` encodes a review: max_len ids, padded and truncated at the front (--padding pre,
+// Keras' default) or at the end (post); with --oov unk-last unknown words become <unk>.
+data::EncodeOptions encode_options(const Config& config);
+data::VocabOptions vocab_options(const Config& config);
+// --oov unk-last: the vocabulary keeps <unk> at id 1 (data/vocab.h); this moves it to the last id,
+// num_words - 1, and every word one id down, so the ids read as Seq2CNN's: 0 padding, 1 ..
+// num_words - 2 the words (most frequent first), num_words - 1 unknown. Applied after encoding
+// by every command (train, eval, predict), so a saved vocabulary stays an ordinary one.
+void move_unknown_last(std::vector<int32_t>& tokens, int32_t num_words);
 
 // The text cleaner every command uses (train, eval and predict must agree).
 const data::TextPipeline& text_pipeline();

@@ -1,4 +1,4 @@
-// autograd/ops/unary.cpp: neg, exp, log, tanh, sigmoid, relu, leaky_relu, sqrt, pow.
+// autograd/ops/unary.cpp: neg, exp, log, tanh, sigmoid, relu, leaky_relu, elu, sqrt, pow.
 //
 // Shapes: x [S...] -> y [S...], g [S...]. Where the derivative is cheapest in terms of the
 // output (exp, tanh, sigmoid, sqrt, relu) the output y is saved instead of the input.
@@ -68,6 +68,16 @@ Variable leaky_relu(const Variable& x, double slope) {
   return record("LeakyReluBackward", leaky_relu(x.data(), slope), {x}, SavedInput{x.data()},
                 [slope](const Tensor& g, const SavedInput& s) {
                   return std::vector<Tensor>{where(gt(s.x, 0.0), g, mul(g, slope))};
+                });
+}
+
+// y = x > 0 ? x : alpha (e^x - 1);  dx = g where y > 0, else g * (y + alpha). Saves y: with
+// alpha > 0, y > 0 exactly where x > 0, and alpha e^x = y + alpha.
+Variable elu(const Variable& x, double alpha) {
+  Tensor y = elu(x.data(), alpha);
+  return record("EluBackward", y, {x}, SavedOutput{y},
+                [alpha](const Tensor& g, const SavedOutput& s) {
+                  return std::vector<Tensor>{where(gt(s.y, 0.0), g, mul(g, add(s.y, alpha)))};
                 });
 }
 

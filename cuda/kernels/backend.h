@@ -68,6 +68,11 @@ class CudaBackend final : public Backend, public FusedKernels {
   // matmul.cu: cublasGemmStridedBatchedEx, float16 A and B, float32 C, CUBLAS_COMPUTE_32F.
   void matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
                     const MatmulArgs& args) override;
+  // conv1d.cu: one thread per output element (im2col, col2im gathering its K sources, direct).
+  void conv1d_im2col(const void* x, void* cols, DType dtype, const Conv1dShape& s) override;
+  void conv1d_col2im(const void* cols, void* dx, DType dtype, const Conv1dShape& s) override;
+  void conv1d_direct(const void* x, const void* w, const void* bias, void* y, DType dtype,
+                     const Conv1dShape& s, int64_t out_channels) override;
   // adam.cu: Adam/AdamW for up to 48 parameters per launch (a by-value table), step counters
   // advanced on the device, skipped when *found_inf is set; float32, float64.
   void adam_step(const AdamParam* params, int num, DType dtype, const AdamHyper& hyper,

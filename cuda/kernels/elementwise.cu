@@ -90,14 +90,14 @@ void CudaBackend::unary_scalar(ScalarOp op, const void* x, double s, void* y, DT
     } else {
       dispatch_enum<ScalarOp, ScalarOp::Add, ScalarOp::Mul, ScalarOp::Div, ScalarOp::RSub,
                     ScalarOp::RDiv, ScalarOp::Pow, ScalarOp::LeakyRelu, ScalarOp::Max,
-                    ScalarOp::Min>(op, [&](auto c) {
+                    ScalarOp::Min, ScalarOp::Elu>(op, [&](auto c) {
         constexpr ScalarOp O = decltype(c)::value;
         if constexpr (kIsFloat<T>) {
           using C = ComputeT<T>;
           launch_map1<T, T>(x, y, n, ScalarFloatF<O, C>{static_cast<C>(s)}, scalar_op_name(op),
                             stream);
         } else if constexpr (O == ScalarOp::RDiv || O == ScalarOp::Pow ||
-                             O == ScalarOp::LeakyRelu) {
+                             O == ScalarOp::LeakyRelu || O == ScalarOp::Elu) {
           LOOM_FAIL("scalar op ", scalar_op_name(op), ": not supported for integer dtypes");
         } else {
           launch_map1<T, T>(x, y, n, ScalarIntF<O, T>{s}, scalar_op_name(op), stream);

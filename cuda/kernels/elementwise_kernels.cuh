@@ -32,6 +32,12 @@ __device__ __forceinline__ float m_exp(float x) {
 __device__ __forceinline__ double m_exp(double x) {
   return exp(x);
 }
+__device__ __forceinline__ float m_expm1(float x) {
+  return expm1f(x);
+}
+__device__ __forceinline__ double m_expm1(double x) {
+  return expm1(x);
+}
 __device__ __forceinline__ float m_log(float x) {
   return logf(x);
 }
@@ -117,6 +123,8 @@ struct ScalarFloatF {
       return x > C(0) ? x : s * x;
     } else if constexpr (O == ScalarOp::Max) {
       return x < s ? s : x;
+    } else if constexpr (O == ScalarOp::Elu) {
+      return x > C(0) ? x : s * m_expm1(x);
     } else {
       static_assert(O == ScalarOp::Min);
       return s < x ? s : x;

@@ -70,6 +70,11 @@ class CpuBackend final : public Backend, public FusedKernels {
   // matmul.cpp: widens A and B to float32 and runs the float32 GEMM into C.
   void matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
                     const MatmulArgs& args) override;
+  // conv1d.cpp: plain loops, batch rows split over threads.
+  void conv1d_im2col(const void* x, void* cols, DType dtype, const Conv1dShape& s) override;
+  void conv1d_col2im(const void* cols, void* dx, DType dtype, const Conv1dShape& s) override;
+  void conv1d_direct(const void* x, const void* w, const void* bias, void* y, DType dtype,
+                     const Conv1dShape& s, int64_t out_channels) override;
 
  private:
   std::mutex cache_mutex_;

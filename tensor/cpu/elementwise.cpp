@@ -90,6 +90,9 @@ void scalar_float(ScalarOp op, const T* xp, T s, T* yp, int64_t n) {
     case ScalarOp::Min:
       y = x.min(s);
       return;
+    case ScalarOp::Elu:  // expm1: exact near 0, where e^x - 1 would cancel
+      y = (x > T(0)).select(x, s * x.expm1());
+      return;
     case ScalarOp::kCount:  // not an op
       break;
   }

@@ -73,6 +73,8 @@ TEST_F(OpGradients, Unary) {
   EXPECT_GRADCHECK([](const Vars& v) { return sigmoid(v[0]); }, {r({2, 3})});
   EXPECT_GRADCHECK([](const Vars& v) { return relu(v[0]); }, {r({2, 3})});
   EXPECT_GRADCHECK([](const Vars& v) { return leaky_relu(v[0], 0.2); }, {r({2, 3})});
+  EXPECT_GRADCHECK([](const Vars& v) { return elu(v[0], 0.25); }, {r({2, 3})});
+  EXPECT_GRADCHECK([](const Vars& v) { return elu(v[0], 1.5); }, {r({2, 3})});
   EXPECT_GRADCHECK([](const Vars& v) { return sqrt(v[0]); }, {pos({2, 3})});
   EXPECT_GRADCHECK([](const Vars& v) { return pow(v[0], 2.5); }, {pos({2, 3})});
   EXPECT_GRADCHECK([](const Vars& v) { return pow(v[0], -1.0); }, {pos({2, 3})});

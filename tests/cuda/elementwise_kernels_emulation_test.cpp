@@ -202,6 +202,8 @@ void check_scalar_float() {
                    cpu_scalar<T>(S::LeakyRelu, 0.01), 0, 0, "leaky_relu");
   check_map1<T, T>(f(std::integral_constant<S, S::Max>{}, 0.5), cpu_scalar<T>(S::Max, 0.5), 0, 0,
                    "maximum");
+  check_map1<T, T>(f(std::integral_constant<S, S::Elu>{}, 0.25), cpu_scalar<T>(S::Elu, 0.25), 0,
+                   kMathUlps, "elu");
   check_map1<T, T>(f(std::integral_constant<S, S::Min>{}, 0.5), cpu_scalar<T>(S::Min, 0.5), 0, 0,
                    "minimum");
   check_map1<T, T>(f(std::integral_constant<S, S::Pow>{}, 2.5), cpu_scalar<T>(S::Pow, 2.5), 1,

@@ -83,13 +83,14 @@ TEST(CudaParityElementwise, UnaryEveryOpEveryDType) {
 
 TEST(CudaParityElementwise, ScalarEveryOpEveryDType) {
   LOOM_PARITY_BEGIN();
-  const ScalarOp ops[] = {ScalarOp::Add,       ScalarOp::Mul,  ScalarOp::Div,
-                          ScalarOp::RSub,      ScalarOp::RDiv, ScalarOp::Pow,
-                          ScalarOp::LeakyRelu, ScalarOp::Max,  ScalarOp::Min};
+  const ScalarOp ops[] = {ScalarOp::Add,  ScalarOp::Mul, ScalarOp::Div,       ScalarOp::RSub,
+                          ScalarOp::RDiv, ScalarOp::Pow, ScalarOp::LeakyRelu, ScalarOp::Max,
+                          ScalarOp::Min,  ScalarOp::Elu};
   for (ScalarOp op : ops) {
     for (DType dt : kAllDTypes) {
       SCOPED_TRACE("scalar op " + std::to_string(static_cast<int>(op)) + " " + dtype_name(dt));
-      const bool int_ok = op != ScalarOp::RDiv && op != ScalarOp::Pow && op != ScalarOp::LeakyRelu;
+      const bool int_ok = op != ScalarOp::RDiv && op != ScalarOp::Pow &&
+                          op != ScalarOp::LeakyRelu && op != ScalarOp::Elu;
       const bool supported = dt != DType::Bool && (is_floating(dt) || int_ok);
       // A fresh scalar each run: |s| in [0.5, 3.5) with either sign (away from 0, so integer
       // results stay in range), or an exponent in [-1.5, 1.5) for Pow.

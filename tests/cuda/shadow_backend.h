@@ -267,6 +267,16 @@ class ShadowBackend final : public Backend, public FusedKernels {
     record({p, ab, true, in_recurrence_});
     cpu::cpu_backend().matmul_mixed(a, b, ab, c, cd, p);
   }
+  void conv1d_im2col(const void* x, void* cols, DType dt, const Conv1dShape& s) override {
+    cpu::cpu_backend().conv1d_im2col(x, cols, dt, s);
+  }
+  void conv1d_col2im(const void* cols, void* dx, DType dt, const Conv1dShape& s) override {
+    cpu::cpu_backend().conv1d_col2im(cols, dx, dt, s);
+  }
+  void conv1d_direct(const void* x, const void* w, const void* bias, void* y, DType dt,
+                     const Conv1dShape& s, int64_t out_channels) override {
+    cpu::cpu_backend().conv1d_direct(x, w, bias, y, dt, s, out_channels);
+  }
 
  private:
   static Backend& cpu() { return backend_for(kCPU); }

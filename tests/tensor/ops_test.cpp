@@ -55,6 +55,7 @@ TEST(Elementwise, Unary) {
   expect_near(sigmoid(x), {1 / (1 + std::exp(1.0)), 0.5, 1 / (1 + std::exp(-2.0))});
   expect_near(relu(x), {0, 0, 2});
   expect_near(leaky_relu(x, 0.1), {-0.1, 0, 2});
+  expect_near(elu(x, 0.25), {0.25 * std::expm1(-1.0), 0, 2});
   expect_near(abs(x), {1, 0, 2});
   expect_near(sign(x), {-1, 0, 1});
   expect_near(neg(x), {1, 0, -2});
