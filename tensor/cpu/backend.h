@@ -3,7 +3,8 @@
 // One class, its methods spread over files by job, each file named after its CUDA twin in
 // cuda/kernels/: backend.cpp (memory, threads), copy_cast.cpp, elementwise.cpp, reduce.cpp,
 // matmul.cpp (also the mixed-precision GEMM), index.cpp, random.cpp, and the fused kernels:
-// lstm.cpp (the LSTM recurrence), adam.cpp, loss_scale.cpp. Buffers are plain host memory,
+// lstm.cpp (the LSTM recurrence), adam.cpp, loss_scale.cpp, and for inference int8_linear.cpp and
+// lstm_inference.cpp. Buffers are plain host memory,
 // 64-byte aligned. No Eigen in this header.
 #pragma once
 
@@ -67,6 +68,11 @@ class CpuBackend final : public Backend, public FusedKernels {
   // matmul.cpp: widens A and B to float32 and runs the float32 GEMM into C.
   void matmul_mixed(const void* a, const void* b, DType ab_dtype, void* c, DType c_dtype,
                     const MatmulArgs& args) override;
+  // int8_linear.cpp: rows quantized to uint8, the packed u8 x s8 GEMM, int32 -> float32.
+  void linear_int8(const float* x, int64_t m, const Int8Weights& w, const float* bias,
+                   float* y) override;
+  // lstm_inference.cpp: the eval-mode time loop, batch rows split over threads.
+  void lstm_inference(const LstmInference& args) override;
 
  private:
   std::mutex cache_mutex_;
