@@ -23,7 +23,7 @@ namespace {
 
 // This thread's buffers, grown to the largest call seen and kept.
 struct StepScratch {
-  std::vector<float> gates, h, c;
+  std::vector<float> gates, h, c, tanh_c;  // tanh_c: written by the shared cell code, unused
   std::vector<uint8_t> q;
   std::vector<kernels::RowQuantParams> params;
   std::vector<int32_t> acc;
@@ -35,6 +35,7 @@ struct StepScratch {
     grow(gates, rows * 4 * H);
     grow(h, rows * H);
     grow(c, rows * H);
+    grow(tanh_c, rows * H);
     if (int8) {
       grow(q, rows * H);
       grow(params, rows);
@@ -73,17 +74,15 @@ void run_rows(CpuBackend& be, const LstmInference& a, int64_t b0, int64_t rows) 
       std::memcpy(s.gates.data() + r * 4 * H, a.table + id * 4 * H, 4 * H * sizeof(float));
     }
     if (t > 0) add_recurrent(be, a, s, rows);  // h_0 = 0 adds nothing
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* pre = s.gates.data() + r * 4 * H;
+    for (int64_t r = 0; r < rows; ++r) {       // the cell, in place: activations over the gates
+      float* pre = s.gates.data() + r * 4 * H;
       float* c = s.c.data() + r * H;
       float* h = s.h.data() + r * H;
+      float* tanh_c = s.tanh_c.data() + r * H;
 #pragma omp simd
-      for (int64_t j = 0; j < H; ++j) {
-        const kernels::LstmGates<float> p{pre[j], pre[H + j], pre[2 * H + j], pre[3 * H + j]};
-        const kernels::LstmForwardResult<float> out = kernels::lstm_pointwise_forward(p, c[j]);
-        c[j] = out.c;
-        h[j] = out.h;
-      }
+      for (int64_t j = 0; j < H; ++j)
+        kernels::lstm_pointwise_forward_at<float, float>(pre + j, H, c + j, pre + j, c + j,
+                                                         tanh_c + j, h + j);
     }
   }
   std::memcpy(a.h_n + b0 * H, s.h.data(), rows * H * sizeof(float));
