@@ -11,6 +11,7 @@
 #include "apps/imdb/quantize.h"
 #include "autograd/grad_mode.h"
 #include "data/encode.h"
+#include "data/parallel.h"
 #include "nn/serialize.h"
 #include "tensor/error.h"
 #include "tensor/inference.h"
@@ -165,11 +166,23 @@ void InferenceModel::predict_texts(const std::vector<std::string_view>& texts, f
   data::EncodeOptions eo;
   eo.max_len = T;
   m.host_ids.resize(std::max(m.host_ids.size(), static_cast<size_t>(rows * T)));
-  for (int64_t i = 0; i < rows; ++i) {  // as training encoded its reviews (prepare.h)
-    text_pipeline().clean(texts[static_cast<size_t>(i)], m.cleaned);
-    m.words.clear();
-    m.vocab.encode(m.cleaned, m.words);
-    data::pad_or_truncate(m.words, eo, m.host_ids.data() + i * T);
+  // Rows [begin, end) as training encoded its reviews (prepare.h), with the given buffers.
+  auto encode = [&](int64_t begin, int64_t end, std::string& cleaned, std::vector<int32_t>& words) {
+    for (int64_t i = begin; i < end; ++i) {
+      text_pipeline().clean(texts[static_cast<size_t>(i)], cleaned);
+      words.clear();
+      m.vocab.encode(cleaned, words);
+      data::pad_or_truncate(words, eo, m.host_ids.data() + i * T);
+    }
+  };
+  if (rows < 64 || m.options.text_threads == 1) {
+    encode(0, rows, m.cleaned, m.words);  // batch 1 stays on this thread, with kept buffers
+  } else {
+    data::parallel_chunks(rows, m.options.text_threads, [&](int64_t b, int64_t e, int64_t) {
+      std::string cleaned;
+      std::vector<int32_t> words;
+      encode(b, e, cleaned, words);
+    });
   }
   predict_ids(m.host_ids.data(), rows, probs);
 }

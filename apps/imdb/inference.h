@@ -29,6 +29,9 @@ struct InferenceOptions {
   bool fold = true;
   // Run the training model's forward (ImdbModel under NoGradGuard) instead of the fast path.
   bool reference = false;
+  // Threads that clean and encode a batch of texts (<= 0: all cores); a batch of fewer than
+  // 64 texts is encoded on the calling thread.
+  int text_threads = 1;
 };
 
 class InferenceModel {

@@ -35,14 +35,29 @@ void quantize_rows_u8(const float* x, int64_t m, int64_t k, int64_t ldx, uint8_t
   }
 }
 
-void int8_product(const uint8_t* q, const kernels::RowQuantParams* params, int64_t m,
-                  const Int8Weights& w, const float* bias, int32_t* acc, float* y, int64_t ldy,
-                  bool accumulate) {
+namespace {
+MatmulArgs product_args(int64_t m, const Int8Weights& w) {
   MatmulArgs g;  // acc [m, n] = q [m, k] x values^T (values stored [n, k])
   g.m = m, g.n = w.n, g.k = w.k;
   g.trans_b = true;
-  g.lda = w.k, g.ldb = w.k, g.ldc = w.n;
-  gemm::gemm_u8s8(q, w.values, acc, g);
+  g.lda = std::max<int64_t>(1, w.k), g.ldb = std::max<int64_t>(1, w.k);
+  g.ldc = std::max<int64_t>(1, w.n);
+  return g;
+}
+}  // namespace
+
+void pack_weights(const Int8Weights& w, gemm::PackedU8S8B& out) {
+  gemm::pack_b_u8s8(w.values, product_args(1, w), out);
+}
+
+void int8_product(const uint8_t* q, const kernels::RowQuantParams* params, int64_t m,
+                  const Int8Weights& w, const gemm::PackedU8S8B* packed, const float* bias,
+                  int32_t* acc, float* y, int64_t ldy, bool accumulate) {
+  const MatmulArgs g = product_args(m, w);
+  if (packed != nullptr)
+    gemm::gemm_u8s8_packed(q, *packed, acc, g);
+  else
+    gemm::gemm_u8s8(q, w.values, acc, g);
   for (int64_t i = 0; i < m; ++i) {
     const float s_x = params[i].scale;
     const int32_t z = params[i].zero_point;
@@ -67,7 +82,8 @@ void CpuBackend::linear_int8(const float* x, int64_t m, const Int8Weights& w, co
   params.resize(std::max(params.size(), static_cast<std::size_t>(m)));
   acc.resize(std::max(acc.size(), static_cast<std::size_t>(m * w.n)));
   quantize_rows_u8(x, m, w.k, w.k, q.data(), params.data());
-  int8_product(q.data(), params.data(), m, w, bias, acc.data(), y, w.n, /*accumulate=*/false);
+  int8_product(q.data(), params.data(), m, w, nullptr, bias, acc.data(), y, w.n,
+               /*accumulate=*/false);
 }
 
 }  // namespace loom::cpu

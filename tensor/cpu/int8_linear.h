@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "tensor/cpu/gemm/gemm.h"
 #include "tensor/fused_kernels.h"
 #include "tensor/kernels/int8_quantize.h"
 
@@ -23,9 +24,12 @@ void quantize_rows_u8(const float* x, int64_t m, int64_t k, int64_t ldx, uint8_t
                       kernels::RowQuantParams* params);
 
 // y [m, n] (row stride ldy) = (accumulate ? y : 0) + dequantized (q W^T) + bias (bias may be
-// null). acc: int32 scratch of m * n.
+// null). acc: int32 scratch of m * n. packed: null, or W^T packed once by pack_weights (a
+// loop that multiplies by the same W many times skips packing it each time).
 void int8_product(const uint8_t* q, const kernels::RowQuantParams* params, int64_t m,
-                  const Int8Weights& w, const float* bias, int32_t* acc, float* y, int64_t ldy,
-                  bool accumulate);
+                  const Int8Weights& w, const gemm::PackedU8S8B* packed, const float* bias,
+                  int32_t* acc, float* y, int64_t ldy, bool accumulate);
+// W^T [k, n] in the GEMM's panels.
+void pack_weights(const Int8Weights& w, gemm::PackedU8S8B& out);
 
 }  // namespace loom::cpu

@@ -5,7 +5,8 @@
 // keeps only the state it carries: per thread one [rows, 4H] gate buffer, h and c [rows, H], and
 // for int8 the quantized h and the int32 sums, all reused from call to call. Each step copies its
 // rows' input projections from the table (the embedding and W_ih folded: a lookup instead of a
-// GEMM), adds h_{t-1} W_hh^T (float32 on Eigen, or int8 on the packed u8 x s8 GEMM), and runs the
+// GEMM), adds h_{t-1} W_hh^T (float32 on Eigen, or int8 on the u8 x s8 GEMM with W_hh packed
+// once per call), and runs the
 // same cell math as training (tensor/kernels/lstm_pointwise.h). Batch rows are split over
 // threads as in lstm.cpp (rows never interact). Compiled with -ffast-math like lstm.cpp, for the
 // same reason (vectorised expf/tanhf).
@@ -27,6 +28,7 @@ struct StepScratch {
   std::vector<uint8_t> q;
   std::vector<kernels::RowQuantParams> params;
   std::vector<int32_t> acc;
+  gemm::PackedU8S8B w_hh;  // int8: W_hh packed once per call, read by every step
 
   void reserve(int64_t rows, int64_t H, bool int8) {
     auto grow = [](auto& v, int64_t n) {
@@ -49,7 +51,7 @@ void add_recurrent(CpuBackend& be, const LstmInference& a, StepScratch& s, int64
   const int64_t H = a.H;
   if (a.w_hh_int8.values != nullptr) {
     quantize_rows_u8(s.h.data(), rows, H, H, s.q.data(), s.params.data());
-    int8_product(s.q.data(), s.params.data(), rows, a.w_hh_int8, nullptr, s.acc.data(),
+    int8_product(s.q.data(), s.params.data(), rows, a.w_hh_int8, &s.w_hh, nullptr, s.acc.data(),
                  s.gates.data(), 4 * H, /*accumulate=*/true);
     return;
   }
@@ -66,6 +68,7 @@ void run_rows(CpuBackend& be, const LstmInference& a, int64_t b0, int64_t rows) 
   thread_local StepScratch s;
   const int64_t H = a.H;
   s.reserve(rows, H, a.w_hh_int8.values != nullptr);
+  if (a.w_hh_int8.values != nullptr) pack_weights(a.w_hh_int8, s.w_hh);
   std::fill_n(s.h.begin(), rows * H, 0.0f);
   std::fill_n(s.c.begin(), rows * H, 0.0f);
   for (int64_t t = 0; t < a.T; ++t) {

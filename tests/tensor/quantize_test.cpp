@@ -5,8 +5,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <random>
 #include <vector>
 
+#include "tensor/cpu/gemm/gemm.h"
 #include "tensor/generator.h"
 #include "tensor/inference.h"
 #include "tensor/kernels/int8_quantize.h"
@@ -153,6 +155,35 @@ TEST(Quantize, Int8LinearIsWithinTheRoundingBoundOfFloat32) {
                  sx[m] * sw[n] / 4;
       EXPECT_LE(std::fabs(yv[m * N + n] - e[m * N + n]), bound * 1.001 + 1e-5) << m << ", " << n;
     }
+}
+
+// B packed once gives the bits of packing it per call, for one row (the GEMV kernel path) and
+// many, across several column blocks (n > 512) and k blocks (k > 1024).
+TEST(Quantize, PrepackedB_GivesTheSameBits) {
+  std::mt19937 rng(9);
+  const int64_t n = 600, k = 1500;
+  std::vector<int8_t> b(static_cast<size_t>(n * k));
+  for (int8_t& v : b)
+    v = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+  MatmulArgs args;
+  args.n = n, args.k = k, args.trans_b = true, args.ldb = k, args.lda = k, args.ldc = n;
+  cpu::gemm::PackedU8S8B packed;
+  cpu::gemm::pack_b_u8s8(b.data(), args, packed);
+  for (int64_t m : {1, 13}) {
+    std::vector<uint8_t> a(static_cast<size_t>(m * k));
+    for (uint8_t& v : a)
+      v = static_cast<uint8_t>(rng() % 256);
+    args.m = m;
+    std::vector<int32_t> want(static_cast<size_t>(m * n)), got(want.size());
+    cpu::gemm::gemm_u8s8(a.data(), b.data(), want.data(), args);
+    cpu::gemm::gemm_u8s8_packed(a.data(), packed, got.data(), args);
+    EXPECT_EQ(got, want) << "m = " << m;
+  }
+  args.k = k - 1;
+  std::vector<int32_t> c(static_cast<size_t>(n));
+  std::vector<uint8_t> a(static_cast<size_t>(k));
+  args.m = 1;
+  EXPECT_THROW(cpu::gemm::gemm_u8s8_packed(a.data(), packed, c.data(), args), Error);
 }
 
 TEST(Quantize, BadInputsNameTheArgument) {
