@@ -11,6 +11,7 @@
 #include "apps/imdb/inference.h"
 #include "apps/imdb/model.h"
 #include "apps/imdb/quantize.h"
+#include "cuda/runtime/device.h"
 #include "nn/safetensors.h"
 #include "tensor/generator.h"
 #include "tensor/ops.h"
@@ -92,6 +93,18 @@ TEST(InferenceModel, FastPathMatchesTheTrainingForward) {
     const std::vector<int32_t> one(ids.begin() + r * 12, ids.begin() + (r + 1) * 12);
     EXPECT_NEAR(predict(fast, one, 1)[0], want[static_cast<size_t>(r)], 1e-5f);
   }
+}
+
+// On a GPU the inference model runs the training forward under NoGradGuard (existing CUDA ops);
+// it must agree with the CPU's fast path. int8 stays on the CPU.
+TEST(InferenceModel, CudaAgreesWithTheCpuFastPath) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::device_report();
+  const TinyCheckpoint t;
+  InferenceOptions gpu;
+  gpu.device = Device(DeviceType::CUDA, 0);
+  InferenceModel fast(t.ck, t.path), on_gpu(t.ck, t.path, gpu);
+  const std::vector<int32_t> ids = random_ids(9, 12, 4);
+  EXPECT_LT(max_diff(predict(on_gpu, ids, 9), predict(fast, ids, 9)), 1e-4f);
 }
 
 TEST(InferenceModel, TextToProbabilityInOneCall) {
