@@ -122,6 +122,7 @@ struct AdamParam {
   int64_t* step;
   int64_t numel;
 };
+
 // ---- Conv1d, stride 1, zero padding (the Tensor ops: tensor/conv1d.h) ------------------------
 // Channels-last: x [B, T, C]; K taps; P zeros on each end; T_out = T + 2P - K + 1 (>= 1). The
 // column matrix of im2col holds one row per output step, ordered as PyTorch's weight [O, C, K]
@@ -129,6 +130,34 @@ struct AdamParam {
 struct Conv1dShape {
   int64_t B = 0, T = 0, C = 0, K = 0, P = 0;
   int64_t t_out() const { return T + 2 * P - K + 1; }
+};
+
+// ---- inference: int8 dynamic quantization and the LSTM without saved state -------------------
+// (the Tensor ops: tensor/inference.h, tensor/quantize.h; the formulas:
+// tensor/kernels/int8_quantize.h). HOST structs of device pointers.
+//   values [n, k] int8 (symmetric per row), scales [n] float32, sums [n] int32 = the row sums of
+//   values (for the zero-point correction: sum_k (q_x - z) q_w = sum_k q_x q_w - z * sums[n]).
+struct Int8Weights {
+  const int8_t* values = nullptr;
+  const float* scales = nullptr;
+  const int32_t* sums = nullptr;
+  int64_t n = 0, k = 0;
+};
+
+// One layer, one direction, eval mode: no dropout, nothing kept for backward. The input
+// projections come from a table: step t of row b adds table[ids[b * T + t]] ([4H] float32:
+// x W_ih^T + b_ih + b_hh folded per token id, or any precomputed gate row), each id in
+// [0, table_rows). The recurrent GEMM reads w_hh [4H, H] float32, or, when w_hh_int8.values is
+// set, int8 weights with h quantized per row each step. h0 = c0 = 0. Out: h_n, c_n [B, H].
+struct LstmInference {
+  int64_t T = 0, B = 0, H = 0;
+  const float* table = nullptr;
+  int64_t table_rows = 0;
+  const int32_t* ids = nullptr;  // [B, T]
+  const float* w_hh = nullptr;
+  Int8Weights w_hh_int8;
+  float* h_n = nullptr;
+  float* c_n = nullptr;
 };
 
 class FusedKernels {
@@ -178,6 +207,15 @@ class FusedKernels {
   // w [O, C, K] and bias [O] (null: none). The reference the im2col path is tested against.
   virtual void conv1d_direct(const void* x, const void* w, const void* bias, void* y, DType dtype,
                              const Conv1dShape& s, int64_t out_channels) = 0;
+};
+
+  // y [m, n] float32 = (x quantized per row to uint8) x w^T, summed in int32, times the two
+  // scales, + bias [n] (may be null). x [m, k] float32, finite. The default throws: a backend
+  // without int8 kernels (CUDA, for now) names itself.
+  virtual void linear_int8(const float* x, int64_t m, const Int8Weights& w, const float* bias,
+                           float* y);
+  // The eval-mode recurrence above. The default throws, like linear_int8's.
+  virtual void lstm_inference(const LstmInference& args);
 };
 
 }  // namespace loom

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "tensor/device.h"
@@ -31,5 +32,9 @@ class Storage {
 };
 
 using StoragePtr = std::shared_ptr<Storage>;
+
+// How many Storages this process has created so far (every new tensor buffer is one; views are
+// not). Tests read it before and after a call to check that a path allocates nothing.
+int64_t storage_count();
 
 }  // namespace loom

@@ -379,8 +379,8 @@ Config resolve(const ConfigFlags& f, std::set<std::string>* given) {
 
 // The subcommands, each with its flags bound to `r` or to its ConfigFlags.
 struct Subcommands {
-  CLI::App *train, *study, *exp, *eval, *predict;
-  ConfigFlags train_f, study_f, export_f, eval_f, predict_f;
+  CLI::App *train, *study, *exp, *eval, *predict, *quantize = nullptr, *bench = nullptr;
+  ConfigFlags train_f, study_f, export_f, eval_f, predict_f, bench_f;
 };
 
 void add_train_and_study(CLI::App& app, Subcommands& s, Request& r) {
@@ -466,6 +466,47 @@ void add_export_eval_predict(CLI::App& app, Subcommands& s, Request& r) {
   bind(pf, predict->add_option("--device", pf.typed.device, "cpu | cuda"), "device");
 }
 
+// quantize and bench: the inference commands (apps/imdb/quantize.h, bench.cpp).
+void add_quantize_and_bench(CLI::App& app, Subcommands& s, Request& r) {
+  s.quantize =
+      app.add_subcommand("quantize",
+                         "write an int8 copy of a checkpoint (weights per output channel, dynamic "
+                         "activations; eval, predict and bench load it)");
+  s.quantize->add_option("--checkpoint", r.quantize.checkpoint, "float32 checkpoint")->required();
+  s.quantize->add_option("--out", r.quantize.out, "the int8 checkpoint to write")->required();
+
+  s.bench = app.add_subcommand(
+      "bench",
+      "MLPerf-style benchmark of a checkpoint on real reviews (single-stream, offline, "
+      "server); writes --json and one summary line");
+  CLI::App* b = s.bench;
+  BenchRequest& q = r.bench;
+  ConfigFlags& bf = s.bench_f;
+  b->add_option("--checkpoint", q.checkpoint, "checkpoint (float32 or int8)")->required();
+  b->add_option("--scenario", q.scenario, "single-stream | offline | server")
+      ->default_str(q.scenario);
+  b->add_option("--queries", q.queries,
+                "single-stream: at least this many queries; server: queries per probed rate")
+      ->default_str("1024");
+  b->add_option("--min-seconds", q.min_seconds, "single-stream: run at least this long")
+      ->default_str("60");
+  b->add_option("--samples", q.samples, "offline: samples in the one query")->default_str("25000");
+  b->add_option("--batch", q.batch, "offline: reviews per model call")->default_str("1000");
+  b->add_option("--rate", q.rate, "server: run this rate (queries/s) only; default: search");
+  b->add_option("--latency-bound", q.latency_bound_ms, "server: p99 bound in ms")
+      ->default_str("10");
+  b->add_option("--search-steps", q.search_steps, "server: bisection steps")->default_str("8");
+  b->add_option("--seed", q.seed, "server: seed of the arrival schedule")->default_str("1");
+  b->add_flag("--no-fold", q.no_fold, "keep the embedding and the input GEMM apart");
+  b->add_flag("--reference", q.reference,
+              "time the training model's forward (no grad) instead of the inference path");
+  b->add_option("--json", q.json_out, "write the results to this JSON file");
+  bind(bf, b->add_option("--data", bf.typed.data, "reviews to send (default: the checkpoint's)"),
+       "data");
+  bind(bf, b->add_option("--threads", bf.typed.threads, "CPU threads"), "threads");
+  bind(bf, b->add_option("--device", bf.typed.device, "cpu | cuda"), "device");
+}
+
 // After a successful parse: the command's name and its resolved, validated settings.
 void finish_request(const Subcommands& s, Request& r) {
   if (*s.train) {
@@ -488,6 +529,20 @@ void finish_request(const Subcommands& s, Request& r) {
     LOOM_CHECK(r.predict.threshold > 0 && r.predict.threshold < 1,
                "--threshold must be in (0, 1), got ", r.predict.threshold);
     r.config = resolve(s.predict_f, &r.given);
+  } else if (s.quantize != nullptr && *s.quantize) {
+    r.command = "quantize";
+  } else if (s.bench != nullptr && *s.bench) {
+    r.command = "bench";
+    const BenchRequest& b = r.bench;
+    LOOM_CHECK(b.scenario == "single-stream" || b.scenario == "offline" || b.scenario == "server",
+               "--scenario must be single-stream, offline or server, got '", b.scenario, "'");
+    LOOM_CHECK(b.queries >= 1, "--queries must be >= 1, got ", b.queries);
+    LOOM_CHECK(b.min_seconds >= 0, "--min-seconds must be >= 0, got ", b.min_seconds);
+    LOOM_CHECK(b.samples >= 1 && b.batch >= 1, "--samples and --batch must be >= 1");
+    LOOM_CHECK(b.rate >= 0, "--rate must be >= 0, got ", b.rate);
+    LOOM_CHECK(b.latency_bound_ms > 0, "--latency-bound must be > 0, got ", b.latency_bound_ms);
+    LOOM_CHECK(b.search_steps >= 1, "--search-steps must be >= 1, got ", b.search_steps);
+    r.config = resolve(s.bench_f, &r.given);
   }
 }
 
@@ -506,14 +561,17 @@ int parse_command_line(int argc, const char* const* argv, Request& r, bool quiet
   Subcommands s;
   add_train_and_study(app, s, r);
   add_export_eval_predict(app, s, r);
+  add_quantize_and_bench(app, s, r);
 
   // CLI11 would answer a mistyped command with "A subcommand is required"; name it instead.
   const std::string first = argc >= 2 ? argv[1] : "";
   if (!first.empty() && first[0] != '-' && first != "train" && first != "eval" &&
-      first != "predict" && first != "study" && first != "export") {
+      first != "predict" && first != "study" && first != "export" && first != "quantize" &&
+      first != "bench") {
     if (!quiet)
       std::fprintf(stderr,
-                   "imdb: unknown command '%s' (expected train, eval, predict, study or export; "
+                   "imdb: unknown command '%s' (expected train, eval, predict, study, export, "
+                   "quantize or bench; "
                    "see imdb --help)\n",
                    argv[1]);
     return 2;

@@ -5,6 +5,8 @@
 //   imdb predict --checkpoint FILE TEXT  probability and label per review (args, stdin, --file)
 //   imdb study   [flags]                 the baseline-vs-optimized ablation, with a report folder
 //   imdb export  [flags]                 the encoded data and split as safetensors (for PyTorch)
+//   imdb quantize --checkpoint IN --out OUT   an int8 copy of a checkpoint (quantize.h)
+//   imdb bench   --checkpoint FILE --scenario S   MLPerf-style latency/throughput (bench.cpp)
 //
 // Parsing uses CLI11. Every hyperparameter is a flag of train/study/export; the values typed are
 // layered over the defaults, the preset and the --config file (config.h says the order).
@@ -42,13 +44,36 @@ struct StudyRequest {
   std::string python = "/usr/bin/python3";  // runs apps/imdb/plot_study.py
 };
 
+struct QuantizeRequest {
+  std::string checkpoint;  // float32 checkpoint in
+  std::string out;         // int8 checkpoint out
+};
+
+struct BenchRequest {
+  std::string checkpoint;
+  std::string scenario = "single-stream";  // single-stream | offline | server
+  int64_t queries = 1024;                  // single-stream: at least; server: per probe
+  double min_seconds = 60;                 // single-stream: at least
+  int64_t samples = 25000;                 // offline: samples in the one query
+  int64_t batch = 1000;                    // offline: reviews per model call
+  double rate = 0;                         // server: > 0 runs this rate only; 0 = search
+  double latency_bound_ms = 10;            // server: the p99 bound
+  int search_steps = 8;                    // server: bisection steps
+  uint64_t seed = 1;                       // server: the arrival schedule
+  bool no_fold = false;                    // the embedding and the input GEMM kept apart
+  bool reference = false;                  // the training model's forward (no fast path)
+  std::string json_out;                    // where the JSON goes ("" = nowhere)
+};
+
 struct Request {
-  std::string command;       // train | eval | predict | study | export
+  std::string command;       // train | eval | predict | study | export | quantize | bench
   std::string command_line;  // argv joined by spaces (for reports)
   Config config;  // resolved and validated (train, study, export); eval/predict: threads etc.
   EvalRequest eval;
   PredictRequest predict;
   StudyRequest study;
+  QuantizeRequest quantize;
+  BenchRequest bench;
   int64_t stop_after_steps = 0;  // train: hidden test flag, acts as SIGINT after N steps
   bool overwrite = false;        // train, study: replace the old run in --out (run_folder.h)
   // The Config keys the --config file or a typed flag set (train, study, export, eval,

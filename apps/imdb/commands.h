@@ -6,6 +6,8 @@
 //   predict  load a checkpoint, score review texts (predict.cpp)
 //   study    the ablation (study.h)
 //   export   the encoded data for the PyTorch reference (export.h)
+//   quantize an int8 copy of a checkpoint (quantize.h)
+//   bench    the MLPerf-style latency benchmark (bench.cpp)
 #pragma once
 
 #include "apps/imdb/cli.h"
@@ -17,6 +19,8 @@ int run_eval(const Request& r);
 int run_predict(const Request& r);
 int run_study(const Request& r);
 int run_export(const Request& r);
+int run_quantize(const Request& r);
+int run_bench(const Request& r);
 
 // Applies --threads (0 = all cores) to the CPU backend.
 void apply_threads(int64_t threads);

@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
     if (request.command == "predict") return run_predict(request);
     if (request.command == "study") return run_study(request);
     if (request.command == "export") return run_export(request);
+    if (request.command == "quantize") return run_quantize(request);
+    if (request.command == "bench") return run_bench(request);
     std::fprintf(stderr, "imdb: error: no command given (try --help)\n");
     return 2;
   } catch (const std::bad_alloc&) {

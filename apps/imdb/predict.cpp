@@ -3,6 +3,9 @@
 // The model is rebuilt from the checkpoint's own config and vocabulary, so eval and predict see
 // the same ids the run trained on. --vocab FILE lets a user check a vocab.json (e.g. from
 // `imdb export`) against the checkpoint: any difference is an error, not a silent re-mapping.
+// An int8 checkpoint (`imdb quantize`) runs on the inference path (inference.h).
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -11,6 +14,7 @@
 #include "apps/imdb/commands.h"
 #include "apps/imdb/data_location.h"
 #include "apps/imdb/evaluate.h"
+#include "apps/imdb/inference.h"
 #include "apps/imdb/prepare.h"
 #include "data/encode.h"
 #include "tensor/error.h"
@@ -40,6 +44,31 @@ Config runtime_config(const Checkpoint& ck, const Config& typed) {
   c.device = typed.device;
   c.batch = typed.batch;
   return c;
+}
+
+// score_rows on the inference path (an int8 checkpoint): probabilities, labels and mean BCE.
+Scores score_rows_inference(InferenceModel& model, const PreparedData& d,
+                            const std::vector<int64_t>& rows, int64_t batch) {
+  const int64_t T = d.max_len;
+  Scores s;
+  std::vector<int32_t> chunk;
+  for (size_t b = 0; b < rows.size(); b += static_cast<size_t>(batch)) {
+    const size_t n = std::min(static_cast<size_t>(batch), rows.size() - b);
+    chunk.resize(n * static_cast<size_t>(T));
+    for (size_t k = 0; k < n; ++k) {
+      const auto r = static_cast<size_t>(rows[b + k]);
+      std::copy_n(&d.tokens[r * T], T, &chunk[k * T]);
+      s.labels.push_back(d.labels[r]);
+    }
+    s.probs.resize(b + n);
+    model.predict_ids(chunk.data(), static_cast<int64_t>(n), s.probs.data() + b);
+  }
+  for (size_t i = 0; i < s.probs.size(); ++i) {  // BCE of a probability, kept off log(0)
+    const double p = std::clamp<double>(s.probs[i], 1e-7, 1 - 1e-7);
+    s.loss_sum -= s.labels[i] > 0.5f ? std::log(p) : std::log(1 - p);
+  }
+  s.loss = s.loss_sum / static_cast<double>(s.probs.size());
+  return s;
 }
 
 }  // namespace
@@ -72,9 +101,18 @@ int run_eval(const Request& r) {
       rows.push_back(i);
   }
   LOOM_CHECK(!rows.empty(), "--on ", r.eval.on, ": no rows to score in '", data_path, "'");
-  ImdbModel model(c, Device(c.device));
-  restore_model(model, ck, path, /*with_optimizer=*/false);
-  const Classification cls = classify(score_rows(model, d, rows, c.batch));
+  Scores scores;
+  if (is_quantized(ck)) {
+    InferenceOptions o;
+    o.device = Device(c.device);
+    InferenceModel model(ck, path, o);
+    scores = score_rows_inference(model, d, rows, c.batch);
+  } else {
+    ImdbModel model(c, Device(c.device));
+    restore_model(model, ck, path, /*with_optimizer=*/false);
+    scores = score_rows(model, d, rows, c.batch);
+  }
+  const Classification cls = classify(scores);
   std::printf("checkpoint %s (epoch %lld), %s rows of %s\n%s", path.c_str(),
               static_cast<long long>(ck.state.epoch), r.eval.on.c_str(), data_path.c_str(),
               format_classification(cls).c_str());
@@ -119,9 +157,18 @@ int run_predict(const Request& r) {
   const std::vector<std::string> cleaned = data::clean_texts(texts, text_pipeline(), 1);
   std::vector<int32_t> tokens = data::encode_texts(cleaned, ck.vocab, encode_options(c));
   if (c.oov == "unk-last") move_unknown_last(tokens, ck.vocab.num_words());
-  ImdbModel model(c, Device(c.device));
-  restore_model(model, ck, path, /*with_optimizer=*/false);
-  const Scores s = score_tokens(model, tokens, c.max_len, c.batch);
+  Scores s;
+  if (is_quantized(ck)) {
+    InferenceOptions o;
+    o.device = Device(c.device);
+    InferenceModel model(ck, path, o);
+    s.probs.resize(texts.size());
+    model.predict_ids(tokens.data(), static_cast<int64_t>(texts.size()), s.probs.data());
+  } else {
+    ImdbModel model(c, Device(c.device));
+    restore_model(model, ck, path, /*with_optimizer=*/false);
+    s = score_tokens(model, tokens, c.max_len, c.batch);
+  }
   for (size_t i = 0; i < texts.size(); ++i) {
     const bool pos = s.probs[i] >= r.predict.threshold;
     std::string shown = texts[i].substr(0, 70);

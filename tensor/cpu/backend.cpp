@@ -123,6 +123,10 @@ int row_slices(int64_t rows, int64_t work) {
       std::max<int64_t>(1, std::min<int64_t>({get_num_threads(), rows, by_work})));
 }
 
+bool one_slice_runs_inline() {
+  return omp_get_level() > 0 || get_num_threads() == 1;
+}
+
 int64_t slice_begin(int64_t rows, int s, int slices) {
   if (s >= slices) return rows;
   return rows * s / slices / kSliceAlign * kSliceAlign;

@@ -3,8 +3,9 @@
 // One class, its methods spread over files by job, each file named after its CUDA twin in
 // cuda/kernels/: backend.cpp (memory, threads), copy_cast.cpp, elementwise.cpp, reduce.cpp,
 // matmul.cpp (also the mixed-precision GEMM), index.cpp, random.cpp, and the fused kernels:
-// lstm.cpp (the LSTM recurrence), rnn.cpp (the tanh RNN's), adam.cpp, loss_scale.cpp. Buffers are
-// plain host memory, 64-byte aligned. No Eigen in this header.
+// lstm.cpp (the LSTM recurrence), rnn.cpp (the tanh RNN's), adam.cpp, loss_scale.cpp, conv1d.cpp,
+// and for inference int8_linear.cpp and lstm_inference.cpp. Buffers are plain host memory,
+// 64-byte aligned. No Eigen in this header.
 #pragma once
 
 #include <mutex>
@@ -75,6 +76,11 @@ class CpuBackend final : public Backend, public FusedKernels {
   void conv1d_col2im(const void* cols, void* dx, DType dtype, const Conv1dShape& s) override;
   void conv1d_direct(const void* x, const void* w, const void* bias, void* y, DType dtype,
                      const Conv1dShape& s, int64_t out_channels) override;
+  // int8_linear.cpp: rows quantized to uint8, the packed u8 x s8 GEMM, int32 -> float32.
+  void linear_int8(const float* x, int64_t m, const Int8Weights& w, const float* bias,
+                   float* y) override;
+  // lstm_inference.cpp: the eval-mode time loop, batch rows split over threads.
+  void lstm_inference(const LstmInference& args) override;
 
  private:
   std::mutex cache_mutex_;

@@ -32,9 +32,21 @@ int64_t slice_begin(int64_t rows, int s, int slices);
 
 // Calls body(first_row, row_count) for each non-empty slice of `rows`, each slice on its own
 // thread: the one loop every row split in the CPU backend goes through.
+// Whether a one-slice call may run its body without a parallel region and leave every nested
+// call's slicing unchanged: true inside a region already, or with one thread in all (row_slices
+// then gives nested calls one slice either way).
+bool one_slice_runs_inline();
+
+// A call that gets one slice skips its parallel region when one_slice_runs_inline(): entering a
+// region costs about a microsecond, which a GEMV-sized call (an LSTM step at batch 1) would
+// otherwise pay every time.
 template <typename Body>
 void for_each_row_slice(int64_t rows, int64_t work, const Body& body) {
   const int slices = row_slices(rows, work);
+  if (slices == 1 && one_slice_runs_inline()) {
+    if (rows > 0) body(int64_t{0}, rows);
+    return;
+  }
 #pragma omp parallel for num_threads(slices) schedule(static, 1)
   for (int s = 0; s < slices; ++s) {
     const int64_t first = slice_begin(rows, s, slices);

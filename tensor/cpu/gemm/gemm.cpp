@@ -11,6 +11,7 @@
 // the same kernel, told its rows and columns (CTile), so it rounds exactly like a full one.
 #include "tensor/cpu/gemm/gemm.h"
 
+#include <omp.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -53,20 +54,26 @@ T* scratch(int which, int64_t elements) {
 // One block of the product: columns [col0, col0 + cols) x k values [k0, k0 + depth). Called by
 // every thread of the team: the threads pack the block's B panels into the shared `packed_b`,
 // wait, then take units (an A micro-panel times a run of B micro-panels) until none is left.
+// `prepacked`, when not null, holds the block's panels already (pack_b_u8s8): no packing.
 template <typename TA, typename TB, typename TC>
 void run_block(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kernel, int64_t col0,
-               int64_t cols, int64_t k0, int64_t depth, int64_t runs, TB* packed_b) {
+               int64_t cols, int64_t k0, int64_t depth, int64_t runs, TB* packed_b,
+               const TB* prepacked) {
   constexpr int G = kGroup<TA>;
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t groups = (depth + G - 1) / G;
   const int64_t row_panels = (p.m + mr - 1) / mr, col_panels = (cols + nr - 1) / nr;
   const int64_t b_panel_size = nr * groups * G;
+  if (prepacked != nullptr) {
+    packed_b = const_cast<TB*>(prepacked);  // read only below
+  } else {
 #pragma omp for schedule(static)
-  for (int64_t jp = 0; jp < col_panels; ++jp) {
-    const int64_t j = jp * nr;
-    kernel.pack_b(p.b, col0 + j, std::min<int64_t>(nr, cols - j), k0, depth,
-                  packed_b + jp * b_panel_size);
-  }  // (the end of an omp for waits for every thread: the block is packed)
+    for (int64_t jp = 0; jp < col_panels; ++jp) {
+      const int64_t j = jp * nr;
+      kernel.pack_b(p.b, col0 + j, std::min<int64_t>(nr, cols - j), k0, depth,
+                    packed_b + jp * b_panel_size);
+    }  // (the end of an omp for waits for every thread: the block is packed)
+  }
   TA* packed_a = scratch<TA>(0, mr * groups * G);
   const TC beta = k0 == 0 ? p.beta : TC(1);  // later k blocks add to what the first wrote
   // Any schedule gives the same bits (a unit's result does not depend on who runs it); dynamic
@@ -100,21 +107,44 @@ void scale_c(const Product<TA, TB, TC>& p) {
     }
 }
 
+// The blocks of a product, in the driver's order: body(col0, cols, k0, depth).
+template <typename T, typename Body>
+void for_each_block(int64_t n, int64_t k, const Body& body) {
+  const int64_t kc = k_block_depth(k, kKc<T>, kGroup<T>);
+  const int64_t nc = std::min<int64_t>(n, kNc);
+  for (int64_t col0 = 0; col0 < n; col0 += nc)
+    for (int64_t k0 = 0; k0 < k; k0 += kc)
+      body(col0, std::min(nc, n - col0), k0, std::min(kc, k - k0));
+}
+
 template <typename TA, typename TB, typename TC>
-void run_product(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kernel) {
+void run_product(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kernel,
+                 const TB* prepacked = nullptr) {
   if (p.m == 0 || p.n == 0) return;
   if (p.k == 0) return scale_c(p);
   const int64_t kc = k_block_depth(p.k, kKc<TA>, kGroup<TA>);
   const int64_t nc = std::min<int64_t>(p.n, kNc);
   const int64_t row_panels = (p.m + kernel.mr - 1) / kernel.mr;
   const int64_t runs = column_runs(row_panels, (nc + kernel.nr - 1) / kernel.nr, p.m * p.n * p.k);
-  TB* packed_b = scratch<TB>(1, packed_size<TB>(nc, kc, kernel.nr));  // shared by the team
+  TB* packed_b = prepacked != nullptr ? nullptr  // shared by the team
+                                      : scratch<TB>(1, packed_size<TB>(nc, kc, kernel.nr));
   const int threads = row_slices(row_panels * runs, p.m * p.n * p.k);
+  auto team = [&] {      // what every thread of the team runs
+    int64_t offset = 0;  // of the block's panels in `prepacked`
+    for_each_block<TB>(p.n, p.k, [&](int64_t col0, int64_t cols, int64_t k0, int64_t depth) {
+      run_block(p, kernel, col0, cols, k0, depth, runs, packed_b,
+                prepacked != nullptr ? prepacked + offset : nullptr);
+      offset += packed_size<TB>(cols, depth, kernel.nr);
+    });
+  };
+  // One thread, and no team around this call to bind the omp for loops to: no parallel region
+  // (the loops run on this thread alone), which saves the region's cost on GEMV-sized products.
+  if (threads == 1 && omp_get_num_threads() == 1) {
+    team();
+    return;
+  }
 #pragma omp parallel num_threads(threads)
-  for (int64_t col0 = 0; col0 < p.n; col0 += nc)
-    for (int64_t k0 = 0; k0 < p.k; k0 += kc)
-      run_block(p, kernel, col0, std::min(nc, p.n - col0), k0, std::min(kc, p.k - k0), runs,
-                packed_b);
+  team();
 }
 
 void check_args(const MatmulArgs& p, const char* fn) {
@@ -176,6 +206,57 @@ void gemm_u8s8(const uint8_t* a, const int8_t* b, int32_t* c, const MatmulArgs& 
   const int32_t alpha = integer_scalar(args.alpha, "gemm_u8s8", "alpha");
   const int32_t beta = integer_scalar(args.beta, "gemm_u8s8", "beta");
   gemm_batch(a, b, c, args, u8s8_kernel(kernel_level()), alpha, beta);
+}
+
+void pack_b_u8s8(const int8_t* b, const MatmulArgs& args, PackedU8S8B& out) {
+  LOOM_CHECK(args.k >= 0 && args.n >= 0, "pack_b_u8s8: expected k, n >= 0, got ", args.k, ", ",
+             args.n);
+  LOOM_CHECK(args.ldb >= std::max<int64_t>(1, args.trans_b ? args.k : args.n),
+             "pack_b_u8s8: ldb = ", args.ldb, " is less than B's stored columns");
+  const KernelU8S8& kernel = u8s8_kernel(kernel_level());
+  const MatrixView<int8_t> view =
+      args.trans_b ? MatrixView<int8_t>{b, 1, args.ldb} : MatrixView<int8_t>{b, args.ldb, 1};
+  int64_t total = 0;
+  for_each_block<int8_t>(args.n, args.k, [&](int64_t, int64_t cols, int64_t, int64_t depth) {
+    total += packed_size<int8_t>(cols, depth, kernel.nr);
+  });
+  out.k = args.k;
+  out.n = args.n;
+  out.kernel = &kernel;
+  out.panels.resize(static_cast<std::size_t>(total));
+  int64_t offset = 0;
+  for_each_block<int8_t>(
+      args.n, args.k, [&](int64_t col0, int64_t cols, int64_t k0, int64_t depth) {
+        const int64_t panel = packed_size<int8_t>(kernel.nr, depth, kernel.nr);
+        for (int64_t j = 0; j < cols; j += kernel.nr)
+          kernel.pack_b(view, col0 + j, std::min<int64_t>(kernel.nr, cols - j), k0, depth,
+                        out.panels.data() + offset + j / kernel.nr * panel);
+        offset += packed_size<int8_t>(cols, depth, kernel.nr);
+      });
+}
+
+void gemm_u8s8_packed(const uint8_t* a, const PackedU8S8B& b, int32_t* c, const MatmulArgs& args) {
+  const KernelU8S8& kernel = u8s8_kernel(kernel_level());
+  LOOM_CHECK(b.kernel == &kernel, "gemm_u8s8_packed: B was packed for another kernel (",
+             static_cast<const KernelU8S8*>(b.kernel)->name, ", now ", kernel.name, ")");
+  LOOM_CHECK(args.batch == 1 && args.k == b.k && args.n == b.n,
+             "gemm_u8s8_packed: k x n = ", args.k, " x ", args.n, " (batch ", args.batch,
+             ") but B was packed as ", b.k, " x ", b.n);
+  MatmulArgs checked = args;
+  checked.trans_b = false;
+  checked.ldb = std::max<int64_t>(1, args.n);
+  check_args(checked, "gemm_u8s8_packed");
+  Product<uint8_t, int8_t, int32_t> p;
+  p.a = args.trans_a ? MatrixView<uint8_t>{a, 1, args.lda} : MatrixView<uint8_t>{a, args.lda, 1};
+  p.b = MatrixView<int8_t>{nullptr, 0, 0};  // never read: the panels are packed
+  p.c = c;
+  p.ldc = args.ldc;
+  p.m = args.m;
+  p.n = args.n;
+  p.k = args.k;
+  p.alpha = integer_scalar(args.alpha, "gemm_u8s8_packed", "alpha");
+  p.beta = integer_scalar(args.beta, "gemm_u8s8_packed", "beta");
+  run_product(p, kernel, b.panels.data());
 }
 
 }  // namespace loom::cpu::gemm

@@ -10,10 +10,13 @@
 // microkernel.h). Threads: OpenMP over tasks; inside a parallel region, one thread.
 // Bad arguments (negative sizes, leading dimensions too small, a non-integer alpha or beta for
 // u8 x s8) throw loom::Error naming the function and the argument.
+// A B used by many products (an LSTM's W_hh at every step) can be packed once: pack_b_u8s8,
+// then gemm_u8s8_packed (the same bits as gemm_u8s8).
 // Leaves out: batched products run one after another (threads split each product).
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "tensor/backend.h"
 
@@ -25,5 +28,19 @@ void gemm_bf16(const uint16_t* a, const uint16_t* b, float* c, const MatmulArgs&
 // A unsigned, B signed 8-bit; sums in int32, wrapping modulo 2^32 (VPDPBUSD). alpha and beta
 // must be integers in int32's range.
 void gemm_u8s8(const uint8_t* a, const int8_t* b, int32_t* c, const MatmulArgs& args);
+
+// op(B) (k x n) of u8 x s8 products in the panels of the kernel this CPU runs, block by block in
+// the driver's order (gemm.cpp), packed once and kept.
+struct PackedU8S8B {
+  int64_t k = 0, n = 0;
+  const void* kernel = nullptr;  // the micro-kernel it was packed for (checked at use)
+  std::vector<int8_t> panels;
+};
+// Packs op(B) as args describes it (k, n, trans_b, ldb; m, A and C are not used) into `out`,
+// reusing its memory.
+void pack_b_u8s8(const int8_t* b, const MatmulArgs& args, PackedU8S8B& out);
+// gemm_u8s8 with B already packed; args.k and args.n must be the packed B's (ldb, trans_b and
+// stride_b are ignored; batch must be 1).
+void gemm_u8s8_packed(const uint8_t* a, const PackedU8S8B& b, int32_t* c, const MatmulArgs& args);
 
 }  // namespace loom::cpu::gemm

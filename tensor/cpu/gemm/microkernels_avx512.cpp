@@ -110,13 +110,16 @@ LOOM_TARGET_AVX512_BF16 void bf16_tile(int64_t k_groups, const uint16_t* a, cons
 }
 
 // VPDPBUSD t, a, b: per lane, t += the 4 products of unsigned bytes of a and signed bytes of b,
-// each product widened to 32 bits first (no intermediate saturation), the sum wrapping.
-template <int NV>
+// each product widened to 32 bits first (no intermediate saturation), the sum wrapping. ROWS
+// (1 or MR) is how many of the panel's rows are computed: a GEMV-shaped product (one row of
+// A: an LSTM step at batch 1) runs ROWS = 1 and skips the 9 zero rows of its panel. Each row's
+// sum is the same either way, so the bits do not change.
+template <int NV, int ROWS>
 LOOM_TARGET_AVX512_VNNI void u8s8_tile(int64_t k_groups, const uint8_t* a, const int8_t* b,
                                        const CTile<int32_t>& tile) {
-  __m512i t[MR][NV];
+  __m512i t[ROWS][NV];
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
+  for (int i = 0; i < ROWS; ++i)
     for (int v = 0; v < NV; ++v)
       t[i][v] = _mm512_setzero_si512();
   for (int64_t g = 0; g < k_groups; ++g, a += 4 * MR, b += 128) {
@@ -124,7 +127,7 @@ LOOM_TARGET_AVX512_VNNI void u8s8_tile(int64_t k_groups, const uint8_t* a, const
     for (int v = 0; v < NV; ++v)
       b_row[v] = _mm512_loadu_si512(b + 64 * v);
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < ROWS; ++i) {
       const __m512i a_i = broadcast_group(a + 4 * i);
       for (int v = 0; v < NV; ++v)
         t[i][v] = _mm512_dpbusd_epi32(t[i][v], a_i, b_row[v]);
@@ -132,7 +135,7 @@ LOOM_TARGET_AVX512_VNNI void u8s8_tile(int64_t k_groups, const uint8_t* a, const
   }
   const __m512i alpha = _mm512_set1_epi32(tile.alpha), beta = _mm512_set1_epi32(tile.beta);
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < ROWS; ++i) {
     if (i >= tile.rows) break;
     for (int v = 0; v < NV; ++v) {
       int32_t* row = tile.c + i * tile.ldc + 16 * v;
@@ -159,7 +162,11 @@ void bf16_kernel_avx512(int64_t k_groups, const uint16_t* a, const uint16_t* b,
 
 void u8s8_kernel_avx512(int64_t k_groups, const uint8_t* a, const int8_t* b,
                         const CTile<int32_t>& tile) {
-  tile.cols <= 16 ? u8s8_tile<1>(k_groups, a, b, tile) : u8s8_tile<2>(k_groups, a, b, tile);
+  if (tile.rows == 1)
+    tile.cols <= 16 ? u8s8_tile<1, 1>(k_groups, a, b, tile) : u8s8_tile<2, 1>(k_groups, a, b, tile);
+  else
+    tile.cols <= 16 ? u8s8_tile<1, MR>(k_groups, a, b, tile)
+                    : u8s8_tile<2, MR>(k_groups, a, b, tile);
 }
 
 }  // namespace loom::cpu::gemm
