@@ -207,7 +207,6 @@ class FusedKernels {
   // w [O, C, K] and bias [O] (null: none). The reference the im2col path is tested against.
   virtual void conv1d_direct(const void* x, const void* w, const void* bias, void* y, DType dtype,
                              const Conv1dShape& s, int64_t out_channels) = 0;
-};
 
   // y [m, n] float32 = (x quantized per row to uint8) x w^T, summed in int32, times the two
   // scales, + bias [n] (may be null). x [m, k] float32, finite. The default throws: a backend
