@@ -6,6 +6,8 @@
 //   predict  load a checkpoint, score review texts (predict.cpp)
 //   study    the ablation (study.h)
 //   export   the encoded data for the PyTorch reference (export.h)
+//   prune    gradual magnitude pruning with fine-tuning (prune.h)
+//   distill  a smaller student trained on a teacher's soft targets (distill.h)
 #pragma once
 
 #include "apps/imdb/cli.h"
@@ -17,6 +19,8 @@ int run_eval(const Request& r);
 int run_predict(const Request& r);
 int run_study(const Request& r);
 int run_export(const Request& r);
+int run_prune(const Request& r);    // prune.cpp
+int run_distill(const Request& r);  // distill.cpp
 
 // Applies --threads (0 = all cores) to the CPU backend.
 void apply_threads(int64_t threads);
