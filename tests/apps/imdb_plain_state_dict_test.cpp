@@ -5,6 +5,7 @@
 // to split.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -36,7 +37,9 @@ class ImdbPlainStateDict : public ::testing::Test {
       if (t.name.rfind("optim.", 0) != 0) model.push_back(t);
     nn::save_safetensors(*root_ + "/plain.safetensors", model);
     nn::save_safetensors(*root_ + "/pt.safetensors", model, {{"format", "pt"}});
-    model.pop_back();  // linear.bias
+    model.erase(std::remove_if(model.begin(), model.end(),
+                               [](const nn::TensorRecord& t) { return t.name == "linear.bias"; }),
+                model.end());
     model.push_back(nn::make_record("extra.weight", DType::Float32, {1}, std::vector<float>{1}));
     nn::save_safetensors(*root_ + "/broken.safetensors", model);
   }
@@ -116,7 +119,7 @@ TEST_F(ImdbPlainStateDict, EvalOfThePlainStateDictMatchesTheCheckpoint) {
   nlohmann::json b = nlohmann::json::parse(std::ifstream(root() + "/plain.json"));
   EXPECT_EQ(a["accuracy"], b["accuracy"]);
   EXPECT_EQ(a["loss"], b["loss"]);
-  EXPECT_EQ(a["n"], 80);
+  EXPECT_EQ(a["n"], 40);  // the official test half: 20 reviews of each class
 }
 
 TEST_F(ImdbPlainStateDict, EverythingMissingIsNamedAtOnce) {
