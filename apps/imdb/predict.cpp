@@ -10,6 +10,8 @@
 #include <fstream>
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
 #include "apps/imdb/checkpoint.h"
 #include "apps/imdb/commands.h"
 #include "apps/imdb/data_location.h"
@@ -17,7 +19,6 @@
 #include "apps/imdb/plain_state_dict.h"
 #include "apps/imdb/prepare.h"
 #include "data/encode.h"
-#include "nlohmann/json.hpp"
 #include "tensor/error.h"
 
 namespace loom::imdb {
