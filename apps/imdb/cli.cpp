@@ -40,6 +40,9 @@ Examples:
   mpirun -np 2 imdb train --threads 1 --out runs/dp2   # data-parallel on 2 processes
   imdb eval --checkpoint runs/base/best.safetensors
   echo "A wonderful, moving film." | imdb predict --checkpoint runs/base/best.safetensors
+  imdb predict --checkpoint torch_model.safetensors --vocab vocab.json "A fine film"
+  imdb prune --checkpoint runs/base/best.safetensors --sparsity 0.5 --structured --out small.safetensors
+  imdb distill --teacher runs/base/best.safetensors --lstm-size 32 --out student.safetensors
 Run `imdb <command> --help` for the flags of one command.)";
 
 // Which flags a subcommand takes: train all; study not the ones it sets per variant (--lstm,
