@@ -1,8 +1,9 @@
 // apps/imdb/checkpoint.h: everything a run needs to continue, in one safetensors file.
 //
 // Tensors: the model's parameters under PyTorch's names (embedding.weight, lstm.weight_ih_l0,
-// ...) and Adam's state under "optim.*"; metadata: the config, the vocabulary and the
-// TrainState (checkpoint_format.h, which also reads them back).
+// ...), Adam's state under "optim.<param>.<buffer>" and the fp16 loss scaler's under "scaler.*";
+// metadata: the config, the vocabulary and the TrainState (checkpoint_format.h, which also
+// reads them back). Every name, dtype and key: apps/imdb/README.md, "Checkpoints".
 // Files in <out>: last.safetensors (after every epoch, and when a signal stops the run),
 // epoch_NNN.safetensors (one per finished epoch), best.safetensors (the lowest validation loss).
 // Writes are atomic (nn/safetensors.h: temporary file, fsync, rename). A checkpoint is only ever

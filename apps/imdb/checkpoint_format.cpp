@@ -162,12 +162,13 @@ Checkpoint checkpoint_from_contents(nn::SafetensorsContents file, const std::str
   Checkpoint c;
   c.file = std::move(file);
   const auto& meta = c.file.metadata;
-  auto field = [&](const char* key) -> const std::string& {
-    auto it = meta.find(key);
-    LOOM_CHECK(it != meta.end(), path, ": not an imdb checkpoint (no \"", key,
-               "\" in its metadata)");
-    return it->second;
-  };
+  // Every missing key at once, so one try shows all that a hand-made file lacks.
+  std::string missing;
+  for (const char* key : {"format", "config", "vocab", "train_state"})
+    if (meta.count(key) == 0) missing += std::string(missing.empty() ? "" : ", ") + key;
+  LOOM_CHECK(missing.empty(), path, ": not an imdb checkpoint (its metadata lacks ", missing,
+             "; apps/imdb/README.md describes the format)");
+  auto field = [&](const char* key) -> const std::string& { return meta.at(key); };
   LOOM_CHECK(field("format") == kFormat, path, ": unsupported checkpoint format '", field("format"),
              "' (expected ", kFormat, ")");
   auto parse = [&](const char* key) {

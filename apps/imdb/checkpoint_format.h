@@ -9,6 +9,7 @@
 // Nothing here needs the model, so the fuzz target tests/fuzz/fuzz_checkpoint.cpp compiles this
 // file alone: every string is parsed as untrusted input and any problem is a loom::Error naming
 // the file and the key, never another exception.
+// A plain state_dict (the tensors alone) is read by plain_state_dict.h instead.
 // Left out: reading checkpoints of other formats (PyTorch's own files load with nn/serialize.h).
 #pragma once
 
@@ -53,6 +54,7 @@ struct Checkpoint {
   data::Vocabulary vocab;
   TrainState state;
   nn::SafetensorsContents file;  // the tensors (load into a model with restore_model)
+  bool plain = false;  // a plain state_dict (plain_state_dict.h): no training state, no run
 };
 
 // The metadata strings of a checkpoint of this run.

@@ -6,6 +6,7 @@
 #include "apps/imdb/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -39,6 +40,9 @@ Examples:
   mpirun -np 2 imdb train --threads 1 --out runs/dp2   # data-parallel on 2 processes
   imdb eval --checkpoint runs/base/best.safetensors
   echo "A wonderful, moving film." | imdb predict --checkpoint runs/base/best.safetensors
+  imdb predict --checkpoint torch_model.safetensors --vocab vocab.json "A fine film"
+  imdb prune --checkpoint runs/base/best.safetensors --sparsity 0.5 --structured --out small.safetensors
+  imdb distill --teacher runs/base/best.safetensors --lstm-size 32 --out student.safetensors
 Run `imdb <command> --help` for the flags of one command.)";
 
 // Which flags a subcommand takes: train all; study not the ones it sets per variant (--lstm,
@@ -379,8 +383,9 @@ Config resolve(const ConfigFlags& f, std::set<std::string>* given) {
 
 // The subcommands, each with its flags bound to `r` or to its ConfigFlags.
 struct Subcommands {
-  CLI::App *train, *study, *exp, *eval, *predict, *quantize = nullptr, *bench = nullptr;
-  ConfigFlags train_f, study_f, export_f, eval_f, predict_f, bench_f;
+  CLI::App *train, *study, *exp, *eval, *predict, *quantize = nullptr, *bench = nullptr,
+                                                  *prune = nullptr, *distill = nullptr;
+  ConfigFlags train_f, study_f, export_f, eval_f, predict_f, bench_f, prune_f, distill_f;
 };
 
 void add_train_and_study(CLI::App& app, Subcommands& s, Request& r) {
@@ -426,6 +431,25 @@ void add_train_and_study(CLI::App& app, Subcommands& s, Request& r) {
                   "\n  " + describe_preset("strong"));
 }
 
+// eval and predict on a plain state_dict (plain_state_dict.h): the settings its tensors do not
+// show. An app checkpoint refuses them (it has its own config).
+void add_state_dict_flags(CLI::App* sub, ConfigFlags& f) {
+  Config& t = f.typed;
+  const std::string g = "Plain state_dict (no imdb metadata; sizes are read from the tensors)";
+  sub->add_option("--config", f.config_file, "JSON file of the model's settings (config.json keys)")
+      ->group(g);
+  bind(f, sub->add_option("--max-len", t.max_len, "tokens per review the model expects"), "max_len")
+      ->group(g);
+  bind(f, sub->add_option("--embed", t.embed, "embedding width"), "embed")->group(g);
+  bind(f, sub->add_option("--lstm-size", t.lstm_size, "LSTM hidden size"), "lstm_size")->group(g);
+  bind(f, sub->add_option("--lstm-layers", t.lstm_layers, "stacked LSTM layers"), "lstm_layers")
+      ->group(g);
+  bind(f, sub->add_flag("--bidirectional", t.bidirectional, "a bidirectional LSTM"),
+       "bidirectional")
+      ->group(g);
+  bind(f, sub->add_option("--pooling", t.pooling, "last | max-mean"), "pooling")->group(g);
+}
+
 void add_export_eval_predict(CLI::App& app, Subcommands& s, Request& r) {
   s.exp = app.add_subcommand(
       "export",
@@ -436,34 +460,119 @@ void add_export_eval_predict(CLI::App& app, Subcommands& s, Request& r) {
   s.eval = app.add_subcommand("eval", "score a checkpoint on a split or a whole dataset");
   CLI::App* eval = s.eval;
   ConfigFlags& ef = s.eval_f;
-  eval->add_option("--checkpoint", r.eval.checkpoint, "checkpoint written by train")->required();
+  eval->add_option("--checkpoint", r.eval.checkpoint,
+                   "checkpoint written by train, or a plain state_dict (with --vocab)")
+      ->required();
   eval->add_option("--on", r.eval.on,
                    "val | train | test | all (rows of the dataset to score; "
                    "test = aclImdb's official test half)")
       ->default_str("val");
   eval->add_option("--json", r.eval.json_out, "also write the results to this JSON file");
-  eval->add_option("--vocab", r.eval.vocab, "a vocab.json that must match the checkpoint's");
+  eval->add_option("--vocab", r.eval.vocab,
+                   "vocab.json: must match a checkpoint's; a plain state_dict's vocabulary");
   bind(ef, eval->add_option("--data", ef.typed.data, "dataset (default: the checkpoint's)"),
        "data");
   bind(ef, eval->add_option("--batch", ef.typed.batch, "batch size"), "batch");
   bind(ef, eval->add_option("--threads", ef.typed.threads, "CPU threads"), "threads");
   bind(ef, eval->add_option("--device", ef.typed.device, "cpu | cuda"), "device");
+  add_state_dict_flags(eval, ef);
 
   s.predict = app.add_subcommand(
       "predict", "print the probability of a positive review and the label, one line each");
   CLI::App* predict = s.predict;
   ConfigFlags& pf = s.predict_f;
-  predict->add_option("--checkpoint", r.predict.checkpoint, "checkpoint written by train")
+  predict
+      ->add_option("--checkpoint", r.predict.checkpoint,
+                   "checkpoint written by train, or a plain state_dict (with --vocab)")
       ->required();
   predict->add_option("text", r.predict.texts,
                       "reviews (none and no --file: read stdin, one "
                       "review per line)");
   predict->add_option("--file", r.predict.file, "a file with one review per line");
-  predict->add_option("--vocab", r.predict.vocab, "a vocab.json that must match the checkpoint's");
+  predict->add_option("--vocab", r.predict.vocab,
+                      "vocab.json: must match a checkpoint's; a plain state_dict's vocabulary");
+  predict
+      ->add_option("--format", r.predict.format,
+                   "tsv: probability<TAB>label<TAB>review | jsonl: one JSON object a line "
+                   "(probability, label, text); full float precision, nothing else on stdout")
+      ->default_str("tsv");
   predict->add_option("--threshold", r.predict.threshold, "label positive at or above")
       ->default_str("0.5");
   bind(pf, predict->add_option("--threads", pf.typed.threads, "CPU threads"), "threads");
   bind(pf, predict->add_option("--device", pf.typed.device, "cpu | cuda"), "device");
+  add_state_dict_flags(predict, pf);
+}
+
+// The run-time flags prune and distill share (their model comes from a checkpoint).
+void add_finetune_flags(CLI::App* sub, ConfigFlags& f) {
+  Config& t = f.typed;
+  bind(f, sub->add_option("--data", t.data, "dataset (default: the checkpoint's)"), "data");
+  bind(f, sub->add_option("--batch", t.batch, "batch size (default: the checkpoint's)"), "batch");
+  bind(f, sub->add_option("--lr", t.lr, "Adam learning rate (default: the checkpoint's)"), "lr");
+  bind(f, sub->add_option("--threads", t.threads, "CPU threads"), "threads");
+  bind(f, sub->add_option("--device", t.device, "cpu | cuda"), "device");
+}
+
+void add_prune_distill(CLI::App& app, Subcommands& s, Request& r) {
+  s.prune = app.add_subcommand(
+      "prune",
+      "gradual magnitude pruning (Zhu & Gupta's cubic schedule) with fine-tuning; writes the "
+      "pruned checkpoint");
+  CLI::App* p = s.prune;
+  p->add_option("--checkpoint", r.prune.checkpoint, "checkpoint written by train")->required();
+  p->add_option("--sparsity", r.prune.sparsity,
+                "share of weights (unstructured) or LSTM hidden units (structured) removed, "
+                "in [0, 1)")
+      ->required();
+  p->add_flag("--structured", r.prune.structured,
+              "remove whole LSTM hidden units: a smaller, faster model");
+  p->add_flag("--unstructured", r.prune.unstructured,
+              "zero single weights (the matrices keep their shape and their speed)");
+  p->add_option("--finetune-epochs", r.prune.finetune_epochs,
+                "epochs of training while the sparsity climbs (0 = prune at once)")
+      ->default_str("1");
+  p->add_option("--out", r.prune.out, "the pruned checkpoint (.safetensors)")->required();
+  p->add_option("--json", r.prune.json_out, "also write the results to this JSON file");
+  add_finetune_flags(p, s.prune_f);
+
+  s.distill = app.add_subcommand(
+      "distill", "train a smaller student on a teacher's soft targets and the labels");
+  CLI::App* d = s.distill;
+  ConfigFlags& df = s.distill_f;
+  d->add_option("--teacher", r.distill.teacher, "the teacher's checkpoint")->required();
+  bind(df, d->add_option("--lstm-size", df.typed.lstm_size, "the student's LSTM hidden size"),
+       "lstm_size")
+      ->required();
+  bind(df, d->add_option("--max-len", df.typed.max_len, "the student's tokens per review"),
+       "max_len");
+  bind(df, d->add_option("--epochs", df.typed.epochs, "epochs (default: the teacher's)"), "epochs");
+  bind(df, d->add_option("--train-limit", df.typed.train_limit, "train on the first N rows"),
+       "train_limit");
+  bind(df, d->add_option("--val-limit", df.typed.val_limit, "validate on the first N rows"),
+       "val_limit");
+  d->add_option("--temperature", r.distill.temperature, "softens both outputs (T > 0)")
+      ->default_str("2");
+  d->add_option("--alpha", r.distill.alpha,
+                "weight of the soft targets in [0, 1]; 0 trains the student on the labels alone")
+      ->default_str("0.5");
+  d->add_option("--out", r.distill.out, "the student's checkpoint (.safetensors)")->required();
+  d->add_option("--json", r.distill.json_out, "also write the results to this JSON file");
+  add_finetune_flags(d, df);
+}
+
+void check_prune_distill(const Request& r) {
+  if (r.command == "prune") {
+    const PruneRequest& p = r.prune;
+    LOOM_CHECK(p.structured != p.unstructured,
+               "prune: give exactly one of --structured and --unstructured");
+    LOOM_CHECK(p.sparsity >= 0 && p.sparsity < 1, "--sparsity must be in [0, 1), got ", p.sparsity);
+    LOOM_CHECK(p.finetune_epochs >= 0, "--finetune-epochs must be >= 0, got ", p.finetune_epochs);
+  } else if (r.command == "distill") {
+    const DistillRequest& d = r.distill;
+    LOOM_CHECK(std::isfinite(d.temperature) && d.temperature > 0, "--temperature must be > 0, got ",
+               d.temperature);
+    LOOM_CHECK(d.alpha >= 0 && d.alpha <= 1, "--alpha must be in [0, 1], got ", d.alpha);
+  }
 }
 
 // quantize and bench: the inference commands (apps/imdb/quantize.h, bench.cpp).
@@ -528,6 +637,8 @@ void finish_request(const Subcommands& s, Request& r) {
     r.command = "predict";
     LOOM_CHECK(r.predict.threshold > 0 && r.predict.threshold < 1,
                "--threshold must be in (0, 1), got ", r.predict.threshold);
+    LOOM_CHECK(r.predict.format == "tsv" || r.predict.format == "jsonl",
+               "--format must be tsv or jsonl, got '", r.predict.format, "'");
     r.config = resolve(s.predict_f, &r.given);
   } else if (s.quantize != nullptr && *s.quantize) {
     r.command = "quantize";
@@ -543,7 +654,14 @@ void finish_request(const Subcommands& s, Request& r) {
     LOOM_CHECK(b.latency_bound_ms > 0, "--latency-bound must be > 0, got ", b.latency_bound_ms);
     LOOM_CHECK(b.search_steps >= 1, "--search-steps must be >= 1, got ", b.search_steps);
     r.config = resolve(s.bench_f, &r.given);
+  } else if (*s.prune) {
+    r.command = "prune";
+    r.config = resolve(s.prune_f, &r.given);
+  } else if (*s.distill) {
+    r.command = "distill";
+    r.config = resolve(s.distill_f, &r.given);
   }
+  check_prune_distill(r);
 }
 
 }  // namespace
@@ -562,17 +680,17 @@ int parse_command_line(int argc, const char* const* argv, Request& r, bool quiet
   add_train_and_study(app, s, r);
   add_export_eval_predict(app, s, r);
   add_quantize_and_bench(app, s, r);
+  add_prune_distill(app, s, r);
 
   // CLI11 would answer a mistyped command with "A subcommand is required"; name it instead.
   const std::string first = argc >= 2 ? argv[1] : "";
   if (!first.empty() && first[0] != '-' && first != "train" && first != "eval" &&
       first != "predict" && first != "study" && first != "export" && first != "quantize" &&
-      first != "bench") {
+      first != "bench" && first != "prune" && first != "distill") {
     if (!quiet)
       std::fprintf(stderr,
                    "imdb: unknown command '%s' (expected train, eval, predict, study, export, "
-                   "quantize or bench; "
-                   "see imdb --help)\n",
+                   "quantize, bench, prune or distill; see imdb --help)\n",
                    argv[1]);
     return 2;
   }

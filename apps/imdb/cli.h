@@ -3,10 +3,13 @@
 //   imdb train   [flags]                 train one model into --out
 //   imdb eval    --checkpoint FILE       accuracy, precision, recall, F1, confusion matrix, loss
 //   imdb predict --checkpoint FILE TEXT  probability and label per review (args, stdin, --file)
+//   (eval and predict also take a plain state_dict with --vocab: plain_state_dict.h)
 //   imdb study   [flags]                 the baseline-vs-optimized ablation, with a report folder
 //   imdb export  [flags]                 the encoded data and split as safetensors (for PyTorch)
 //   imdb quantize --checkpoint IN --out OUT   an int8 copy of a checkpoint (quantize.h)
 //   imdb bench   --checkpoint FILE --scenario S   MLPerf-style latency/throughput (bench.cpp)
+//   imdb prune   --checkpoint IN --sparsity S --structured|--unstructured --out OUT (prune.h)
+//   imdb distill --teacher CKPT --lstm-size H --out OUT   a smaller student (distill.h)
 //
 // Parsing uses CLI11. Every hyperparameter is a flag of train/study/export; the values typed are
 // layered over the defaults, the preset and the --config file (config.h says the order).
@@ -25,18 +28,37 @@
 namespace loom::imdb {
 
 struct EvalRequest {
-  std::string checkpoint;  // a .safetensors checkpoint written by train
-  std::string vocab;       // optional vocab.json; must match the checkpoint's
+  std::string checkpoint;  // a checkpoint written by train, or a plain state_dict
+  std::string vocab;       // vocab.json: must match a checkpoint's; a state_dict's vocabulary
   std::string on = "val";  // val | train | test | all: which rows of the dataset to score
   std::string json_out;    // "": print only; else also write the results as JSON there
 };
 
 struct PredictRequest {
-  std::string checkpoint;
-  std::string vocab;               // optional vocab.json; must match the checkpoint's
+  std::string checkpoint;          // as EvalRequest's
+  std::string vocab;               // as EvalRequest's
   std::vector<std::string> texts;  // reviews given as arguments
   std::string file;                // one review per line ("-" = stdin)
   double threshold = 0.5;          // probability >= threshold -> positive
+  std::string format = "tsv";      // tsv | jsonl: one result per line on stdout
+};
+
+struct PruneRequest {
+  std::string checkpoint;       // an app checkpoint to prune
+  std::string out;              // the pruned checkpoint (.safetensors)
+  double sparsity = 0.5;        // in [0, 1): weights (unstructured) or hidden units (structured)
+  bool structured = false;      // --structured: whole hidden units (one of the two is required)
+  bool unstructured = false;    // --unstructured: single weights
+  int64_t finetune_epochs = 1;  // epochs of fine-tuning while the sparsity climbs (0: one shot)
+  std::string json_out;         // "": none; else the results as JSON
+};
+
+struct DistillRequest {
+  std::string teacher;       // the teacher's app checkpoint
+  std::string out;           // the student's checkpoint (.safetensors)
+  double temperature = 2.0;  // softens the teacher's and the student's outputs
+  double alpha = 0.5;        // weight of the soft targets; 0 = the labels alone
+  std::string json_out;      // "": none; else the results as JSON
 };
 
 struct StudyRequest {
@@ -66,11 +88,14 @@ struct BenchRequest {
 };
 
 struct Request {
-  std::string command;       // train | eval | predict | study | export | quantize | bench
+  std::string
+      command;  // train | eval | predict | study | export | quantize | bench | prune | distill
   std::string command_line;  // argv joined by spaces (for reports)
   Config config;  // resolved and validated (train, study, export); eval/predict: threads etc.
   EvalRequest eval;
   PredictRequest predict;
+  PruneRequest prune;
+  DistillRequest distill;
   StudyRequest study;
   QuantizeRequest quantize;
   BenchRequest bench;

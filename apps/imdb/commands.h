@@ -8,6 +8,8 @@
 //   export   the encoded data for the PyTorch reference (export.h)
 //   quantize an int8 copy of a checkpoint (quantize.h)
 //   bench    the MLPerf-style latency benchmark (bench.cpp)
+//   prune    gradual magnitude pruning with fine-tuning (prune.h)
+//   distill  a smaller student trained on a teacher's soft targets (distill.h)
 #pragma once
 
 #include "apps/imdb/cli.h"
@@ -21,6 +23,8 @@ int run_study(const Request& r);
 int run_export(const Request& r);
 int run_quantize(const Request& r);
 int run_bench(const Request& r);
+int run_prune(const Request& r);    // prune.cpp
+int run_distill(const Request& r);  // distill.cpp
 
 // Applies --threads (0 = all cores) to the CPU backend.
 void apply_threads(int64_t threads);

@@ -44,10 +44,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    // The device banner: which backends this binary has and what it sees.
+    // The device banner: which backends this binary has and what it sees. predict's stdout
+    // holds its results alone (for pipes), so its banner goes to stderr.
     if (root)
-      std::printf("loom imdb %s | %s\n", request.command.c_str(),
-                  loom::cuda::device_report().c_str());
+      std::fprintf(request.command == "predict" ? stderr : stdout, "loom imdb %s | %s\n",
+                   request.command.c_str(), loom::cuda::device_report().c_str());
     std::fflush(stdout);
     if (request.command == "train") return run_train(request);
     if (request.command == "eval") return run_eval(request);
@@ -56,6 +57,8 @@ int main(int argc, char** argv) {
     if (request.command == "export") return run_export(request);
     if (request.command == "quantize") return run_quantize(request);
     if (request.command == "bench") return run_bench(request);
+    if (request.command == "prune") return run_prune(request);
+    if (request.command == "distill") return run_distill(request);
     std::fprintf(stderr, "imdb: error: no command given (try --help)\n");
     return 2;
   } catch (const std::bad_alloc&) {

@@ -3,39 +3,30 @@
 // The model is rebuilt from the checkpoint's own config and vocabulary, so eval and predict see
 // the same ids the run trained on. --vocab FILE lets a user check a vocab.json (e.g. from
 // `imdb export`) against the checkpoint: any difference is an error, not a silent re-mapping.
-// An int8 checkpoint (`imdb quantize`) runs on the inference path (inference.h).
+// An int8 checkpoint (`imdb quantize`) runs on the inference path (inference.h); a plain
+// state_dict takes its vocabulary from --vocab instead (plain_state_dict.h). predict writes
+// its results alone on stdout (the banner and notes go to stderr), so its output can be
+// piped: tsv or jsonl, probabilities with every digit a float has (%.9g).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
 #include "apps/imdb/checkpoint.h"
 #include "apps/imdb/commands.h"
 #include "apps/imdb/data_location.h"
 #include "apps/imdb/evaluate.h"
 #include "apps/imdb/inference.h"
+#include "apps/imdb/plain_state_dict.h"
 #include "apps/imdb/prepare.h"
 #include "data/encode.h"
 #include "tensor/error.h"
 
 namespace loom::imdb {
 namespace {
-
-void check_vocab_matches(const std::string& file, const Checkpoint& ck, const std::string& path) {
-  if (file.empty()) return;
-  const data::Vocabulary v = data::Vocabulary::load(file);
-  LOOM_CHECK(v.num_words() == ck.vocab.num_words(), "--vocab: '", file, "' has ", v.num_words(),
-             " ids but checkpoint '", path, "' was trained with ", ck.vocab.num_words());
-  const auto& a = v.words();
-  const auto& b = ck.vocab.words();
-  LOOM_CHECK(a.size() == b.size(), "--vocab: '", file, "' has ", a.size(),
-             " words but checkpoint '", path, "' has ", b.size());
-  for (size_t i = 0; i < a.size(); ++i)
-    LOOM_CHECK(a[i] == b[i], "--vocab: '", file, "' does not match checkpoint '", path, "': id ",
-               i + static_cast<size_t>(v.first_word_id()), " is '", a[i], "' there but '", b[i],
-               "' in the checkpoint");
-}
 
 // The checkpoint's config with the run-time settings of this command applied.
 Config runtime_config(const Checkpoint& ck, const Config& typed) {
@@ -71,18 +62,34 @@ Scores score_rows_inference(InferenceModel& model, const PreparedData& d,
   return s;
 }
 
+// One result line on stdout. %.9g prints every digit a float holds (it reads back exactly).
+// tsv: the review as given, with tabs turned into spaces so that it stays one column.
+void print_prediction(float prob, bool positive, std::string text, const std::string& format) {
+  const char* label = positive ? "positive" : "negative";
+  if (format == "jsonl") {
+    std::printf("{\"probability\":%.9g,\"label\":\"%s\",\"text\":%s}\n", prob, label,
+                nlohmann::json(text)
+                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                    .c_str());
+    return;
+  }
+  for (char& ch : text)
+    if (ch == '\t') ch = ' ';
+  std::printf("%.9g\t%s\t%s\n", prob, label, text.c_str());
+}
+
 }  // namespace
 
 int run_eval(const Request& r) {
   const std::string& path = r.eval.checkpoint;
-  const Checkpoint ck = load_checkpoint(path);
-  check_vocab_matches(r.eval.vocab, ck, path);
+  const Checkpoint ck = load_model_file(path, r.config, r.given, r.eval.vocab);
   Config c = runtime_config(ck, r.config);
   apply_threads(c.threads);
   const bool other_data = !r.config.data.empty();
   const std::string data_path = locate_data(other_data ? r.config.data : ck.config.data);
   c.data = data_path;
-  if (r.eval.on == "all" || r.eval.on == "test") c.split = "random80";  // split not needed
+  // all and test need no split, so a file too small to split (a handful of reviews) still works.
+  if (r.eval.on == "all" || r.eval.on == "test") c.split = "none";
   c.train_limit = r.eval.on == "train" ? ck.config.train_limit : 0;
   c.val_limit = 0;  // eval scores the whole validation split
   const PreparedData d = prepare_data(c, data_path, &ck.vocab);
@@ -113,8 +120,10 @@ int run_eval(const Request& r) {
     scores = score_rows(model, d, rows, c.batch);
   }
   const Classification cls = classify(scores);
-  std::printf("checkpoint %s (epoch %lld), %s rows of %s\n%s", path.c_str(),
-              static_cast<long long>(ck.state.epoch), r.eval.on.c_str(), data_path.c_str(),
+  const std::string what =
+      ck.plain ? "state_dict " + path
+               : "checkpoint " + path + " (epoch " + std::to_string(ck.state.epoch) + ")";
+  std::printf("%s, %s rows of %s\n%s", what.c_str(), r.eval.on.c_str(), data_path.c_str(),
               format_classification(cls).c_str());
   if (!r.eval.json_out.empty()) {
     nlohmann::json j = to_json(cls);
@@ -130,8 +139,7 @@ int run_eval(const Request& r) {
 
 int run_predict(const Request& r) {
   const std::string& path = r.predict.checkpoint;
-  const Checkpoint ck = load_checkpoint(path);
-  check_vocab_matches(r.predict.vocab, ck, path);
+  const Checkpoint ck = load_model_file(path, r.config, r.given, r.predict.vocab);
   const Config c = runtime_config(ck, r.config);
   apply_threads(c.threads);
 
@@ -169,12 +177,8 @@ int run_predict(const Request& r) {
     restore_model(model, ck, path, /*with_optimizer=*/false);
     s = score_tokens(model, tokens, c.max_len, c.batch);
   }
-  for (size_t i = 0; i < texts.size(); ++i) {
-    const bool pos = s.probs[i] >= r.predict.threshold;
-    std::string shown = texts[i].substr(0, 70);
-    if (texts[i].size() > 70) shown += "...";
-    std::printf("%.4f\t%s\t%s\n", s.probs[i], pos ? "positive" : "negative", shown.c_str());
-  }
+  for (size_t i = 0; i < texts.size(); ++i)
+    print_prediction(s.probs[i], s.probs[i] >= r.predict.threshold, texts[i], r.predict.format);
   return 0;
 }
 

@@ -31,6 +31,49 @@ bool is_aclimdb(const std::string& path) {
          ends_with(".tar");
 }
 
+// The train/validation rows config.split asks for (prepare.h). "none" is not a user setting:
+// eval --on all/test scores rows without a split, so every row counts as training.
+data::SplitIndices split_rows(const Config& config, const std::vector<data::TextExample>& examples,
+                              const std::string& path) {
+  const int64_t n = static_cast<int64_t>(examples.size());
+  std::vector<data::Split> official;
+  for (const auto& e : examples)
+    official.push_back(e.split);
+  data::SplitIndices split;
+  if (config.split == "official" || config.split == "official-val") {
+    LOOM_CHECK(std::count(official.begin(), official.end(), data::Split::Test) > 0, "--split ",
+               config.split, ": '", path,
+               "' has no official train/test split (only the aclImdb folder or archive has one); "
+               "use --split random80");
+    split = data::official_split(examples);
+    if (config.split == "official-val") {
+      // Model selection (early stopping, the kept "best" epoch) must not look at the test
+      // half, or the reported test accuracy is optimistic: validate on a seeded share of the
+      // training half instead, exactly as random80 splits all rows.
+      const std::vector<int64_t> official_train = split.train;
+      const data::SplitIndices inner = data::random_split(
+          static_cast<int64_t>(official_train.size()), config.val_fraction, config.seed);
+      auto to_rows = [&](const std::vector<int64_t>& positions) {
+        std::vector<int64_t> rows;
+        rows.reserve(positions.size());
+        for (int64_t p : positions)
+          rows.push_back(official_train[static_cast<size_t>(p)]);
+        return rows;
+      };
+      split.train = to_rows(inner.train);
+      split.validation = to_rows(inner.validation);
+    }
+  } else if (config.split == "none") {
+    for (int64_t i = 0; i < n; ++i)
+      split.train.push_back(i);
+  } else {
+    LOOM_CHECK(n >= 2, "--split random80: '", path, "' has only ", n,
+               " review(s); need at least 2 to split");
+    split = data::random_split(n, config.val_fraction, config.seed);
+  }
+  return split;
+}
+
 }  // namespace
 
 data::EncodeOptions encode_options(const Config& config) {
@@ -94,34 +137,7 @@ PreparedData prepare_data(const Config& config, const std::string& path,
     d.official.push_back(e.split);
   }
 
-  if (config.split == "official" || config.split == "official-val") {
-    LOOM_CHECK(std::count(d.official.begin(), d.official.end(), data::Split::Test) > 0, "--split ",
-               config.split, ": '", path,
-               "' has no official train/test split (only the aclImdb folder or archive has one); "
-               "use --split random80");
-    d.split = data::official_split(examples);
-    if (config.split == "official-val") {
-      // Model selection (early stopping, the kept "best" epoch) must not look at the test
-      // half, or the reported test accuracy is optimistic: validate on a seeded share of the
-      // training half instead, exactly as random80 splits all rows.
-      const std::vector<int64_t> official_train = d.split.train;
-      const data::SplitIndices inner = data::random_split(
-          static_cast<int64_t>(official_train.size()), config.val_fraction, config.seed);
-      auto to_rows = [&](const std::vector<int64_t>& positions) {
-        std::vector<int64_t> rows;
-        rows.reserve(positions.size());
-        for (int64_t p : positions)
-          rows.push_back(official_train[static_cast<size_t>(p)]);
-        return rows;
-      };
-      d.split.train = to_rows(inner.train);
-      d.split.validation = to_rows(inner.validation);
-    }
-  } else {
-    LOOM_CHECK(d.rows >= 2, "--split random80: '", path, "' has only ", d.rows,
-               " review(s); need at least 2 to split");
-    d.split = data::random_split(d.rows, config.val_fraction, config.seed);
-  }
+  d.split = split_rows(config, examples, path);
 
   t0 = std::chrono::steady_clock::now();
   if (vocab != nullptr) {
