@@ -6,20 +6,26 @@
 
 namespace loom::data {
 
-TextExample parse_fasttext_line(std::string_view line, const std::string& source, int64_t line_no) {
+std::string_view split_fasttext_line(std::string_view line, const std::string& source,
+                                     int64_t line_no, float* label) {
   static constexpr std::string_view kPrefix = "__label__";
   LOOM_CHECK(line.substr(0, kPrefix.size()) == kPrefix, "fastText '", source, "' line ", line_no,
              ": expected the line to start with __label__<1|2>");
   size_t end = line.find_first_of(" \t", kPrefix.size());
   if (end == std::string_view::npos) end = line.size();
-  const std::string_view label = line.substr(kPrefix.size(), end - kPrefix.size());
-  LOOM_CHECK(label == "1" || label == "2", "fastText '", source, "' line ", line_no,
-             ": unknown label '__label__", sanitize_utf8(label.substr(0, 40)),
+  const std::string_view name = line.substr(kPrefix.size(), end - kPrefix.size());
+  LOOM_CHECK(name == "1" || name == "2", "fastText '", source, "' line ", line_no,
+             ": unknown label '__label__", sanitize_utf8(name.substr(0, 40)),
              "' (expected __label__1 or __label__2)");
+  *label = name == "2" ? 1.0f : 0.0f;
+  return end < line.size() ? line.substr(end + 1) : std::string_view();
+}
+
+TextExample parse_fasttext_line(std::string_view line, const std::string& source, int64_t line_no) {
   TextExample ex;
-  ex.label = label == "2" ? 1.0f : 0.0f;
+  const std::string_view text = split_fasttext_line(line, source, line_no, &ex.label);
   ex.id = line_no;
-  if (end < line.size()) ex.text = sanitize_utf8(line.substr(end + 1));
+  if (!text.empty()) ex.text = sanitize_utf8(text);
   return ex;
 }
 

@@ -20,6 +20,11 @@
 
 namespace loom::data {
 
+// The label (0 or 1) and the text of one line (without its '\n'), the text a view into `line`
+// (bytes as they are; no UTF-8 check). Throws naming `source` and `line_no` like the parser.
+std::string_view split_fasttext_line(std::string_view line, const std::string& source,
+                                     int64_t line_no, float* label);
+
 // Parses one line (without its '\n'); `source` and `line` name it in errors.
 TextExample parse_fasttext_line(std::string_view line, const std::string& source, int64_t line_no);
 
