@@ -29,6 +29,10 @@ double seconds_since(Clock::time_point t0) {
 constexpr size_t kReadChunk = size_t{256} << 10;    // decompressed bytes per ByteStream::read
 constexpr size_t kMaxLineBytes = size_t{64} << 20;  // a longer "line" is not a review
 constexpr size_t kBlockTokens = size_t{16} << 20;   // 64 MB blocks of tokens while reading
+// libbz2 checks a block's CRC only after it has handed out the block's text (up to 900 kB, more
+// after run-length decoding), so a bad line may be the first sign of a corrupt block. After a
+// bad line both readers decode this much further: a decoding error there is the one reported.
+constexpr int64_t kCheckAhead = int64_t{8} << 20;
 
 [[noreturn]] void line_too_long(const std::string& path, int64_t line) {
   LOOM_FAIL("fastText '", path, "' line ", line, ": longer than ", kMaxLineBytes >> 20,
@@ -40,6 +44,7 @@ constexpr size_t kBlockTokens = size_t{16} << 20;   // 64 MB blocks of tokens wh
 struct TextBatch {
   int64_t seq = 0;
   int64_t first_line = 1;
+  int64_t text_end = 0;  // decompressed offset just past the batch
   std::string text;
 };
 
@@ -73,6 +78,7 @@ class LineBatcher {
     if (b.text.empty()) return false;
     b.seq = seq_++;
     b.first_line = next_line_;
+    b.text_end = stream_.bytes_out() - static_cast<int64_t>(carry_.size());
     next_line_ += std::count(b.text.begin(), b.text.end(), '\n');
     lines_ = next_line_ - 1 + (b.text.back() == '\n' ? 0 : 1);  // a last line without '\n'
     return true;
@@ -96,6 +102,7 @@ class LineBatcher {
 // One batch tokenized over its own dictionary (first-occurrence order within the batch).
 struct TokenBatch {
   int64_t seq = 0;
+  int64_t text_end = 0;         // as in TextBatch
   StringTable words;            // the stopwords first, then the batch's words
   std::vector<int32_t> tokens;  // indices into words, minus the number of stopwords
   std::vector<int64_t> ends;    // [rows] tokens.size() after each row
@@ -106,6 +113,7 @@ struct TokenBatch {
 void tokenize_batch(const TextBatch& in, const TextPipeline& pipeline, const std::string& source,
                     TokenBatch& out) {
   out.seq = in.seq;
+  out.text_end = in.text_end;
   out.words = pipeline.new_word_table();
   try {
     int64_t line = in.first_line;
@@ -344,7 +352,15 @@ LabeledCorpus read_fasttext_corpus(const std::string& path, const TextPipeline& 
   TokenBatch b;
   while (tokenized.take(b)) {
     const auto t1 = Clock::now();
-    const bool more = builder.add(b);
+    bool more = false;
+    try {
+      more = builder.add(b);
+    } catch (const Error&) {  // a bad line: a corrupt block's CRC error may follow (kCheckAhead)
+      TokenBatch next;
+      while (tokenized.take(next) && next.text_end < b.text_end + kCheckAhead) {
+      }
+      throw;
+    }
     merge_seconds += seconds_since(t1);
     if (!more) break;
   }
@@ -382,7 +398,16 @@ LabeledCorpus read_fasttext_corpus_sequential(const std::string& path, const Tex
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) return;
     float label = 0;
-    pipeline.tokenize_ids(split_fasttext_line(line, path, line_no, &label), words, c.tokens);
+    try {
+      pipeline.tokenize_ids(split_fasttext_line(line, path, line_no, &label), words, c.tokens);
+    } catch (const Error&) {  // decode a little further first (kCheckAhead)
+      for (int64_t left = kCheckAhead; left > 0;) {
+        const size_t n = stream.read(chunk.data(), chunk.size());
+        if (n == 0) break;
+        left -= static_cast<int64_t>(n);
+      }
+      throw;
+    }
     c.offsets.push_back(static_cast<int64_t>(c.tokens.size()));
     out.labels.push_back(label);
   };

@@ -9,7 +9,9 @@
 // The raw text is dropped batch by batch; what stays is the corpus and the labels.
 // Lines follow fasttext.h (blank lines skipped, "\r\n" handled, errors name the file and line).
 // Every error (a bad line, corrupt compressed data) is raised when the merge reaches it, so it is
-// the first one in the file, whatever the thread timing; nothing is returned then.
+// the first one in the file, whatever the thread timing; nothing is returned then. libbz2 checks
+// a block's CRC after handing out its text, so a corrupt block may first show as a bad line: the
+// readers decode 8 MB further before reporting a bad line, and report the corrupt block if found.
 // Left out: CSV (its records may span lines; csv.h reads it whole), keeping the line numbers.
 #pragma once
 
