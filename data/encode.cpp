@@ -81,6 +81,17 @@ std::vector<int32_t> encode_texts(const TokenCorpus& corpus, const Vocabulary& v
                                   int threads) {
   LOOM_CHECK(options.max_len > 0, "encode_texts: max_len must be > 0, got ", options.max_len);
   const auto n = static_cast<int64_t>(rows.empty() ? corpus.rows() : rows.size());
+  std::vector<int32_t> out;
+  reserve_huge(out, static_cast<size_t>(n * options.max_len));
+  out.resize(static_cast<size_t>(n * options.max_len));
+  encode_texts(corpus, vocab, options, rows, threads, out.data());
+  return out;
+}
+
+void encode_texts(const TokenCorpus& corpus, const Vocabulary& vocab, const EncodeOptions& options,
+                  const std::vector<int64_t>& rows, int threads, int32_t* out) {
+  LOOM_CHECK(options.max_len > 0, "encode_texts: max_len must be > 0, got ", options.max_len);
+  const auto n = static_cast<int64_t>(rows.empty() ? corpus.rows() : rows.size());
   for (int64_t r : rows)
     LOOM_CHECK(r >= 0 && r < corpus.rows(), "encode_texts: row ", r, " out of range [0, ",
                corpus.rows(), ")");
@@ -91,9 +102,6 @@ std::vector<int32_t> encode_texts(const TokenCorpus& corpus, const Vocabulary& v
         for (int64_t w = begin; w < end; ++w)
           id_of[static_cast<size_t>(w)] = vocab.id(corpus.words[static_cast<size_t>(w)]);
       });
-  std::vector<int32_t> out;
-  reserve_huge(out, static_cast<size_t>(n * options.max_len));
-  out.resize(static_cast<size_t>(n * options.max_len));
   parallel_chunks(n, threads, [&](int64_t begin, int64_t end, int64_t) {
     std::vector<int32_t> ids;  // reused for every row of the chunk
     for (int64_t k = begin; k < end; ++k) {
@@ -103,10 +111,9 @@ std::vector<int32_t> encode_texts(const TokenCorpus& corpus, const Vocabulary& v
         const int32_t id = id_of[static_cast<size_t>(*t)];
         if (id >= 0) ids.push_back(id);
       }
-      pad_or_truncate(ids, options, out.data() + k * options.max_len);
+      pad_or_truncate(ids, options, out + k * options.max_len);
     }
   });
-  return out;
 }
 
 }  // namespace loom::data

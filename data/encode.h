@@ -53,5 +53,9 @@ std::vector<int32_t> encode_texts(const std::vector<std::string>& cleaned, const
 std::vector<int32_t> encode_texts(const TokenCorpus& corpus, const Vocabulary& vocab,
                                   const EncodeOptions& options,
                                   const std::vector<int64_t>& rows = {}, int threads = 1);
+// The same written to out[0, rows * max_len), e.g. one part of a larger buffer, so two corpora
+// (a training file and a test file) can be encoded one after the other into one allocation.
+void encode_texts(const TokenCorpus& corpus, const Vocabulary& vocab, const EncodeOptions& options,
+                  const std::vector<int64_t>& rows, int threads, int32_t* out);
 
 }  // namespace loom::data

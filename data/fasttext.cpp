@@ -1,6 +1,8 @@
 // data/fasttext.cpp: the line parser and the streaming reader (see fasttext.h).
 #include "data/fasttext.h"
 
+#include <algorithm>
+
 #include "data/utf8.h"
 #include "tensor/error.h"
 
@@ -29,19 +31,39 @@ TextExample parse_fasttext_line(std::string_view line, const std::string& source
   return ex;
 }
 
-FastTextReader::FastTextReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {
-  LOOM_CHECK(in_.good(), "FastTextReader: cannot open '", path, "'");
+FastTextReader::FastTextReader(const std::string& path)
+    : path_(path), in_(path), chunk_(size_t{1} << 16) {}
+
+bool FastTextReader::next_line() {
+  buffer_.clear();
+  bool any = false;  // a last line without '\n' still counts
+  for (;;) {
+    if (chunk_pos_ == chunk_end_) {
+      chunk_pos_ = 0;
+      chunk_end_ = in_.read(chunk_.data(), chunk_.size());
+      if (chunk_end_ == 0) return any;
+    }
+    any = true;
+    const char* begin = chunk_.data() + chunk_pos_;
+    const char* end = chunk_.data() + chunk_end_;
+    const char* nl = std::find(begin, end, '\n');
+    buffer_.append(begin, nl);
+    chunk_pos_ = static_cast<size_t>(nl - chunk_.data());
+    if (nl != end) {
+      ++chunk_pos_;
+      return true;
+    }
+  }
 }
 
 bool FastTextReader::next(TextExample& ex) {
-  while (std::getline(in_, buffer_)) {
+  while (next_line()) {
     ++line_;
     if (!buffer_.empty() && buffer_.back() == '\r') buffer_.pop_back();
     if (buffer_.empty()) continue;
     ex = parse_fasttext_line(buffer_, path_, line_);
     return true;
   }
-  LOOM_CHECK(in_.eof(), "FastTextReader: read error in '", path_, "' after line ", line_);
   return false;
 }
 

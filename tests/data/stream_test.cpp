@@ -231,5 +231,25 @@ TEST(FastTextStream, EmptyFileGivesAnEmptyCorpus) {
   }
 }
 
+TEST(FastTextStream, EveryReaderTakesCompressedFiles) {
+  TempDir dir;
+  const std::string text = fasttext_lines(500, 6);
+  write_file(dir.path() / "a.ft", text);
+  write_file(dir.path() / "a.ft.bz2", bzip2(text));
+  const std::vector<TextExample> plain = read_text_dataset(dir.str("a.ft"));
+  const std::vector<TextExample> bz = read_text_dataset(dir.str("a.ft.bz2"));
+  ASSERT_EQ(plain.size(), bz.size());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_EQ(plain[i].text, bz[i].text) << i;
+    EXPECT_EQ(plain[i].id, bz[i].id) << i;  // the line number
+  }
+  const std::string csv = "review,sentiment\n\"Good, \"\"very\"\" good\",positive\nBad.,negative\n";
+  write_file(dir.path() / "r.csv.gz", gzip(csv));
+  const std::vector<TextExample> rows = read_text_dataset(dir.str("r.csv.gz"));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].text, "Good, \"very\" good");
+  EXPECT_EQ(rows[1].label, 0.0f);
+}
+
 }  // namespace
 }  // namespace loom::data
