@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "data/byte_stream.h"
+#include "data/encode.h"
 #include "data/fasttext_stream.h"
 #include "data/readers.h"
 #include "data/split.h"
@@ -249,6 +250,23 @@ TEST(FastTextStream, EveryReaderTakesCompressedFiles) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].text, "Good, \"very\" good");
   EXPECT_EQ(rows[1].label, 0.0f);
+}
+
+TEST(FastTextStream, Uint16IdsEqualInt32Ids) {
+  TempDir dir;
+  write_file(dir.path() / "a.ft.gz", gzip(fasttext_lines(400, 7)));
+  const LabeledCorpus c = read_fasttext_corpus(dir.str("a.ft.gz"), TextPipeline());
+  const Vocabulary vocab = Vocabulary::fit(c.corpus, {12, OovPolicy::Unk});
+  EncodeOptions eo;
+  eo.max_len = 9;
+  const std::vector<int32_t> wide = encode_texts(c.corpus, vocab, eo);
+  std::vector<uint16_t> narrow(wide.size());
+  encode_texts(c.corpus, vocab, eo, {}, 2, narrow.data());
+  ASSERT_EQ(std::vector<int32_t>(narrow.begin(), narrow.end()), wide);
+  EXPECT_GT(*std::max_element(wide.begin(), wide.end()), 1);  // not all padding
+  const Vocabulary big = Vocabulary::from_words({"a"}, {70000, OovPolicy::Drop});
+  EXPECT_FALSE(fits_uint16(big));
+  expect_error([&] { encode_texts(c.corpus, big, eo, {}, 1, narrow.data()); }, {"uint16"});
 }
 
 }  // namespace
