@@ -10,7 +10,8 @@
 // Prints one JSON line: seconds per stage, MB/s, rows, tokens, peak RSS. run_stream_bench.sh
 // drives it on the synthetic corpus (make_synthetic_fasttext.py).
 // Usage: bench_stream FILE [--mode decode|pipeline|sequential] [--threads 2] [--vocab 20000]
-//                          [--max-len 100] [--max-rows 0]
+//                          [--max-len 100] [--max-rows 0] [--max-mb 0]
+// --max-rows (pipeline, sequential) and --max-mb (decode: MB of text) time a prefix of the file.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -49,11 +50,13 @@ double cpu_seconds() {
          1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
-void decode_only(const std::string& path) {
+// max_mb > 0: stop after that many MB of text (a prefix of a big file).
+void decode_only(const std::string& path, double max_mb) {
   const auto t0 = Clock::now();
   ByteStream in(path);
   std::vector<char> buf(size_t{1} << 20);
   while (in.read(buf.data(), buf.size()) > 0) {
+    if (max_mb > 0 && static_cast<double>(in.bytes_out()) >= max_mb * 1e6) break;
   }
   const double s = seconds_since(t0);
   std::printf(
@@ -124,7 +127,7 @@ int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0) {
     std::fprintf(stderr,
                  "usage: bench_stream FILE [--mode decode|pipeline|sequential] [--threads 2] "
-                 "[--vocab 20000] [--max-len 100] [--max-rows 0]\n");
+                 "[--vocab 20000] [--max-len 100] [--max-rows 0] [--max-mb 0]\n");
     return 2;
   }
   const std::string path = argv[1];
@@ -132,6 +135,7 @@ int main(int argc, char** argv) {
   int threads = 2;
   int32_t vocab = 20000;
   int64_t max_len = 100, max_rows = 0;
+  double max_mb = 0;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--mode")
@@ -144,6 +148,8 @@ int main(int argc, char** argv) {
       max_len = std::atoll(value.c_str());
     else if (flag == "--max-rows")
       max_rows = std::atoll(value.c_str());
+    else if (flag == "--max-mb")
+      max_mb = std::atof(value.c_str());
     else {
       std::fprintf(stderr, "bench_stream: unknown flag %s\n", flag.c_str());
       return 2;
@@ -151,7 +157,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (mode == "decode")
-      decode_only(path);
+      decode_only(path, max_mb);
     else if (mode == "pipeline" || mode == "sequential")
       read_and_encode(path, mode, threads, vocab, max_len, max_rows);
     else {
