@@ -292,6 +292,28 @@ class InOrder {
   bool cancelled_ = false;
 };
 
+// Takes the tokenized batches in file order into `builder` until the end or max_rows; returns
+// the seconds spent merging.
+double merge_in_order(InOrder& tokenized, CorpusBuilder& builder) {
+  double seconds = 0;
+  TokenBatch b;
+  while (tokenized.take(b)) {
+    const auto t0 = Clock::now();
+    bool more = false;
+    try {
+      more = builder.add(b);
+    } catch (const Error&) {  // a bad line: a corrupt block's CRC error may follow (kCheckAhead)
+      TokenBatch next;
+      while (tokenized.take(next) && next.text_end < b.text_end + kCheckAhead) {
+      }
+      throw;
+    }
+    seconds += seconds_since(t0);
+    if (!more) break;
+  }
+  return seconds;
+}
+
 }  // namespace
 
 LabeledCorpus read_fasttext_corpus(const std::string& path, const TextPipeline& pipeline,
@@ -348,22 +370,7 @@ LabeledCorpus read_fasttext_corpus(const std::string& path, const TextPipeline& 
   }
 
   CorpusBuilder builder(pipeline, options.max_rows);
-  double merge_seconds = 0;
-  TokenBatch b;
-  while (tokenized.take(b)) {
-    const auto t1 = Clock::now();
-    bool more = false;
-    try {
-      more = builder.add(b);
-    } catch (const Error&) {  // a bad line: a corrupt block's CRC error may follow (kCheckAhead)
-      TokenBatch next;
-      while (tokenized.take(next) && next.text_end < b.text_end + kCheckAhead) {
-      }
-      throw;
-    }
-    merge_seconds += seconds_since(t1);
-    if (!more) break;
-  }
+  const double merge_seconds = merge_in_order(tokenized, builder);
   texts.close();  // after max_rows: stop the decoder early
   tokenized.cancel();
   for (auto& t : threads)

@@ -53,6 +53,7 @@ int run_eval(const Request& r) {
   const bool other_data = !r.config.data.empty();
   const std::string data_path = locate_data(other_data ? r.config.data : ck.config.data);
   c.data = data_path;
+  if (other_data) c.test.clear();  // the checkpoint's --test file belongs to its own dataset
   if (r.eval.on == "all" || r.eval.on == "test") c.split = "random80";  // split not needed
   c.train_limit = r.eval.on == "train" ? ck.config.train_limit : 0;
   c.val_limit = 0;  // eval scores the whole validation split
@@ -66,7 +67,8 @@ int run_eval(const Request& r) {
     for (int64_t i = 0; i < d.rows; ++i)
       if (d.official[static_cast<size_t>(i)] == data::Split::Test) rows.push_back(i);
     LOOM_CHECK(!rows.empty(), "--on test: '", data_path,
-               "' has no official test half (only aclImdb has one); use --on all or val");
+               "' has no official test half (only aclImdb has one, or a run trained with --test); "
+               "use --on all or val");
   } else {
     for (int64_t i = 0; i < d.rows; ++i)
       rows.push_back(i);

@@ -121,6 +121,18 @@ shared; lower is quieter). Corpus: `{os.path.basename(train)}`, synthetic
 
 Goal: <= 120 s and <= 3000 MB peak RSS on 2 cores. Vocabulary 20,000 ids, 100 ids a review,
 stored as uint16; the peak is the token corpus (4 bytes a token) plus the encoded rows.
+
+**What bounds it: bzip2 decoding.** Decoding alone costs {f(r['decode_cpu_s'])} s of CPU of the
+pipeline's {f(r['pipeline_cpu_s'])} s, and the pipeline's wall time is close to the decode time:
+the decoder thread runs all the time while the tokenizers, the merge, fitting and encoding share
+the other core. loom's decoder runs at the speed of the `bzip2` program (both are libbz2). A
+bzip2 stream is a chain of independent blocks (100-900 kB of input each, each with its own CRC),
+so blocks *can* be decoded in parallel, but they start at arbitrary bit offsets and libbz2 has no
+call to find or decode one block: a parallel decoder must scan for the 48-bit block magic and
+re-wrap each block as a stream, as lbzip2 does. loom does not (yet); on 2 cores it could at best
+spread the decode over both cores while the tokenizers also need one, about
+(decode + rest) / 2 instead of decode. A file compressed by pbzip2 is many small streams and
+would split at stream boundaries; the published Amazon files are one stream.
 """
 with open(out + ".md", "w") as fo:
     fo.write(md)
