@@ -319,7 +319,9 @@ double merge_in_order(InOrder& tokenized, CorpusBuilder& builder) {
 LabeledCorpus read_fasttext_corpus(const std::string& path, const TextPipeline& pipeline,
                                    const StreamOptions& options) {
   const auto t0 = Clock::now();
-  const int workers = resolve_threads(options.threads);
+  // The decoder thread is busy all the time (decoding bounds the read): by default it keeps a
+  // core to itself.
+  const int workers = options.threads > 0 ? options.threads : std::max(1, resolve_threads(0) - 1);
   const size_t depth = options.queue_batches > 0 ? static_cast<size_t>(options.queue_batches)
                                                  : static_cast<size_t>(2 * workers);
   LineBatcher batcher(path, options.batch_bytes);  // opened here: a missing file throws here

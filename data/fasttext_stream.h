@@ -25,7 +25,7 @@
 namespace loom::data {
 
 struct StreamOptions {
-  int threads = 0;                       // tokenizer workers; <= 0: all cores
+  int threads = 0;                       // tokenizer workers; <= 0: one per core but one
   size_t batch_bytes = size_t{1} << 20;  // text per batch (whole lines, so a bit more)
   int queue_batches = 0;                 // batches waiting per queue; <= 0: 2 per worker
   int64_t max_rows = 0;                  // > 0: stop after this many examples

@@ -65,7 +65,7 @@ FileRows read_rows(const std::string& path, int threads, const char* flag) {
     f.official.assign(f.labels.size(), data::Split::Unspecified);
   } else {
     data::StreamOptions so;
-    so.threads = threads;
+    so.threads = std::max(1, threads - 1);  // the decoder thread keeps a core to itself
     data::LabeledCorpus read = data::read_fasttext_corpus(path, text_pipeline(), so);
     f.corpus = std::move(read.corpus);
     f.labels = std::move(read.labels);
