@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev libdeflate-dev libarchive-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev zlib1g-dev libbz2-dev libdeflate-dev libarchive-dev
   libopenmpi-dev openmpi-bin
   clang clang-format libclang-rt-14-dev
   python3 python3-matplotlib python3-torch libopenblas0-pthread

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 
+#include "data/byte_stream.h"
 #include "data/utf8.h"
 #include "tensor/error.h"
 
@@ -89,12 +90,13 @@ bool CsvParser::next(std::vector<std::string>& fields, int64_t* line) {
 std::string read_text_file(const std::string& path, const char* op) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   LOOM_CHECK(f != nullptr, op, ": cannot open '", path, "': ", std::strerror(errno));
+  f.reset();
+  // Decompressed on the way in when the file is .bz2 or .gz (byte_stream.h).
+  ByteStream in(path);
   std::string data;
   char buf[1 << 16];
-  size_t got;
-  while ((got = std::fread(buf, 1, sizeof buf, f.get())) > 0)
+  while (size_t got = in.read(buf, sizeof buf))
     data.append(buf, got);
-  LOOM_CHECK(!std::ferror(f.get()), op, ": read error in '", path, "'");
   return data;
 }
 

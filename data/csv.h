@@ -44,7 +44,8 @@ class CsvParser {
   int64_t line_ = 1;  // line of data_[pos_]
 };
 
-// Reads a whole file into memory; throws naming the file when it is missing or unreadable.
+// Reads a whole file into memory, decompressed when it is .bz2 or .gz (byte_stream.h); throws
+// naming the file when it is missing, unreadable or corrupt.
 std::string read_text_file(const std::string& path, const char* op);
 
 // Kaggle IMDB CSV, from a file or from memory (`source` names it in errors).

@@ -2,6 +2,7 @@
 #include "data/encode.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "data/big_buffer.h"
 #include "data/parallel.h"
@@ -81,6 +82,21 @@ std::vector<int32_t> encode_texts(const TokenCorpus& corpus, const Vocabulary& v
                                   int threads) {
   LOOM_CHECK(options.max_len > 0, "encode_texts: max_len must be > 0, got ", options.max_len);
   const auto n = static_cast<int64_t>(rows.empty() ? corpus.rows() : rows.size());
+  std::vector<int32_t> out;
+  reserve_huge(out, static_cast<size_t>(n * options.max_len));
+  out.resize(static_cast<size_t>(n * options.max_len));
+  encode_texts(corpus, vocab, options, rows, threads, out.data());
+  return out;
+}
+
+namespace {
+
+// Both id widths: the ids are computed as int32 and narrowed on the way out.
+template <typename Id>
+void encode_corpus(const TokenCorpus& corpus, const Vocabulary& vocab, const EncodeOptions& options,
+                   const std::vector<int64_t>& rows, int threads, Id* out) {
+  LOOM_CHECK(options.max_len > 0, "encode_texts: max_len must be > 0, got ", options.max_len);
+  const auto n = static_cast<int64_t>(rows.empty() ? corpus.rows() : rows.size());
   for (int64_t r : rows)
     LOOM_CHECK(r >= 0 && r < corpus.rows(), "encode_texts: row ", r, " out of range [0, ",
                corpus.rows(), ")");
@@ -91,11 +107,9 @@ std::vector<int32_t> encode_texts(const TokenCorpus& corpus, const Vocabulary& v
         for (int64_t w = begin; w < end; ++w)
           id_of[static_cast<size_t>(w)] = vocab.id(corpus.words[static_cast<size_t>(w)]);
       });
-  std::vector<int32_t> out;
-  reserve_huge(out, static_cast<size_t>(n * options.max_len));
-  out.resize(static_cast<size_t>(n * options.max_len));
   parallel_chunks(n, threads, [&](int64_t begin, int64_t end, int64_t) {
     std::vector<int32_t> ids;  // reused for every row of the chunk
+    std::vector<int32_t> padded(static_cast<size_t>(options.max_len));
     for (int64_t k = begin; k < end; ++k) {
       const int64_t row = rows.empty() ? k : rows[static_cast<size_t>(k)];
       ids.clear();
@@ -103,10 +117,28 @@ std::vector<int32_t> encode_texts(const TokenCorpus& corpus, const Vocabulary& v
         const int32_t id = id_of[static_cast<size_t>(*t)];
         if (id >= 0) ids.push_back(id);
       }
-      pad_or_truncate(ids, options, out.data() + k * options.max_len);
+      if constexpr (std::is_same_v<Id, int32_t>) {
+        pad_or_truncate(ids, options, out + k * options.max_len);
+      } else {
+        pad_or_truncate(ids, options, padded.data());
+        std::copy(padded.begin(), padded.end(), out + k * options.max_len);
+      }
     }
   });
-  return out;
+}
+
+}  // namespace
+
+void encode_texts(const TokenCorpus& corpus, const Vocabulary& vocab, const EncodeOptions& options,
+                  const std::vector<int64_t>& rows, int threads, int32_t* out) {
+  encode_corpus(corpus, vocab, options, rows, threads, out);
+}
+
+void encode_texts(const TokenCorpus& corpus, const Vocabulary& vocab, const EncodeOptions& options,
+                  const std::vector<int64_t>& rows, int threads, uint16_t* out) {
+  LOOM_CHECK(fits_uint16(vocab), "encode_texts: a vocabulary of ", vocab.num_words(),
+             " ids does not fit in uint16 (at most 65536)");
+  encode_corpus(corpus, vocab, options, rows, threads, out);
 }
 
 }  // namespace loom::data

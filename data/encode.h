@@ -53,5 +53,16 @@ std::vector<int32_t> encode_texts(const std::vector<std::string>& cleaned, const
 std::vector<int32_t> encode_texts(const TokenCorpus& corpus, const Vocabulary& vocab,
                                   const EncodeOptions& options,
                                   const std::vector<int64_t>& rows = {}, int threads = 1);
+// The same written to out[0, rows * max_len), e.g. one part of a larger buffer, so two corpora
+// (a training file and a test file) can be encoded one after the other into one allocation.
+void encode_texts(const TokenCorpus& corpus, const Vocabulary& vocab, const EncodeOptions& options,
+                  const std::vector<int64_t>& rows, int threads, int32_t* out);
+// The same in 2 bytes an id, for a vocabulary below 65,536 ids (checked): 3.6M Amazon reviews of
+// 100 ids take 720 MB instead of 1.44 GB. fits_uint16 says whether a vocabulary qualifies.
+inline bool fits_uint16(const Vocabulary& vocab) {
+  return vocab.num_words() <= 65536;
+}
+void encode_texts(const TokenCorpus& corpus, const Vocabulary& vocab, const EncodeOptions& options,
+                  const std::vector<int64_t>& rows, int threads, uint16_t* out);
 
 }  // namespace loom::data

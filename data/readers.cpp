@@ -26,7 +26,7 @@ std::vector<TextExample> read_text_dataset(const std::string& path, int64_t max_
     return read_aclimdb(path);
   }
   std::vector<TextExample> out;
-  if (ends_with(path, ".csv")) {
+  if (ends_with(path, ".csv") || ends_with(path, ".csv.gz") || ends_with(path, ".csv.bz2")) {
     out = read_imdb_csv(path);
   } else {
     for_each_fasttext(path, [&](TextExample& ex) {

@@ -1,8 +1,9 @@
 // data/readers.h: pick the right reader from a path, for programs that take `--data PATH`.
 //
 //   a folder, *.tar.gz, *.tgz, *.tar   -> read_aclimdb (imdb_reader.h)
-//   *.csv                              -> read_imdb_csv (csv.h)
+//   *.csv, *.csv.gz, *.csv.bz2          -> read_imdb_csv (csv.h)
 //   anything else                      -> fastText (fasttext.h), loaded whole up to max_rows
+// Compressed files (.bz2, .gz) are decompressed on the way in (byte_stream.h).
 // Left out: sniffing the content instead of trusting the extension.
 #pragma once
 

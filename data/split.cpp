@@ -47,10 +47,18 @@ SplitIndices random_split(int64_t n, double validation_fraction, uint64_t seed) 
 }
 
 SplitIndices official_split(const std::vector<TextExample>& examples) {
+  std::vector<Split> splits;
+  splits.reserve(examples.size());
+  for (const auto& e : examples)
+    splits.push_back(e.split);
+  return official_split(splits);
+}
+
+SplitIndices official_split(const std::vector<Split>& splits) {
   SplitIndices s;
-  for (size_t i = 0; i < examples.size(); ++i) {
-    if (examples[i].split == Split::Train) s.train.push_back(static_cast<int64_t>(i));
-    if (examples[i].split == Split::Test) s.validation.push_back(static_cast<int64_t>(i));
+  for (size_t i = 0; i < splits.size(); ++i) {
+    if (splits[i] == Split::Train) s.train.push_back(static_cast<int64_t>(i));
+    if (splits[i] == Split::Test) s.validation.push_back(static_cast<int64_t>(i));
   }
   LOOM_CHECK(!s.train.empty() && !s.validation.empty(), "official_split: the data has ",
              s.train.size(), " train and ", s.validation.size(),

@@ -59,6 +59,8 @@ SplitIndices random_split(int64_t n, double validation_fraction, uint64_t seed);
 // aclImdb's own split: train = rows with Split::Train, validation = rows with Split::Test,
 // in dataset order. Throws when either is empty (e.g. a CSV has no official split).
 SplitIndices official_split(const std::vector<TextExample>& examples);
+// The same from each row's split alone (a corpus read without keeping its TextExamples).
+SplitIndices official_split(const std::vector<Split>& splits);
 
 // Counts of each label value among `rows` (all rows when empty).
 struct ClassBalance {

@@ -74,6 +74,12 @@ void add_data_flags(CLI::App* sub, ConfigFlags& f) {
        "data")
       ->group(g);
   bind(f,
+       sub->add_option("--test", t.test,
+                       "the dataset's own test file (e.g. test.ft.txt.bz2); --data is then the "
+                       "training file, and --split defaults to official"),
+       "test")
+      ->group(g);
+  bind(f,
        sub->add_option("--split", t.split,
                        "random80 (seeded 80/20 of all reviews) | official (aclImdb's 25k "
                        "train / 25k test; the test half validates) | official-val (validation "
@@ -377,6 +383,8 @@ Config resolve(const ConfigFlags& f, std::set<std::string>* given) {
     c.prefetch = f.prefetch == "on";
     given->insert("prefetch");
   }
+  // A test file brings its own split: random80 would mix its rows into training.
+  if (!c.test.empty() && c.split == "random80" && given->count("split") == 0) c.split = "official";
   validate(c);
   return c;
 }

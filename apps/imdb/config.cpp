@@ -20,6 +20,7 @@ namespace {
 template <typename C, typename F>
 void visit_fields(C& c, F&& f) {
   f("data", c.data);
+  f("test", c.test);
   f("split", c.split);
   f("val_fraction", c.val_fraction);
   f("train_limit", c.train_limit);
@@ -316,6 +317,9 @@ void check_seq2cnn(const Config& c) {
 void validate(const Config& c) {
   LOOM_CHECK(one_of(c.split, {"random80", "official", "official-val"}),
              "--split must be random80, official or official-val, got '", c.split, "'");
+  LOOM_CHECK(c.test.empty() || c.split != "random80", "--test '", c.test,
+             "' is the dataset's own test split: use --split official (the test file validates) "
+             "or official-val (it is left for `eval --on test`), not random80");
   check_range(c.val_fraction, "val_fraction", 0, true, 1, true);
   LOOM_CHECK(c.train_limit >= 0, "--train-limit must be >= 0 (0 = all rows), got ", c.train_limit);
   LOOM_CHECK(c.val_limit >= 0, "--val-limit must be >= 0 (0 = all rows), got ", c.val_limit);

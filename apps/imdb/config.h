@@ -24,6 +24,7 @@ namespace loom::imdb {
 struct Config {
   // --- data ---
   std::string data;  // folder / .tar.gz / .csv / fastText; "" = find it (data_location.h)
+  std::string test;  // "" or the dataset's own test file: --data then holds only training rows
   std::string split = "random80";  // random80 | official | official-val (see prepare.h)
   double val_fraction = 0.2;       // random80, official-val: share of rows held out for validation
   int64_t train_limit = 0;         // > 0: train on only the first N training rows (quick preset)

@@ -88,6 +88,7 @@ int run_eval(const Request& r) {
   const bool other_data = !r.config.data.empty();
   const std::string data_path = locate_data(other_data ? r.config.data : ck.config.data);
   c.data = data_path;
+  if (other_data) c.test.clear();  // the checkpoint's --test file belongs to its own dataset
   // all and test need no split, so a file too small to split (a handful of reviews) still works.
   if (r.eval.on == "all" || r.eval.on == "test") c.split = "none";
   c.train_limit = r.eval.on == "train" ? ck.config.train_limit : 0;
@@ -102,7 +103,8 @@ int run_eval(const Request& r) {
     for (int64_t i = 0; i < d.rows; ++i)
       if (d.official[static_cast<size_t>(i)] == data::Split::Test) rows.push_back(i);
     LOOM_CHECK(!rows.empty(), "--on test: '", data_path,
-               "' has no official test half (only aclImdb has one); use --on all or val");
+               "' has no official test half (only aclImdb has one, or a run trained with --test); "
+               "use --on all or val");
   } else {
     for (int64_t i = 0; i < d.rows; ++i)
       rows.push_back(i);

@@ -11,6 +11,8 @@
 // fitted on the whole training split, so a limited run uses the same ids as a full one);
 // --val-limit keeps the first N validation rows.
 // With a vocabulary given (eval, predict: the checkpoint's), nothing is fitted.
+// --test FILE: the dataset's own test split (Amazon's test.ft.txt.bz2): its rows follow --data's,
+// marked Split::Test, so --split official validates on it; fastText files are streamed.
 // Left out: caching the encoded data between runs (reading + cleaning 50k reviews takes seconds).
 #pragma once
 
@@ -29,8 +31,9 @@
 namespace loom::imdb {
 
 struct PreparedData {
-  std::string source;  // the path read
-  int64_t rows = 0;    // reviews in the dataset
+  std::string source;       // the path read
+  std::string test_source;  // the --test file read after it ("" when none)
+  int64_t rows = 0;         // reviews in the dataset
   int64_t max_len = 0;
   std::vector<int32_t> tokens;  // [rows, max_len] ids, row-major
   std::vector<float> labels;    // [rows] 1 positive, 0 negative
@@ -40,6 +43,7 @@ struct PreparedData {
   data::Vocabulary vocab;
   double read_seconds = 0;    // reading + cleaning
   double encode_seconds = 0;  // vocabulary + encoding
+  double peak_rss_mb = 0;     // the process's peak resident memory once the data is ready
 };
 
 // Reads and encodes `path` as `config` says. `vocab`: use this vocabulary instead of fitting one.

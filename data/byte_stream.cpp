@@ -1,0 +1,173 @@
+// data/byte_stream.cpp: streaming bzip2 (libbz2) and gzip (zlib) decoding (see byte_stream.h).
+#include "data/byte_stream.h"
+
+#include <bzlib.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "tensor/error.h"
+
+namespace loom::data {
+
+namespace {
+constexpr size_t kInputChunk = size_t{1} << 20;  // compressed bytes read from the file at a time
+constexpr size_t kMagicBytes = 3;                // "BZh", or gzip's 1f 8b plus its method byte
+
+bool starts_bzip2(const char* p, size_t n) {
+  return n >= 3 && std::memcmp(p, "BZh", 3) == 0;
+}
+bool starts_gzip(const char* p, size_t n) {
+  return n >= 2 && static_cast<unsigned char>(p[0]) == 0x1f &&
+         static_cast<unsigned char>(p[1]) == 0x8b;
+}
+}  // namespace
+
+const char* compression_name(Compression c) {
+  static constexpr const char* kNames[] = {"none", "gzip", "bzip2"};
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<size_t>(Compression::Bzip2) + 1,
+                "one name per Compression");
+  return kNames[static_cast<size_t>(c)];
+}
+
+// One of the two decoders is live while stream_open_ (the other stays unused).
+struct ByteStream::Decoder {
+  bz_stream bz{};
+  z_stream z{};
+};
+
+ByteStream::ByteStream(const std::string& path)
+    : path_(path), in_(new char[kInputChunk]), decoder_(new Decoder) {
+  file_ = std::fopen(path.c_str(), "rb");
+  LOOM_CHECK(file_ != nullptr, "'", path, "': cannot open the file");
+  refill();
+  const char* head = in_.get() + in_pos_;
+  if (starts_bzip2(head, in_end_ - in_pos_)) compression_ = Compression::Bzip2;
+  if (starts_gzip(head, in_end_ - in_pos_)) compression_ = Compression::Gzip;
+}
+
+ByteStream::~ByteStream() {
+  if (stream_open_ && compression_ == Compression::Bzip2) BZ2_bzDecompressEnd(&decoder_->bz);
+  if (stream_open_ && compression_ == Compression::Gzip) inflateEnd(&decoder_->z);
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void ByteStream::fail(const std::string& what) const {
+  LOOM_FAIL("'", path_, "': ", what, " (", compression_name(compression_),
+            ", at compressed byte offset ", in_offset_, ", after ", out_total_,
+            " decompressed bytes)");
+}
+
+bool ByteStream::refill() {
+  // Keep the unread tail (a stream's magic may straddle two reads), then append.
+  const size_t left = in_end_ - in_pos_;
+  if (file_done_ || left >= kInputChunk) return false;
+  std::memmove(in_.get(), in_.get() + in_pos_, left);
+  in_pos_ = 0;
+  in_end_ = left;
+  const size_t got = std::fread(in_.get() + left, 1, kInputChunk - left, file_);
+  if (got < kInputChunk - left) {
+    LOOM_CHECK(!std::ferror(file_), "'", path_, "': read error after byte ", in_offset_ + left);
+    file_done_ = true;
+  }
+  in_end_ += got;
+  return got > 0;
+}
+
+size_t ByteStream::read(char* out, size_t capacity) {
+  if (capacity == 0) return 0;
+  size_t n = 0;
+  switch (compression_) {
+    case Compression::None:
+      if (in_pos_ == in_end_) refill();
+      n = std::min(capacity, in_end_ - in_pos_);
+      std::memcpy(out, in_.get() + in_pos_, n);
+      in_pos_ += n;
+      in_offset_ += static_cast<int64_t>(n);
+      break;
+    case Compression::Bzip2:
+      n = read_bzip2(out, capacity);
+      break;
+    case Compression::Gzip:
+      n = read_gzip(out, capacity);
+      break;
+  }
+  out_total_ += static_cast<int64_t>(n);
+  return n;
+}
+
+size_t ByteStream::read_bzip2(char* out, size_t capacity) {
+  bz_stream& bz = decoder_->bz;
+  for (;;) {
+    if (!stream_open_) {  // between streams: the next one, or the end of the file
+      if (in_end_ - in_pos_ < kMagicBytes) refill();
+      if (in_pos_ == in_end_) return 0;
+      if (!starts_bzip2(in_.get() + in_pos_, in_end_ - in_pos_))
+        fail("bytes after the end of the last bzip2 stream are not another bzip2 stream");
+      bz = bz_stream{};
+      LOOM_CHECK(BZ2_bzDecompressInit(&bz, 0, 0) == BZ_OK, "'", path_,
+                 "': libbz2 could not start a decoder");
+      stream_open_ = true;
+    }
+    if (in_pos_ == in_end_) refill();
+    // At the end of the file the decoder may still hold output; only no progress means cut short.
+    const bool at_end = in_pos_ == in_end_;
+    bz.next_in = in_.get() + in_pos_;
+    bz.avail_in = static_cast<unsigned>(in_end_ - in_pos_);
+    bz.next_out = out;
+    bz.avail_out = static_cast<unsigned>(std::min<size_t>(capacity, 1u << 30));
+    const int r = BZ2_bzDecompress(&bz);
+    const size_t used = (in_end_ - in_pos_) - bz.avail_in;
+    in_pos_ += used;
+    in_offset_ += static_cast<int64_t>(used);
+    const size_t produced = static_cast<size_t>(bz.next_out - out);
+    if (r == BZ_STREAM_END) {
+      BZ2_bzDecompressEnd(&bz);
+      stream_open_ = false;
+    } else if (r != BZ_OK) {
+      fail(r == BZ_MEM_ERROR ? "libbz2 ran out of memory"
+                             : "corrupt bzip2 data (a block's checksum or Huffman tables are bad)");
+    }
+    if (produced > 0) return produced;
+    if (r == BZ_OK && at_end) fail("the file ends in the middle of a bzip2 stream (truncated?)");
+  }
+}
+
+size_t ByteStream::read_gzip(char* out, size_t capacity) {
+  z_stream& z = decoder_->z;
+  for (;;) {
+    if (!stream_open_) {
+      if (in_end_ - in_pos_ < kMagicBytes) refill();
+      if (in_pos_ == in_end_) return 0;
+      if (!starts_gzip(in_.get() + in_pos_, in_end_ - in_pos_))
+        fail("bytes after the end of the last gzip member are not another gzip member");
+      z = z_stream{};
+      LOOM_CHECK(inflateInit2(&z, 15 + 16) == Z_OK, "'", path_, "': zlib could not start");
+      stream_open_ = true;
+    }
+    if (in_pos_ == in_end_) refill();
+    // At the end of the file the decoder may still hold output; only no progress means cut short.
+    const bool at_end = in_pos_ == in_end_;
+    z.next_in = reinterpret_cast<Bytef*>(in_.get() + in_pos_);
+    z.avail_in = static_cast<uInt>(in_end_ - in_pos_);
+    z.next_out = reinterpret_cast<Bytef*>(out);
+    z.avail_out = static_cast<uInt>(std::min<size_t>(capacity, 1u << 30));
+    const int r = inflate(&z, Z_NO_FLUSH);
+    const size_t used = (in_end_ - in_pos_) - z.avail_in;
+    in_pos_ += used;
+    in_offset_ += static_cast<int64_t>(used);
+    const size_t produced = static_cast<size_t>(reinterpret_cast<char*>(z.next_out) - out);
+    if (r == Z_STREAM_END) {
+      inflateEnd(&z);
+      stream_open_ = false;
+    } else if (r != Z_OK && !(r == Z_BUF_ERROR && z.avail_in == 0)) {
+      fail(std::string("corrupt gzip data: ") + (z.msg != nullptr ? z.msg : "zlib error"));
+    }
+    if (produced > 0) return produced;
+    if (r != Z_STREAM_END && at_end)
+      fail("the file ends in the middle of a gzip member (truncated?)");
+  }
+}
+
+}  // namespace loom::data
