@@ -2,19 +2,17 @@
 //
 //   imdb train   [flags]                 train one model into --out
 //   imdb eval    --checkpoint FILE       accuracy, precision, recall, F1, confusion matrix, loss
-//   imdb predict --checkpoint FILE TEXT  probability and label per review (args, stdin, --file)
-//   (eval and predict also take a plain state_dict with --vocab: plain_state_dict.h)
+//   imdb predict --checkpoint FILE TEXT  probability and label per review (eval and predict
+//                                        also take a plain state_dict: plain_state_dict.h)
 //   imdb study   [flags]                 the baseline-vs-optimized ablation, with a report folder
 //   imdb export  [flags]                 the encoded data and split as safetensors (for PyTorch)
 //   imdb quantize --checkpoint IN --out OUT   an int8 copy of a checkpoint (quantize.h)
 //   imdb bench   --checkpoint FILE --scenario S   MLPerf-style latency/throughput (bench.cpp)
 //   imdb prune   --checkpoint IN --sparsity S --structured|--unstructured --out OUT (prune.h)
 //   imdb distill --teacher CKPT --lstm-size H --out OUT   a smaller student (distill.h)
-//
-// Parsing uses CLI11. Every hyperparameter is a flag of train/study/export; the values typed are
-// layered over the defaults, the preset and the --config file (config.h says the order).
-// parse_command_line prints --help itself and turns CLI11's errors (unknown flag, missing
-// value) into a message and a non-zero exit code.
+// CLI11 parses. Every hyperparameter is a flag of train/study/export, layered over the defaults,
+// the preset and the --config file (config.h says the order). parse_command_line prints --help
+// itself and turns CLI11's errors into a message and a non-zero exit code.
 // Left out: shell completion, per-subcommand config files.
 #pragma once
 
