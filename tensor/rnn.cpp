@@ -105,7 +105,7 @@ RnnLayerGrads rnn_layer_backward(const Tensor& dh_in, const RnnLayerSaved& s) {
   return g;
 }
 
-// A backend without an RNN recurrence (the CUDA one, for now) says so.
+// A backend without an RNN recurrence says so.
 void FusedKernels::rnn_recurrence_forward(const RnnRecurrence&, const RnnForwardBuffers&) {
   LOOM_FAIL("RNN: this backend has no fused RNN recurrence; use RnnImpl::Composed");
 }

@@ -59,6 +59,9 @@ class CudaBackend final : public Backend, public FusedKernels {
   void lstm_recurrence_forward(const LstmRecurrence& r, const LstmForwardBuffers& b) override;
   void lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) override;
   bool lstm_persistent_fits(const LstmRecurrence& r) override;
+  // rnn.cu: the tanh RNN's recurrence from the backend's own ops, a cuBLAS GEMM per step.
+  void rnn_recurrence_forward(const RnnRecurrence& r, const RnnForwardBuffers& b) override;
+  void rnn_recurrence_backward(const RnnRecurrence& r, const RnnBackwardBuffers& b) override;
   // loss_scale.cu: one launch over up to 64 gradient buffers (a by-value table), and the scaler's
   // state machine as a one-thread kernel; neither reads anything back to the host.
   void amp_unscale_and_check(void* const* grads, const int64_t* counts, int num, DType dtype,

@@ -21,6 +21,7 @@
 #include "cuda/kernels/launch.cuh"
 #include "cuda/kernels/lstm_kernels.cuh"
 #include "cuda/kernels/lstm_persistent.h"
+#include "cuda/kernels/scratch.cuh"
 #include "cuda/runtime/check.cuh"
 #include "cuda/runtime/device.h"
 
@@ -58,12 +59,6 @@ void cell_backward(DType dtype, const void* dh, void* dc, const void* act, void*
   dtype == DType::Float32 ? run(static_cast<float*>(nullptr)) : run(static_cast<double*>(nullptr));
 }
 
-// Step t's slice of a [T, B, width] buffer of `dtype`.
-void* step_of(const void* base, DType dtype, int64_t t, int64_t B, int64_t width) {
-  return const_cast<char*>(static_cast<const char*>(base)) +
-         static_cast<std::size_t>(t * B * width) * dtype_size(dtype);
-}
-
 // C [m, n] (+)= A [m, k] op(B), A and B in r.gemm, C in r.state.
 void gemm(CudaBackend& be, const LstmRecurrence& r, const void* a, const void* b, bool trans_b,
           void* c, int64_t m, int64_t n, int64_t k, double beta) {
@@ -77,20 +72,6 @@ void gemm(CudaBackend& be, const LstmRecurrence& r, const void* a, const void* b
   else
     be.matmul_mixed(a, b, r.gemm, c, r.state, g);
 }
-
-// Device scratch from the caching allocator, returned when it goes out of scope (stream-ordered,
-// so the kernels enqueued before that still see it).
-struct Scratch {
-  CudaBackend& be;
-  std::size_t bytes;
-  Device dev;
-  void* ptr;
-  Scratch(CudaBackend& b, std::size_t n, Device d)
-      : be(b), bytes(n), dev(d), ptr(b.allocate(n, d)) {}
-  ~Scratch() { be.deallocate(ptr, bytes, dev); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
 
 void check(const char* op, const LstmRecurrence& r) {
   LOOM_CHECK(r.state == DType::Float32 || r.state == DType::Float64, op,
