@@ -14,7 +14,7 @@
 # taken under load are not comparable with quiet ones. Not run by ctest.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-reviews=40 rounds=2 batch=32 data=/work/shared/data/aclImdb_v1_labeled.tar.gz weights="" \
+reviews=40 rounds=2 batch=32 data=${LOOM_IMDB_DATA:-$root/../shared/data/aclImdb_v1_labeled.tar.gz} weights="" \
   out_dir=$root/docs/results
 args=()
 while [[ $# -gt 0 ]]; do
