@@ -31,6 +31,20 @@ void Communicator::check_root(int root, const char* op) const {
              " is not a rank (world size ", world_size(), ")");
 }
 
+void Communicator::check_peer(int peer, int tag, const char* op, const Tensor* t) const {
+  LOOM_CHECK(peer >= 0 && peer < world_size() && peer != rank(), backend_name(), " ", op, ": rank ",
+             peer, " is not another rank (this is rank ", rank(), " of ", world_size(), ")");
+  LOOM_CHECK(tag >= 0 && tag <= 32767, backend_name(), " ", op, ": tag ", tag,
+             " is outside [0, 32767]");
+  if (t == nullptr) return;
+  LOOM_CHECK(t->defined(), backend_name(), " ", op, ": undefined tensor");
+  LOOM_CHECK(t->is_contiguous(), backend_name(), " ", op, ": tensor of shape ",
+             shape_str(t->shape()), " is not contiguous (call .contiguous())");
+  LOOM_CHECK(t->device() == device(), backend_name(), " ", op, ": tensor of shape ",
+             shape_str(t->shape()), " is on ", t->device().str(),
+             " but this communicator works on ", device().str());
+}
+
 void Communicator::all_reduce_mean(const Tensor& t) {
   all_reduce_sum(t);
   if (world_size() > 1) t.copy_(div(t, static_cast<double>(world_size())));
@@ -43,6 +57,19 @@ void SingleProcessCommunicator::all_reduce_sum(const Tensor& t) {
 void SingleProcessCommunicator::broadcast(const Tensor& t, int root) {
   check_tensor(t, "broadcast", /*allow_half=*/true, /*check_device=*/false);
   check_root(root, "broadcast");
+}
+
+void SingleProcessCommunicator::send(const Tensor&, int dest, int tag) {
+  check_peer(dest, tag, "send");  // always throws: there is no other rank
+}
+
+void SingleProcessCommunicator::recv(const Tensor&, int src, int tag) {
+  check_peer(src, tag, "recv");
+}
+
+std::unique_ptr<Communicator> SingleProcessCommunicator::split(int color, int) {
+  LOOM_CHECK(color >= 0, "none split: color ", color, " must be >= 0");
+  return std::make_unique<SingleProcessCommunicator>();
 }
 
 void SingleProcessCommunicator::abort(int code, const std::string& message) {

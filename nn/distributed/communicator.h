@@ -6,13 +6,16 @@
 //   comm->broadcast(weights, /*root=*/0);          // every rank ends with rank 0's values
 //   auto totals = comm->all_reduce_sum(std::vector<double>{loss_sum, correct, count});
 //
+//   comm->send(activation, /*dest=*/1, /*tag=*/m);    // pipeline stages: one rank to another
+//   auto stage_group = comm->split(/*color=*/stage, /*key=*/replica);  // a process group
+//
 // Implementations: SingleProcessCommunicator (here; the identity), MpiCommunicator (CPU
 // tensors), NcclCommunicator (CUDA tensors). Every rank calls the same collectives in the same
 // order with the same shapes; tensors are float32 or float64 (all_reduce also float16 on NCCL),
 // contiguous and on device(), else loom::Error before any communication; results are written in
-// place through the `const Tensor&` handle. docs/labs/09-distributed.md, sections 3 and 8.
-// Leaves out: all-gather, reduce-scatter, point-to-point sends, sub-communicators (process
-// groups), asynchronous handles, calling one communicator from several threads at once.
+// place through the `const Tensor&` handle. docs/labs/09-distributed.md, sections 3, 8 and 10.
+// Leaves out: all-gather, reduce-scatter, non-blocking sends, asynchronous handles, calling one
+// communicator from several threads at once.
 #pragma once
 
 #include <functional>
@@ -53,6 +56,18 @@ class Communicator {
   virtual std::vector<double> all_reduce_sum(std::vector<double> values) = 0;
   virtual std::vector<double> all_reduce_max(std::vector<double> values) = 0;
 
+  // ---- point to point (pipeline parallelism): blocking, between two ranks ------------------
+  // send returns when t may be reused; recv returns when t holds what rank `src` sent with the
+  // same tag. Both sides give the same shape and dtype (any dtype: the bytes are copied);
+  // 0 <= tag <= 32767 tells apart messages between the same two ranks, which arrive in order.
+  virtual void send(const Tensor& t, int dest, int tag) = 0;
+  virtual void recv(const Tensor& t, int src, int tag) = 0;
+
+  // ---- process groups ---------------------------------------------------------------------
+  // Collective: a communicator over the ranks that pass the same color (>= 0), ranked by key
+  // (ties by rank here). Same backend; this one stays usable. (MPI_Comm_split.)
+  virtual std::unique_ptr<Communicator> split(int color, int key) = 0;
+
   // Returns when every rank has called barrier().
   virtual void barrier() = 0;
   // Ends the whole job now: prints "loom: rank R of N: <message>" to stderr and makes
@@ -66,6 +81,9 @@ class Communicator {
                     bool check_device = true) const;
   // Throws unless 0 <= root < world_size().
   void check_root(int root, const char* op) const;
+  // Throws unless `peer` is another rank and 0 <= tag <= 32767 (MPI's smallest allowed limit),
+  // and (when t is given) t is defined, contiguous and on device().
+  void check_peer(int peer, int tag, const char* op, const Tensor* t = nullptr) const;
 };
 
 // Rank 0 of 1: collectives leave their input as it is (on any device); barrier returns at once.
@@ -82,6 +100,11 @@ class SingleProcessCommunicator final : public Communicator {
   void broadcast(const Tensor& t, int root) override;
   std::vector<double> all_reduce_sum(std::vector<double> values) override { return values; }
   std::vector<double> all_reduce_max(std::vector<double> values) override { return values; }
+  // One process has nobody to send to: send and recv throw naming the peer.
+  void send(const Tensor& t, int dest, int tag) override;
+  void recv(const Tensor& t, int src, int tag) override;
+  // A group of one: another SingleProcessCommunicator.
+  std::unique_ptr<Communicator> split(int color, int key) override;
   void barrier() override {}
   [[noreturn]] void abort(int code, const std::string& message) override;
 };

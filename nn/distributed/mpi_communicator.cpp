@@ -153,6 +153,22 @@ MpiCommunicator::MpiCommunicator(const ProcessInfo& info, double timeout_s)
   LOOM_CHECK(problem.empty(), "MpiCommunicator: ", problem);
   impl_->runtime = mpi_runtime();
   LOOM_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &impl_->comm));
+  start(timeout_s);
+  const bool size_differs = info.world_size > 0 && info.world_size != world_size_;
+  LOOM_CHECK(!size_differs && info.rank == rank_, "MpiCommunicator: the launcher (", info.str(),
+             ") and MPI (rank ", rank_, " of ", world_size_,
+             ") disagree. The processes were not started by one MPI job: launch with mpirun -n N,"
+             " or with srun --mpi=pmix (with no MPI plugin, some MPIs start N separate "
+             "one-process jobs).");
+}
+
+MpiCommunicator::MpiCommunicator(std::unique_ptr<Impl> impl, double timeout_s)
+    : impl_(std::move(impl)) {
+  start(timeout_s);
+}
+
+void MpiCommunicator::start(double timeout_s) {
+  timeout_s_ = timeout_s;
   LOOM_MPI_CHECK(MPI_Comm_set_errhandler(impl_->comm, MPI_ERRORS_RETURN));
   LOOM_MPI_CHECK(MPI_Comm_rank(impl_->comm, &rank_));
   LOOM_MPI_CHECK(MPI_Comm_size(impl_->comm, &world_size_));
@@ -163,13 +179,6 @@ MpiCommunicator::MpiCommunicator(const ProcessInfo& info, double timeout_s)
   MPI_Comm_rank(node, &local_rank_);
   MPI_Comm_size(node, &local_size_);
   MPI_Comm_free(&node);
-
-  const bool size_differs = info.world_size > 0 && info.world_size != world_size_;
-  LOOM_CHECK(!size_differs && info.rank == rank_, "MpiCommunicator: the launcher (", info.str(),
-             ") and MPI (rank ", rank_, " of ", world_size_,
-             ") disagree. The processes were not started by one MPI job: launch with mpirun -n N,"
-             " or with srun --mpi=pmix (with no MPI plugin, some MPIs start N separate "
-             "one-process jobs).");
 
   const int rank = rank_, size = world_size_;
   const bool can_abort = impl_->runtime->thread_level() == MPI_THREAD_MULTIPLE;
@@ -245,6 +254,44 @@ std::vector<double> MpiCommunicator::all_reduce_max(std::vector<double> values) 
   LOOM_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()),
                                MPI_DOUBLE, MPI_MAX, impl_->comm));
   return values;
+}
+
+void MpiCommunicator::send(const Tensor& t, int dest, int tag) {
+  check_peer(dest, tag, "send", &t);
+  const int64_t bytes = t.numel() * static_cast<int64_t>(dtype_size(t.dtype()));
+  Watchdog::Scope watch(*impl_->watchdog, "send", bytes);
+  char* base = static_cast<char*>(t.raw_data());
+  in_chunks(bytes, [&](int64_t start, int count) {
+    LOOM_MPI_CHECK(MPI_Send(base + start, count, MPI_BYTE, dest, tag, impl_->comm));
+  });
+}
+
+void MpiCommunicator::recv(const Tensor& t, int src, int tag) {
+  check_peer(src, tag, "recv", &t);
+  const int64_t bytes = t.numel() * static_cast<int64_t>(dtype_size(t.dtype()));
+  Watchdog::Scope watch(*impl_->watchdog, "recv", bytes);
+  char* base = static_cast<char*>(t.raw_data());
+  in_chunks(bytes, [&](int64_t start, int count) {
+    MPI_Status status;
+    LOOM_MPI_CHECK(MPI_Recv(base + start, count, MPI_BYTE, src, tag, impl_->comm, &status));
+    // A shorter message than expected means the two sides disagree about the shape.
+    int got = 0;
+    MPI_Get_count(&status, MPI_BYTE, &got);
+    LOOM_CHECK(got == count, "MpiCommunicator recv: expected ", count, " bytes from rank ", src,
+               " (tag ", tag, ", a tensor of shape ", shape_str(t.shape()), "), got ", got,
+               ": the sender sent a tensor of another shape or dtype");
+  });
+}
+
+std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) {
+  LOOM_CHECK(color >= 0, "MpiCommunicator split: color ", color, " must be >= 0");
+  auto impl = std::make_unique<Impl>();
+  impl->runtime = impl_->runtime;
+  {
+    Watchdog::Scope watch(*impl_->watchdog, "split", 0);
+    LOOM_MPI_CHECK(MPI_Comm_split(impl_->comm, color, key, &impl->comm));
+  }
+  return std::unique_ptr<Communicator>(new MpiCommunicator(std::move(impl), timeout_s_));
 }
 
 void MpiCommunicator::barrier() {

@@ -8,8 +8,9 @@
 // communicator works on its own duplicate of MPI_COMM_WORLD. MPI's errors become loom::Error
 // naming the call; an exception nobody catches (the std::terminate handler installed here) or a
 // collective past the watchdog's timeout ends every rank with MPI_Abort. MPI's rank and size are
-// checked against the launcher's (env.h). Why each of these: docs/labs/09-distributed.md,
-// sections 6 ("MPI's lifetime") and 8.
+// checked against the launcher's (env.h); split() gives a communicator over a subset of the
+// ranks (MPI_Comm_split), which leaves the launcher out of it. Why each of these:
+// docs/labs/09-distributed.md, sections 6 ("MPI's lifetime"), 8 and 10.
 // Leaves out: GPU-aware MPI (CUDA pointers to MPI_Allreduce; use NcclCommunicator), float16
 // (MPI has no half type), non-blocking collectives and overlap with backward.
 #pragma once
@@ -44,6 +45,9 @@ class MpiCommunicator final : public Communicator {
   void broadcast(const Tensor& t, int root) override;  // MPI_Bcast
   std::vector<double> all_reduce_sum(std::vector<double> values) override;
   std::vector<double> all_reduce_max(std::vector<double> values) override;
+  void send(const Tensor& t, int dest, int tag) override;  // MPI_Send of t's bytes
+  void recv(const Tensor& t, int src, int tag) override;   // MPI_Recv; checks the byte count
+  std::unique_ptr<Communicator> split(int color, int key) override;  // MPI_Comm_split
   void barrier() override;
   [[noreturn]] void abort(int code, const std::string& message) override;
 
@@ -55,7 +59,13 @@ class MpiCommunicator final : public Communicator {
 
  private:
   struct Impl;  // the MPI handles: keeps mpi.h out of this header
+  // split(): a communicator over an MPI communicator that is already made.
+  MpiCommunicator(std::unique_ptr<Impl> impl, double timeout_s);
+  // Ranks (world and node-local) and the watchdog, from impl_->comm.
+  void start(double timeout_s);
+
   std::unique_ptr<Impl> impl_;
+  double timeout_s_ = 0;
   int rank_ = 0, world_size_ = 1, local_rank_ = 0, local_size_ = 1;
 };
 

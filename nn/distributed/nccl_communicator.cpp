@@ -162,6 +162,47 @@ void NcclCommunicator::broadcast(const Tensor& t, int root) {
   impl_->wait(stream, "broadcast", n * static_cast<int64_t>(dtype_size(t.dtype())));
 }
 
+// NCCL matches a send with the receive of the same peer by order, not by tag: the tag is checked
+// and otherwise unused, which is safe while each pair of ranks sends in one order (a pipeline's).
+void NcclCommunicator::send(const Tensor& t, int dest, int tag) {
+  check_peer(dest, tag, "send", &t);
+  const int64_t bytes = t.numel() * static_cast<int64_t>(dtype_size(t.dtype()));
+  if (bytes == 0) return;
+  LOOM_CHECK(impl_->comm != nullptr,
+             "NcclCommunicator::send: the communicator was aborted after an earlier collective "
+             "failed (see that error)");
+  cuda::DeviceGuard guard(impl_->device);
+  const cudaStream_t stream = cuda::current_stream(impl_->device);
+  LOOM_NCCL_CHECK(ncclGroupStart());
+  LOOM_NCCL_CHECK(
+      ncclSend(t.raw_data(), static_cast<size_t>(bytes), ncclUint8, dest, impl_->comm, stream));
+  LOOM_NCCL_CHECK(ncclGroupEnd());
+  impl_->wait(stream, "send", bytes);
+}
+
+void NcclCommunicator::recv(const Tensor& t, int src, int tag) {
+  check_peer(src, tag, "recv", &t);
+  const int64_t bytes = t.numel() * static_cast<int64_t>(dtype_size(t.dtype()));
+  if (bytes == 0) return;
+  LOOM_CHECK(impl_->comm != nullptr,
+             "NcclCommunicator::recv: the communicator was aborted after an earlier collective "
+             "failed (see that error)");
+  cuda::DeviceGuard guard(impl_->device);
+  const cudaStream_t stream = cuda::current_stream(impl_->device);
+  LOOM_NCCL_CHECK(ncclGroupStart());
+  LOOM_NCCL_CHECK(
+      ncclRecv(t.raw_data(), static_cast<size_t>(bytes), ncclUint8, src, impl_->comm, stream));
+  LOOM_NCCL_CHECK(ncclGroupEnd());
+  impl_->wait(stream, "recv", bytes);
+}
+
+std::unique_ptr<Communicator> NcclCommunicator::split(int color, int key) {
+  LOOM_FAIL("NcclCommunicator::split(color ", color, ", key ", key,
+            "): process groups are not implemented on NCCL (they need ncclCommSplit, NCCL 2.18, "
+            "and a matching MPI split); run the pipeline with one replica per stage on GPUs, "
+            "or on the CPU with backend mpi");
+}
+
 std::vector<double> NcclCommunicator::all_reduce_sum(std::vector<double> values) {
   return impl_->mpi->all_reduce_sum(std::move(values));
 }

@@ -10,7 +10,9 @@
 // polling NCCL's error state, for at most the watchdog's timeout (docs/labs/09-distributed.md,
 // section 6). Built only when CUDA is on and NCCL is found; otherwise the constructor
 // (nccl_communicator_stub.cpp) throws "this build has no NCCL". It has never run on a GPU.
-// Leaves out: several GPUs per process, NCCL's non-blocking communicators, process groups.
+// send/recv are ncclSend/ncclRecv, each in its own group, waited for like the collectives.
+// Leaves out: several GPUs per process, NCCL's non-blocking communicators, process groups
+// (split() throws: it would need ncclCommSplit, NCCL 2.18, beside an MPI split).
 #pragma once
 
 #include <memory>
@@ -43,6 +45,10 @@ class NcclCommunicator final : public Communicator {
   // float32, float64 or float16, on device(): ncclAllReduce / ncclBroadcast in place.
   void all_reduce_sum(const Tensor& t) override;
   void broadcast(const Tensor& t, int root) override;
+  // Any dtype, on device(): the bytes travel as ncclUint8.
+  void send(const Tensor& t, int dest, int tag) override;
+  void recv(const Tensor& t, int src, int tag) override;
+  std::unique_ptr<Communicator> split(int color, int key) override;  // throws (see above)
   // Host values, barrier and abort go through MPI.
   std::vector<double> all_reduce_sum(std::vector<double> values) override;
   std::vector<double> all_reduce_max(std::vector<double> values) override;

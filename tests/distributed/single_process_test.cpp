@@ -10,9 +10,11 @@
 #include <mutex>
 #include <thread>
 
+#include "autograd/functions.h"
 #include "nn/distributed/communicator.h"
 #include "nn/distributed/ddp.h"
 #include "nn/distributed/metrics.h"
+#include "nn/distributed/pipeline.h"
 #include "nn/distributed/watchdog.h"
 #include "tensor/ops.h"
 #include "tests/common/error_of.h"
@@ -183,4 +185,41 @@ TEST(Metrics, TotalsWeighSamplesNotBatches) {
   EXPECT_DOUBLE_EQ(all.time_s, 2.5);
   const std::string bad = error_of([&] { m.add_batch(1.0, 2, 3); });
   EXPECT_TRUE(contains(bad, "correct 3 of 2")) << bad;
+}
+
+TEST(SingleProcess, HasNobodyToSendToAndSplitsIntoAGroupOfOne) {
+  SingleProcessCommunicator comm;
+  const Tensor t = zeros({2});
+  EXPECT_TRUE(contains(error_of([&] { comm.send(t, 1, 0); }), "rank 1 is not another rank"));
+  EXPECT_TRUE(contains(error_of([&] { comm.recv(t, 0, 0); }), "rank 0 is not another rank"));
+  const std::unique_ptr<Communicator> group = comm.split(3, 0);
+  EXPECT_EQ(group->world_size(), 1);
+  EXPECT_TRUE(contains(error_of([&] { comm.split(-2, 0); }), "color -2"));
+}
+
+TEST(Gpipe, OneStageIsGradientAccumulationOverMicroBatches) {
+  // y = w * x summed; with each micro-batch's mean loss times its share, the accumulated
+  // gradient is the whole batch's: d/dw mean(w * x) = mean(x).
+  SingleProcessCommunicator comm;
+  const Tensor x = from_vector<double>({1, 2, 3, 4, 5}, {5});
+  const Variable w(full({1}, 2.0, DType::Float64), /*requires_grad=*/true);
+  PipelineStage stage;
+  const int64_t micro = 3;
+  auto start = [&](int64_t m) { return m * 5 / micro; };
+  stage.forward = [&](int64_t m, const Variable& input) {
+    EXPECT_FALSE(input.defined());  // the first stage reads its own data
+    const int64_t rows = start(m + 1) - start(m);
+    const Variable part(x.narrow(0, start(m), rows));
+    return mul(mean(mul(part, w)), static_cast<double>(rows) / 5.0);
+  };
+  gpipe_step(comm, micro, stage);
+  EXPECT_NEAR(w.grad().item<double>(), 3.0, 1e-12);
+  EXPECT_TRUE(contains(error_of([&] { gpipe_step(comm, 0, stage); }), "micro_batches"));
+}
+
+TEST(Gpipe, BubbleFractionIsStagesMinusOneOverMicroBatchesPlusStagesMinusOne) {
+  EXPECT_DOUBLE_EQ(gpipe_bubble_fraction(1, 8), 0.0);
+  EXPECT_DOUBLE_EQ(gpipe_bubble_fraction(2, 1), 0.5);
+  EXPECT_DOUBLE_EQ(gpipe_bubble_fraction(2, 4), 0.2);
+  EXPECT_DOUBLE_EQ(gpipe_bubble_fraction(4, 13), 0.1875);
 }
