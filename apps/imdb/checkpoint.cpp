@@ -9,9 +9,13 @@ namespace loom::imdb {
 
 void save_checkpoint(const std::string& path, const Config& config, const data::Vocabulary& vocab,
                      const ImdbModel& model, const TrainState& state) {
+  save_checkpoint(path, config, vocab, model.state_records(), state);
+}
+
+void save_checkpoint(const std::string& path, const Config& config, const data::Vocabulary& vocab,
+                     const std::vector<nn::TensorRecord>& records, const TrainState& state) {
   // The last line of defence: a checkpoint that could not be read back is never written (the
   // trainer stops a diverged run before it gets here, with a better message).
-  const std::vector<nn::TensorRecord> records = model.state_records();
   const std::string bad = describe_non_finite(records);
   LOOM_CHECK(bad.empty(), "refusing to write '", path, "': ", bad);
   for (double sum : {state.loss_sum, state.correct, state.seen})

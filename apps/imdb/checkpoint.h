@@ -22,6 +22,9 @@ namespace loom::imdb {
 
 void save_checkpoint(const std::string& path, const Config& config, const data::Vocabulary& vocab,
                      const ImdbModel& model, const TrainState& state);
+// The same with the tensors given: a pipelined run's stages gathered (pipeline.h).
+void save_checkpoint(const std::string& path, const Config& config, const data::Vocabulary& vocab,
+                     const std::vector<nn::TensorRecord>& records, const TrainState& state);
 
 // Loads the checkpoint's tensors into `model` (built from checkpoint.config). Errors name the
 // tensor that does not fit.

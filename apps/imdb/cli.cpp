@@ -307,6 +307,21 @@ void add_per_run_flags(CLI::App* sub, ConfigFlags& f) {
            ->default_str(d.dist),
        "dist")
       ->group("Run");
+  bind(f,
+       sub->add_option("--pipeline-stages", t.pipeline_stages,
+                       "under mpirun: cut the network into this many stages, one per process "
+                       "(GPipe; the LSTM layers and the head are the pieces); the processes form "
+                       "a grid of stages x replicas, data-parallel across replicas")
+           ->default_str("1"),
+       "pipeline_stages")
+      ->group("Run");
+  bind(f,
+       sub->add_option("--micro-batches", t.micro_batches,
+                       "with --pipeline-stages: cut each replica's batch into this many "
+                       "micro-batches (a smaller pipeline bubble: (S-1)/(M+S-1) of a step)")
+           ->default_str("1"),
+       "micro_batches")
+      ->group("Run");
 }
 
 void add_run_flags(CLI::App* sub, ConfigFlags& f) {

@@ -53,6 +53,9 @@ Config resumed_config(const Request& r, const Checkpoint& ck) {
   Config kept = ck.config;
   kept.out = c.out;
   kept.dist = c.dist;
+  // The process layout may change between runs: the state is the same network's.
+  kept.pipeline_stages = c.pipeline_stages;
+  kept.micro_batches = c.micro_batches;
   if (r.was_given("data")) kept.data = c.data;
   // The run's own thread count, recorded when it started, unless one is typed: results do not
   // depend on it (tensor/cpu/threads.h), so a resumed run on another machine stays exact.
@@ -125,7 +128,7 @@ int run_train(const Request& r) {
     c = resumed_config(r, *ck);
   }
   // Under a launcher this starts MPI (or NCCL); from here on an error on one rank ends all.
-  DataParallel par(c.dist, c.device);
+  DataParallel par(c.dist, c.device, c.pipeline_stages);
   return par.run([&] { return train_in_job(r, c, ck ? &*ck : nullptr, par); });
 }
 

@@ -56,6 +56,8 @@ void visit_fields(C& c, F&& f) {
   f("cuda_graph", c.cuda_graph);
   f("dist", c.dist);
   f("threads", c.threads);
+  f("pipeline_stages", c.pipeline_stages);
+  f("micro_batches", c.micro_batches);
   f("seed", c.seed);
   f("out", c.out);
   f("preset", c.preset);
@@ -312,6 +314,36 @@ void check_seq2cnn(const Config& c) {
              "batch's padding, a shape a graph cannot replay)");
 }
 
+// --pipeline-stages cuts the LSTM network into stages, one per process: what cannot be cut, or
+// needs the whole network in one process, is refused here naming the flag.
+void check_pipeline_flags(const Config& c) {
+  LOOM_CHECK(c.pipeline_stages >= 1 && c.pipeline_stages <= 64,
+             "--pipeline-stages must be in [1, 64], got ", c.pipeline_stages);
+  LOOM_CHECK(c.micro_batches >= 1, "--micro-batches must be >= 1, got ", c.micro_batches);
+  LOOM_CHECK(c.micro_batches == 1 || c.pipeline_stages > 1, "--micro-batches ", c.micro_batches,
+             " cuts the batch for a pipeline: it needs --pipeline-stages 2 or more");
+  if (c.pipeline_stages == 1) return;
+  const std::string flag = "--pipeline-stages " + std::to_string(c.pipeline_stages);
+  LOOM_CHECK(c.model == "lstm", flag, ": only --model lstm can be cut into stages (got --model ",
+             c.model, ")");
+  LOOM_CHECK(c.lstm_layers + 1 >= c.pipeline_stages, flag, " is more than the ", c.lstm_layers + 1,
+             " pieces the network can be cut into (", c.lstm_layers,
+             " LSTM layer(s) and the head): use at most --pipeline-stages ", c.lstm_layers + 1,
+             ", or more --lstm-layers");
+  LOOM_CHECK(c.device == "cpu", flag, " runs on the CPU (MPI point-to-point); got --device ",
+             c.device);
+  LOOM_CHECK(c.precision == "fp32", flag,
+             " needs --precision fp32 (the fp16 loss scaler's skip "
+             "decision and bf16 activations are not carried between stages); got --precision ",
+             c.precision);
+  LOOM_CHECK(c.clip_norm == 0, flag,
+             " cannot clip: --clip-norm needs the gradient norm of the "
+             "whole network, which no stage holds");
+  LOOM_CHECK(!c.cuda_graph, flag,
+             " cannot take --cuda-graph (a graph captures one process's "
+             "whole step)");
+}
+
 }  // namespace
 
 void validate(const Config& c) {
@@ -359,6 +391,7 @@ void validate(const Config& c) {
              "--dist must be auto, none, mpi or nccl, got '", c.dist, "'");
   LOOM_CHECK(c.threads >= 0, "--threads must be >= 0 (0 = all cores), got ", c.threads);
   LOOM_CHECK(c.threads <= 4096, "--threads must be <= 4096, got ", c.threads);
+  check_pipeline_flags(c);
   LOOM_CHECK(!c.out.empty(), "--out must not be empty");
   LOOM_CHECK(one_of(c.preset, {"", "quick", "full", "strong", "seq2cnn", "seq2cnn-small"}),
              "--preset must be quick, full, strong, seq2cnn or seq2cnn-small, got '", c.preset,

@@ -66,6 +66,8 @@ struct Config {
   bool cuda_graph = false;         // the training step replayed as a CUDA Graph (graphed_step.h)
   std::string dist = "auto";       // auto | none | mpi | nccl: the communicator under mpirun/srun
   int64_t threads = 0;             // CPU threads for the math; 0 = all cores
+  int64_t pipeline_stages = 1;     // > 1: the network cut into stages over processes (GPipe)
+  int64_t micro_batches = 1;       // with stages: each batch cut into this many micro-batches
   uint64_t seed = 42;              // split, shuffles, initial weights, dropout
   std::string out = "runs/imdb";   // output folder (config.json, metrics.jsonl, checkpoints)
   std::string preset;              // "" | quick | full | strong (recorded for the report)

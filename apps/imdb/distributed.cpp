@@ -11,6 +11,7 @@
 #include "data/split.h"
 #include "nn/distributed/ddp.h"
 #include "nn/distributed/env.h"
+#include "nn/distributed/pipeline.h"
 #include "tensor/error.h"
 
 namespace loom::imdb {
@@ -30,6 +31,12 @@ bool is_cuda(const std::string& device) {
 }  // namespace
 
 void check_launch(const Request& r, const dist::ProcessInfo& p) {
+  const int64_t stages = r.config.pipeline_stages;
+  const int64_t world = p.distributed() ? p.world_size : 1;
+  LOOM_CHECK(stages == 1 || (world % stages == 0 && world >= stages), "--pipeline-stages ", stages,
+             " needs a multiple of ", stages, " processes (stages x replicas), but this is ",
+             p.distributed() ? p.str() : std::string("one process"), ": start it with mpirun -n ",
+             stages, " (or ", 2 * stages, ", ...)");
   if (!p.distributed()) return;
   const std::string who = p.str();
   LOOM_CHECK(r.command == "train", "imdb ", r.command, " runs as one process, but this is ", who,
@@ -50,10 +57,16 @@ void check_launch(const Request& r, const dist::ProcessInfo& p) {
   LOOM_CHECK(c.device.find(':') == std::string::npos, "--device ", c.device, " names one GPU, but ",
              who, ": each process trains on cuda:<local rank>; pass --device cuda");
   // With --resume the batch comes from the checkpoint and is checked again by ShardSampler.
-  LOOM_CHECK(c.resume || p.world_size == 0 || c.batch % p.world_size == 0, "--batch ", c.batch,
-             " is the global batch and must split evenly over the ", p.world_size,
-             " processes (each trains --batch / ", p.world_size,
-             " rows per step): use a multiple of ", p.world_size);
+  // Each replica (a pipeline's stages share its rows) trains --batch / replicas rows.
+  const int64_t replicas = p.world_size / stages;
+  LOOM_CHECK(c.resume || replicas == 0 || c.batch % replicas == 0, "--batch ", c.batch,
+             " is the global batch and must split evenly over the ", replicas,
+             " data-parallel replicas (each trains --batch / ", replicas,
+             " rows per step): use a multiple of ", replicas);
+  LOOM_CHECK(c.resume || replicas == 0 || c.micro_batches <= c.batch / replicas,
+             "--micro-batches ", c.micro_batches, " is more than the ", c.batch / replicas,
+             " rows each replica trains per step (--batch ", c.batch, " / ", replicas,
+             " replicas): use at most that many");
 }
 
 int threads_per_process(int64_t threads, int local_size) {
@@ -102,7 +115,8 @@ uint64_t dropout_seed(uint64_t seed, int rank) {
   return data::mix_seed(seed ^ 0x9e3779b97f4a7c15ULL, static_cast<uint64_t>(rank));
 }
 
-DataParallel::DataParallel(const std::string& dist_name, const std::string& device) {
+DataParallel::DataParallel(const std::string& dist_name, const std::string& device,
+                           int64_t pipeline_stages) {
   const dist::ProcessInfo info = dist::process_info_from_env();
   launcher_ = info.launcher;
   Device wanted(device);
@@ -117,9 +131,24 @@ DataParallel::DataParallel(const std::string& dist_name, const std::string& devi
     wanted = Device(DeviceType::CUDA, gpu);
   }
   device_ = wanted;
+  if (pipeline_stages > 1)
+    grid_ = std::make_unique<dist::PipelineGrid>(*comm_, static_cast<int>(pipeline_stages));
 }
 
 DataParallel::~DataParallel() = default;
+
+int DataParallel::stage() const {
+  return grid_ ? grid_->stage() : 0;
+}
+int DataParallel::num_stages() const {
+  return grid_ ? grid_->num_stages() : 1;
+}
+int DataParallel::data_rank() const {
+  return grid_ ? grid_->replica() : rank();
+}
+int DataParallel::data_world() const {
+  return grid_ ? grid_->num_replicas() : world_size();
+}
 
 std::string DataParallel::describe(int64_t global_batch, int threads) const {
   std::ostringstream s;
@@ -131,6 +160,13 @@ std::string DataParallel::describe(int64_t global_batch, int threads) const {
       << comm_->local_size() << " on this node), global batch " << global_batch << " = " << n
       << " x " << global_batch / n << " rows, " << threads << " thread(s) each";
   }
+  if (grid_) {
+    const int S = grid_->num_stages(), R = grid_->num_replicas();
+    s.str("");
+    s << n << " processes (" << comm_->backend_name() << ", launcher " << launcher_ << ") = " << S
+      << " pipeline stages x " << R << " replica(s), global batch " << global_batch << " = " << R
+      << " x " << global_batch / R << " rows, " << threads << " thread(s) each";
+  }
   return s.str();
 }
 
@@ -139,11 +175,13 @@ int DataParallel::run(const std::function<int()>& body) {
 }
 
 void DataParallel::attach(ImdbModel& model) {
-  ddp_ = std::make_unique<dist::DistributedDataParallel>(*comm_, model.named_parameters());
+  if (data_world() == 1) return;  // nobody to average with
+  dist::Communicator& copies = grid_ ? grid_->replicas() : *comm_;
+  ddp_ = std::make_unique<dist::DistributedDataParallel>(copies, model.named_parameters());
 }
 
 void DataParallel::all_reduce_gradients() {
-  if (world_size() == 1) return;
+  if (data_world() == 1) return;
   LOOM_CHECK(ddp_ != nullptr, "DataParallel::all_reduce_gradients: attach(model) first");
   const auto t0 = Clock::now();
   ddp_->all_reduce_gradients();

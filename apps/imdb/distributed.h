@@ -11,8 +11,11 @@
 // Only rank 0 prints and writes files; validation rows are shared out and the sums reduced; all
 // ranks agree after every step on whether to stop. The rules and why: apps/imdb/README.md
 // ("Data-parallel training") and docs/labs/09-distributed.md, section 7.
+// --pipeline-stages S: the processes form a grid of S stages x (world / S) replicas
+// (nn/distributed/pipeline.h); the replicas deal out the batches as above, the stages of one
+// replica share its rows, and the all-reduce runs among the copies of each stage.
 // Leaves out: `study`, `eval`, `predict` and `export` on several processes (check_launch says
-// to run them as one), gradient accumulation, uneven shards.
+// to run them as one), gradient accumulation without a pipeline, uneven shards.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +33,8 @@
 
 namespace loom::nn::distributed {
 class DistributedDataParallel;
-}
+class PipelineGrid;
+}  // namespace loom::nn::distributed
 
 namespace loom::imdb {
 
@@ -79,8 +83,9 @@ class DataParallel {
  public:
   // Starts the communicator that `dist` (auto|none|mpi|nccl) picks for training on `device`
   // (auto: none for one process, mpi on the CPU, nccl on CUDA; a single process never starts
-  // MPI). Collective under a launcher: every rank constructs it.
-  DataParallel(const std::string& dist, const std::string& device);
+  // MPI). pipeline_stages > 1: also the grid of stages x replicas (throws unless it divides
+  // the world). Collective under a launcher: every rank constructs it.
+  DataParallel(const std::string& dist, const std::string& device, int64_t pipeline_stages = 1);
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;
@@ -89,6 +94,14 @@ class DataParallel {
   int rank() const { return comm_->rank(); }
   int world_size() const { return comm_->world_size(); }
   bool is_root() const { return comm_->is_root(); }
+  // The pipeline grid, or nullptr without --pipeline-stages.
+  nn::distributed::PipelineGrid* grid() const { return grid_.get(); }
+  int stage() const;       // 0 without a pipeline
+  int num_stages() const;  // 1 without a pipeline
+  // Where this rank sits among the data-parallel copies: its replica and how many there are
+  // (rank and world size without a pipeline). The batches are dealt out by these.
+  int data_rank() const;
+  int data_world() const;
   // Where this rank trains: --device as given; on several processes "cuda" means
   // cuda:local_rank (one GPU per process).
   Device device() const { return device_; }
@@ -99,7 +112,8 @@ class DataParallel {
   // (nn::distributed::run_distributed); with one process exceptions propagate unchanged.
   int run(const std::function<int()>& body);
 
-  // Collective: wraps the model's parameters and copies rank 0's values to every rank.
+  // Collective: wraps the model's parameters (this stage's, when pipelined) and copies the
+  // first replica's values to every replica.
   void attach(ImdbModel& model);
   // After backward: every gradient = its mean over ranks (no-op for one process). Called before
   // ImdbModel::step(), i.e. before the fp16 unscale and the clipping, so every rank takes the
@@ -119,6 +133,7 @@ class DataParallel {
 
  private:
   std::unique_ptr<nn::distributed::Communicator> comm_;
+  std::unique_ptr<nn::distributed::PipelineGrid> grid_;
   std::unique_ptr<nn::distributed::DistributedDataParallel> ddp_;
   Device device_;
   std::string launcher_;

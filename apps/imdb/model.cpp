@@ -31,6 +31,11 @@ nn::LstmImpl lstm_impl_of(const std::string& name) {
   return name == "composed" ? nn::LstmImpl::Composed : nn::LstmImpl::Fused;
 }
 
+// F, the features the head reads (head_features).
+int64_t head_feature_count(const Config& c) {
+  return (c.pooling == "max-mean" ? 2 : 1) * (c.bidirectional ? 2 : 1) * c.lstm_size;
+}
+
 // The network as an nn::Module, so its parameters get PyTorch's dotted names.
 struct Net : nn::Module {
   std::shared_ptr<nn::Embedding> embedding;
@@ -61,24 +66,66 @@ struct Net : nn::Module {
                                                .init(init)
                                                .impl(lstm_impl_of(c.lstm_impl))
                                                .persistent(c.lstm_impl == "persistent")));
-    const int64_t features = (c.pooling == "max-mean" ? 2 : 1) * (c.bidirectional ? 2 : 1) *
-                             c.lstm_size;  // what the head reads (head_features in forward)
-    linear = register_module(
-        "linear", std::make_shared<nn::Linear>(nn::LinearOptions(features, 1).init(init)));
+    linear = register_module(  // reads head_features(...) [B, F]
+        "linear",
+        std::make_shared<nn::Linear>(nn::LinearOptions(head_feature_count(c), 1).init(init)));
   }
 };
 
 // What the head reads, [B, F]. "last": the last step's state of the top layer (both directions'
 // final states with --bidirectional, as PyTorch's h_n holds them). "max-mean": the max and the
-// mean over time of every step's output, the padding steps (token id 0) left out.
+// mean over time of every step's output, the padding steps (token id 0) left out. `y` may hold
+// only some of the layers (a pipeline stage's): its top layer is the last rows of h_n.
 Variable head_features(const Config& c, const nn::LstmOutput& y, const Tensor& tokens) {
-  const int64_t D = c.bidirectional ? 2 : 1, top = (c.lstm_layers - 1) * D;
+  const int64_t D = c.bidirectional ? 2 : 1, top = y.h_n.size(0) - D;
   if (c.pooling == "max-mean") {
     const Tensor padding = eq(tokens, zeros({}, TensorOptions(tokens.dtype(), tokens.device())));
     return concat({nn::max_over_time(y.output, padding), nn::mean_over_time(y.output, padding)}, 1);
   }
   if (D == 1) return select(y.h_n, 0, top);
   return concat({select(y.h_n, 0, top), select(y.h_n, 0, top + 1)}, 1);
+}
+
+// Embedding and the dropouts before the LSTM: tokens [B, T] -> [B, T, E].
+Variable embed_tokens(Net& net, const Config& c, const Tensor& tokens) {
+  const int64_t B = tokens.size(0), T = tokens.size(1);
+  Variable x = net.embedding->forward(tokens);   // [B, T, E]
+  if (net.is_training() && c.embed_dropout > 0)  // whole tokens dropped: mask [B, T, 1]
+    x = nn::dropout_with_mask_shape(x, c.embed_dropout, {B, T, 1}, default_generator());
+  x = net.spatial_dropout->forward(x);     // mask [B, 1, E]
+  x = net.lstm_input_dropout->forward(x);  // mask [B, 1, E]
+  return x;
+}
+
+// LSTM layers [first, end) of the network's LSTM on x [B, T, in] (batch first): the functional
+// core with those layers' parameters, as the module runs them all.
+nn::LstmOutput run_lstm_layers(Net& net, const Variable& x, int64_t first, int64_t end) {
+  const nn::LSTMOptions& all = net.lstm->options();
+  const int64_t D = all.num_directions();
+  const nn::LSTMOptions some =
+      nn::LSTMOptions(first == 0 ? all.input_size() : D * all.hidden_size(), all.hidden_size())
+          .num_layers(end - first)
+          .batch_first(true)
+          .dropout(all.dropout())
+          .bidirectional(all.bidirectional())
+          .recurrent_dropout(all.recurrent_dropout())
+          .impl(all.impl())
+          .persistent(all.persistent());
+  const std::vector<nn::LstmParams>& every = net.lstm->params();
+  const std::vector<nn::LstmParams> params(every.begin() + first * D, every.begin() + end * D);
+  return nn::lstm_forward(x, Variable(), Variable(), params, some, net.lstm->is_training(),
+                          &net.lstm->dropout_generator());
+}
+
+// The block a parameter belongs to (StagePlan): embedding -> 0, lstm.*_l<k>[_reverse] -> k,
+// linear -> L.
+int64_t block_of(const std::string& name, int64_t layers) {
+  if (name.rfind("embedding.", 0) == 0) return 0;
+  if (name.rfind("linear.", 0) == 0) return layers;
+  const size_t at = name.rfind("_l");
+  LOOM_CHECK(name.rfind("lstm.", 0) == 0 && at != std::string::npos,
+             "pipeline: no stage for parameter '", name, "'");
+  return std::stoll(name.substr(at + 2));  // stops at "_reverse"
 }
 
 Seq2CnnOptions seq2cnn_options(const Config& c) {
@@ -95,15 +142,46 @@ Seq2CnnOptions seq2cnn_options(const Config& c) {
 
 }  // namespace
 
+StagePlan plan_stage(const Config& c, int stage, int stages) {
+  StagePlan p;
+  p.stage = stage;
+  p.stages = stages;
+  p.layers = c.lstm_layers;
+  const int64_t blocks = c.lstm_layers + 1;
+  p.end_block = blocks;
+  if (stages == 1) return p;
+  LOOM_CHECK(c.model == "lstm", "--pipeline-stages ", stages,
+             ": only --model lstm can be split into stages (got --model ", c.model, ")");
+  LOOM_CHECK(stages >= 1 && stages <= blocks, "--pipeline-stages ", stages, " is more than the ",
+             blocks, " pieces the network can be cut into (", c.lstm_layers,
+             " LSTM layer(s) and the head): use at most --pipeline-stages ", blocks,
+             ", or more --lstm-layers");
+  LOOM_CHECK(stage >= 0 && stage < stages, "plan_stage: stage ", stage, " of ", stages);
+  // Stage s takes blocks / S blocks, one more for each of the last (blocks % S) stages.
+  const int64_t base = blocks / stages, extra = blocks % stages;
+  auto size = [&](int64_t s) { return base + (s >= stages - extra ? 1 : 0); };
+  p.first_block = 0;
+  for (int64_t s = 0; s < stage; ++s)
+    p.first_block += size(s);
+  p.end_block = p.first_block + size(stage);
+  return p;
+}
+
 struct ImdbModel::Impl {
   Config config;
   Device device;
+  StagePlan plan;
   std::shared_ptr<nn::Module> net;  // a Net (--model lstm) or a Seq2Cnn (--model seq2cnn)
   std::unique_ptr<nn::optim::Adam> adam;
   std::unique_ptr<nn::amp::GradScaler> scaler;  // fp16 only
+  // Whether parameter `name` belongs to this pipeline stage (always, without a pipeline).
+  bool owns(const std::string& name) const;
 };
 
-ImdbModel::ImdbModel(const Config& c, Device device) : impl_(std::make_unique<Impl>()) {
+ImdbModel::ImdbModel(const Config& c, Device device) : ImdbModel(c, device, plan_stage(c, 0, 1)) {}
+
+ImdbModel::ImdbModel(const Config& c, Device device, const StagePlan& plan)
+    : impl_(std::make_unique<Impl>()) {
   std::string why;
   LOOM_CHECK(supports(c, &why), why);
   LOOM_CHECK(device.is_cpu() || cuda::device_count() > device.index, "--device ", c.device,
@@ -111,14 +189,15 @@ ImdbModel::ImdbModel(const Config& c, Device device) : impl_(std::make_unique<Im
   Impl& m = *impl_;
   m.config = c;
   m.device = device;
+  m.plan = plan;
   // On the CPU, from the default generator.
   if (c.model == "seq2cnn")
     m.net = std::make_shared<Seq2Cnn>(seq2cnn_options(c));
   else
     m.net = std::make_shared<Net>(c);
   if (!device.is_cpu()) m.net->to(device);
-  m.adam =
-      std::make_unique<nn::optim::Adam>(m.net->named_parameters(), nn::optim::AdamOptions(c.lr));
+  // Only this stage's parameters (all of them without a pipeline).
+  m.adam = std::make_unique<nn::optim::Adam>(named_parameters(), nn::optim::AdamOptions(c.lr));
   // fp16 only: bf16 keeps float32's 8-bit exponent, so gradients that float32 holds do not
   // underflow in bf16 and there is nothing for a loss scale to rescue (lab 07, section 7).
   // The scaler reads its collapse flag (a host read: on a GPU a sync) every 100 steps rather than
@@ -173,8 +252,21 @@ Seq2Cnn* ImdbModel::seq2cnn() {
   return impl_->config.model == "seq2cnn" ? static_cast<Seq2Cnn*>(impl_->net.get()) : nullptr;
 }
 
+bool ImdbModel::Impl::owns(const std::string& name) const {
+  if (plan.stages == 1) return true;
+  const int64_t block = block_of(name, plan.layers);
+  return block >= plan.first_block && block < plan.end_block;
+}
+
 std::vector<std::pair<std::string, Variable>> ImdbModel::named_parameters() const {
-  return impl_->net->named_parameters();
+  std::vector<std::pair<std::string, Variable>> mine;
+  for (auto& [name, p] : impl_->net->named_parameters())
+    if (impl_->owns(name)) mine.emplace_back(name, p);
+  return mine;
+}
+
+const StagePlan& ImdbModel::plan() const {
+  return impl_->plan;
 }
 
 Variable ImdbModel::forward(const Tensor& tokens) {
@@ -191,14 +283,33 @@ Variable ImdbModel::forward(const Tensor& tokens) {
   const Config& c = impl_->config;
   nn::amp::AutocastGuard autocast(c.precision == "bf16" ? DType::BFloat16 : DType::Float16,
                                   c.precision != "fp32");
-  const int64_t B = tokens.size(0), T = tokens.size(1);
-  Variable x = net.embedding->forward(tokens);   // [B, T, E]
-  if (net.is_training() && c.embed_dropout > 0)  // whole tokens dropped: mask [B, T, 1]
-    x = nn::dropout_with_mask_shape(x, c.embed_dropout, {B, T, 1}, default_generator());
-  x = net.spatial_dropout->forward(x);     // mask [B, 1, E]
-  x = net.lstm_input_dropout->forward(x);  // mask [B, 1, E]
+  const Variable x = embed_tokens(net, c, tokens);  // [B, T, E]
   const nn::LstmOutput y = net.lstm->forward_full(x);
   return net.linear->forward(head_features(c, y, tokens));  // [B, 1]
+}
+
+Variable ImdbModel::forward_stage(const Tensor& tokens, const Variable& input) {
+  const StagePlan& p = impl_->plan;
+  if (p.stages == 1) return forward(tokens);
+  Net& net = static_cast<Net&>(*impl_->net);  // plan_stage refuses seq2cnn
+  const Config& c = impl_->config;
+  const int64_t L = p.layers, end_layer = std::min(p.end_block, L);
+  Variable x = p.first() ? embed_tokens(net, c, tokens) : input;
+  if (p.first_block < end_layer) {
+    const nn::LstmOutput y = run_lstm_layers(net, x, p.first_block, end_layer);
+    if (end_layer < L) return y.output;  // [b, T, D*H]: the next stage runs the next layers
+    x = head_features(c, y, tokens);     // [b, F]
+  }
+  if (!p.last()) return x;        // the next stage is the head
+  return net.linear->forward(x);  // [b, 1]
+}
+
+Shape ImdbModel::stage_input_shape(int64_t rows, int64_t seq_len) const {
+  const StagePlan& p = impl_->plan;
+  const Config& c = impl_->config;
+  LOOM_CHECK(!p.first(), "stage_input_shape: the first stage reads tokens, not an activation");
+  if (p.first_block < p.layers) return {rows, seq_len, (c.bidirectional ? 2 : 1) * c.lstm_size};
+  return {rows, head_feature_count(c)};
 }
 
 Variable ImdbModel::loss(const Variable& logits, const Tensor& labels) {
@@ -237,7 +348,7 @@ std::vector<nn::TensorRecord> ImdbModel::state_records() const {
   const Impl& m = *impl_;
   std::vector<nn::TensorRecord> out;
   for (const auto& [name, t] : m.net->state_dict())
-    out.push_back(nn::tensor_to_record(name, t));
+    if (m.owns(name)) out.push_back(nn::tensor_to_record(name, t));
   for (const auto& [name, t] : m.adam->state_dict())
     out.push_back(nn::tensor_to_record("optim." + name, t));
   if (m.scaler)
@@ -253,12 +364,15 @@ void ImdbModel::load_state(const nn::SafetensorsContents& file, const std::strin
   std::map<std::string, Tensor> scaler;
   auto starts = [](const std::string& s, const char* p) { return s.rfind(p, 0) == 0; };
   for (const nn::TensorRecord& r : file.tensors) {
-    if (starts(r.name, "optim."))
-      optim.emplace_back(r.name.substr(6), nn::record_to_tensor(r));
-    else if (starts(r.name, "scaler."))
+    if (starts(r.name, "optim.")) {
+      // "optim.<param>.<buffer>": a pipeline stage keeps only its own parameters' state.
+      const std::string key = r.name.substr(6);
+      if (m.owns(key.substr(0, key.rfind('.')))) optim.emplace_back(key, nn::record_to_tensor(r));
+    } else if (starts(r.name, "scaler.")) {
       scaler.emplace(r.name.substr(7), nn::record_to_tensor(r));
-    else
+    } else {
       params.emplace_back(r.name, nn::record_to_tensor(r));
+    }
   }
   try {
     m.net->load_state_dict(params, /*strict=*/true);  // names, shapes, dtypes; names the tensor

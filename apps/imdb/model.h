@@ -14,6 +14,8 @@
 // default generator (seed it first), moved to `device`, and named as PyTorch's state_dict names
 // them (embedding.weight, lstm.weight_ih_l0, ...: tests/reference/torch_imdb.py loads them).
 // --model seq2cnn: the network is Seq2Cnn (seq2cnn.h, fp32), its logits z reported as z1 - z0.
+// --pipeline-stages S: each process builds the whole network (the same draws, so the same
+// initial weights as one process) but trains and saves only its stage's part (StagePlan).
 #pragma once
 
 #include <memory>
@@ -31,15 +33,45 @@ namespace loom::imdb {
 
 class Seq2Cnn;
 
+// Pipeline parallelism: the part of the LSTM network one stage runs. The network is a chain of
+// lstm_layers + 1 blocks: block k < L is LSTM layer k (block 0 with the embedding and its
+// dropouts before it), block L is the head (pooling + Linear). Stage s of S runs the blocks
+// [first_block, end_block); the blocks are dealt as evenly as can be, the later stages taking the
+// extra ones: L = 1, S = 2: embedding + LSTM | head; L = 2, S = 2: embedding + layer 0 |
+// layer 1 + head.
+struct StagePlan {
+  int stage = 0, stages = 1;
+  int64_t first_block = 0, end_block = 0;
+  int64_t layers = 1;  // L, the LSTM layers of the whole network
+  bool first() const { return stage == 0; }
+  bool last() const { return stage == stages - 1; }
+};
+// Throws naming --pipeline-stages when the network has fewer blocks than stages, or is not the
+// LSTM network (--model seq2cnn cannot be split).
+StagePlan plan_stage(const Config& config, int stage, int stages);
+
 class ImdbModel {
  public:
   ImdbModel(const Config& config, Device device);
+  // One pipeline stage's part: named_parameters, step and state_records cover only its blocks.
+  ImdbModel(const Config& config, Device device, const StagePlan& plan);
   ~ImdbModel();
   ImdbModel(const ImdbModel&) = delete;
   ImdbModel& operator=(const ImdbModel&) = delete;
 
   // tokens [B, T] Int32 on the model's device -> logits [B, 1] Float32.
   Variable forward(const Tensor& tokens);
+  // Pipeline: this stage's blocks on a micro-batch. tokens [b, T] Int32 (every stage has them:
+  // the first embeds them, max-mean pooling reads their padding); input: the previous stage's
+  // activation (undefined on the first stage). Returns the activation for the next stage
+  // ([b, T, D*H] after an LSTM layer, [b, F] before the head) or, on the last stage, logits
+  // [b, 1]. With one stage: forward(tokens).
+  Variable forward_stage(const Tensor& tokens, const Variable& input);
+  // The shape of the activation this stage receives for a micro-batch of `rows` reviews of
+  // `seq_len` tokens.
+  Shape stage_input_shape(int64_t rows, int64_t seq_len) const;
+  const StagePlan& plan() const;
+
   // Mean binary cross-entropy of sigmoid(logits) [B, 1] against labels [B, 1] (0 or 1).
   Variable loss(const Variable& logits, const Tensor& labels);
 
@@ -65,7 +97,8 @@ class ImdbModel {
   // (Seq2Cnn::logits); nullptr for the LSTM.
   Seq2Cnn* seq2cnn();
 
-  // Parameters and optimizer state as safetensors records: parameters under their own names,
+  // Parameters and optimizer state as safetensors records (this stage's only, when pipelined:
+  // the stages' records together are one process's): parameters under their own names,
   // Adam's state under "optim.<param>.<buffer>" (nn/serialize.h's naming), the loss scaler's
   // under "scaler.<key>" (fp16 only). load_state checks names, dtypes and shapes and
   // throws loom::Error naming the tensor (a checkpoint of another configuration, a corrupt file).

@@ -15,16 +15,20 @@
 #include "apps/imdb/evaluate.h"
 #include "apps/imdb/graphed_step.h"
 #include "apps/imdb/model.h"
+#include "apps/imdb/pipeline.h"
 #include "apps/imdb/progress.h"
 #include "apps/imdb/running_score.h"
 #include "apps/imdb/signals.h"
+#include "autograd/functions.h"
 #include "cuda/runtime/upload_queue.h"
 #include "data/dataset.h"
 #include "data/prefetcher.h"
 #include "data/sampler.h"
+#include "nn/distributed/pipeline.h"
 #include "nn/lstm.h"
 #include "tensor/generator.h"
 #include "tensor/lstm.h"
+#include "tensor/ops.h"
 
 namespace loom::imdb {
 namespace {
@@ -97,6 +101,7 @@ class TrainingRun {
   std::pair<Tensor, Tensor> device_batch(const StepInput& cur, cuda::UploadQueue* upload,
                                          const StepInput* next);
   GraphedStep::Outputs eager_step(const Tensor& tokens, const Tensor& labels);
+  GraphedStep::Outputs pipeline_step(const Tensor& tokens, const Tensor& labels);
   void make_graph();
   void fill_graph_inputs(const StepInput& cur, cuda::UploadQueue* upload, const StepInput* next);
   void stop_mid_epoch(int signal, int64_t batches, data::Prefetcher<StepInput>& batches_in,
@@ -139,7 +144,8 @@ TrainingRun::TrainingRun(const Config& c, const PreparedData& d, const TrainOpti
       progress_(o.log, o.interactive, c.epochs) {
   // Weights first, from the seeded default generator; dropout masks draw from it afterwards.
   manual_seed(c.seed);
-  model_ = std::make_unique<ImdbModel>(c, device_);
+  // Pipelined: every stage builds the whole network (the same draws), then keeps its blocks.
+  model_ = std::make_unique<ImdbModel>(c, device_, plan_stage(c, par.stage(), par.num_stages()));
   warn_if_persistent_falls_back();
   if (o.resume_from != nullptr)
     resume(*o.resume_from);
@@ -151,12 +157,16 @@ TrainingRun::TrainingRun(const Config& c, const PreparedData& d, const TrainOpti
 
   auto dataset = std::make_shared<data::TokenDataset>(d.tokens, d.labels, d.max_len);
   // This rank's share of each epoch's global batches (the whole batch for one process).
-  sampler_ =
-      std::make_shared<ShardSampler>(d.split.train, c.batch, par.rank(), par.world_size(), c.seed);
+  sampler_ = std::make_shared<ShardSampler>(d.split.train, c.batch, par.data_rank(),
+                                            par.data_world(), c.seed);
   loader_ = std::make_unique<data::DataLoader>(
       dataset, sampler_, data::LoaderOptions{sampler_->local_batch(), /*drop_last=*/true});
   // This rank's share of the validation rows; the sums are reduced after scoring.
-  my_validation_ = strided_rows(d.split.validation, par.rank(), par.world_size());
+  my_validation_ = strided_rows(d.split.validation, par.data_rank(), par.data_world());
+  LOOM_CHECK(c.micro_batches <= sampler_->local_batch(), "--micro-batches ", c.micro_batches,
+             " is more than the ", sampler_->local_batch(),
+             " rows each replica trains per step (--batch ", c.batch, " / ", par.data_world(),
+             "): use at most that many");
   LOOM_CHECK(!c.cuda_graph || par.world_size() == 1,
              "--cuda-graph captures one process's step; with ", par.world_size(),
              " processes the gradient all-reduce would sit inside the graph: run without it");
@@ -258,7 +268,7 @@ bool TrainingRun::train_epoch(int64_t batches) {
     st_.wait_time += waited;
     // Rank 0's running numbers (its shard); the samples are the whole job's. Read from the
     // device only when the bar is redrawn (at most 10 times a second, on a terminal).
-    if (progress_.due(st_.step_in_epoch)) {
+    if (st_.seen > 0 && progress_.due(st_.step_in_epoch)) {  // pipelined: the last stage's
       score.read(st_.loss_sum, st_.correct);
       check_finite(st_.loss_sum, "training loss");
       progress_.step(st_.step_in_epoch, st_.loss_sum / st_.seen, st_.correct / st_.seen,
@@ -284,13 +294,20 @@ void TrainingRun::train_step(const StepInput& cur, cuda::UploadQueue* upload, co
   if (graph_) {
     fill_graph_inputs(cur, upload, next);
     out = graph_->run();
+  } else if (par_.grid() != nullptr) {
+    const auto [x, y] = device_batch(cur, upload, next);
+    out = pipeline_step(x, y);
   } else {
     const auto [x, y] = device_batch(cur, upload, next);
     out = eager_step(x, y);
     if (c_.cuda_graph) make_graph();  // captured at the next step, after this warm-up
   }
-  score.add(out.loss, out.logits, out.labels, cur.rows);
-  st_.seen += static_cast<double>(cur.rows);
+  // Pipelined, only the last stage has the logits and the loss: the others count nothing, and
+  // the sums reduced over the job are the same as without a pipeline.
+  if (out.loss.defined()) {
+    score.add(out.loss, out.logits, out.labels, cur.rows);
+    st_.seen += static_cast<double>(cur.rows);
+  }
   ++st_.step_in_epoch;
   ++st_.global_step;
 }
@@ -313,6 +330,38 @@ GraphedStep::Outputs TrainingRun::eager_step(const Tensor& tokens, const Tensor&
   par_.all_reduce_gradients();  // mean over ranks = the global batch's gradient
   model_->step();               // (unscale, clip,) Adam: the same step on every rank
   return {loss.data(), logits.data(), labels};
+}
+
+// One GPipe step (nn/distributed/pipeline.h): micro-batch m is rows [start(m), start(m + 1)) of
+// this replica's batch; the last stage scales each micro-batch's mean loss by its share of the
+// rows, so the summed gradients are the batch's. Returns the loss and logits on the last stage,
+// nothing on the others.
+GraphedStep::Outputs TrainingRun::pipeline_step(const Tensor& tokens, const Tensor& labels) {
+  const int64_t rows = tokens.size(0), T = tokens.size(1), M = c_.micro_batches;
+  auto start = [&](int64_t m) { return m * rows / M; };
+  const bool last = model_->plan().last();
+  std::vector<Tensor> losses, logits;  // the last stage's, per micro-batch
+  nn::distributed::PipelineStage stage;
+  stage.input_shape = [&](int64_t m) {
+    return model_->stage_input_shape(start(m + 1) - start(m), T);
+  };
+  stage.forward = [&](int64_t m, const Variable& input) {
+    const int64_t first = start(m), n = start(m + 1) - first;
+    const Variable out = model_->forward_stage(tokens.narrow(0, first, n).contiguous(), input);
+    if (!last) return out;
+    const Variable loss = model_->loss(out, labels.narrow(0, first, n).contiguous());
+    losses.push_back(mul(loss.data(), static_cast<double>(n)));  // a sum over the rows
+    logits.push_back(out.data());
+    return mul(loss, static_cast<double>(n) / static_cast<double>(rows));
+  };
+  nn::distributed::gpipe_step(par_.grid()->stages(), M, stage);
+  par_.all_reduce_gradients();  // among this stage's replicas
+  model_->step();               // this stage's parameters
+  if (!last) return {};
+  Tensor loss_sum = losses[0];
+  for (size_t k = 1; k < losses.size(); ++k)
+    loss_sum = add(loss_sum, losses[k]);
+  return {div(loss_sum, static_cast<double>(rows)), concat(logits, 0), labels};
 }
 
 // The graph's inputs, made before the capture so that they keep their addresses: the batch's
@@ -354,7 +403,7 @@ void TrainingRun::stop_mid_epoch(int signal, int64_t batches,
   TrainState saved = st_;  // with the job's partial-epoch sums, not this rank's
   set_epoch_totals(saved, job_totals());
   check_finite(saved.loss_sum, "training loss");  // a diverged state is never saved
-  if (root_) snapshot("last", saved);
+  snapshot("last", saved);                        // collective when pipelined
   result_.stopped = true;
   result_.signal = signal;
   result_.state = saved;
@@ -373,7 +422,9 @@ void TrainingRun::stop_mid_epoch(int signal, int64_t batches,
 EpochMetrics TrainingRun::measure_epoch(Clock::time_point epoch_start, int64_t skipped_before) {
   const MetricTotals train = job_totals();
   check_finite(train.loss_sum, "training loss");
-  const Scores mine = score_rows(*model_, d_, my_validation_, c_.batch);
+  const Scores mine = par_.grid() != nullptr ? score_rows_pipelined(*model_, par_.grid()->stages(),
+                                                                    d_, my_validation_, c_.batch)
+                                             : score_rows(*model_, d_, my_validation_, c_.batch);
   const Classification mine_c = classify(mine);
   MetricTotals val_mine;
   val_mine.loss_sum = mine.loss_sum;
@@ -426,14 +477,12 @@ bool TrainingRun::end_epoch(EpochMetrics& m) {
   if (c_.patience > 0 && st_.bad_epochs >= c_.patience) st_.finished = true;
   if (st_.epoch >= c_.epochs) st_.finished = true;
 
-  if (root_) {
-    append_metrics(metrics_path_, m);
-    char name[32];
-    std::snprintf(name, sizeof(name), "epoch_%03lld", static_cast<long long>(m.epoch));
-    snapshot(name, st_);
-    if (m.best) snapshot("best", st_);
-    snapshot("last", st_);  // the commit point: a resume starts after this epoch
-  }
+  if (root_) append_metrics(metrics_path_, m);
+  char name[32];
+  std::snprintf(name, sizeof(name), "epoch_%03lld", static_cast<long long>(m.epoch));
+  snapshot(name, st_);  // only rank 0 writes; pipelined, its stages send their parts
+  if (m.best) snapshot("best", st_);
+  snapshot("last", st_);  // the commit point: a resume starts after this epoch
   progress_.end_epoch(m);
   result_.epochs.push_back(m);
   if (c_.patience > 0 && st_.bad_epochs >= c_.patience && st_.epoch < c_.epochs)
@@ -449,10 +498,17 @@ bool TrainingRun::end_epoch(EpochMetrics& m) {
   return false;
 }
 
+// Writes <out>/<name>.safetensors on rank 0. Pipelined, the first replica's stages gather their
+// blocks on rank 0 first (a collective among them), so the file is the one a plain run writes.
 void TrainingRun::snapshot(const std::string& name, TrainState& state) {
+  std::vector<nn::TensorRecord> records;
+  if (par_.grid() != nullptr && par_.grid()->replica() == 0)
+    records = gather_stage_records(*model_, par_.grid()->stages());
+  if (!root_) return;
+  if (par_.grid() == nullptr) records = model_->state_records();
   state.rng_seed = default_generator().seed();
   state.rng_offset = default_generator().offset();
-  save_checkpoint(checkpoint_path(c_, name), c_, d_.vocab, *model_, state);
+  save_checkpoint(checkpoint_path(c_, name), c_, d_.vocab, records, state);
 }
 
 // A NaN or inf loss: the run has diverged and every later step would train on NaN. Stop before

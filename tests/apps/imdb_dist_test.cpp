@@ -9,6 +9,8 @@
 //   SrunWithoutAnMpiPlugin...       plain srun's environment: a clear error before MPI starts
 //   SigtermToMpirun...              Ctrl-C/SIGTERM to mpiexec: rank 0 checkpoints, all exit
 //   SigusrOneToOneRank...           a signal on rank 1 only: every rank stops after the same step
+//   ImdbPipeline.*                  --pipeline-stages 2 on 2 and 4 processes trains like one
+//                                   (1e-6), writes plain checkpoints, refuses bad layouts
 //
 // The program itself runs as ONE process (ctest starts it normally); each test starts mpiexec
 // as a child, bounded by `timeout`, so a hang fails the test instead of blocking CI. Open MPI
@@ -68,8 +70,10 @@ size_t count(const std::string& text, const std::string& what) {
   return n;
 }
 
-// Max |a - b| over every tensor (weights, Adam's state) of two checkpoints with the same names.
-double max_tensor_diff(const std::string& a, const std::string& b) {
+// Max |a - b| over every tensor (weights, Adam's state) of two checkpoints with the same names;
+// `worst` (if given) gets the name of the tensor where it is.
+double max_tensor_diff(const std::string& a, const std::string& b,
+                       std::string* worst_name = nullptr) {
   const nn::SafetensorsContents fa = nn::load_safetensors(a), fb = nn::load_safetensors(b);
   EXPECT_EQ(fa.tensors.size(), fb.tensors.size());
   double worst = 0;
@@ -82,8 +86,11 @@ double max_tensor_diff(const std::string& a, const std::string& b) {
     const std::vector<double> va = nn::record_to_tensor(r).to_vector<double>();
     const std::vector<double> vb = nn::record_to_tensor(*s).to_vector<double>();
     EXPECT_EQ(va.size(), vb.size()) << r.name;
-    for (size_t i = 0; i < va.size() && i < vb.size(); ++i)
+    for (size_t i = 0; i < va.size() && i < vb.size(); ++i) {
+      if (std::abs(va[i] - vb[i]) > worst && worst_name != nullptr)
+        *worst_name = r.name + " at " + std::to_string(i) + ": " + std::to_string(va[i]);
       worst = std::max(worst, std::abs(va[i] - vb[i]));
+    }
   }
   return worst;
 }
@@ -392,6 +399,70 @@ TEST_F(ImdbDataParallel, SigusrOneToOneRankStopsEveryRankAfterTheSameStep) {
   const Checkpoint ck = load_checkpoint(dir("sigusr1") + "/last.safetensors");
   EXPECT_GE(ck.state.global_step, 16);
   EXPECT_FALSE(ck.state.finished);
+}
+
+// --pipeline-stages (nn/distributed/pipeline.h): the network cut into stages over processes.
+// Without dropout, 2 stages (2 processes) and 2 stages x 2 replicas (4 processes) end with the
+// weights and Adam state of one process (1e-6), and their checkpoint is a plain one.
+class ImdbPipeline : public ImdbDataParallel {};
+
+// flags() with lr 1e-3. Micro-batches sum a gradient in another order than one process does,
+// and Adam's step lr * m / (sqrt(v) + eps) turns the float32 rounding of a gradient that nearly
+// cancels (|g| near eps) into a step difference of up to about lr: at lr 1e-2 a weight here
+// ends 1.4e-6 from one process's after 8 steps, at 1e-3 1.3e-7 (data parallelism alone: 2e-7).
+std::string pipeline_flags(int epochs) {
+  std::string f = flags(epochs);
+  const size_t at = f.find("--lr 0.01");
+  if (at != std::string::npos) f.replace(at, 9, "--lr 0.001");
+  return f;
+}
+
+TEST_F(ImdbPipeline, TwoStagesTrainLikeOneProcess) {
+  // One LSTM layer: stage 0 = embedding + LSTM, stage 1 = the head; 3 uneven micro-batches.
+  const std::string one = dir("p_one"), two = dir("p_two");
+  RunResult r = run_imdb("train --data " + data() + " --out " + one + pipeline_flags(2));
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run_shell(mpiexec(90) + " -n 2 " + bin() + " train --data " + data() + " --out " + two +
+                pipeline_flags(2) + " --pipeline-stages 2 --micro-batches 3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("2 pipeline stages x 1 replica(s)"), std::string::npos) << r.output;
+  EXPECT_LT(max_tensor_diff(one + "/last.safetensors", two + "/last.safetensors"), 1e-6);
+  EXPECT_GT(max_tensor_diff(one + "/epoch_001.safetensors", two + "/last.safetensors"), 1e-3)
+      << "the control: the second epoch must move the weights";
+  expect_same_metrics(one + "/metrics.jsonl", two + "/metrics.jsonl");
+  // The pipelined run's checkpoint is a plain one: one process evaluates it.
+  r = run_imdb("eval --checkpoint " + two + "/best.safetensors --data " + data() + " --threads 1");
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
+TEST_F(ImdbPipeline, TwoStagesTimesTwoReplicasTrainLikeOneProcess) {
+  // Two LSTM layers: stage 0 = embedding + layer 0, stage 1 = layer 1 + head; 4 processes.
+  const std::string layers = " --lstm-layers 2";
+  const std::string one = dir("g_one"), grid = dir("g_grid");
+  RunResult r = run_imdb("train --data " + data() + " --out " + one + pipeline_flags(1) + layers);
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run_shell(mpiexec(120) + " -n 4 " + bin() + " train --data " + data() + " --out " + grid +
+                pipeline_flags(1) + layers + " --pipeline-stages 2 --micro-batches 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("2 pipeline stages x 2 replica(s), global batch 16 = 2 x 8 rows"),
+            std::string::npos)
+      << r.output;
+  std::string worst;
+  EXPECT_LT(max_tensor_diff(one + "/last.safetensors", grid + "/last.safetensors", &worst), 1e-6)
+      << worst;
+  expect_same_metrics(one + "/metrics.jsonl", grid + "/metrics.jsonl");
+}
+
+TEST_F(ImdbPipeline, BadLayoutsAreRefusedNamingTheFlag) {
+  expect_one_clean_failure("train --data " + data() + " --pipeline-stages 3",
+                           "--pipeline-stages 3");
+  expect_one_clean_failure("train --data " + data() + " --pipeline-stages 2 --clip-norm 1",
+                           "--pipeline-stages 2 cannot clip");
+  expect_one_clean_failure(
+      "train --data " + data() + " --pipeline-stages 2 --micro-batches 17 " + tiny_model_flags(),
+      "--micro-batches 17 is more than the 16 rows");
+  expect_one_clean_failure("train --data " + data() + " --micro-batches 2",
+                           "--micro-batches 2 cuts the batch for a pipeline");
 }
 
 }  // namespace
