@@ -63,8 +63,8 @@ void check_launch(const Request& r, const dist::ProcessInfo& p) {
              " is the global batch and must split evenly over the ", replicas,
              " data-parallel replicas (each trains --batch / ", replicas,
              " rows per step): use a multiple of ", replicas);
-  LOOM_CHECK(c.resume || replicas == 0 || c.micro_batches <= c.batch / replicas,
-             "--micro-batches ", c.micro_batches, " is more than the ", c.batch / replicas,
+  LOOM_CHECK(c.resume || replicas == 0 || c.micro_batches <= c.batch / replicas, "--micro-batches ",
+             c.micro_batches, " is more than the ", c.batch / replicas,
              " rows each replica trains per step (--batch ", c.batch, " / ", replicas,
              " replicas): use at most that many");
 }

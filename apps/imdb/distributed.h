@@ -10,12 +10,10 @@
 // (tests/apps/imdb_dist_test.cpp checks 1e-5), with it in distribution (masks differ per rank).
 // Only rank 0 prints and writes files; validation rows are shared out and the sums reduced; all
 // ranks agree after every step on whether to stop. The rules and why: apps/imdb/README.md
-// ("Data-parallel training") and docs/labs/09-distributed.md, section 7.
-// --pipeline-stages S: the processes form a grid of S stages x (world / S) replicas
-// (nn/distributed/pipeline.h); the replicas deal out the batches as above, the stages of one
-// replica share its rows, and the all-reduce runs among the copies of each stage.
-// Leaves out: `study`, `eval`, `predict` and `export` on several processes (check_launch says
-// to run them as one), gradient accumulation without a pipeline, uneven shards.
+// ("Data-parallel training") and docs/labs/09-distributed.md, section 7. --pipeline-stages S:
+// a grid of S stages x world/S replicas (nn/distributed/pipeline.h): replicas deal out batches
+// as above, a replica's stages share its rows, the all-reduce runs among a stage's copies.
+// Leaves out: study/eval/predict/export on several processes (check_launch refuses), uneven shards.
 #pragma once
 
 #include <cstdint>

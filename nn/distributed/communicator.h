@@ -5,15 +5,13 @@
 //   comm->all_reduce_sum(grads);                   // in place: every rank ends with the sum
 //   comm->broadcast(weights, /*root=*/0);          // every rank ends with rank 0's values
 //   auto totals = comm->all_reduce_sum(std::vector<double>{loss_sum, correct, count});
-//
-//   comm->send(activation, /*dest=*/1, /*tag=*/m);    // pipeline stages: one rank to another
-//   auto stage_group = comm->split(/*color=*/stage, /*key=*/replica);  // a process group
+//   comm->send(activation, /*dest=*/1, /*tag=*/m);  // pipeline stages; split(): process groups
 //
 // Implementations: SingleProcessCommunicator (here; the identity), MpiCommunicator (CPU
 // tensors), NcclCommunicator (CUDA tensors). Every rank calls the same collectives in the same
 // order with the same shapes; tensors are float32 or float64 (all_reduce also float16 on NCCL),
 // contiguous and on device(), else loom::Error before any communication; results are written in
-// place through the `const Tensor&` handle. docs/labs/09-distributed.md, sections 3, 8 and 10.
+// place through the `const Tensor&` handle. docs/labs/09-distributed.md, sections 3, 8 and 11.
 // Leaves out: all-gather, reduce-scatter, non-blocking sends, asynchronous handles, calling one
 // communicator from several threads at once.
 #pragma once

@@ -10,7 +10,7 @@
 // collective past the watchdog's timeout ends every rank with MPI_Abort. MPI's rank and size are
 // checked against the launcher's (env.h); split() gives a communicator over a subset of the
 // ranks (MPI_Comm_split), which leaves the launcher out of it. Why each of these:
-// docs/labs/09-distributed.md, sections 6 ("MPI's lifetime"), 8 and 10.
+// docs/labs/09-distributed.md, sections 6 ("MPI's lifetime"), 8 and 11.
 // Leaves out: GPU-aware MPI (CUDA pointers to MPI_Allreduce; use NcclCommunicator), float16
 // (MPI has no half type), non-blocking collectives and overlap with backward.
 #pragma once

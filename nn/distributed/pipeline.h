@@ -11,7 +11,7 @@
 // forward and their gradients back between neighbouring stages with send/recv and leaves each
 // stage's parameter gradients summed over the micro-batches. When the last stage returns each
 // micro-batch's loss scaled by its share of the batch (rows_m / rows), that sum is the gradient
-// of the whole batch's mean loss. docs/labs/09-distributed.md, section 10.
+// of the whole batch's mean loss. docs/labs/09-distributed.md, section 11.
 // Leaves out: 1F1B and interleaved schedules (less activation memory, the same bubble),
 // activation recomputation, overlapping sends with compute, stages that skip a neighbour.
 #pragma once

@@ -9,13 +9,11 @@
 //   SrunWithoutAnMpiPlugin...       plain srun's environment: a clear error before MPI starts
 //   SigtermToMpirun...              Ctrl-C/SIGTERM to mpiexec: rank 0 checkpoints, all exit
 //   SigusrOneToOneRank...           a signal on rank 1 only: every rank stops after the same step
-//   ImdbPipeline.*                  --pipeline-stages 2 on 2 and 4 processes trains like one
-//                                   (1e-6), writes plain checkpoints, refuses bad layouts
-//
-// The program itself runs as ONE process (ctest starts it normally); each test starts mpiexec
-// as a child, bounded by `timeout`, so a hang fails the test instead of blocking CI. Open MPI
-// refuses root unless told (CI runs as root): the environment below allows it.
-// Dropout is off in the comparisons: the ranks draw different masks (distributed.h).
+//   ImdbPipeline.*                  --pipeline-stages 2 on 2 and 4 processes: like one (1e-6),
+//                                   plain checkpoints (one process resumes), bad layouts refused
+// The program runs as ONE process; each test starts mpiexec as a child, bounded by `timeout`,
+// so a hang fails the test instead of blocking CI. Open MPI refuses root unless told (CI runs
+// as root): the environment below allows it. Dropout is off in the comparisons.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -451,6 +449,22 @@ TEST_F(ImdbPipeline, TwoStagesTimesTwoReplicasTrainLikeOneProcess) {
   EXPECT_LT(max_tensor_diff(one + "/last.safetensors", grid + "/last.safetensors", &worst), 1e-6)
       << worst;
   expect_same_metrics(one + "/metrics.jsonl", grid + "/metrics.jsonl");
+}
+
+TEST_F(ImdbPipeline, StoppedOnTwoStagesResumedOnOneProcess) {
+  // The mid-epoch checkpoint is gathered from both stages; one process finishes the run.
+  const std::string straight = dir("ps_straight"), split = dir("ps_split");
+  RunResult r = run_imdb("train --data " + data() + " --out " + straight + pipeline_flags(2));
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run_shell(mpiexec(90) + " -n 2 " + bin() + " train --data " + data() + " --out " + split +
+                pipeline_flags(2) + " --pipeline-stages 2 --micro-batches 2 --stop-after-steps 11");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const Checkpoint ck = load_checkpoint(split + "/last.safetensors");
+  EXPECT_EQ(ck.state.step_in_epoch, 3);
+  EXPECT_EQ(ck.state.seen, 3 * 16) << "the last stage's rows, counted once";
+  r = run_imdb("train --out " + split + " --resume --threads 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_LT(max_tensor_diff(straight + "/last.safetensors", split + "/last.safetensors"), 1e-6);
 }
 
 TEST_F(ImdbPipeline, BadLayoutsAreRefusedNamingTheFlag) {
