@@ -115,7 +115,7 @@ for name, rs in rows.items():
         row["boundary_bytes_per_micro_batch"] = boundary_bytes(name, micro)
     out["layouts"].append(row)
 
-print(f"{'layout':<10} {'step ms':>8} {'x 1 proc':>9} {'bubble':>7} {'bytes/micro':>12}  runs")
+print(f"{'layout':<10} {'step ms':>8} {'/ 1 proc':>9} {'bubble':>7} {'bytes/micro':>12}  runs")
 for row in out["layouts"]:
     print(f"{row['layout']:<10} {row['step_ms_median']:>8.1f} {row['vs_one_process']:>9.2f} "
           f"{row.get('bubble_fraction', 0):>7.2f} {row.get('boundary_bytes_per_micro_batch', 0):>12}  "
@@ -131,9 +131,9 @@ if md_out:
                 "step time = batch / training samples per second (slowest rank). L1 = one LSTM "
                 "layer (stage 0: embedding + LSTM, stage 1: the head), L2 = two layers (one per "
                 "stage). S2 = 2 stages on 2 processes, M = micro-batches.\n\n")
-        f.write("| layout | step ms (median) | vs 1 process | bubble (S-1)/(M+S-1) | bytes to the next stage per micro-batch | runs (ms) | load avg 1/5/15 per run |\n|---|---|---|---|---|---|---|\n")
+        f.write("| layout | step ms (median) | step time / one process's (> 1: slower) | bubble (S-1)/(M+S-1) | bytes to the next stage per micro-batch | runs (ms) | load avg 1/5/15 per run |\n|---|---|---|---|---|---|---|\n")
         for row in out["layouts"]:
-            f.write(f"| {row['layout']} | {row['step_ms_median']:.1f} | {row['vs_one_process']:.2f}x | "
+            f.write(f"| {row['layout']} | {row['step_ms_median']:.1f} | {row['vs_one_process']:.2f} | "
                     f"{row.get('bubble_fraction', '')} | {row.get('boundary_bytes_per_micro_batch', '')} | "
                     f"{', '.join(f'{x:.1f}' for x in row['step_ms_runs'])} | {'; '.join(row['load_1_5_15'])} |\n")
     print("wrote", md_out)
