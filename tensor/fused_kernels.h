@@ -213,6 +213,14 @@ class FusedKernels {
   // without int8 kernels (CUDA, for now) names itself.
   virtual void linear_int8(const float* x, int64_t m, const Int8Weights& w, const float* bias,
                            float* y);
+  // Conv1d inference with int8 weights: a convolution of K taps is K Linear layers on shifted
+  // inputs, summed. x [B, T, C] float32 is quantized per time step (row) to uint8 once; taps[k]
+  // is W[:, :, k] as int8 [O, C] per output channel (n = O, k = C); then
+  //   y[b, t, o] = bias[o] + sum over k of (the dequantized row x[b, t + k - P]) . taps[k][o]
+  // (rows outside [0, T) are the padding: zero). y [B, T_out, O]; bias may be null. No im2col:
+  // each tap is one GEMM over all T rows. The default throws, like linear_int8's.
+  virtual void conv1d_int8(const float* x, const Conv1dShape& s, const Int8Weights* taps,
+                           const float* bias, float* y);
   // The eval-mode recurrence above. The default throws, like linear_int8's.
   virtual void lstm_inference(const LstmInference& args);
 };
