@@ -43,6 +43,18 @@ Conv1dShape check_args(const char* op, const Tensor& x, const Tensor& w, const T
   return s;
 }
 
+// The kernels' view of one quantized tap [O, C].
+Int8Weights tap_weights(const QuantizedMatrix& tap, const void* packed) {
+  Int8Weights w;
+  w.values = tap.values.data_ptr<int8_t>();
+  w.scales = tap.scales.data_ptr<float>();
+  w.sums = tap.sums.data_ptr<int32_t>();
+  w.n = tap.values.size(0);
+  w.k = tap.values.size(1);
+  w.packed = packed;
+  return w;
+}
+
 // cols [B*T_out, C*K] of a dense x.
 Tensor im2col(const Tensor& x, const Conv1dShape& s) {
   Tensor cols = empty({s.B * s.t_out(), s.C * s.K}, TensorOptions(x.dtype(), x.device()));
@@ -72,8 +84,11 @@ QuantizedConv1d quantize_conv1d(const Tensor& weight) {
              "the CPU, got ",
              describe(weight));
   QuantizedConv1d q;
-  for (int64_t k = 0; k < weight.size(2); ++k)
+  for (int64_t k = 0; k < weight.size(2); ++k) {
     q.taps.push_back(quantize_per_channel(weight.select(2, k).contiguous()));
+    q.packed.push_back(fused_kernels_for(weight.device(), "quantize_conv1d")
+                           .pack_int8(tap_weights(q.taps.back(), nullptr)));
+  }
   return q;
 }
 
@@ -115,9 +130,8 @@ Tensor conv1d_forward_int8(const Tensor& x_in, const QuantizedConv1d& w, const T
   const Tensor x = x_in.contiguous();
   const Tensor b = bias.defined() ? bias.contiguous() : Tensor();
   std::vector<Int8Weights> taps;
-  for (const QuantizedMatrix& tap : w.taps)
-    taps.push_back({tap.values.data_ptr<int8_t>(), tap.scales.data_ptr<float>(),
-                    tap.sums.data_ptr<int32_t>(), O, s.C});
+  for (std::size_t k = 0; k < w.taps.size(); ++k)
+    taps.push_back(tap_weights(w.taps[k], k < w.packed.size() ? w.packed[k].get() : nullptr));
   fused_kernels_for(x.device(), "conv1d_int8")
       .conv1d_int8(x.data_ptr<float>(), s, taps.data(), b.defined() ? b.data_ptr<float>() : nullptr,
                    y.data_ptr<float>());
@@ -166,6 +180,10 @@ Conv1dGrads conv1d_backward(const Tensor& dy_in, const Tensor& x_in, const Tenso
         .conv1d_col2im(dcols.raw_data(), g.x.raw_data(), x_in.dtype(), s);
   }
   return g;
+}
+
+std::shared_ptr<const void> FusedKernels::pack_int8(const Int8Weights&) {
+  return nullptr;
 }
 
 void FusedKernels::conv1d_int8(const float*, const Conv1dShape&, const Int8Weights*, const float*,

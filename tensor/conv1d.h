@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "tensor/quantize.h"
@@ -37,6 +38,10 @@ Tensor conv1d_forward_direct(const Tensor& x, const Tensor& weight, const Tensor
 // weight up to float rounding. x [B, T, C] float32 on the CPU; bias [O] float32 or undefined.
 struct QuantizedConv1d {
   std::vector<QuantizedMatrix> taps;  // K of them, each [O, C]
+  // Each tap in the backend's GEMM layout (FusedKernels::pack_int8), packed by quantize_conv1d so
+  // that a batch-1 forward does not repack 1024 x 1024 bytes per tap; empty or null: packed per
+  // call. Must describe `taps`: replace both or neither.
+  std::vector<std::shared_ptr<const void>> packed;
 };
 QuantizedConv1d quantize_conv1d(const Tensor& weight);  // [O, C, K] float32 on the CPU
 Tensor dequantize(const QuantizedConv1d& w);            // [O, C, K] float32

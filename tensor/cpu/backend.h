@@ -84,6 +84,8 @@ class CpuBackend final : public Backend, public FusedKernels {
   // conv1d_int8.cpp: rows quantized once, one packed u8 x s8 GEMM per tap, shifted sums.
   void conv1d_int8(const float* x, const Conv1dShape& s, const Int8Weights* taps, const float* bias,
                    float* y) override;
+  // int8_linear.cpp: a gemm::PackedU8S8B of w (pack_weights).
+  std::shared_ptr<const void> pack_int8(const Int8Weights& w) override;
 
  private:
   std::mutex cache_mutex_;

@@ -28,10 +28,16 @@ void CpuBackend::conv1d_int8(const float* x, const Conv1dShape& s, const Int8Wei
   q.resize(std::max(q.size(), static_cast<std::size_t>(s.T * s.C)));
   params.resize(std::max(params.size(), static_cast<std::size_t>(s.T)));
   acc.resize(std::max(acc.size(), static_cast<std::size_t>(s.T * O)));
-  // Each tap packed once per call, for every row of the batch.
+  // A tap the caller packed once (pack_int8) is read as it is; any other is packed here, once per
+  // call for every row of the batch.
   packed.resize(std::max(packed.size(), static_cast<std::size_t>(s.K)));
-  for (int64_t k = 0; k < s.K; ++k)
-    pack_weights(taps[k], packed[static_cast<std::size_t>(k)]);
+  std::vector<const gemm::PackedU8S8B*> panels(static_cast<std::size_t>(s.K));
+  for (int64_t k = 0; k < s.K; ++k) {
+    const auto i = static_cast<std::size_t>(k);
+    if (taps[k].packed == nullptr) pack_weights(taps[k], packed[i]);
+    panels[i] = taps[k].packed != nullptr ? static_cast<const gemm::PackedU8S8B*>(taps[k].packed)
+                                          : &packed[i];
+  }
   for (int64_t b = 0; b < s.B; ++b) {
     float* yb = y + b * T_out * O;
     for (int64_t t = 0; t < T_out; ++t)
@@ -45,7 +51,7 @@ void CpuBackend::conv1d_int8(const float* x, const Conv1dShape& s, const Int8Wei
       const int64_t last = std::min<int64_t>(s.T, T_out + k - s.P);
       if (first >= last) continue;
       int8_product(q.data() + first * s.C, params.data() + first, last - first, taps[k],
-                   &packed[static_cast<std::size_t>(k)], nullptr, acc.data(),
+                   panels[static_cast<std::size_t>(k)], nullptr, acc.data(),
                    yb + (first - k + s.P) * O, O, /*accumulate=*/true);
     }
   }

@@ -81,6 +81,9 @@ TEST(Conv1dOp, Int8IsTheConvolutionOfTheDequantizedInputs) {
     ASSERT_EQ(qw.taps.size(), static_cast<size_t>(c.K));
     const Tensor y = conv1d_forward_int8(x, qw, b, c.P);
     ASSERT_EQ(y.shape(), Shape({c.B, c.T + 2 * c.P - c.K + 1, c.O}));
+    QuantizedConv1d unpacked = qw;  // the kernel packs the taps itself: the same bits
+    unpacked.packed.clear();
+    EXPECT_EQ(max(abs(sub(conv1d_forward_int8(x, unpacked, b, c.P), y))).item<double>(), 0.0);
     const Tensor x_hat = dequantize(quantize_rows(x.reshape({c.B * c.T, c.C}))).view(x.shape());
     EXPECT_TRUE(all_close(y, conv1d_forward(x_hat, dequantize(qw), b, c.P), 1e-4, 1e-4));
     const Tensor exact = conv1d_forward(x, w, b, c.P);
