@@ -43,6 +43,18 @@ Conv1dShape check_args(const char* op, const Tensor& x, const Tensor& w, const T
   return s;
 }
 
+// The kernels' view of one quantized tap [O, C].
+Int8Weights tap_weights(const QuantizedMatrix& tap, const void* packed) {
+  Int8Weights w;
+  w.values = tap.values.data_ptr<int8_t>();
+  w.scales = tap.scales.data_ptr<float>();
+  w.sums = tap.sums.data_ptr<int32_t>();
+  w.n = tap.values.size(0);
+  w.k = tap.values.size(1);
+  w.packed = packed;
+  return w;
+}
+
 // cols [B*T_out, C*K] of a dense x.
 Tensor im2col(const Tensor& x, const Conv1dShape& s) {
   Tensor cols = empty({s.B * s.t_out(), s.C * s.K}, TensorOptions(x.dtype(), x.device()));
@@ -63,6 +75,67 @@ Tensor conv1d_forward(const Tensor& x_in, const Tensor& w, const Tensor& bias, i
   Tensor y = matmul(cols, w.contiguous().view({O, s.C * s.K}).t());  // [B*T_out, O]
   if (bias.defined()) y = add(y, bias);
   return y.view({s.B, s.t_out(), O});
+}
+
+QuantizedConv1d quantize_conv1d(const Tensor& weight) {
+  LOOM_CHECK(weight.defined() && weight.dim() == 3 && weight.dtype() == DType::Float32 &&
+                 weight.device().is_cpu(),
+             "quantize_conv1d: weight must be float32 [out_channels, in_channels, kernel_size] on "
+             "the CPU, got ",
+             describe(weight));
+  QuantizedConv1d q;
+  for (int64_t k = 0; k < weight.size(2); ++k) {
+    q.taps.push_back(quantize_per_channel(weight.select(2, k).contiguous()));
+    q.packed.push_back(fused_kernels_for(weight.device(), "quantize_conv1d")
+                           .pack_int8(tap_weights(q.taps.back(), nullptr)));
+  }
+  return q;
+}
+
+Tensor dequantize(const QuantizedConv1d& w) {
+  std::vector<Tensor> taps;
+  for (const QuantizedMatrix& tap : w.taps)
+    taps.push_back(dequantize(tap).unsqueeze(2));
+  return concat(taps, 2);
+}
+
+Tensor conv1d_forward_int8(const Tensor& x_in, const QuantizedConv1d& w, const Tensor& bias,
+                           int64_t padding) {
+  LOOM_CHECK(
+      x_in.defined() && x_in.dim() == 3 && x_in.dtype() == DType::Float32 && x_in.device().is_cpu(),
+      "conv1d_int8: x must be float32 [batch, time, in_channels] on the CPU, got ", describe(x_in));
+  LOOM_CHECK(!w.taps.empty() && w.taps[0].values.defined() && w.taps[0].values.dim() == 2,
+             "conv1d_int8: the weight has no taps (use quantize_conv1d)");
+  const int64_t O = w.taps[0].values.size(0);
+  for (const QuantizedMatrix& tap : w.taps)
+    LOOM_CHECK(tap.values.shape() == Shape({O, x_in.size(2)}),
+               "conv1d_int8: every tap must be [out_channels = ", O,
+               ", in_channels = x's last dim = ", x_in.size(2), "], got ", describe(tap.values));
+  LOOM_CHECK(!bias.defined() || (bias.shape() == Shape({O}) && bias.dtype() == DType::Float32),
+             "conv1d_int8: bias must be float32 [", O, "], got ", describe(bias));
+  LOOM_CHECK(padding >= 0, "conv1d_int8: padding must be >= 0, got ", padding);
+  // int32 sums of C products of at most 255 * 127 stay exact.
+  LOOM_CHECK(x_in.size(2) <= 66000, "conv1d_int8: in_channels ", x_in.size(2),
+             " > 66,000 would overflow the int32 sums");
+  Conv1dShape s;
+  s.B = x_in.size(0);
+  s.T = x_in.size(1);
+  s.C = x_in.size(2);
+  s.K = static_cast<int64_t>(w.taps.size());
+  s.P = padding;
+  LOOM_CHECK(s.T >= 1 && s.t_out() >= 1, "conv1d_int8: a sequence of ", s.T, " steps with padding ",
+             padding, " is shorter than the kernel (", s.K, ")");
+  Tensor y = empty({s.B, s.t_out(), O});
+  if (s.B == 0) return y;
+  const Tensor x = x_in.contiguous();
+  const Tensor b = bias.defined() ? bias.contiguous() : Tensor();
+  std::vector<Int8Weights> taps;
+  for (std::size_t k = 0; k < w.taps.size(); ++k)
+    taps.push_back(tap_weights(w.taps[k], k < w.packed.size() ? w.packed[k].get() : nullptr));
+  fused_kernels_for(x.device(), "conv1d_int8")
+      .conv1d_int8(x.data_ptr<float>(), s, taps.data(), b.defined() ? b.data_ptr<float>() : nullptr,
+                   y.data_ptr<float>());
+  return y;
 }
 
 Tensor conv1d_forward_direct(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in,
@@ -107,6 +180,15 @@ Conv1dGrads conv1d_backward(const Tensor& dy_in, const Tensor& x_in, const Tenso
         .conv1d_col2im(dcols.raw_data(), g.x.raw_data(), x_in.dtype(), s);
   }
   return g;
+}
+
+std::shared_ptr<const void> FusedKernels::pack_int8(const Int8Weights&) {
+  return nullptr;
+}
+
+void FusedKernels::conv1d_int8(const float*, const Conv1dShape&, const Int8Weights*, const float*,
+                               float*) {
+  LOOM_FAIL("conv1d_int8: this backend has no int8 kernels (run the int8 model on the CPU)");
 }
 
 }  // namespace loom

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "tensor/backend.h"
 #include "tensor/kernels/adam_update.h"        // AdamHyper
@@ -142,6 +143,9 @@ struct Int8Weights {
   const float* scales = nullptr;
   const int32_t* sums = nullptr;
   int64_t n = 0, k = 0;
+  // values already in the backend's GEMM layout (from pack_int8, kept by the caller), or null:
+  // the kernel packs them itself, each call.
+  const void* packed = nullptr;
 };
 
 // One layer, one direction, eval mode: no dropout, nothing kept for backward. The input
@@ -213,6 +217,18 @@ class FusedKernels {
   // without int8 kernels (CUDA, for now) names itself.
   virtual void linear_int8(const float* x, int64_t m, const Int8Weights& w, const float* bias,
                            float* y);
+  // Conv1d inference with int8 weights: a convolution of K taps is K Linear layers on shifted
+  // inputs, summed. x [B, T, C] float32 is quantized per time step (row) to uint8 once; taps[k]
+  // is W[:, :, k] as int8 [O, C] per output channel (n = O, k = C); then
+  //   y[b, t, o] = bias[o] + sum over k of (the dequantized row x[b, t + k - P]) . taps[k][o]
+  // (rows outside [0, T) are the padding: zero). y [B, T_out, O]; bias may be null. No im2col:
+  // each tap is one GEMM over all T rows. The default throws, like linear_int8's.
+  virtual void conv1d_int8(const float* x, const Conv1dShape& s, const Int8Weights* taps,
+                           const float* bias, float* y);
+  // w's values in the layout this backend's int8 GEMM reads, for Int8Weights::packed: weights
+  // that serve many calls are packed once instead of once per call. Null: the backend has no
+  // such layout (the default), and callers leave `packed` null.
+  virtual std::shared_ptr<const void> pack_int8(const Int8Weights& w);
   // The eval-mode recurrence above. The default throws, like linear_int8's.
   virtual void lstm_inference(const LstmInference& args);
 };

@@ -116,16 +116,31 @@ ClassData prepare_classes(const MonthlySeries& s, const ClassifierConfig& c) {
   return d;
 }
 
-ClassifierRun train_classifier(const ClassData& d, const ClassifierConfig& c, nn::RnnImpl impl,
-                               int threads, const std::string& name) {
+namespace {
+
+ClassSplit to_device(const ClassSplit& s, Device device) {
+  return {s.x.to(device), s.y.to(device)};
+}
+
+}  // namespace
+
+ClassifierRun train_classifier(const ClassData& host, const ClassifierConfig& c, nn::RnnImpl impl,
+                               int threads, const std::string& name, Device device) {
   const int saved_threads = get_num_threads();
   set_num_threads(threads);
   const auto start = std::chrono::steady_clock::now();
+  // The weights are drawn on the CPU from the seed, then moved: every device starts alike.
   Generator gen(c.seed);
   nn::RNN rnn(nn::RNNOptions(kClasses, c.hidden).impl(impl), gen);
   nn::Linear fc(nn::LinearOptions(c.hidden, kClasses), gen);
   rnn.to(DType::Float64);
   fc.to(DType::Float64);
+  rnn.to(device);
+  fc.to(device);
+  ClassData d;
+  d.train = to_device(host.train, device);
+  d.valid = to_device(host.valid, device);
+  d.test = to_device(host.test, device);
   std::vector<Variable> params = rnn.parameters();
   for (const Variable& p : fc.parameters())
     params.push_back(p);
@@ -148,7 +163,7 @@ ClassifierRun train_classifier(const ClassData& d, const ClassifierConfig& c, nn
   evaluate(rnn, fc, d.test, &run.test_accuracy);
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (const Variable& p : params) {
-    const Tensor t = p.data().contiguous();
+    const Tensor t = p.data().to(kCPU).contiguous();
     const auto* b = static_cast<const unsigned char*>(t.raw_data());
     run.weight_bytes.insert(run.weight_bytes.end(), b, b + t.numel() * dtype_size(t.dtype()));
   }

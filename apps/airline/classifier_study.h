@@ -8,10 +8,11 @@
 // classes predict the 13th; the windows, in time order, split 80/10/10 into train/valid/test.
 // Model: RNN(3, 50) tanh -> the last h -> Linear(50, 3) -> cross-entropy; plain SGD, lr 0.1,
 // 5 epochs, float64. "Sequential" is the composed RNN on one thread, "parallel" the fused RNN on
-// every thread; both print each epoch's losses and must agree to the bit (nn/rnn.h).
+// every thread; both print each epoch's losses and must agree to the bit (nn/rnn.h). On a GPU the
+// study adds "parallel (cuda)": the fused RNN on the device (cuda/kernels/rnn.cu, cuBLAS float64
+// GEMMs), whose losses must agree with the CPU's within 1e-12 (its sums run in another order).
 //
-// Leaves out: the project's random initial weights (loom draws its own from a seed), its CUDA
-// kernels (loom's RNN runs on the CPU only).
+// Leaves out: the project's random initial weights (loom draws its own from a seed).
 #pragma once
 
 #include <cstdint>
@@ -60,7 +61,9 @@ struct ClassifierRun {
   std::vector<unsigned char> weight_bytes;  // the final parameters, to compare bit for bit
 };
 
+// Trains on `device` (the data and the model are copied there; weight_bytes come back to the
+// CPU). `threads` sets the CPU's thread count for the run, whatever the device.
 ClassifierRun train_classifier(const ClassData& d, const ClassifierConfig& c, nn::RnnImpl impl,
-                               int threads, const std::string& name);
+                               int threads, const std::string& name, Device device = kCPU);
 
 }  // namespace loom::airline

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/airline/baselines.h"
+#include "cuda/runtime/device.h"
 #include "tensor/cpu/threads.h"
 #include "tensor/error.h"
 
@@ -19,6 +20,28 @@ using nlohmann::json;
 
 MonthlySeries load(const Settings& s, int64_t min_rows, const std::string& why) {
   return read_monthly_csv(s.data, min_rows, why);
+}
+
+// --device: cpu, cuda (a GPU is required) or auto (the GPU when there is one, for the study only;
+// train's auto is the CPU).
+bool wants_cuda(const std::string& device, bool auto_means_gpu) {
+  LOOM_CHECK(device == "cpu" || device == "cuda" || device == "auto",
+             "--device must be cpu, cuda or auto, got '", device, "'");
+  const bool have_gpu = cuda::built_with_cuda() && cuda::device_count() > 0;
+  if (device == "cuda")
+    LOOM_CHECK(have_gpu, "--device cuda: ",
+               cuda::built_with_cuda() ? "no CUDA device (" + cuda::device_report() + ")"
+                                       : std::string("this build has no CUDA backend"));
+  return device == "cuda" || (device == "auto" && auto_means_gpu && have_gpu);
+}
+
+// Largest |a - b| over every epoch's train and valid loss of two runs of the same length.
+double max_loss_difference(const ClassifierRun& a, const ClassifierRun& b) {
+  double worst = 0;
+  for (size_t i = 0; i < a.losses.size() && i < b.losses.size(); ++i)
+    worst = std::max({worst, std::abs(a.losses[i].train - b.losses[i].train),
+                      std::abs(a.losses[i].valid - b.losses[i].valid)});
+  return worst;
 }
 
 int64_t classifier_min_months(const ClassifierConfig& c) {
@@ -101,11 +124,12 @@ int run_train(const Settings& st) {
   const MonthlySeries s = load(st, classifier_min_months(st.classifier), "the project's study");
   LOOM_CHECK(st.impl == "composed" || st.impl == "fused", "--impl must be composed or fused, got '",
              st.impl, "'");
+  const Device device = wants_cuda(st.device, false) ? Device(DeviceType::CUDA, 0) : kCPU;
   const ClassData d = prepare_classes(s, st.classifier);
   const int threads = st.threads > 0 ? st.threads : get_num_threads();
   const ClassifierRun r = train_classifier(
       d, st.classifier, st.impl == "composed" ? nn::RnnImpl::Composed : nn::RnnImpl::Fused, threads,
-      st.impl);
+      st.impl + (device.is_cuda() ? " (cuda)" : ""), device);
   print_losses(r);
   return 0;
 }
@@ -117,6 +141,7 @@ int run_forecast(const Settings& st) {
 }
 
 int run_study(const Settings& st) {
+  const bool on_gpu = wants_cuda(st.device, true);
   const MonthlySeries s =
       load(st, std::max(classifier_min_months(st.classifier), forecaster_min_months(st.forecast)),
            "the project's study and the forecast");
@@ -148,6 +173,22 @@ int run_study(const Settings& st) {
               same_losses ? "yes" : "NO", same_weights ? "yes" : "NO");
   std::printf("median of %zu: sequential %.4f s, parallel %.4f s: speedup %.2fx\n\n", t_seq.size(),
               med_seq, med_par, med_seq / med_par);
+  // The GPU: once (its first run pays for CUDA's start-up), compared with the CPU's losses.
+  json gpu = nullptr;
+  bool gpu_ok = true;
+  if (on_gpu) {
+    const ClassifierRun g = train_classifier(d, st.classifier, nn::RnnImpl::Fused, all,
+                                             "parallel (cuda)", Device(DeviceType::CUDA, 0));
+    print_losses(g);
+    const double diff = max_loss_difference(g, par);
+    gpu_ok = diff <= 1e-12;
+    std::printf("cuda vs cpu: largest |loss difference| %.3g (limit 1e-12): %s\n\n", diff,
+                gpu_ok ? "yes" : "NO");
+    gpu = {{"losses", losses_json(g)},
+           {"seconds", g.seconds},
+           {"max_loss_difference", diff},
+           {"within_1e-12", gpu_ok}};
+  }
   json out;
   out["classifier"] = {{"sequential", losses_json(seq)},
                        {"parallel", losses_json(par)},
@@ -160,7 +201,8 @@ int run_study(const Settings& st) {
                        {"test_accuracy", seq.test_accuracy},
                        {"windows", {d.train.y.size(0), d.valid.y.size(0), d.test.y.size(0)}},
                        {"class_counts", d.counts},
-                       {"centroids", d.centroids}};
+                       {"centroids", d.centroids},
+                       {"cuda", gpu}};
   if (!st.out.empty()) std::filesystem::create_directories(st.out);
   out["forecast"] = forecast_all(st, s, st.out.empty() ? "" : st.out + "/forecasts.csv");
   if (!st.out.empty()) {
@@ -170,7 +212,7 @@ int run_study(const Settings& st) {
     std::printf("wrote %s/airline-study.json and %s/forecasts.csv\n", st.out.c_str(),
                 st.out.c_str());
   }
-  return same_losses && same_weights ? 0 : 1;
+  return same_losses && same_weights && gpu_ok ? 0 : 1;
 }
 
 namespace {

@@ -20,10 +20,12 @@ struct Settings {
   std::string out;   // a folder for the study's files ("" = none)
   ClassifierConfig classifier;
   ForecastConfig forecast;
-  std::string impl = "fused";  // train: composed | fused
-  int threads = 0;             // train: 0 = every thread
-  int seeds = 5;               // forecast: seeds 1..seeds
-  int repeats = 3;             // study: timed runs of each version
+  std::string impl = "fused";   // train: composed | fused
+  int threads = 0;              // train: 0 = every thread
+  std::string device = "auto";  // train: cpu | cuda (auto = cpu); study: auto adds a CUDA run
+                                // when there is a GPU, cpu never, cuda requires one
+  int seeds = 5;                // forecast: seeds 1..seeds
+  int repeats = 3;              // study: timed runs of each version
 };
 
 int run_train(const Settings& s);

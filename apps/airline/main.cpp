@@ -91,6 +91,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   train->add_option("--impl", s.impl, "composed or fused")->capture_default_str();
+  train->add_option("--device", s.device, "cpu or cuda (auto: cpu)")->capture_default_str();
+  study
+      ->add_option("--device", s.device,
+                   "auto (adds a CUDA run when there is a GPU), cpu, or cuda (requires one)")
+      ->capture_default_str();
   train->add_option("--threads", s.threads, "threads (0: all)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));

@@ -4,8 +4,8 @@
 // cuda/kernels/: backend.cpp (memory, threads), copy_cast.cpp, elementwise.cpp, reduce.cpp,
 // matmul.cpp (also the mixed-precision GEMM), index.cpp, random.cpp, and the fused kernels:
 // lstm.cpp (the LSTM recurrence), rnn.cpp (the tanh RNN's), adam.cpp, loss_scale.cpp, conv1d.cpp,
-// and for inference int8_linear.cpp and lstm_inference.cpp. Buffers are plain host memory,
-// 64-byte aligned. No Eigen in this header.
+// and for inference int8_linear.cpp, lstm_inference.cpp and conv1d_int8.cpp. Buffers are plain host
+// memory, 64-byte aligned. No Eigen in this header.
 #pragma once
 
 #include <mutex>
@@ -81,6 +81,11 @@ class CpuBackend final : public Backend, public FusedKernels {
                    float* y) override;
   // lstm_inference.cpp: the eval-mode time loop, batch rows split over threads.
   void lstm_inference(const LstmInference& args) override;
+  // conv1d_int8.cpp: rows quantized once, one packed u8 x s8 GEMM per tap, shifted sums.
+  void conv1d_int8(const float* x, const Conv1dShape& s, const Int8Weights* taps, const float* bias,
+                   float* y) override;
+  // int8_linear.cpp: a gemm::PackedU8S8B of w (pack_weights).
+  std::shared_ptr<const void> pack_int8(const Int8Weights& w) override;
 
  private:
   std::mutex cache_mutex_;

@@ -11,6 +11,7 @@
 #include "tensor/cpu/int8_linear.h"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "tensor/cpu/backend.h"
@@ -69,6 +70,12 @@ void int8_product(const uint8_t* q, const kernels::RowQuantParams* params, int64
       out[j] = accumulate ? out[j] + v : v;
     }
   }
+}
+
+std::shared_ptr<const void> CpuBackend::pack_int8(const Int8Weights& w) {
+  auto packed = std::make_shared<gemm::PackedU8S8B>();
+  pack_weights(w, *packed);
+  return packed;
 }
 
 void CpuBackend::linear_int8(const float* x, int64_t m, const Int8Weights& w, const float* bias,

@@ -18,6 +18,7 @@
 #include "apps/airline/classifier_study.h"
 #include "apps/airline/series.h"
 #include "apps/airline/transforms.h"
+#include "cuda/runtime/device.h"
 #include "tests/common/error_of.h"
 
 namespace {
@@ -179,6 +180,35 @@ TEST(AirlineBinary, BadCsvExitsNonZeroNamingFileAndLine) {
   EXPECT_NE(out.find(path + ":3: passengers 'x'"), std::string::npos) << out;
   EXPECT_NE(run_airline("forecast --data " + dir + "/missing.csv", &out), 0);
   EXPECT_NE(run_airline("train --impl fast", &out), 0);
+  EXPECT_EQ(run_airline("train --device tpu", &out), 2);
+  EXPECT_NE(out.find("--device must be cpu, cuda or auto, got 'tpu'"), std::string::npos) << out;
+  if (loom::cuda::device_count() == 0) {  // without a GPU, asking for one is an error, not the CPU
+    EXPECT_EQ(run_airline("train --device cuda", &out), 2);
+    EXPECT_NE(out.find("--device cuda: "), std::string::npos) << out;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// The study's "parallel (cuda)" row: the fused RNN on the GPU against the CPU, within 1e-12 in
+// float64 (cuBLAS sums in its own order, so not to the bit).
+TEST(AirlineClassifier, CudaMatchesTheCpuWithin1e12) {
+  if (loom::cuda::device_count() == 0) GTEST_SKIP() << "needs a CUDA device";
+  const std::string dir = temp_dir("cuda");
+  const MonthlySeries s = read_monthly_csv(write_synthetic(dir), 40, "the test");
+  ClassifierConfig c;
+  c.window = 6;
+  c.epochs = 2;
+  const ClassData d = prepare_classes(s, c);
+  const ClassifierRun cpu = train_classifier(d, c, loom::nn::RnnImpl::Fused, 2, "cpu");
+  const ClassifierRun gpu = train_classifier(d, c, loom::nn::RnnImpl::Fused, 2, "cuda",
+                                             loom::Device(loom::DeviceType::CUDA, 0));
+  ASSERT_EQ(cpu.losses.size(), gpu.losses.size());
+  for (size_t i = 0; i < cpu.losses.size(); ++i) {
+    EXPECT_NEAR(cpu.losses[i].train, gpu.losses[i].train, 1e-12) << "epoch " << i;
+    EXPECT_NEAR(cpu.losses[i].valid, gpu.losses[i].valid, 1e-12) << "epoch " << i;
+  }
+  EXPECT_GT(std::abs(cpu.losses.back().train - cpu.losses.front().train), 1e-6)
+      << "training must move the loss, or the comparison says nothing";
   std::filesystem::remove_all(dir);
 }
 

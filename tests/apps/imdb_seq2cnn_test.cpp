@@ -101,6 +101,29 @@ TEST(Seq2Cnn, TrimmedForwardEqualsThePlainForward) {
   }
 }
 
+// Int8 inference: close to the float32 model (quantization error only: the logits move by a small
+// fraction of their spread), and the padding-window trick stays exact under int8, to the bit:
+// a window's row is quantized by itself and summed in integers, whatever its neighbours.
+TEST(Seq2Cnn, Int8InferenceIsCloseToFloatAndItsTrickIsExact) {
+  for (const std::string act : {"elu", "leaky-relu"}) {
+    SCOPED_TRACE(act);
+    manual_seed(5);
+    Seq2Cnn net(small(act));
+    const Seq2CnnInt8 int8(net);
+    const Tensor tokens = post_padded({1, 7, 0, 30, 12}, 30, 50, 13);
+    const Tensor exact = net.logits(tokens).data();
+    const Tensor approx = int8.logits(tokens);
+    ASSERT_EQ(approx.shape(), exact.shape());
+    const double spread = max(abs(exact)).item<double>();
+    EXPECT_LT(max_abs_diff(approx, exact), 0.05 * spread);
+    EXPECT_GT(max_abs_diff(approx, exact), 0.0) << "int8 must differ from float somewhere";
+    EXPECT_EQ(max_abs_diff(int8.logits(tokens, /*trim_padding=*/false), approx), 0.0);
+    // Batch 1: the same windows; only the float Linear at the end may sum in another order.
+    EXPECT_LE(max_abs_diff(int8.logits(tokens.narrow(0, 1, 1)), approx.narrow(0, 1, 1)), 1e-6)
+        << "batch 1 gives the batch's row";
+  }
+}
+
 TEST(Seq2Cnn, ImdbModelGivesOneLogitZ1MinusZ0) {
   Config c;
   apply_preset(c, "seq2cnn-small");

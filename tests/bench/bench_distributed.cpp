@@ -40,42 +40,58 @@ constexpr int64_t kVocab = 500, kEmbed = 100, kHidden = 100, kGlobalBatch = 100,
 
 dist::Communicator* g_comm = nullptr;
 
+// The IMDB model at its real sizes on `device`, `rows` rows of random tokens from `data_seed`.
+struct ImdbStep {
+  ImdbStep(loom::Device device, int64_t rows, uint64_t data_seed)
+      : gen(0),
+        emb(loom::nn::EmbeddingOptions(kVocab, kEmbed), gen),
+        lstm(loom::nn::LSTMOptions(kEmbed, kHidden).batch_first(true), gen),
+        fc(loom::nn::LinearOptions(kHidden, 1), gen) {
+    for (auto* m : std::initializer_list<loom::nn::Module*>{&emb, &lstm, &fc}) {
+      m->to(device);
+      for (const auto& [name, p] : m->named_parameters())
+        params.emplace_back(m->type_name() + "." + name, p);
+    }
+    loom::Generator data_gen(data_seed);
+    tokens =
+        loom::uniform({rows, kSeq}, 0, kVocab - 0.5, data_gen).to(loom::DType::Int64).to(device);
+    labels = loom::lt(loom::rand({rows, 1}, data_gen), 0.5).to(loom::DType::Float32).to(device);
+  }
+  // zero_grad is the caller's; forward and backward of the mean BCE loss.
+  Variable forward_backward() {
+    const Variable out = lstm.forward(emb.forward(tokens));
+    const Variable loss = loom::nn::bce_with_logits(fc.forward(select(out, 1, kSeq - 1)), labels);
+    loss.backward();
+    return loss;
+  }
+
+  loom::Generator gen;
+  loom::nn::Embedding emb;
+  loom::nn::LSTM lstm;
+  loom::nn::Linear fc;
+  loom::nn::optim::NamedParameters params;
+  Tensor tokens, labels;
+};
+
 // zero_grad, forward, backward, all_reduce_gradients, Adam. Counters: samples_per_s (global),
 // allreduce_ms (per step, rank 0's share of the step; nothing to reduce at world size 1).
 void BM_DdpStep(benchmark::State& state) {
   dist::Communicator& comm = *g_comm;
   loom::set_num_threads(1);
-  const int64_t batch = kGlobalBatch / comm.world_size();  // this rank's rows
-  loom::Generator gen(0);
-  loom::nn::Embedding emb(loom::nn::EmbeddingOptions(kVocab, kEmbed), gen);
-  loom::nn::LSTM lstm(loom::nn::LSTMOptions(kEmbed, kHidden).batch_first(true), gen);
-  loom::nn::Linear fc(loom::nn::LinearOptions(kHidden, 1), gen);
-  const loom::Device device = comm.device();
-  for (auto* m : std::initializer_list<loom::nn::Module*>{&emb, &lstm, &fc})
-    m->to(device);
-  loom::nn::optim::NamedParameters params;
-  for (auto* m : std::initializer_list<loom::nn::Module*>{&emb, &lstm, &fc})
-    for (const auto& [name, p] : m->named_parameters())
-      params.emplace_back(m->type_name() + "." + name, p);
-  dist::DistributedDataParallel ddp(comm, params);
-  loom::nn::optim::Adam adam(params, loom::nn::optim::AdamOptions(1e-3));
-  loom::Generator data_gen(1 + static_cast<uint64_t>(comm.rank()));  // each rank its own rows
-  const Tensor tokens =
-      loom::uniform({batch, kSeq}, 0, kVocab - 0.5, data_gen).to(loom::DType::Int64).to(device);
-  const Tensor labels =
-      loom::lt(loom::rand({batch, 1}, data_gen), 0.5).to(loom::DType::Float32).to(device);
-
+  // This rank's rows; each rank its own rows.
+  ImdbStep model(comm.device(), kGlobalBatch / comm.world_size(),
+                 1 + static_cast<uint64_t>(comm.rank()));
+  dist::DistributedDataParallel ddp(comm, model.params);
+  loom::nn::optim::Adam adam(model.params, loom::nn::optim::AdamOptions(1e-3));
   double allreduce_s = 0;
   for (auto _ : state) {
     adam.zero_grad(/*set_to_none=*/true);
-    const Variable out = lstm.forward(emb.forward(tokens));
-    const Variable loss = loom::nn::bce_with_logits(fc.forward(select(out, 1, kSeq - 1)), labels);
-    loss.backward();
+    const Variable loss = model.forward_backward();
     const auto t0 = std::chrono::steady_clock::now();
     ddp.all_reduce_gradients();
     allreduce_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     adam.step();
-    if (device.is_cuda()) (void)loss.item<float>();  // waits for the GPU: whole steps are timed
+    if (comm.device().is_cuda()) (void)loss.item<float>();  // waits for the GPU: whole steps
   }
   const double steps = static_cast<double>(state.iterations());
   state.counters["world"] = comm.world_size();
@@ -84,6 +100,56 @@ void BM_DdpStep(benchmark::State& state) {
   state.counters["allreduce_ms"] = 1e3 * allreduce_s / steps;
 }
 BENCHMARK(BM_DdpStep)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same step without DDP at `rows` rows: the compute one rank does when N ranks share a
+// global batch (rows = B/N). The scaling model (tests/bench/scaling_model.py) reads these
+// instead of guessing how compute shrinks with the rows: ceil(100/N) for N = 1, 2, 4, 8, 16, 28.
+// Run it with ONE process.
+void BM_LocalStep(benchmark::State& state) {
+  loom::set_num_threads(1);
+  ImdbStep model(g_comm->device(), state.range(0), 1);
+  loom::nn::optim::Adam adam(model.params, loom::nn::optim::AdamOptions(1e-3));
+  for (auto _ : state) {
+    adam.zero_grad(/*set_to_none=*/true);
+    const Variable loss = model.forward_backward();
+    adam.step();
+    if (g_comm->device().is_cuda()) (void)loss.item<float>();
+  }
+}
+BENCHMARK(BM_LocalStep)
+    ->Arg(100)
+    ->Arg(50)
+    ->Arg(25)
+    ->Arg(13)
+    ->Arg(7)
+    ->Arg(4)
+    ->Iterations(20)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The embedding's backward alone at `rows` rows (scatter-adding [rows*T, E] output gradients
+// into the table). It is all the backward that is left once the LSTM's and the head's
+// gradients are final, so it bounds what overlapping their all-reduce with backward can hide
+// (lab 09, section 4). Run it with ONE process.
+void BM_EmbeddingBackward(benchmark::State& state) {
+  loom::set_num_threads(1);
+  ImdbStep model(g_comm->device(), state.range(0), 1);
+  const Tensor grad_out = loom::ones({state.range(0), kSeq, kEmbed}, g_comm->device());
+  for (auto _ : state) {
+    model.emb.weight.set_grad(Tensor());
+    const Variable embedded = model.emb.forward(model.tokens);
+    const auto t0 = std::chrono::steady_clock::now();
+    embedded.backward(grad_out);
+    state.SetIterationTime(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+}
+BENCHMARK(BM_EmbeddingBackward)
+    ->Arg(100)
+    ->Arg(50)
+    ->Iterations(50)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseManualTime();
 
 // all_reduce_sum of a float32 buffer: the model's gradient and larger sizes. Counters: algbw
 // (bytes / time) and busbw (algbw * 2(N-1)/N, what a ring moves per rank; comparable across N).

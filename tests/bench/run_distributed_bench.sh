@@ -39,7 +39,11 @@ load_before=$(cat /proc/loadavg)
 echo "machine: $machine; date $when"
 echo "load average before: $load_before"
 for n in $procs; do
-  mpiexec -n "$n" --oversubscribe --allow-run-as-root "$bench" \
+  # The one-rank-only benchmarks (BM_LocalStep, BM_EmbeddingBackward) feed the scaling model;
+  # with N ranks they would only measure the ranks competing for the cores.
+  filter=.
+  [[ $n -gt 1 ]] && filter='BM_DdpStep|BM_AllReduce'
+  mpiexec -n "$n" --oversubscribe --allow-run-as-root "$bench" --benchmark_filter="$filter" \
     --benchmark_repetitions=3 --benchmark_format=json --benchmark_out="$tmp/w$n.json" \
     --benchmark_out_format=json >/dev/null
 done
@@ -85,11 +89,24 @@ for n in procs:
 print(f"{'procs':>5} {'floats':>9} {'MB':>6} {'all-reduce us':>14} {'busbw GB/s':>11}")
 for a in allreduce:
     print(f"{a['procs']:>5} {a['floats']:>9} {a['bytes'] / 1e6:>6.2f} {a['time_us_median']:>14.1f} {a['busbw_GBps_median']:>11.3f}")
+# One process: the step at B/N rows (compute only) and the embedding's backward.
+one = data[1] if 1 in data else {}
+by_rows = lambda prefix: sorted(
+    ((int(k.split("/")[1]), med([r["real_time"] for r in v])) for k, v in one.items()
+     if k.startswith(prefix + "/")), reverse=True)
+local_steps = [{"rows": r, "step_ms_median": round(t, 3)} for r, t in by_rows("BM_LocalStep")]
+emb_backward = [{"rows": r, "time_us_median": round(t, 2)}
+                for r, t in by_rows("BM_EmbeddingBackward")]
+for s in local_steps:
+    print(f"one process, {s['rows']:>3} rows: step {s['step_ms_median']:.2f} ms (no all-reduce)")
+for e in emb_backward:
+    print(f"one process, {e['rows']:>3} rows: embedding backward {e['time_us_median']:.1f} us")
 if out:
     json.dump({"machine": machine, "date": when, "loadavg_before": load_before,
                "loadavg_after": load_after, "command": "tests/bench/run_distributed_bench.sh",
                "model": "IMDB: Embedding(500,100) -> fused LSTM(100) -> Linear(100,1), Adam, "
                         "global batch 100, T 100, float32, 1 thread per process",
-               "steps": steps, "allreduce": allreduce}, open(out, "w"), indent=2)
+               "steps": steps, "allreduce": allreduce, "local_steps": local_steps,
+               "embedding_backward": emb_backward}, open(out, "w"), indent=2)
     print(f"wrote {out}")
 PY

@@ -7,9 +7,10 @@
 #                                         [--weights CKPT] [--batch B] [--out-dir docs/results]
 #   BUILD_DIR holds tests/bench/bench_seq2cnn (default: build; configure with
 #   -DLOOM_BENCHMARKS=ON). N test reviews (default 40) sampled with a fixed seed; R rounds
-#   (default 2), each timing loom (trimmed: the padding-window trick), PyTorch and loom plain
-#   (every window) in turn, so that a change in load hits all three; each review's time is its
-#   median over the rounds. The logits of all three must agree (max |diff| is printed).
+#   (default 2), each timing loom (trimmed: the padding-window trick), PyTorch, loom plain (every
+#   window) and loom int8 (int8 convolutions, trimmed) in turn, so that a change in load hits all
+#   four; each review's time is its median over the rounds. The float logits must agree (max
+#   |diff| is printed; int8's differs by its quantization error).
 # Writes OUT_DIR/seq2cnn-bench-cpu.json and .md, with the load average before and after: numbers
 # taken under load are not comparable with quiet ones. Not run by ctest.
 set -euo pipefail
@@ -44,10 +45,12 @@ for r in $(seq 1 "$rounds"); do
   "$bench" time "$tmp" --mode trimmed --threads 1 --json "$tmp/loom_trimmed_$r.json"
   /usr/bin/python3 "$root/tests/reference/torch_seq2cnn_bench.py" "$tmp" --threads 1 >"$tmp/torch_$r.json"
   "$bench" time "$tmp" --mode plain --threads 1 --json "$tmp/loom_plain_$r.json"
+  "$bench" time "$tmp" --mode int8 --threads 1 --json "$tmp/loom_int8_$r.json"
   echo "round $r done (load $(cut -d' ' -f1-3 /proc/loadavg))"
 done
 # Offline throughput: every review once, in batches of $batch.
 "$bench" time "$tmp" --mode trimmed --threads 1 --batch "$batch" --json "$tmp/loom_batched.json"
+"$bench" time "$tmp" --mode int8 --threads 1 --batch "$batch" --json "$tmp/loom_int8_batched.json"
 /usr/bin/python3 "$root/tests/reference/torch_seq2cnn_bench.py" "$tmp" --threads 1 --batch "$batch" \
   >"$tmp/torch_batched.json"
 load_after=$(cat /proc/loadavg)
@@ -66,18 +69,21 @@ def per_review(prefix):
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
-sides = {k: per_review(k) for k in ("loom_trimmed", "torch", "loom_plain")}
+sides = {k: per_review(k) for k in ("loom_trimmed", "torch", "loom_plain", "loom_int8")}
 ref = sides["torch"][1]["logits"]
 diff = {k: max(abs(a - b) for a, b in zip(v[1]["logits"], ref)) for k, v in sides.items()}
 rows = {k: {"p50_ms": round(pct(v[0], 50), 2), "p90_ms": round(pct(v[0], 90), 2),
             "mean_ms": round(statistics.mean(v[0]), 2), "max_abs_logit_diff_vs_torch": diff[k]}
         for k, v in sides.items()}
-batched = {k: load(f"{k}_batched.json") for k in ("loom", "torch")}
+batched = {k: load(f"{k}_batched.json") for k in ("loom", "torch", "loom_int8")}
 for k, b in batched.items():
     rows[f"{k}_batched"] = {"batch": b["batch"], "reviews_per_s": round(b["reviews"] / (sum(b["ms"]) / 1000), 2)}
 t90 = rows["torch"]["p90_ms"]
 summary = {"loom_trimmed_p90_over_torch_p90": round(rows["loom_trimmed"]["p90_ms"] / t90, 3),
            "loom_plain_p90_over_torch_p90": round(rows["loom_plain"]["p90_ms"] / t90, 3),
+           "loom_int8_p90_over_torch_p90": round(rows["loom_int8"]["p90_ms"] / t90, 3),
+           "loom_int8_batched_over_torch_batched_throughput":
+               round(rows["loom_int8_batched"]["reviews_per_s"] / rows["torch_batched"]["reviews_per_s"], 3),
            "loom_batched_over_torch_batched_throughput":
                round(rows["loom_batched"]["reviews_per_s"] / rows["torch_batched"]["reviews_per_s"], 3)}
 result = {"machine": machine, "date": when, "loadavg_before": load_before, "loadavg_after": load_after,
@@ -89,7 +95,7 @@ lines = [
     "# Seq2CNN full-size forward on the CPU: loom against PyTorch 1.13 (generated)",
     "",
     f"Written by `tests/bench/run_seq2cnn_bench.sh` on {when}; {machine}; 1 thread each;",
-    f"{result['reviews']} aclImdb test reviews (seeded sample), {rounds} rounds alternating the three",
+    f"{result['reviews']} aclImdb test reviews (seeded sample), {rounds} rounds alternating the four",
     f"forwards, each review's time its median over the rounds. torch {result['torch']}.",
     f"Load average before: {load_before}; after: {load_after} (numbers under load are not comparable",
     "with quiet ones).",
@@ -99,14 +105,18 @@ lines = [
 ]
 for k, name in (("torch", "PyTorch torch.nn.Conv1d, every window"),
                 ("loom_plain", "loom, every window"),
-                ("loom_trimmed", "loom, padding-window trick")):
+                ("loom_trimmed", "loom, padding-window trick"),
+                ("loom_int8", "loom int8 convolutions, padding-window trick")):
     r = rows[k]
     lines.append(f"| {name} | {r['p50_ms']} | {r['p90_ms']} | {r['mean_ms']} | {r['max_abs_logit_diff_vs_torch']:.2e} |")
 lines += ["", f"Batch-1 p90, loom (trick) / PyTorch: **{summary['loom_trimmed_p90_over_torch_p90']}** "
-          f"(goal <= 0.3); loom (every window) / PyTorch: {summary['loom_plain_p90_over_torch_p90']}.",
+          f"(goal <= 0.3); loom int8 (trick) / PyTorch: **{summary['loom_int8_p90_over_torch_p90']}**; "
+          f"loom (every window) / PyTorch: {summary['loom_plain_p90_over_torch_p90']}.",
           f"Offline throughput (batches of {rows['loom_batched']['batch']}): loom {rows['loom_batched']['reviews_per_s']} "
           f"reviews/s, PyTorch {rows['torch_batched']['reviews_per_s']} reviews/s "
-          f"({summary['loom_batched_over_torch_batched_throughput']}x)."]
+          f"({summary['loom_batched_over_torch_batched_throughput']}x); loom int8 "
+          f"{rows['loom_int8_batched']['reviews_per_s']} reviews/s "
+          f"({summary['loom_int8_batched_over_torch_batched_throughput']}x)."]
 open(os.path.join(out_dir, "seq2cnn-bench-cpu.md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

@@ -1,8 +1,8 @@
-// tests/distributed/ddp_test.cpp: DistributedDataParallel on the ranks of the job (run with 2).
+// tests/distributed/ddp_test.cpp: DistributedDataParallel on the ranks of the job (2, 4 or 8).
 //
 // The key test: a few SGD or Adam steps of Embedding -> fused LSTM -> Linear -> BCE, each rank
-// on its half of a global batch of 8 (rows dealt by data::DistributedSampler), give the same
-// parameters (1e-6) as one process training on the whole batch. The one-process reference is
+// on its 8/world rows of a global batch of 8 (rows dealt by data::DistributedSampler), give the
+// same parameters (1e-6) as one process training on the whole batch. The one-process reference is
 // computed inside the test, on every rank, from the same seed. Also: the initial broadcast,
 // parameters without gradients, buckets, and a control showing the test can fail.
 #include <gtest/gtest.h>
@@ -95,7 +95,7 @@ class DdpEquivalence : public ::testing::TestWithParam<Case> {};
 
 }  // namespace
 
-TEST_P(DdpEquivalence, TwoRanksMatchOneProcessOnTheGlobalBatch) {
+TEST_P(DdpEquivalence, RanksMatchOneProcessOnTheGlobalBatch) {
   const auto [opt_kind, dtype, bucket_bytes] = GetParam();
   ASSERT_EQ(kGlobalBatch % comm().world_size(), 0) << "equal shards need world | 8";
   const GlobalBatch batch = make_batch(dtype);

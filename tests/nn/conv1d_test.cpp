@@ -66,6 +66,41 @@ TEST(Conv1dOp, ReadsViewsAndEmptyBatches) {
   EXPECT_EQ(y.shape(), Shape({0, 4, 4}));
 }
 
+// The int8 forward is exactly "quantize each time step, multiply each tap in integers, rescale,
+// sum the taps": the same as the float convolution of the dequantized x (per row) and the
+// dequantized weight (per tap and output channel), up to float rounding. Against the float
+// convolution of the originals it is within quantization error: each product carries about 1/255
+// of its row's range and 1/254 of its channel's, a few percent of the largest output at most.
+TEST(Conv1dOp, Int8IsTheConvolutionOfTheDequantizedInputs) {
+  Generator gen(9);
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(name_of(c));
+    const Tensor x = randn({c.B, c.T, c.C}, gen), w = randn({c.O, c.C, c.K}, gen);
+    const Tensor b = randn({c.O}, gen);
+    const QuantizedConv1d qw = quantize_conv1d(w);
+    ASSERT_EQ(qw.taps.size(), static_cast<size_t>(c.K));
+    const Tensor y = conv1d_forward_int8(x, qw, b, c.P);
+    ASSERT_EQ(y.shape(), Shape({c.B, c.T + 2 * c.P - c.K + 1, c.O}));
+    QuantizedConv1d unpacked = qw;  // the kernel packs the taps itself: the same bits
+    unpacked.packed.clear();
+    EXPECT_EQ(max(abs(sub(conv1d_forward_int8(x, unpacked, b, c.P), y))).item<double>(), 0.0);
+    const Tensor x_hat = dequantize(quantize_rows(x.reshape({c.B * c.T, c.C}))).view(x.shape());
+    EXPECT_TRUE(all_close(y, conv1d_forward(x_hat, dequantize(qw), b, c.P), 1e-4, 1e-4));
+    const Tensor exact = conv1d_forward(x, w, b, c.P);
+    EXPECT_LT(max(abs(sub(y, exact))).item<double>(), 0.05 * max(abs(exact)).item<double>());
+    EXPECT_GT(max(abs(sub(y, exact))).item<double>(), 0.0) << "int8 must differ somewhere";
+  }
+  const QuantizedConv1d two_channels = quantize_conv1d(zeros({2, 2, 3}));
+  EXPECT_NE(error_of([&] {
+              conv1d_forward_int8(zeros({1, 5, 3}), two_channels, Tensor(), 0);
+            }).find("in_channels = x's last dim = 3"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              quantize_conv1d(zeros({2, 3}));
+            }).find("quantize_conv1d: weight"),
+            std::string::npos);
+}
+
 TEST(Conv1dOp, Gradcheck) {
   Generator gen(5);
   for (const Case& c : kCases) {
