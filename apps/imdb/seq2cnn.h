@@ -11,9 +11,7 @@
 // as in the reference. The padding-window trick: a window wholly inside a review's trailing padding
 // has the same output at every such position, so the max needs it once; logits() drops the columns
 // after the batch's longest review plus one padding window (trimmed_length). Exact, forward and
-// backward (docs/labs/12-convolutions.md).
-//
-// Seq2CnnInt8 is the int8 inference of a trained model: the two convolutions quantized.
+// backward (docs/labs/12-convolutions.md). Seq2CnnInt8: int8 inference (the convolutions).
 // Leaves out: masking the padding, attention, bf16/fp16 (float32, or int8 for inference).
 #pragma once
 

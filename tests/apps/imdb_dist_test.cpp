@@ -1,6 +1,5 @@
 // tests/apps/imdb_dist_test.cpp: `imdb train` on 2 (4, 8) processes under Open MPI's mpiexec,
 // on the tiny generated dataset (apps/imdb/distributed.h has the rules these tests check).
-//
 //   TwoProcessesTrainLikeOne        2 ranks x 8 rows = 1 process x 16 rows: the same weights
 //                                   (1e-5) and metrics; only rank 0 writes files and prints
 //   FourAndEightProcesses...        the same at 4 x 4 and 8 x 2 rows

@@ -11,14 +11,9 @@
 //       times the forward of every review (batch 1: each review alone; batch B > 1: the reviews
 //       in batches, throughput) without autograd, and writes per-call milliseconds and the logits.
 //   bench_seq2cnn accuracy --data ACLIMDB --checkpoint CKPT [--limit N] [--threads T]
-//       a trained `imdb train --model seq2cnn` checkpoint's accuracy on aclImdb's official test
-//       half (the first N test rows; all by default), float32 and int8 side by side: what
-//       quantizing the convolutions costs, on the model's own vocabulary and encoding.
-// trimmed is the padding-window trick (forward computes each all-padding window once); plain
-// computes all 1000 positions, as PyTorch does; int8 is the trick with int8 convolutions
-// (Seq2CnnInt8: weights quantized once, before timing).
-//
-// Leaves out: warm-up beyond one call, bf16, CUDA.
+//       a seq2cnn checkpoint's accuracy on aclImdb's official test half, float32 and int8.
+// trimmed: the padding-window trick; plain: all 1000 positions, as PyTorch; int8: the trick with
+// int8 convolutions (Seq2CnnInt8, quantized before timing). Leaves out: bf16, CUDA.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
