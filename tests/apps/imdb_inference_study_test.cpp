@@ -111,6 +111,19 @@ TEST(InferenceStudy, RowsItCannotRunAreSkippedWithTheReason) {
             std::string::npos);
   EXPECT_NE(row(report, "pruned").at("reason").get<std::string>().find("--make-missing"),
             std::string::npos);
+  // A python that cannot import torch (here one that fails everything) skips the rows too.
+  r = run_imdb("study --inference --quick --no-torch --checkpoint " + t.fp32 + " --data " + t.data +
+               " --threads 1 --out " + out + "2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json no_torch = nlohmann::json::parse(std::ifstream(out + "2/report.json"));
+  EXPECT_EQ(row(no_torch, "torch_int8").at("reason"), "--no-torch");
+  r = run_imdb("study --inference --quick --python /bin/false --checkpoint " + t.fp32 + " --data " +
+               t.data + " --threads 1 --out " + out + "3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json broken = nlohmann::json::parse(std::ifstream(out + "3/report.json"));
+  EXPECT_EQ(row(broken, "torch_fp32").at("status"), "skipped");
+  EXPECT_NE(row(broken, "torch_fp32").at("reason").get<std::string>().find("cannot import torch"),
+            std::string::npos);
 
   r = run_imdb("study --inference --out " + out);
   EXPECT_EQ(r.status, 2) << r.output;
