@@ -44,6 +44,7 @@ Examples:
   imdb predict --checkpoint torch_model.safetensors --vocab vocab.json "A fine film"
   imdb prune --checkpoint runs/base/best.safetensors --sparsity 0.5 --structured --out small.safetensors
   imdb distill --teacher runs/base/best.safetensors --lstm-size 32 --out student.safetensors
+  imdb study --inference --checkpoint runs/base/best.safetensors --make-missing --out runs/serve
 Run `imdb <command> --help` for the flags of one command.)";
 
 // Which flags a subcommand takes: train all; study not the ones it sets per variant (--lstm,
