@@ -16,6 +16,7 @@
 #include <fstream>
 #include <thread>
 
+#include "apps/imdb/bench.h"
 #include "apps/imdb/bench_stats.h"
 #include "apps/imdb/commands.h"
 #include "apps/imdb/data_location.h"
@@ -33,7 +34,13 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-// Up to `n` review texts no model was trained on (aclImdb's test half), or the last n rows.
+nlohmann::json latency_json(const LatencySummary& s) {
+  return {{"count", s.count},      {"mean_ms", s.mean * 1e3}, {"p50_ms", s.p50 * 1e3},
+          {"p90_ms", s.p90 * 1e3}, {"p99_ms", s.p99 * 1e3},   {"max_ms", s.max * 1e3}};
+}
+
+}  // namespace
+
 std::vector<std::string> load_query_texts(const std::string& path, int64_t n) {
   std::vector<std::string> texts;
   const bool archive = std::filesystem::is_directory(path) ||
@@ -61,12 +68,6 @@ double load_average() {
   return one;
 }
 
-nlohmann::json latency_json(const LatencySummary& s) {
-  return {{"count", s.count},      {"mean_ms", s.mean * 1e3}, {"p50_ms", s.p50 * 1e3},
-          {"p90_ms", s.p90 * 1e3}, {"p99_ms", s.p99 * 1e3},   {"max_ms", s.max * 1e3}};
-}
-
-// One query at a time until both minimums are met.
 nlohmann::json single_stream(InferenceModel& model, const std::vector<std::string>& texts,
                              const BenchRequest& b, std::string& line) {
   std::vector<double> lat;
@@ -91,7 +92,6 @@ nlohmann::json single_stream(InferenceModel& model, const std::vector<std::strin
           {"value", s.p90 * 1e3}};
 }
 
-// Every sample in one query, `batch` reviews per model call.
 nlohmann::json offline(InferenceModel& model, const std::vector<std::string>& texts,
                        const BenchRequest& b, std::string& line) {
   const int64_t n = b.samples;
@@ -117,6 +117,8 @@ nlohmann::json offline(InferenceModel& model, const std::vector<std::string>& te
           {"metric", "samples_per_s"},
           {"value", rate}};
 }
+
+namespace {
 
 // `count` Poisson arrivals at `rate`, one worker: latency = answer time - arrival time.
 LatencySummary server_run(InferenceModel& model, const std::vector<std::string>& texts, double rate,
@@ -178,6 +180,8 @@ nlohmann::json server(InferenceModel& model, const std::vector<std::string>& tex
 int run_bench(const Request& r) {
   const BenchRequest& b = r.bench;
   const Checkpoint ck = load_checkpoint(b.checkpoint);
+  LOOM_CHECK(b.model.empty() || b.model == ck.config.model, "--model ", b.model, ": ", b.checkpoint,
+             " holds a ", ck.config.model, " model");
   apply_threads(r.config.threads);
   InferenceOptions o;
   o.device = Device(r.config.device);

@@ -6,6 +6,7 @@
 #include "apps/imdb/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -43,6 +44,7 @@ Examples:
   imdb predict --checkpoint torch_model.safetensors --vocab vocab.json "A fine film"
   imdb prune --checkpoint runs/base/best.safetensors --sparsity 0.5 --structured --out small.safetensors
   imdb distill --teacher runs/base/best.safetensors --lstm-size 32 --out student.safetensors
+  imdb study --inference --checkpoint runs/base/best.safetensors --make-missing --out runs/serve
 Run `imdb <command> --help` for the flags of one command.)";
 
 // Which flags a subcommand takes: train all; study not the ones it sets per variant (--lstm,
@@ -411,6 +413,50 @@ struct Subcommands {
   ConfigFlags train_f, study_f, export_f, eval_f, predict_f, bench_f, prune_f, distill_f;
 };
 
+// `imdb study --inference` (inference_study.h): its own flags, apart from the training ones.
+void add_inference_study_flags(CLI::App* sub, StudyRequest& q) {
+  const std::string g = "Inference study (--inference)";
+  sub->add_flag("--inference", q.inference,
+                "the inference study: fp32, int8, pruned, distilled and PyTorch rows, accuracy "
+                "against batch-1 p90 latency, model bytes, offline throughput")
+      ->group(g);
+  sub->add_option("--checkpoint", q.checkpoint, "--inference: the float32 checkpoint")->group(g);
+  sub->add_option("--pruned", q.pruned, "--inference: a structured-pruned checkpoint of it")
+      ->group(g);
+  sub->add_option("--student", q.student, "--inference: a distilled student of it")->group(g);
+  sub->add_flag("--make-missing", q.make_missing,
+                "--inference: prune (structured, 50%) and distill the rows not given (trains)")
+      ->group(g);
+  sub->add_option("--student-size", q.student_size, "--make-missing: the student's hidden size")
+      ->default_str("32")
+      ->group(g);
+  sub->add_option("--finetune-epochs", q.finetune_epochs,
+                  "--make-missing: epochs of pruning and of distilling")
+      ->default_str("1")
+      ->group(g);
+  sub->add_option("--on", q.on, "--inference: accuracy on val | test")
+      ->default_str("val")
+      ->group(g);
+  sub->add_option("--eval-limit", q.eval_limit, "--inference: score the first N rows (0: all)")
+      ->group(g);
+  sub->add_option("--queries", q.queries, "--inference: single-stream queries per row, at least")
+      ->default_str("1024")
+      ->group(g);
+  sub->add_option("--min-seconds", q.min_seconds, "--inference: single-stream seconds per row")
+      ->default_str("10")
+      ->group(g);
+  sub->add_option("--samples", q.samples, "--inference: offline samples per row")
+      ->default_str("5000")
+      ->group(g);
+  sub->add_option("--offline-batch", q.offline_batch, "--inference: offline reviews per call")
+      ->default_str("1000")
+      ->group(g);
+  sub->add_flag("--quick", q.quick,
+                "--inference: a smoke run (32 queries, 64 samples, 200 rows scored)")
+      ->group(g);
+  sub->add_flag("--no-torch", q.no_torch, "--inference: leave out the PyTorch rows")->group(g);
+}
+
 void add_train_and_study(CLI::App& app, Subcommands& s, Request& r) {
   s.train = app.add_subcommand("train",
                                "train one model; writes config.json, "
@@ -450,6 +496,7 @@ void add_train_and_study(CLI::App& app, Subcommands& s, Request& r) {
       ->add_flag("--overwrite", r.overwrite,
                  "study into an --out that holds an old study: deletes its runs' files first")
       ->group("Run");
+  add_inference_study_flags(s.study, r.study);
   s.study->footer("\nPresets:\n  " + describe_preset("quick") + "\n  " + describe_preset("full") +
                   "\n  " + describe_preset("strong"));
 }
@@ -583,6 +630,32 @@ void add_prune_distill(CLI::App& app, Subcommands& s, Request& r) {
   add_finetune_flags(d, df);
 }
 
+void check_inference_study(StudyRequest& q) {
+  if (!q.inference) {
+    LOOM_CHECK(q.checkpoint.empty() && q.pruned.empty() && q.student.empty() && !q.make_missing &&
+                   !q.quick && !q.no_torch,
+               "study: --checkpoint, --pruned, --student, --make-missing, --quick and --no-torch "
+               "belong to the inference study: add --inference");
+    return;
+  }
+  LOOM_CHECK(!q.checkpoint.empty(), "study --inference: --checkpoint FILE (float32) is required");
+  LOOM_CHECK(q.variants.empty(), "study --inference: --variants belongs to the training study");
+  LOOM_CHECK(q.on == "val" || q.on == "test", "--on must be val or test, got '", q.on, "'");
+  LOOM_CHECK(q.queries >= 1 && q.samples >= 1 && q.offline_batch >= 1 && q.min_seconds >= 0 &&
+                 q.eval_limit >= 0,
+             "study --inference: --queries, --samples and --offline-batch must be >= 1, "
+             "--min-seconds and --eval-limit >= 0");
+  LOOM_CHECK(q.student_size >= 1 && q.finetune_epochs >= 0,
+             "study --inference: --student-size must be >= 1 and --finetune-epochs >= 0");
+  if (q.quick) {
+    q.queries = std::min<int64_t>(q.queries, 32);
+    q.min_seconds = 0;
+    q.samples = std::min<int64_t>(q.samples, 64);
+    q.offline_batch = std::min<int64_t>(q.offline_batch, 32);
+    if (q.eval_limit == 0) q.eval_limit = 200;
+  }
+}
+
 void check_prune_distill(const Request& r) {
   if (r.command == "prune") {
     const PruneRequest& p = r.prune;
@@ -615,6 +688,9 @@ void add_quantize_and_bench(CLI::App& app, Subcommands& s, Request& r) {
   BenchRequest& q = r.bench;
   ConfigFlags& bf = s.bench_f;
   b->add_option("--checkpoint", q.checkpoint, "checkpoint (float32 or int8)")->required();
+  b->add_option("--model", q.model,
+                "lstm | seq2cnn: the model the checkpoint must hold (default: whichever it holds; "
+                "seq2cnn runs its padding-window forward, fp32)");
   b->add_option("--scenario", q.scenario, "single-stream | offline | server")
       ->default_str(q.scenario);
   b->add_option("--queries", q.queries,
@@ -647,6 +723,7 @@ void finish_request(const Subcommands& s, Request& r) {
   } else if (*s.study) {
     r.command = "study";
     r.config = resolve(s.study_f, &r.given);
+    check_inference_study(r.study);
   } else if (*s.exp) {
     r.command = "export";
     r.config = resolve(s.export_f, &r.given);
@@ -670,6 +747,8 @@ void finish_request(const Subcommands& s, Request& r) {
     const BenchRequest& b = r.bench;
     LOOM_CHECK(b.scenario == "single-stream" || b.scenario == "offline" || b.scenario == "server",
                "--scenario must be single-stream, offline or server, got '", b.scenario, "'");
+    LOOM_CHECK(b.model.empty() || b.model == "lstm" || b.model == "seq2cnn",
+               "--model must be lstm or seq2cnn, got '", b.model, "'");
     LOOM_CHECK(b.queries >= 1, "--queries must be >= 1, got ", b.queries);
     LOOM_CHECK(b.min_seconds >= 0, "--min-seconds must be >= 0, got ", b.min_seconds);
     LOOM_CHECK(b.samples >= 1 && b.batch >= 1, "--samples and --batch must be >= 1");

@@ -61,7 +61,22 @@ struct DistillRequest {
 
 struct StudyRequest {
   std::vector<std::string> variants;        // empty = all; names from study.h
-  std::string python = "/usr/bin/python3";  // runs apps/imdb/plot_study.py
+  std::string python = "/usr/bin/python3";  // runs apps/imdb/plot_study.py (and PyTorch's side)
+  // --inference: the inference study (inference_study.h) instead of the training ablation.
+  bool inference = false;
+  std::string checkpoint;        // the float32 model every row starts from (required)
+  std::string pruned, student;   // the structured-pruned model and the distilled student
+  bool make_missing = false;     // prune / distill the rows not given (this trains)
+  int64_t student_size = 32;     // --make-missing: the student's LSTM hidden size
+  int64_t finetune_epochs = 1;   // --make-missing: epochs of pruning / distilling
+  std::string on = "val";        // accuracy on val | test
+  int64_t eval_limit = 0;        // score the first N rows only (0: all)
+  int64_t queries = 1024;        // single-stream: at least, per row
+  double min_seconds = 10;       // single-stream: at least, per row
+  int64_t samples = 5000;        // offline: samples per row
+  int64_t offline_batch = 1000;  // offline: reviews per model call
+  bool quick = false;            // a smoke run for tests: 32 queries, 64 samples, 200 rows
+  bool no_torch = false;         // leave out the PyTorch rows
 };
 
 struct QuantizeRequest {
@@ -71,6 +86,7 @@ struct QuantizeRequest {
 
 struct BenchRequest {
   std::string checkpoint;
+  std::string model;                       // lstm | seq2cnn: must be the checkpoint's ("": any)
   std::string scenario = "single-stream";  // single-stream | offline | server
   int64_t queries = 1024;                  // single-stream: at least; server: per probe
   double min_seconds = 60;                 // single-stream: at least

@@ -4,7 +4,7 @@
 //   train    prepare data -> train (trainer.h) into config.out
 //   eval     load a checkpoint, score it on a split or a dataset (evaluate.h)
 //   predict  load a checkpoint, score review texts (predict.cpp)
-//   study    the ablation (study.h)
+//   study    the ablation (study.h); with --inference the inference study (inference_study.h)
 //   export   the encoded data for the PyTorch reference (export.h)
 //   quantize an int8 copy of a checkpoint (quantize.h)
 //   bench    the MLPerf-style latency benchmark (bench.cpp)
@@ -20,6 +20,7 @@ int run_train(const Request& r);
 int run_eval(const Request& r);
 int run_predict(const Request& r);
 int run_study(const Request& r);
+int run_inference_study(const Request& r);  // inference_study.cpp
 int run_export(const Request& r);
 int run_quantize(const Request& r);
 int run_bench(const Request& r);

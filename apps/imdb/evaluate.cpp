@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "apps/imdb/inference.h"
 #include "autograd/grad_mode.h"
 #include "tensor/error.h"
 
@@ -61,6 +62,30 @@ Scores score_rows(ImdbModel& model, const PreparedData& d, const std::vector<int
   }
   s.loss_sum = loss_sum;
   s.loss = rows.empty() ? 0.0 : loss_sum / static_cast<double>(rows.size());
+  return s;
+}
+
+Scores score_rows_inference(InferenceModel& model, const PreparedData& d,
+                            const std::vector<int64_t>& rows, int64_t batch) {
+  const int64_t T = d.max_len;
+  Scores s;
+  std::vector<int32_t> chunk;
+  for (size_t b = 0; b < rows.size(); b += static_cast<size_t>(batch)) {
+    const size_t n = std::min(static_cast<size_t>(batch), rows.size() - b);
+    chunk.resize(n * static_cast<size_t>(T));
+    for (size_t k = 0; k < n; ++k) {
+      const auto r = static_cast<size_t>(rows[b + k]);
+      std::copy_n(&d.tokens[r * T], T, &chunk[k * T]);
+      s.labels.push_back(d.labels[r]);
+    }
+    s.probs.resize(b + n);
+    model.predict_ids(chunk.data(), static_cast<int64_t>(n), s.probs.data() + b);
+  }
+  for (size_t i = 0; i < s.probs.size(); ++i) {  // BCE of a probability, kept off log(0)
+    const double p = std::clamp<double>(s.probs[i], 1e-7, 1 - 1e-7);
+    s.loss_sum -= s.labels[i] > 0.5f ? std::log(p) : std::log(1 - p);
+  }
+  s.loss = s.loss_sum / static_cast<double>(s.probs.size());
   return s;
 }
 

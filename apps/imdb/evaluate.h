@@ -36,6 +36,13 @@ Scores score_rows(ImdbModel& model, const PreparedData& data, const std::vector<
 Scores score_tokens(ImdbModel& model, const std::vector<int32_t>& tokens, int64_t max_len,
                     int64_t batch);
 
+class InferenceModel;
+
+// score_rows on the inference path (inference.h: an int8 checkpoint, the inference study):
+// probabilities, labels and the mean BCE of the probabilities.
+Scores score_rows_inference(InferenceModel& model, const PreparedData& data,
+                            const std::vector<int64_t>& rows, int64_t batch);
+
 struct Classification {
   int64_t n = 0, tp = 0, fp = 0, tn = 0, fn = 0;
   double accuracy = 0, precision = 0, recall = 0, f1 = 0, loss = 0;

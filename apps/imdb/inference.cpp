@@ -25,8 +25,8 @@ float sigmoid(float z) {
 }
 
 bool fast_path_fits(const Config& c, const InferenceOptions& o) {
-  return o.device.is_cpu() && !o.reference && c.lstm_layers == 1 && !c.bidirectional &&
-         c.pooling == "last";
+  return o.device.is_cpu() && !o.reference && c.model == "lstm" && c.lstm_layers == 1 &&
+         !c.bidirectional && c.pooling == "last";
 }
 
 }  // namespace
@@ -163,8 +163,9 @@ void InferenceModel::predict_ids(const int32_t* ids, int64_t rows, float* probs)
 void InferenceModel::predict_texts(const std::vector<std::string_view>& texts, float* probs) {
   Impl& m = *impl_;
   const int64_t T = m.config.max_len, rows = static_cast<int64_t>(texts.size());
-  data::EncodeOptions eo;
-  eo.max_len = T;
+  const data::EncodeOptions eo = encode_options(m.config);  // Seq2CNN pads at the end
+  const bool unk_last = m.config.oov == "unk-last";
+  const int32_t num_words = m.vocab.num_words();
   m.host_ids.resize(std::max(m.host_ids.size(), static_cast<size_t>(rows * T)));
   // Rows [begin, end) as training encoded its reviews (prepare.h), with the given buffers.
   auto encode = [&](int64_t begin, int64_t end, std::string& cleaned, std::vector<int32_t>& words) {
@@ -172,6 +173,7 @@ void InferenceModel::predict_texts(const std::vector<std::string_view>& texts, f
       text_pipeline().clean(texts[static_cast<size_t>(i)], cleaned);
       words.clear();
       m.vocab.encode(cleaned, words);
+      if (unk_last) move_unknown_last(words, num_words);
       data::pad_or_truncate(words, eo, m.host_ids.data() + i * T);
     }
   };
@@ -203,6 +205,8 @@ bool InferenceModel::int8() const {
 
 std::string InferenceModel::describe() const {
   const Impl& m = *impl_;
+  if (m.config.model == "seq2cnn")
+    return "fp32 Seq2CNN, padding-window trick, training forward under NoGradGuard";
   if (!m.fast) return "fp32, reference forward (training model under NoGradGuard)";
   return std::string(m.int8 ? "int8 weights, uint8 activations per row" : "fp32") +
          (m.options.fold ? ", folded embedding x W_ih table" : ", embedding then input GEMM") +

@@ -37,31 +37,6 @@ Config runtime_config(const Checkpoint& ck, const Config& typed) {
   return c;
 }
 
-// score_rows on the inference path (an int8 checkpoint): probabilities, labels and mean BCE.
-Scores score_rows_inference(InferenceModel& model, const PreparedData& d,
-                            const std::vector<int64_t>& rows, int64_t batch) {
-  const int64_t T = d.max_len;
-  Scores s;
-  std::vector<int32_t> chunk;
-  for (size_t b = 0; b < rows.size(); b += static_cast<size_t>(batch)) {
-    const size_t n = std::min(static_cast<size_t>(batch), rows.size() - b);
-    chunk.resize(n * static_cast<size_t>(T));
-    for (size_t k = 0; k < n; ++k) {
-      const auto r = static_cast<size_t>(rows[b + k]);
-      std::copy_n(&d.tokens[r * T], T, &chunk[k * T]);
-      s.labels.push_back(d.labels[r]);
-    }
-    s.probs.resize(b + n);
-    model.predict_ids(chunk.data(), static_cast<int64_t>(n), s.probs.data() + b);
-  }
-  for (size_t i = 0; i < s.probs.size(); ++i) {  // BCE of a probability, kept off log(0)
-    const double p = std::clamp<double>(s.probs[i], 1e-7, 1 - 1e-7);
-    s.loss_sum -= s.labels[i] > 0.5f ? std::log(p) : std::log(1 - p);
-  }
-  s.loss = s.loss_sum / static_cast<double>(s.probs.size());
-  return s;
-}
-
 // One result line on stdout. %.9g prints every digit a float holds (it reads back exactly).
 // tsv: the review as given, with tabs turned into spaces so that it stays one column.
 void print_prediction(float prob, bool positive, std::string text, const std::string& format) {

@@ -21,8 +21,17 @@ const nn::TensorRecord& find_record(const nn::SafetensorsContents& file, const s
   LOOM_FAIL(path, ": no tensor '", name, "' in the checkpoint");
 }
 
+std::size_t model_bytes(const nn::SafetensorsContents& file) {
+  std::size_t n = 0;
+  for (const nn::TensorRecord& t : file.tensors)
+    if (t.name.rfind("optim.", 0) != 0 && t.name.rfind("scaler.", 0) != 0) n += t.bytes.size();
+  return n;
+}
+
 nn::SafetensorsContents quantize_checkpoint(const Checkpoint& ck, const std::string& path) {
   const Config& c = ck.config;
+  LOOM_CHECK(c.model == "lstm", path, ": quantize handles the LSTM model; a ", c.model,
+             " checkpoint runs in float32");
   LOOM_CHECK(c.lstm_layers == 1 && !c.bidirectional && c.pooling == "last", path,
              ": quantize handles the study's model (one unidirectional LSTM layer, pooling "
              "last); this checkpoint has --lstm-layers ",
@@ -56,11 +65,7 @@ int run_quantize(const Request& r) {
   const Checkpoint ck = load_checkpoint(in);
   const nn::SafetensorsContents q = quantize_checkpoint(ck, in);
   nn::save_safetensors(r.quantize.out, q.tensors, q.metadata);
-  std::size_t before = 0, after = 0;
-  for (const nn::TensorRecord& t : ck.file.tensors)
-    if (t.name.rfind("optim.", 0) != 0 && t.name.rfind("scaler.", 0) != 0) before += t.bytes.size();
-  for (const nn::TensorRecord& t : q.tensors)
-    after += t.bytes.size();
+  const std::size_t before = model_bytes(ck.file), after = model_bytes(q);
   std::printf("quantized %s -> %s (int8 weights per output channel: %zu -> %zu bytes of tensors)\n",
               in.c_str(), r.quantize.out.c_str(), before, after);
   return 0;

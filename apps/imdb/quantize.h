@@ -10,6 +10,7 @@
 // Leaves out: stacked or bidirectional LSTMs and max-mean pooling (refused with a message).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ std::vector<std::string> int8_weight_names();
 
 // The int8 file's tensors and metadata for a float32 checkpoint read from `path`.
 nn::SafetensorsContents quantize_checkpoint(const Checkpoint& checkpoint, const std::string& path);
+
+// The bytes of the tensors a served copy holds: every record but the optimizer's ("optim.*")
+// and the loss scaler's ("scaler.*").
+std::size_t model_bytes(const nn::SafetensorsContents& file);
 
 // The record called `name`, or a loom::Error naming it and `path`.
 const nn::TensorRecord& find_record(const nn::SafetensorsContents& file, const std::string& name,

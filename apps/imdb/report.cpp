@@ -190,7 +190,8 @@ std::string draw_plots(const std::string& python, const std::string& plot_script
   while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
     out.pop_back();
   if (rc != 0) return "Plots skipped: `" + python + " " + plot_script + "` failed: " + out;
-  return "Plots drawn by apps/imdb/plot_study.py (" + out + ").";
+  return "Plots drawn by apps/imdb/" + fs::path(plot_script).filename().string() + " (" + out +
+         ").";
 }
 
 std::string describe_machine() {

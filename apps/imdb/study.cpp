@@ -170,6 +170,7 @@ VariantOutcome run_variant(const Variant& v, const Config& base, const PreparedD
 }  // namespace
 
 int run_study(const Request& r) {
+  if (r.study.inference) return run_inference_study(r);
   const auto t0 = std::chrono::steady_clock::now();
   check_variant_names(r.study.variants);  // a typo must not cost a whole read of the data
   Config base = r.config;

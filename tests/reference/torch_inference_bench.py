@@ -9,7 +9,10 @@ same network (Embedding -> LSTM -> last step -> Linear -> sigmoid) in eval mode,
 Inputs are max_len token ids drawn at random from the vocabulary (fixed seed): the LSTM runs all
 max_len steps whatever the ids (a padded review costs the same), so the ids do not change the time.
 PyTorch times the forward only; loom's bench also cleans and encodes the text in the timed path.
-Prints one JSON object on stdout. Not run by ctest.
+--eval FILE (a safetensors file of "tokens" I32 [n, max_len] and "labels" F32 [n], as `imdb study
+--inference` writes it) adds each model's accuracy on those rows; every model also reports its
+size: the bytes of its state_dict's tensors (fp32) or of its torch.save file (int8: the packed
+weights are not plain tensors). Prints one JSON object on stdout. Not run by ctest.
 
   /usr/bin/python3 tests/reference/torch_inference_bench.py CKPT --threads 1 --queries 1024
 """
@@ -30,12 +33,25 @@ def percentile(values, p):
     return v[rank - 1]
 
 
+def model_bytes(model, name):
+    """fp32: the state_dict's tensor bytes; int8: the size of its torch.save file."""
+    import io
+    import torch
+    if name == "fp32":
+        return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    return buf.tell()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("checkpoint")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--queries", type=int, default=1024, help="single-stream: at least")
     ap.add_argument("--min-seconds", type=float, default=60, help="single-stream: at least")
+    ap.add_argument("--offline-threads", type=int, default=0, help="offline: threads (0: --threads)")
+    ap.add_argument("--eval", help="safetensors file of tokens and labels: accuracy per model")
     ap.add_argument("--offline-batch", type=int, default=1000)
     ap.add_argument("--offline-samples", type=int, default=25000)
     ap.add_argument("--scenarios", default="single-stream,offline")
@@ -79,8 +95,21 @@ def main():
     result = {"torch": torch.__version__, "threads": args.threads, "max_len": max_len,
               "checkpoint": args.checkpoint}
     scenarios = args.scenarios.split(",")
+    rows = None
+    if args.eval:
+        t, _ = safetensors_min.load(args.eval)
+        n = t["labels"][1][0]
+        tokens = torch.frombuffer(bytearray(t["tokens"][2]), dtype=torch.int32).reshape(n, -1).long()
+        labels = torch.frombuffer(bytearray(t["labels"][2]), dtype=torch.float32)
+        rows = (tokens, labels)
+        result["scored"] = n
     with torch.inference_mode():
         for name, m in models.items():
+            result[f"{name}_model_bytes"] = model_bytes(m, name)
+            if rows is not None:
+                tokens, labels = rows
+                probs = torch.cat([m(tokens[i:i + 500]).flatten() for i in range(0, len(labels), 500)])
+                result[f"{name}_accuracy"] = ((probs >= 0.5).float() == labels).float().mean().item()
             if "single-stream" in scenarios:
                 pool = torch.randint(0, vocab, (256, max_len), generator=gen)
                 for i in range(32):
@@ -99,6 +128,7 @@ def main():
                     "p90_ms": percentile(lat, 90) * 1e3, "p99_ms": percentile(lat, 99) * 1e3,
                     "mean_ms": sum(lat) / len(lat) * 1e3}
             if "offline" in scenarios:
+                torch.set_num_threads(args.offline_threads or args.threads)
                 x = torch.randint(0, vocab, (args.offline_batch, max_len), generator=gen)
                 m(x)
                 done = 0
@@ -109,6 +139,7 @@ def main():
                 seconds = time.perf_counter() - start
                 result[f"{name}_offline"] = {"samples": done, "batch": args.offline_batch,
                                              "samples_per_s": done / seconds}
+                torch.set_num_threads(args.threads)
     json.dump(result, sys.stdout)
     print()
 
