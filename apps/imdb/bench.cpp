@@ -187,6 +187,7 @@ int run_bench(const Request& r) {
   o.device = Device(r.config.device);
   o.fold = !b.no_fold;
   o.reference = b.reference;
+  o.int8_convolutions = b.int8;
   o.text_threads = static_cast<int>(r.config.threads);  // 0: all cores
   InferenceModel model(ck, b.checkpoint, o);
   const std::string data_path = locate_data(r.config.data.empty() ? ck.config.data : r.config.data);

@@ -690,7 +690,7 @@ void add_quantize_and_bench(CLI::App& app, Subcommands& s, Request& r) {
   b->add_option("--checkpoint", q.checkpoint, "checkpoint (float32 or int8)")->required();
   b->add_option("--model", q.model,
                 "lstm | seq2cnn: the model the checkpoint must hold (default: whichever it holds; "
-                "seq2cnn runs its padding-window forward, fp32)");
+                "seq2cnn runs its padding-window forward, fp32 or --int8)");
   b->add_option("--scenario", q.scenario, "single-stream | offline | server")
       ->default_str(q.scenario);
   b->add_option("--queries", q.queries,
@@ -708,6 +708,8 @@ void add_quantize_and_bench(CLI::App& app, Subcommands& s, Request& r) {
   b->add_flag("--no-fold", q.no_fold, "keep the embedding and the input GEMM apart");
   b->add_flag("--reference", q.reference,
               "time the training model's forward (no grad) instead of the inference path");
+  b->add_flag("--int8", q.int8,
+              "seq2cnn: quantize the two convolutions to int8 at load (dynamic, per time step)");
   b->add_option("--json", q.json_out, "write the results to this JSON file");
   bind(bf, b->add_option("--data", bf.typed.data, "reviews to send (default: the checkpoint's)"),
        "data");

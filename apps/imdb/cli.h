@@ -98,6 +98,7 @@ struct BenchRequest {
   uint64_t seed = 1;                       // server: the arrival schedule
   bool no_fold = false;                    // the embedding and the input GEMM kept apart
   bool reference = false;                  // the training model's forward (no fast path)
+  bool int8 = false;                       // seq2cnn: int8 convolutions, quantized at load
   std::string json_out;                    // where the JSON goes ("" = nowhere)
 };
 

@@ -9,6 +9,7 @@
 #include "apps/imdb/model.h"
 #include "apps/imdb/prepare.h"
 #include "apps/imdb/quantize.h"
+#include "apps/imdb/seq2cnn.h"
 #include "autograd/grad_mode.h"
 #include "data/encode.h"
 #include "data/parallel.h"
@@ -36,7 +37,8 @@ struct InferenceModel::Impl {
   data::Vocabulary vocab;
   InferenceOptions options;
   bool int8 = false, fast = false;
-  std::unique_ptr<ImdbModel> reference;  // the training model, when not on the fast path
+  std::unique_ptr<ImdbModel> reference;       // the training model, when not on the fast path
+  std::unique_ptr<Seq2CnnInt8> seq2cnn_int8;  // --model seq2cnn with int8 convolutions
   // The fast path's weights: the folded table, or the embedding and the input projection.
   Tensor table, embedding, w_ih, bias;  // bias = b_ih + b_hh
   QuantizedMatrix w_ih_int8, head_int8;
@@ -124,6 +126,9 @@ InferenceModel::InferenceModel(const Checkpoint& ck, const std::string& path,
   m.vocab = ck.vocab;
   m.options = options;
   m.int8 = is_quantized(ck);
+  LOOM_CHECK(!options.int8_convolutions || (m.config.model == "seq2cnn" && options.device.is_cpu()),
+             path, ": int8 convolutions are for a Seq2CNN checkpoint on the CPU (this one holds a ",
+             m.config.model, " model, device ", options.device.str(), ")");
   m.fast = fast_path_fits(m.config, options);
   if (m.fast) {
     m.load_fast(ck, path);
@@ -135,6 +140,8 @@ InferenceModel::InferenceModel(const Checkpoint& ck, const std::string& path,
   m.reference = std::make_unique<ImdbModel>(m.config, options.device);
   restore_model(*m.reference, ck, path, /*with_optimizer=*/false);
   m.reference->set_training(false);
+  if (options.int8_convolutions)
+    m.seq2cnn_int8 = std::make_unique<Seq2CnnInt8>(*m.reference->seq2cnn());
 }
 
 InferenceModel::~InferenceModel() = default;
@@ -147,6 +154,12 @@ void InferenceModel::predict_ids(const int32_t* ids, int64_t rows, float* probs)
     NoGradGuard no_grad;
     const std::vector<int32_t> v(ids, ids + rows * T);
     const Tensor tokens = from_vector<int32_t>(v, {rows, T}).to(m.options.device);
+    if (m.seq2cnn_int8) {  // logits [rows, 2]: the model's one logit is z1 - z0, as ImdbModel's
+      const std::vector<float> z = m.seq2cnn_int8->logits(tokens).to_vector<float>();
+      for (int64_t i = 0; i < rows; ++i)
+        probs[i] = sigmoid(z[static_cast<size_t>(2 * i + 1)] - z[static_cast<size_t>(2 * i)]);
+      return;
+    }
     const std::vector<float> z = m.reference->forward(tokens).data().to_vector<float>();
     for (int64_t i = 0; i < rows; ++i)
       probs[i] = sigmoid(z[static_cast<size_t>(i)]);
@@ -206,7 +219,9 @@ bool InferenceModel::int8() const {
 std::string InferenceModel::describe() const {
   const Impl& m = *impl_;
   if (m.config.model == "seq2cnn")
-    return "fp32 Seq2CNN, padding-window trick, training forward under NoGradGuard";
+    return m.seq2cnn_int8
+               ? "Seq2CNN with int8 convolutions (dynamic), padding-window trick"
+               : "fp32 Seq2CNN, padding-window trick, training forward under NoGradGuard";
   if (!m.fast) return "fp32, reference forward (training model under NoGradGuard)";
   return std::string(m.int8 ? "int8 weights, uint8 activations per row" : "fp32") +
          (m.options.fold ? ", folded embedding x W_ih table" : ", embedding then input GEMM") +

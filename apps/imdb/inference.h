@@ -8,7 +8,8 @@
 // The fast path covers the study's model (one unidirectional layer, pooling "last") on the CPU;
 // any other configuration, or a GPU, runs the training model's forward under NoGradGuard (the
 // reference the tests compare the fast path with). int8 checkpoints (quantize.h) need the fast
-// path. Leaves out: bidirectional and stacked LSTMs and max-mean pooling on the fast path.
+// path; a Seq2CNN checkpoint runs its own forward, fp32 or with int8 convolutions.
+// Leaves out: bidirectional and stacked LSTMs and max-mean pooling on the fast path.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,9 @@ struct InferenceOptions {
   bool fold = true;
   // Run the training model's forward (ImdbModel under NoGradGuard) instead of the fast path.
   bool reference = false;
+  // Seq2CNN: run its two convolutions in int8 (dynamic quantization of the float32 checkpoint
+  // at load: Seq2CnnInt8, seq2cnn.h). CPU only; refused for an LSTM checkpoint.
+  bool int8_convolutions = false;
   // Threads that clean and encode a batch of texts (<= 0: all cores); a batch of fewer than
   // 64 texts is encoded on the calling thread.
   int text_threads = 1;

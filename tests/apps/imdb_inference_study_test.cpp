@@ -180,6 +180,16 @@ TEST(InferenceCli, BenchSeq2Cnn) {
     EXPECT_NE(j.at("model").get<std::string>().find("Seq2CNN"), std::string::npos) << j.dump();
     EXPECT_GT(j.at("value").get<double>(), 0.0);
   }
+  // --int8: the convolutions quantized at load, named in the JSON's model line.
+  const std::string int8_json = dir + "/int8.json";
+  r = run_imdb("bench --model seq2cnn --int8 --checkpoint " + ckpt +
+               " --queries 10 --min-seconds 0 --threads 1 --json " + int8_json);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(nlohmann::json::parse(std::ifstream(int8_json))
+                .at("model")
+                .get<std::string>()
+                .find("int8 convolutions"),
+            std::string::npos);
   r = run_imdb("bench --model lstm --checkpoint " + ckpt + " --queries 1 --min-seconds 0");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("seq2cnn model"), std::string::npos) << r.output;

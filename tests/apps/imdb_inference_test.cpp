@@ -95,6 +95,23 @@ TEST(InferenceModel, FastPathMatchesTheTrainingForward) {
   }
 }
 
+// int8 convolutions are Seq2CNN's: asked of an LSTM checkpoint, the model refuses (naming the
+// file) instead of silently running fp32.
+TEST(InferenceModel, Int8ConvolutionsRefuseAnLstmCheckpoint) {
+  const TinyCheckpoint t;
+  InferenceOptions o;
+  o.int8_convolutions = true;
+  try {
+    InferenceModel m(t.ck, t.path, o);
+    ADD_FAILURE() << "an LSTM checkpoint was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("int8 convolutions are for a Seq2CNN checkpoint"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find(t.path), std::string::npos) << e.what();
+  }
+}
+
 // On a GPU the inference model runs the training forward under NoGradGuard (existing CUDA ops);
 // it must agree with the CPU's fast path. int8 stays on the CPU.
 TEST(InferenceModel, CudaAgreesWithTheCpuFastPath) {
