@@ -4,10 +4,16 @@
 // (2 -> 32 -> 1, tanh), mean squared error and plain SGD written out by hand, and prints the
 // loss falling. It uses only tensor/ and autograd/: no nn/ layers, no optimizer class. It runs on
 // the CPU; it asks cuda/ only for the device report it prints at start-up.
+// `dense_demo --dot FILE` also writes the graph of the first step's loss in Graphviz's DOT
+// language (autograd/dot.h); docs/labs/figures/make_figures.sh draws it for lab 02.
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
 #include <vector>
 
+#include "autograd/dot.h"
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
 #include "cuda/runtime/device.h"
@@ -15,7 +21,17 @@
 
 using namespace loom;
 
-int main() {
+int main(int argc, char** argv) {
+  std::string dot_path;  // --dot FILE: write the first step's graph there
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--dot") == 0 && i + 1 < argc) {
+      dot_path = argv[++i];
+    } else {
+      std::fprintf(stderr, "dense_demo: unknown argument '%s' (usage: dense_demo [--dot FILE])\n",
+                   argv[i]);
+      return 2;
+    }
+  }
   // The device query runs first, so every run shows what this build and machine can use;
   // on a machine without a GPU it says "CUDA: no device (<reason>)" and training goes on.
   std::printf("device: cpu (%d threads); %s\n", get_num_threads(),
@@ -33,6 +49,10 @@ int main() {
   Variable b1(zeros({32}), true);
   Variable w2(normal({32, 1}, 0.0, 0.2, gen), true);
   Variable b2(zeros({1}), true);
+  w1.set_name("w1");
+  b1.set_name("b1");
+  w2.set_name("w2");
+  b2.set_name("b2");
   const std::vector<Variable> params = {w1, b1, w2, b2};
   const Variable input(x), target(y);
 
@@ -44,6 +64,10 @@ int main() {
     Variable diff = pred - target;
     Variable loss = mean(diff * diff);
 
+    if (step == 0 && !dot_path.empty()) {
+      std::ofstream(dot_path) << to_dot(loss);  // the graph backward() is about to walk
+      std::printf("wrote the graph of the loss to %s\n", dot_path.c_str());
+    }
     loss.backward();  // accumulates d loss / d param into each param's .grad
     {
       NoGradGuard no_grad;  // the update itself is not part of the graph
