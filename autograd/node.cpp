@@ -13,6 +13,25 @@ Node::Node(std::string name, std::vector<Edge> inputs, std::unique_ptr<NodeBackw
       frees_state_(frees_state),
       output_shape_(std::move(output_shape)) {}
 
+// Destroying the last handle to a graph destroys each input Node from inside its consumer's
+// destructor: one stack frame per Node, which overflows the stack for a chain a few hundred
+// thousand Nodes deep (a long unrolled loop; Engine.ADeepChainDoesNotOverflowTheStack). Instead,
+// every input Node this one holds the last reference to is moved onto a list, and the loop takes
+// each one's inputs the same way before letting it go: the nested destructors find nothing left.
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> orphans;
+  const auto adopt = [&orphans](std::vector<Edge>& edges) {
+    for (Edge& e : edges)
+      if (e.node != nullptr && e.node.use_count() == 1) orphans.push_back(std::move(e.node));
+  };
+  adopt(inputs_);
+  while (!orphans.empty()) {
+    const std::shared_ptr<Node> last = std::move(orphans.back());
+    orphans.pop_back();
+    adopt(last->inputs_);
+  }  // `last` dies at the end of each pass, its deep inputs already moved out
+}
+
 std::vector<Tensor> Node::apply(const Tensor& grad_output, bool retain_graph) {
   LOOM_CHECK(backward_ != nullptr, name_,
              ": trying to backward through the graph a second time, but the saved tensors were "

@@ -38,6 +38,10 @@ class Node {
   // retain_graph (a backward that saved nothing may run any number of times).
   Node(std::string name, std::vector<Edge> inputs, std::unique_ptr<NodeBackward> backward,
        bool frees_state, Shape output_shape);
+  // Frees a chain of input Nodes in a loop, not one stack frame per Node (node.cpp).
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
   const std::string& name() const { return name_; }
   const std::vector<Edge>& inputs() const { return inputs_; }
   const Shape& output_shape() const { return output_shape_; }

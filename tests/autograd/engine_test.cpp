@@ -128,3 +128,14 @@ TEST(Engine, PrintsGradFn) {
   out << x * 2.0;
   EXPECT_EQ(out.str(), "Variable(tensor([2.0000], dtype=float32), grad_fn=MulScalarBackward)");
 }
+
+// A graph 300,000 nodes deep (a long unrolled loop): the engine's graph walk must not recurse
+// once per node, or it overflows the thread's stack (8 MB) and the test crashes.
+TEST(Engine, ADeepChainDoesNotOverflowTheStack) {
+  Variable x(tensor({1}, {1}), true);
+  Variable y = x;
+  for (int i = 0; i < 300000; ++i)
+    y = mul(y, 1.0);
+  y.backward();
+  EXPECT_DOUBLE_EQ(x.grad().item<double>(), 1.0);
+}
