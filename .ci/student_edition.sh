@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# .ci/student_edition.sh: the student edition of the labs, checked (docs/labs/tools/README.md).
+# Writes it to build/student, builds it (CUDA and benchmarks off, warnings as errors) and checks
+# that each test running a cut lab task fails with "lab NN task K: not written yet" and every
+# other test passes. Run by .ci/run after the full tree's tests; with ccache (CCACHE_BASEDIR at
+# the checkout) the edition reuses the full build's objects for every file it did not change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+launcher=()
+if command -v ccache >/dev/null; then
+  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
+python3 docs/labs/tools/student_edition.py build/student
+cmake -S build/student -B build/student/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DLOOM_CUDA=OFF -DLOOM_BENCHMARKS=OFF -DLOOM_WERROR=ON "${launcher[@]}" >/dev/null
+cmake --build build/student/build -j"$(nproc)"
+python3 docs/labs/tools/check_student_edition.py --edition build/student \
+  --build-dir build/student/build -j"$(nproc)"
+echo "student edition: written, built and checked in $(($(date +%s) - start)) s"
