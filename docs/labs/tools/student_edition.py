@@ -18,8 +18,9 @@ Usage:
     student_edition.py OUT [--source DIR] [--labs 01,02]   write the edition to OUT
     student_edition.py --list [--source DIR]               check the markers, list the regions
     student_edition.py OUT --probe                          (tools) keep every solution, but
-        append "labNN.taskK" to $LOOM_LAB_PROBE the first time a process enters a region: how
-        tests/lab_tasks.txt is made (docs/labs/tools/record_task_labels.py).
+        append "labNN.taskK" to $LOOM_LAB_PROBE the first time a process enters a region (how
+        tests/lab_tasks.txt is made: record_task_labels.py), and throw the stub's message there
+        when $LOOM_LAB_CUT is "all" or names the label (the student edition at run time).
 
 The edition leaves out docs/labs/instructor/ and build folders, and starts README.md with a note.
 Markers are checked first: an unbalanced, nested or mismatched marker is an error naming the
@@ -145,15 +146,18 @@ def stub(region, cuda):
 
 def probe(region):
     # One line per process and region: a function-local static runs its initializer once.
-    return [f'{region.indent}  LOOM_LAB_PROBE("{region.label}");']
+    return [f'{region.indent}LOOM_LAB_PROBE("{region.label}", "lab {region.lab} task {region.task}: '
+            'not written yet");']
 
 
 PROBE_HELPER = r"""#ifndef LOOM_LAB_PROBE
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #ifdef __CUDA_ARCH__
-#define LOOM_LAB_PROBE(label)
+#define LOOM_LAB_PROBE(label, message)
 #else
+// Appends `label` to $LOOM_LAB_PROBE; says whether $LOOM_LAB_CUT ("all", or labels) cuts it.
 inline bool loom_lab_probe_record(const char* label) {
   if (const char* path = std::getenv("LOOM_LAB_PROBE")) {
     if (std::FILE* f = std::fopen(path, "a")) {
@@ -161,10 +165,14 @@ inline bool loom_lab_probe_record(const char* label) {
       std::fclose(f);
     }
   }
-  return true;
+  const char* cut = std::getenv("LOOM_LAB_CUT");
+  return cut && (std::strcmp(cut, "all") == 0 || std::strstr(cut, label));
 }
-#define LOOM_LAB_PROBE(label) \
-  do { static const bool loom_lab_probed = loom_lab_probe_record(label); (void)loom_lab_probed; } while (0)
+#define LOOM_LAB_PROBE(label, message)                                          \
+  do {                                                                          \
+    static const bool loom_lab_cut = loom_lab_probe_record(label);              \
+    if (loom_lab_cut) throw ::loom::Error(message);                             \
+  } while (0)
 #endif
 #endif""".split("\n")
 
@@ -196,7 +204,7 @@ def transform(rel, lines, regions, labs, probing):
         return lines
     if probing:
         out = insert_after_includes(out, PROBE_HELPER)
-    elif not any(re.match(r'#include "tensor/error.h"', line) for line in out):
+    if not any(re.match(r'#include "tensor/error.h"', line) for line in out):
         out = insert_after_includes(out, ['#include "tensor/error.h"'])
     return out
 
