@@ -75,9 +75,10 @@ def read_task_table(path):
     table = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
-            fields = line.split()
-            if fields and not fields[0].startswith("#"):
-                table[fields[0]] = fields[1:]
+            if line.startswith("#") or "\t" not in line:
+                continue
+            name, _, labels = line.rstrip("\n").partition("\t")
+            table[name] = labels.split()
     return table
 
 

@@ -27,7 +27,7 @@ import ctest_runs  # noqa: E402
 
 HEADER = """# tests/lab_tasks.txt: the lab tasks each test runs, as ctest labels (tests/CMakeLists.txt).
 #
-# One line per test: its ctest name, then labNN.taskK for every `// BEGIN LAB NN TASK K` region
+# One line per test: its ctest name, a tab, then labNN.taskK for every `// BEGIN LAB NN TASK K` region
 # the test's processes enter. A test of lab NN gets the labels of lab NN's tasks; the others
 # say which earlier tasks it needs. Written by docs/labs/tools/record_task_labels.py; the
 # student-edition check (docs/labs/tools/check_student_edition.py) fails when it is out of date.
@@ -74,7 +74,7 @@ def main(argv=None):
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(HEADER)
         for name in sorted(rows):
-            f.write(f"{name} {' '.join(rows[name])}\n")
+            f.write(f"{name}\t{' '.join(rows[name])}\n")
     print(f"record_task_labels: {len(tests)} tests, {len(rows)} run a task; wrote {args.out}")
     for name in sorted(failed):
         print(f"record_task_labels: warning: {name} failed in the probe edition", file=sys.stderr)
