@@ -179,7 +179,15 @@ inline bool loom_lab_probe_record(const char* label) {
 
 def insert_after_includes(lines, extra):
     """lines with `extra` after the last top-level #include (or the header comment)."""
-    last = max((i for i, line in enumerate(lines) if line.startswith("#include")), default=None)
+    depth, top_level = 0, []  # includes outside any #if block (not inside `#ifdef __CUDACC__`)
+    for i, line in enumerate(lines):
+        if re.match(r"#\s*if", line):
+            depth += 1
+        elif re.match(r"#\s*endif", line):
+            depth -= 1
+        elif line.startswith("#include") and depth == 0:
+            top_level.append(i)
+    last = max(top_level, default=None)
     if last is None:
         last = next((i for i, line in enumerate(lines) if not line.startswith("//")), 0) - 1
     return lines[:last + 1] + extra + lines[last + 1:]
