@@ -30,6 +30,8 @@ def list_tests(build_dir, label_regex=None):
             "env": list(props.get("ENVIRONMENT", [])),
             "cwd": props.get("WORKING_DIRECTORY"),
             "timeout": float(props.get("TIMEOUT", 0) or 0),
+            "will_fail": bool(props.get("WILL_FAIL", False)),
+            "pass_regex": list(props.get("PASS_REGULAR_EXPRESSION", [])),
         })
     return tests
 
