@@ -29,7 +29,7 @@ void ring_all_reduce(float* data, int64_t count, MPI_Comm comm) {
   int rank = 0, p = 1;
   check_mpi(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
   check_mpi(MPI_Comm_size(comm, &p), "MPI_Comm_size");
-  // BEGIN LAB 09 TASK 1 uses(data, count, rank, p)
+  // BEGIN LAB 09 TASK 1 uses(data, count, rank, p, chunk_begin)
   const int right = (rank + 1) % p, left = (rank + p - 1) % p;
   std::vector<float> incoming(static_cast<size_t>(count / p + 1));
   // Step s sends chunk `send` to the right and receives chunk `recv` from the left; the tag is
