@@ -63,6 +63,12 @@ def run_ctest(build_dir, label_regex=None, jobs=2, timeout=300, exclude_regex=No
         return results
 
 
+def stable_name(name):
+    """A test's name without GoogleTest's "  # GetParam() = ..." suffix, which prints the
+    parameter's raw bytes (pointers, padding) and so changes from one build to the next."""
+    return name.split("  # GetParam() = ")[0]
+
+
 def own_tasks(test):
     """The labNN.taskK labels of a test (its own lab's tasks)."""
     return sorted(label for label in test["labels"] if TASK_RE.match(label))
@@ -80,7 +86,7 @@ def read_task_table(path):
             if line.startswith("#") or "\t" not in line:
                 continue
             name, _, labels = line.rstrip("\n").partition("\t")
-            table[name] = labels.split()
+            table[stable_name(name)] = labels.split()
     return table
 
 

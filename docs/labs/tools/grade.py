@@ -32,7 +32,9 @@ def grade(tests, results, labs):
         other = {"passed": 0, "total": 0, "waiting_for": set()}
         for t in mine:
             status, output = results.get(t["name"], ("missing", ""))
-            ok = status in ("passed", "skipped")
+            # A suite whose shared set-up hit an unwritten task reports its tests as skipped.
+            ok = status == "passed" or (status == "skipped" and
+                                        not ctest_runs.messages_in(output))
             own = ctest_runs.own_tasks(t)
             for task in own:
                 tasks[task]["total"] += 1

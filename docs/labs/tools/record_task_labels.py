@@ -75,7 +75,7 @@ def main(argv=None):
             if not ok:
                 failed.append(futures[future])
             if labels:
-                rows[futures[future]] = labels
+                rows[ctest_runs.stable_name(futures[future])] = labels
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(HEADER)
         for name in sorted(rows):
