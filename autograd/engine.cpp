@@ -23,6 +23,7 @@ void accumulate(VariableImpl& leaf, const Tensor& g) {
 
 std::vector<Node*> topo_order(Node* root) {
   std::vector<Node*> order;  // post-order: inputs before consumers
+  // BEGIN LAB 02 TASK 3 uses(root)
   std::unordered_set<Node*> seen{root};
   std::vector<std::pair<Node*, size_t>> stack{{root, 0}};
   while (!stack.empty()) {
@@ -35,6 +36,7 @@ std::vector<Node*> topo_order(Node* root) {
       stack.pop_back();
     }
   }
+  // END LAB 02 TASK 3
   return order;
 }
 

@@ -30,6 +30,7 @@ struct Counts {
 // stable_sort keeps first-occurrence order among equal counts.
 Vocabulary Vocabulary::top_words(const std::vector<std::string_view>& keys,
                                  const std::vector<int64_t>& counts, const VocabOptions& options) {
+  // BEGIN LAB 05 TASK 2 uses(keys, counts, options)
   std::vector<int32_t> order(keys.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
@@ -44,6 +45,7 @@ Vocabulary Vocabulary::top_words(const std::vector<std::string_view>& keys,
     top_counts.push_back(counts[static_cast<size_t>(order[k])]);
   }
   return from_words(words, options, std::move(top_counts));
+  // END LAB 05 TASK 2
 }
 
 Vocabulary Vocabulary::fit(const std::vector<std::string>& cleaned, const VocabOptions& options,

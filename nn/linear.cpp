@@ -33,10 +33,12 @@ Variable Linear::forward(const Variable& x) {
              shape_str(x.shape()), " must end in in_features = ", options_.in_features_);
   // weight.t() is a view: matmul reads it in place through the backend's transpose flag.
   // A 1-D input is treated as one row and the row dim removed again.
+  // BEGIN LAB 03 TASK 1
   const bool vec = x.dim() == 1;
   Variable y = matmul(vec ? unsqueeze(x, 0) : x, transpose(weight, 0, 1));
   if (bias.defined()) y = y + bias;
   return vec ? squeeze(y, 0) : y;
+  // END LAB 03 TASK 1
 }
 
 }  // namespace loom::nn

@@ -30,6 +30,7 @@ LstmLayerOutput lstm_layer_composed(const Variable& x, const Variable& h0, const
   Variable h = h0, c = c0;  // [B, H]
   std::vector<Variable> outs(static_cast<size_t>(T));
   for (int64_t step = 0; step < T; ++step) {
+    // BEGIN LAB 04 TASK 1 uses(reverse, h_mask)
     const int64_t t = reverse ? T - 1 - step : step;
     const Variable x_t = select(x, 0, t);  // [B, in]
     // a_t = x_t W_ih^T + b_ih + (h_{t-1} * mask) W_hh^T + b_hh    [B, 4H]
@@ -43,6 +44,7 @@ LstmLayerOutput lstm_layer_composed(const Variable& x, const Variable& h0, const
     c = f * c + i * g;                                  // c_t = f_t c_{t-1} + i_t g_t
     h = o * tanh(c);                                    // h_t = o_t tanh(c_t)
     outs[static_cast<size_t>(t)] = h;
+    // END LAB 04 TASK 1
   }
   return {stack(outs, 0), h, c};
 }

@@ -87,6 +87,7 @@ QuantizedMatrix quantized_matrix(const Tensor& values, const Tensor& scales, con
 }
 
 Tensor dequantize(const QuantizedMatrix& q) {
+  // BEGIN LAB 11 TASK 2 uses(q)
   const Tensor v = q.values.to(kCPU).contiguous(), s = q.scales.to(kCPU).contiguous();
   const int64_t N = v.size(0), K = v.size(1);
   Tensor out = empty({N, K});
@@ -97,6 +98,7 @@ Tensor dequantize(const QuantizedMatrix& q) {
     for (int64_t k = 0; k < K; ++k)
       dst[n * K + k] = static_cast<float>(src[n * K + k]) * scale[n];
   return out;
+  // END LAB 11 TASK 2
 }
 
 QuantizedRows quantize_rows(const Tensor& x_in) {

@@ -28,6 +28,7 @@ Shape contiguous_strides(const Shape& shape) {
 Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& op_name) {
   const size_t n = std::max(a.size(), b.size());
   Shape out(n);
+  // BEGIN LAB 01 TASK 1 uses(op_name)
   for (size_t i = 0; i < n; ++i) {
     // i counts from the right: both shapes are aligned on their last dimension.
     const int64_t sa = i < a.size() ? a[a.size() - 1 - i] : 1;
@@ -36,6 +37,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& op_nam
                shape_str(b), " cannot be broadcast (dim -", i + 1, ": ", sa, " vs ", sb, ")");
     out[n - 1 - i] = sa == 1 ? sb : sa;
   }
+  // END LAB 01 TASK 1
   return out;
 }
 

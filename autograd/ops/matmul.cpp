@@ -17,12 +17,15 @@ Variable matmul(const Variable& a, const Variable& b) {
   struct Saved {
     Tensor a, b;
   };
-  return record("MatmulBackward", matmul(a.data(), b.data()), {a, b}, Saved{a.data(), b.data()},
-                [sa = a.shape(), sb = b.shape()](const Tensor& g, const Saved& s) {
-                  const Tensor ga = matmul(g, s.b.transpose(-1, -2));
-                  const Tensor gb = matmul(s.a.transpose(-1, -2), g);
-                  return std::vector<Tensor>{sum_to_shape(ga, sa), sum_to_shape(gb, sb)};
-                });
+  return record(
+      "MatmulBackward", matmul(a.data(), b.data()), {a, b}, Saved{a.data(), b.data()},
+      [sa = a.shape(), sb = b.shape()](const Tensor& g, const Saved& s) -> std::vector<Tensor> {
+        // BEGIN LAB 02 TASK 2 uses(g, s, sa, sb)
+        const Tensor ga = matmul(g, s.b.transpose(-1, -2));
+        const Tensor gb = matmul(s.a.transpose(-1, -2), g);
+        return std::vector<Tensor>{sum_to_shape(ga, sa), sum_to_shape(gb, sb)};
+        // END LAB 02 TASK 2
+      });
 }
 
 }  // namespace loom

@@ -49,8 +49,10 @@ Variable tanh(const Variable& x) {
 Variable sigmoid(const Variable& x) {
   Tensor y = sigmoid(x.data());
   return record("SigmoidBackward", y, {x}, SavedOutput{y},
-                [](const Tensor& g, const SavedOutput& s) {
+                [](const Tensor& g, const SavedOutput& s) -> std::vector<Tensor> {
+                  // BEGIN LAB 02 TASK 1 uses(g, s)
                   return std::vector<Tensor>{mul(g, mul(s.y, rsub(1.0, s.y)))};
+                  // END LAB 02 TASK 1
                 });
 }
 

@@ -125,6 +125,7 @@ void forward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmForwardBuff
 template <typename T>
 void backward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmBackwardBuffers& bw,
                    int64_t b0, int64_t nb) {
+  // BEGIN LAB 04 TASK 2 uses(be, r, bw, b0, nb)
   const int64_t T_ = r.T, B = r.B, H = r.H;
   const std::size_t es = sizeof(T), eg = dtype_size(r.gemm);
   const StepRows dh{bw.dh, es, B, H}, act{bw.act, es, B, 4 * H}, c{bw.c, es, B, H},
@@ -164,6 +165,7 @@ void backward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmBackwardBu
     if (mask != nullptr) multiply(dh0, mask, dh0, nb * H);
   }
   if (bw.dc0 != nullptr) std::memcpy(static_cast<T*>(bw.dc0) + b0 * H, dc_rows.data(), nb * H * es);
+  // END LAB 04 TASK 2
 }
 
 void check_dtypes(const char* op, const LstmRecurrence& r, const void* h_mask = nullptr,

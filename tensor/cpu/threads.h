@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 
 namespace loom {
 
@@ -47,12 +48,21 @@ void for_each_row_slice(int64_t rows, int64_t work, const Body& body) {
     if (rows > 0) body(int64_t{0}, rows);
     return;
   }
+  // An exception must not leave an OpenMP region (that ends the program with no message): the
+  // first one thrown is kept and rethrown here, after every slice has stopped.
+  std::exception_ptr error;
 #pragma omp parallel for num_threads(slices) schedule(static, 1)
   for (int s = 0; s < slices; ++s) {
     const int64_t first = slice_begin(rows, s, slices);
     const int64_t count = slice_begin(rows, s + 1, slices) - first;
-    if (count > 0) body(first, count);
+    try {
+      if (count > 0) body(first, count);
+    } catch (...) {
+#pragma omp critical(loom_row_slice_error)
+      if (!error) error = std::current_exception();
+    }
   }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace cpu

@@ -66,6 +66,7 @@ LOOM_HOST_DEVICE inline double adam_sqrt(double x) {
 // so the loops calling this have no branch inside).
 template <typename T, bool Decoupled>
 LOOM_HOST_DEVICE inline void adam_update(T& p, T g, T& m, T& v, const AdamConstants<T>& c) {
+  // BEGIN LAB 03 TASK 2 uses(p, g, m, v, c)
   if (Decoupled)
     p *= c.decay;  // AdamW: decay the weight itself, before the update
   else
@@ -73,6 +74,7 @@ LOOM_HOST_DEVICE inline void adam_update(T& p, T g, T& m, T& v, const AdamConsta
   m = c.b1 * m + c.one_m_b1 * g;
   v = c.b2 * v + c.one_m_b2 * g * g;
   p = p - c.step_size * m / (adam_sqrt(v) / c.bc2_sqrt + c.eps);  // eps after the sqrt
+  // END LAB 03 TASK 2
 }
 
 }  // namespace kernels

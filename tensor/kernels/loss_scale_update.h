@@ -47,6 +47,7 @@ LOOM_HOST_DEVICE inline bool scale_is_finite(float x) {
 // One update of (scale, counters) after a step that did (overflow) or did not overflow.
 LOOM_HOST_DEVICE inline void update_loss_scale(float* scale, int64_t* counters, bool overflow,
                                                const AmpScaleUpdate& a) {
+  // BEGIN LAB 07 TASK 1 uses(scale, counters, overflow, a)
   int64_t& tracker = counters[kAmpGrowthTracker];
   int64_t& consecutive = counters[kAmpConsecutiveSkips];
   if (overflow) {
@@ -69,6 +70,7 @@ LOOM_HOST_DEVICE inline void update_loss_scale(float* scale, int64_t* counters, 
     if (scale_is_finite(grown)) *scale = grown;  // at float32's top the scale just stays
     tracker = 0;
   }
+  // END LAB 07 TASK 1
 }
 
 }  // namespace kernels

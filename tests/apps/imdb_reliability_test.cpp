@@ -26,6 +26,14 @@ namespace {
 using namespace testing_support;
 namespace fs = std::filesystem;
 
+// Runs imdb with `args`; a failure shows what it printed (the error that stopped it).
+::testing::AssertionResult exits_0(const std::string& args) {
+  const RunResult r = run_imdb(args);
+  if (r.status == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "imdb " << args << " exited " << r.status << ":\n"
+                                       << r.output;
+}
+
 class ImdbReliability : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -213,7 +221,7 @@ TEST_F(ImdbReliability, ANonFiniteLossStopsTheRunAndKeepsTheLastGoodCheckpoint) 
 // one line too many (which the resume drops), never a line missing.
 TEST_F(ImdbReliability, TheMetricsLineComesBeforeTheCheckpointsAndResumeRedoesTheEpoch) {
   const std::string straight = out("metrics_straight"), o = out("metrics_cut");
-  ASSERT_EQ(run_imdb(train(straight, "--epochs 3")).status, 0);
+  ASSERT_TRUE(exits_0(train(straight, "--epochs 3")));
   fs::create_directories(o + "/epoch_002.safetensors");  // the rename onto it fails
   RunResult r = run_imdb(train(o, "--epochs 3"));
   ASSERT_EQ(r.status, 2) << r.output;
@@ -237,7 +245,7 @@ TEST_F(ImdbReliability, TheMetricsLineComesBeforeTheCheckpointsAndResumeRedoesTh
 // `imdb train --out DIR --resume` alone continues with the run's own settings and thread count.
 TEST_F(ImdbReliability, ResumeWithoutRepeatingFlagsEndsBitIdentical) {
   const std::string straight = out("resume_straight"), o = out("resume_bare");
-  ASSERT_EQ(run_imdb(train(straight, "--epochs 3")).status, 0);
+  ASSERT_TRUE(exits_0(train(straight, "--epochs 3")));
   RunResult r = run_imdb(train(o, "--epochs 3 --stop-after-steps 11"));
   ASSERT_EQ(r.status, 0) << r.output;
   r = run_imdb("train --out " + o + " --resume");  // no --threads, no --data, no model flags
@@ -298,12 +306,12 @@ TEST_F(ImdbReliability, ASecondTrainerOnTheSameFolderIsRefusedWithThePid) {
   ::waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_text(o + ".log");
   // The holder is gone, and so is its lock: a resume now runs.
-  EXPECT_EQ(run_imdb("train --out " + o + " --resume --stop-after-steps 1").status, 0);
+  EXPECT_TRUE(exits_0("train --out " + o + " --resume --stop-after-steps 1"));
 }
 
 TEST_F(ImdbReliability, AFreshRunIntoAnOldRunsFolderNeedsOverwrite) {
   const std::string o = out("reused");
-  ASSERT_EQ(run_imdb(train(o, "--epochs 2")).status, 0);
+  ASSERT_TRUE(exits_0(train(o, "--epochs 2")));
   RunResult r = run_imdb(train(o, "--epochs 1"));
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("already holds a run (best.safetensors, epoch_001.safetensors, "
@@ -321,11 +329,11 @@ TEST_F(ImdbReliability, AFreshRunIntoAnOldRunsFolderNeedsOverwrite) {
 
 TEST_F(ImdbReliability, StaleTemporariesOfAKilledWriterAreDeleted) {
   const std::string o = out("stale");
-  ASSERT_EQ(run_imdb(train(o, "--epochs 2 --stop-after-steps 3")).status, 0);
+  ASSERT_TRUE(exits_0(train(o, "--epochs 2 --stop-after-steps 3")));
   for (const char* f : {"last.safetensors.tmp.99999", "config.json.tmp", "metrics.jsonl.tmp"})
     std::ofstream(o + "/" + f) << "half a file";
   std::ofstream(o + "/notes.tmp") << "not ours";
-  ASSERT_EQ(run_imdb("train --out " + o + " --resume").status, 0);
+  ASSERT_TRUE(exits_0("train --out " + o + " --resume"));
   EXPECT_FALSE(fs::exists(o + "/last.safetensors.tmp.99999"));
   EXPECT_FALSE(fs::exists(o + "/config.json.tmp"));
   EXPECT_FALSE(fs::exists(o + "/metrics.jsonl.tmp"));
