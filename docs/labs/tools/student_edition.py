@@ -268,9 +268,11 @@ def main(argv=None):
     except MarkerError as e:
         print(f"student_edition: error: {e}", file=sys.stderr)
         return 1
-    count = sum(len(r) for _, r in found.values())
-    print(f"student_edition: wrote {args.out} ({count} regions in {len(found)} files"
-          f"{', labs ' + ','.join(sorted(labs)) if labs else ''}{', probe' if args.probe else ''})")
+    regions = [r for _, rs in found.values() for r in rs]
+    cut = [r for r in regions if not labs or r.lab in labs]
+    what = "instrumented (probe)" if args.probe else "cut"
+    print(f"student_edition: wrote {args.out}: {len(cut)} of {len(regions)} regions {what}"
+          f"{' (labs ' + ','.join(sorted(labs)) + ')' if labs else ''}")
     return 0
 
 
