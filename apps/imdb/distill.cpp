@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 
 #include "apps/imdb/checkpoint.h"
@@ -22,16 +21,12 @@ namespace loom::imdb {
 std::vector<float> teacher_logits(ImdbModel& teacher, const PreparedData& d,
                                   const std::vector<int64_t>& rows, int64_t batch) {
   std::vector<float> out(static_cast<size_t>(d.rows), 0.0f);
-  const size_t w = static_cast<size_t>(d.max_len);
   teacher.set_training(false);
   NoGradGuard no_grad;
   std::vector<int32_t> chunk;
   for (size_t b = 0; b < rows.size(); b += static_cast<size_t>(batch)) {
     const size_t n = std::min(static_cast<size_t>(batch), rows.size() - b);
-    chunk.resize(n * w);
-    for (size_t k = 0; k < n; ++k)
-      std::memcpy(&chunk[k * w], &d.tokens[static_cast<size_t>(rows[b + k]) * w],
-                  w * sizeof(int32_t));
+    gather_rows(d, rows, b, n, chunk, nullptr);
     const Tensor x =
         from_vector<int32_t>(chunk, {static_cast<int64_t>(n), d.max_len}).to(teacher.device());
     const std::vector<float> z = teacher.forward(x).data().to_vector<float>();

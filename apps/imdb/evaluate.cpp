@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <sstream>
 
 #include "apps/imdb/inference.h"
@@ -33,7 +32,6 @@ Scores score_tokens(ImdbModel& model, const std::vector<int32_t>& tokens, int64_
 
 Scores score_rows(ImdbModel& model, const PreparedData& d, const std::vector<int64_t>& rows,
                   int64_t batch) {
-  const size_t w = static_cast<size_t>(d.max_len);
   Scores s;
   s.probs.reserve(rows.size());
   s.labels.reserve(rows.size());
@@ -44,13 +42,7 @@ Scores score_rows(ImdbModel& model, const PreparedData& d, const std::vector<int
   std::vector<float> labels;
   for (size_t b = 0; b < rows.size(); b += static_cast<size_t>(batch)) {
     const size_t n = std::min(static_cast<size_t>(batch), rows.size() - b);
-    chunk.resize(n * w);
-    labels.resize(n);
-    for (size_t k = 0; k < n; ++k) {
-      const size_t r = static_cast<size_t>(rows[b + k]);
-      std::memcpy(&chunk[k * w], &d.tokens[r * w], w * sizeof(int32_t));
-      labels[k] = d.labels[r];
-    }
+    gather_rows(d, rows, b, n, chunk, &labels);
     const int64_t rn = static_cast<int64_t>(n);
     const Tensor t = from_vector<int32_t>(chunk, {rn, d.max_len}).to(model.device());
     const Tensor y = from_vector<float>(labels, {rn, 1}).to(model.device());
@@ -67,17 +59,13 @@ Scores score_rows(ImdbModel& model, const PreparedData& d, const std::vector<int
 
 Scores score_rows_inference(InferenceModel& model, const PreparedData& d,
                             const std::vector<int64_t>& rows, int64_t batch) {
-  const int64_t T = d.max_len;
   Scores s;
   std::vector<int32_t> chunk;
+  std::vector<float> labels;
   for (size_t b = 0; b < rows.size(); b += static_cast<size_t>(batch)) {
     const size_t n = std::min(static_cast<size_t>(batch), rows.size() - b);
-    chunk.resize(n * static_cast<size_t>(T));
-    for (size_t k = 0; k < n; ++k) {
-      const auto r = static_cast<size_t>(rows[b + k]);
-      std::copy_n(&d.tokens[r * T], T, &chunk[k * T]);
-      s.labels.push_back(d.labels[r]);
-    }
+    gather_rows(d, rows, b, n, chunk, &labels);
+    s.labels.insert(s.labels.end(), labels.begin(), labels.end());
     s.probs.resize(b + n);
     model.predict_ids(chunk.data(), static_cast<int64_t>(n), s.probs.data() + b);
   }

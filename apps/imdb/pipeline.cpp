@@ -15,7 +15,6 @@ Scores score_rows_pipelined(ImdbModel& model, dist::Communicator& stages, const 
                             const std::vector<int64_t>& rows, int64_t batch) {
   const int s = stages.rank();
   const bool first = s == 0, last = s == stages.world_size() - 1;
-  const size_t w = static_cast<size_t>(d.max_len);
   Scores out;
   model.set_training(false);
   NoGradGuard no_grad;
@@ -23,13 +22,7 @@ Scores score_rows_pipelined(ImdbModel& model, dist::Communicator& stages, const 
   std::vector<float> labels;
   for (size_t b = 0; b < rows.size(); b += static_cast<size_t>(batch)) {
     const size_t n = std::min(static_cast<size_t>(batch), rows.size() - b);
-    chunk.resize(n * w);
-    labels.resize(n);
-    for (size_t k = 0; k < n; ++k) {
-      const size_t r = static_cast<size_t>(rows[b + k]);
-      std::memcpy(&chunk[k * w], &d.tokens[r * w], w * sizeof(int32_t));
-      labels[k] = d.labels[r];
-    }
+    gather_rows(d, rows, b, n, chunk, &labels);
     const int64_t rn = static_cast<int64_t>(n);
     const Tensor tokens = from_vector<int32_t>(chunk, {rn, d.max_len});
     Variable input;

@@ -241,4 +241,16 @@ std::string describe(const PreparedData& d) {
   return s.str();
 }
 
+void gather_rows(const PreparedData& d, const std::vector<int64_t>& rows, size_t first, size_t n,
+                 std::vector<int32_t>& tokens, std::vector<float>* labels) {
+  const auto w = static_cast<size_t>(d.max_len);
+  tokens.resize(n * w);
+  if (labels != nullptr) labels->resize(n);
+  for (size_t k = 0; k < n; ++k) {
+    const auto r = static_cast<size_t>(rows[first + k]);
+    std::copy_n(&d.tokens[r * w], w, &tokens[k * w]);
+    if (labels != nullptr) (*labels)[k] = d.labels[r];
+  }
+}
+
 }  // namespace loom::imdb

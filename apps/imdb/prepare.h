@@ -68,4 +68,9 @@ const data::TextPipeline& text_pipeline();
 // "50000 reviews (25000 positive), train 40000, validation 10000, vocabulary 500" for logs.
 std::string describe(const PreparedData& d);
 
+// Rows rows[first, first + n) of `d`, for a batch: their ids into `tokens` ([n, max_len]
+// row-major, resized) and, unless `labels` is null, their labels (resized to n).
+void gather_rows(const PreparedData& d, const std::vector<int64_t>& rows, size_t first, size_t n,
+                 std::vector<int32_t>& tokens, std::vector<float>* labels);
+
 }  // namespace loom::imdb

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -192,6 +193,13 @@ std::string draw_plots(const std::string& python, const std::string& plot_script
   if (rc != 0) return "Plots skipped: `" + python + " " + plot_script + "` failed: " + out;
   return "Plots drawn by apps/imdb/" + fs::path(plot_script).filename().string() + " (" + out +
          ").";
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
+  return buf;
 }
 
 std::string describe_machine() {

@@ -68,5 +68,7 @@ std::string draw_plots(const std::string& python, const std::string& plot_script
 
 // "Intel(R) Xeon(R) ... x 2 cores" from /proc/cpuinfo, or "unknown CPU".
 std::string describe_machine();
+// Now, as "2026-12-06 19:40:09 UTC" (the reports' started/finished lines).
+std::string utc_now();
 
 }  // namespace loom::imdb

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <memory>
 
@@ -25,17 +24,6 @@
 #endif
 
 namespace loom::imdb {
-namespace {
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
-  return buf;
-}
-
-}  // namespace
-
 const std::vector<Variant>& study_variants() {
   static const std::vector<Variant> v = {
       {"baseline", "fp32, batches built inline, composed LSTM", [](Config&) {}, false},
