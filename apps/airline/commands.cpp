@@ -121,10 +121,11 @@ json forecast_all(const Settings& st, const MonthlySeries& s, const std::string&
 }  // namespace
 
 int run_train(const Settings& st) {
-  const MonthlySeries s = load(st, classifier_min_months(st.classifier), "the project's study");
+  // The flags first: a bad one is named whatever the data file holds.
   LOOM_CHECK(st.impl == "composed" || st.impl == "fused", "--impl must be composed or fused, got '",
              st.impl, "'");
   const Device device = wants_cuda(st.device, false) ? Device(DeviceType::CUDA, 0) : kCPU;
+  const MonthlySeries s = load(st, classifier_min_months(st.classifier), "the project's study");
   const ClassData d = prepare_classes(s, st.classifier);
   const int threads = st.threads > 0 ? st.threads : get_num_threads();
   const ClassifierRun r = train_classifier(

@@ -136,11 +136,15 @@ def stub(region, cuda):
     """The lines that replace a region's body."""
     ind = region.indent
     out = [f"{ind}(void){name};" for name in region.uses]
-    throw = f'throw ::loom::Error("lab {region.lab} task {region.task}: not written yet");'
+    message = f"lab {region.lab} task {region.task}: not written yet"
+    # Printed before the throw: a throw inside an OpenMP region ends the program (std::terminate)
+    # without its message, and the student (and the CI check) must still see which task it was.
+    say = f'::std::fputs("{message}\\n", stderr);'
+    throw = f'throw ::loom::Error("{message}");'
     if cuda:
-        out += ["#ifdef __CUDA_ARCH__", f"{ind}__trap();", "#else", ind + throw, "#endif"]
+        out += ["#ifdef __CUDA_ARCH__", f"{ind}__trap();", "#else", ind + say, ind + throw, "#endif"]
     else:
-        out.append(ind + throw)
+        out += [ind + say, ind + throw]
     return out
 
 
@@ -214,6 +218,8 @@ def transform(rel, lines, regions, labs, probing):
         out = insert_after_includes(out, PROBE_HELPER)
     if not any(re.match(r'#include "tensor/error.h"', line) for line in out):
         out = insert_after_includes(out, ['#include "tensor/error.h"'])
+    if not probing and not any(re.match(r"#include <cstdio>", line) for line in out):
+        out = insert_after_includes(out, ["#include <cstdio>"])
     return out
 
 
