@@ -179,7 +179,10 @@ Checkpoint checkpoint_from_contents(nn::SafetensorsContents file, const std::str
                 ")");
     }
   };
-  merge_json(c.config, parse("config"), path + " (config)");
+  const nlohmann::json config = parse("config");
+  // Checkpoints written before --stopwords existed cleaned their text with the stopwords kept.
+  if (config.is_object() && !config.contains("stopwords")) c.config.stopwords = "keep";
+  merge_json(c.config, config, path + " (config)");
   validate(c.config);
   c.vocab = vocab_from_json(parse("vocab"), path);
   c.state = train_state_from_json(parse("train_state"), path);

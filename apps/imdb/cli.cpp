@@ -174,6 +174,12 @@ void add_seq2cnn_flags(CLI::App* sub, ConfigFlags& f) {
            ->default_str("drop"),
        "oov")
       ->group(g);
+  bind(f,
+       sub->add_option("--stopwords", t.stopwords,
+                       "keep | remove: drop the words of data/stopwords_en.txt while cleaning")
+           ->default_str("remove"),
+       "stopwords")
+      ->group(g);
 }
 
 void add_model_flags(CLI::App* sub, ConfigFlags& f, FlagSet set) {

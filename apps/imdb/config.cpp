@@ -44,6 +44,7 @@ void visit_fields(C& c, F&& f) {
   f("activation_alpha", c.activation_alpha);
   f("padding", c.padding);
   f("oov", c.oov);
+  f("stopwords", c.stopwords);
   f("batch", c.batch);
   f("epochs", c.epochs);
   f("patience", c.patience);
@@ -127,6 +128,7 @@ void apply_preset(Config& c, const std::string& preset) {
     c.val_fraction = 0.1;
     c.vocab = 20000;
     c.max_len = 400;
+    c.stopwords = "keep";  // "not", "no" and "but" are stopwords, and a 20k vocabulary has room
     c.bidirectional = true;
     c.pooling = "max-mean";  // max and mean of every step's output, padding left out
     c.spatial_dropout = 0.4;
@@ -143,6 +145,7 @@ void apply_preset(Config& c, const std::string& preset) {
     c.val_fraction = 0.1;
     c.vocab = 5200;
     c.oov = "unk-last";
+    c.stopwords = "keep";  // every word counts for a 5,200-word vocabulary
     c.max_len = 1000;
     c.padding = "post";
     // Keras' initializers train the small model much faster than PyTorch's: 88.4% against 82.3%
@@ -298,6 +301,8 @@ void check_seq2cnn(const Config& c) {
   check_range(c.activation_alpha, "activation_alpha", 0, c.activation == "elu", 100, false);
   LOOM_CHECK(one_of(c.padding, {"pre", "post"}), "--padding must be pre or post, got '", c.padding,
              "'");
+  LOOM_CHECK(one_of(c.stopwords, {"keep", "remove"}), "--stopwords must be keep or remove, got '",
+             c.stopwords, "'");
   LOOM_CHECK(one_of(c.oov, {"drop", "unk-last"}), "--oov must be drop or unk-last, got '", c.oov,
              "'");
   LOOM_CHECK(c.oov != "unk-last" || c.vocab >= 3,

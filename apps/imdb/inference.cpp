@@ -183,7 +183,7 @@ void InferenceModel::predict_texts(const std::vector<std::string_view>& texts, f
   // Rows [begin, end) as training encoded its reviews (prepare.h), with the given buffers.
   auto encode = [&](int64_t begin, int64_t end, std::string& cleaned, std::vector<int32_t>& words) {
     for (int64_t i = begin; i < end; ++i) {
-      text_pipeline().clean(texts[static_cast<size_t>(i)], cleaned);
+      text_pipeline(m.config).clean(texts[static_cast<size_t>(i)], cleaned);
       words.clear();
       m.vocab.encode(cleaned, words);
       if (unk_last) move_unknown_last(words, num_words);

@@ -139,7 +139,7 @@ int run_predict(const Request& r) {
              "predict: no reviews given (pass text arguments, --file, or lines "
              "on stdin)");
 
-  const std::vector<std::string> cleaned = data::clean_texts(texts, text_pipeline(), 1);
+  const std::vector<std::string> cleaned = data::clean_texts(texts, text_pipeline(c), 1);
   std::vector<int32_t> tokens = data::encode_texts(cleaned, ck.vocab, encode_options(c));
   if (c.oov == "unk-last") move_unknown_last(tokens, ck.vocab.num_words());
   Scores s;

@@ -45,28 +45,29 @@ struct FileRows {
   std::vector<data::Split> official;
 };
 
-FileRows read_rows(const std::string& path, int threads, const char* flag) {
+FileRows read_rows(const std::string& path, const data::TextPipeline& pipeline, int threads,
+                   const char* flag) {
   FileRows f;
   std::error_code ec;
   LOOM_CHECK(std::filesystem::exists(path, ec), flag, ": '", path, "' does not exist");
   if (is_aclimdb(path)) {
     const data::ImdbArchive archive(path);
     f.corpus = data::tokenize_texts(
-        archive.size(), [&](int64_t i) { return archive.text(i); }, text_pipeline(), threads);
+        archive.size(), [&](int64_t i) { return archive.text(i); }, pipeline, threads);
     for (const auto& e : archive.examples()) {
       f.labels.push_back(e.label);
       f.official.push_back(e.split);
     }
   } else if (is_csv(path)) {
     const std::vector<data::TextExample> examples = data::read_text_dataset(path);
-    f.corpus = data::tokenize_texts(examples, text_pipeline(), threads);
+    f.corpus = data::tokenize_texts(examples, pipeline, threads);
     for (const auto& e : examples)
       f.labels.push_back(e.label);
     f.official.assign(f.labels.size(), data::Split::Unspecified);
   } else {
     data::StreamOptions so;
     so.threads = std::max(1, threads - 1);  // the decoder thread keeps a core to itself
-    data::LabeledCorpus read = data::read_fasttext_corpus(path, text_pipeline(), so);
+    data::LabeledCorpus read = data::read_fasttext_corpus(path, pipeline, so);
     f.corpus = std::move(read.corpus);
     f.labels = std::move(read.labels);
     f.official.assign(f.labels.size(), data::Split::Unspecified);
@@ -162,9 +163,14 @@ void move_unknown_last(std::vector<int32_t>& tokens, int32_t num_words) {
   }
 }
 
-const data::TextPipeline& text_pipeline() {
-  static const data::TextPipeline pipeline;  // the defaults: Keras-like cleaning, stopwords kept
-  return pipeline;
+const data::TextPipeline& text_pipeline(const Config& config) {
+  static const data::TextPipeline keep;  // Keras-like cleaning: HTML, digits, symbols, lowercase
+  static const data::TextPipeline remove = [] {
+    data::TextOptions options;
+    options.remove_stopwords = true;  // the built-in list, data/stopwords_en.txt
+    return data::TextPipeline(options);
+  }();
+  return config.stopwords == "remove" ? remove : keep;
 }
 
 PreparedData prepare_data(const Config& config, const std::string& path,
@@ -179,10 +185,10 @@ PreparedData prepare_data(const Config& config, const std::string& path,
   // (data/token_corpus.h); fitting and encoding below then work on integers. With --test, the
   // test file's rows follow the training file's, marked as the official test split.
   auto t0 = std::chrono::steady_clock::now();
-  FileRows main = read_rows(path, threads, "--data");
+  FileRows main = read_rows(path, text_pipeline(config), threads, "--data");
   FileRows test;
   if (!config.test.empty()) {
-    test = read_rows(config.test, threads, "--test");
+    test = read_rows(config.test, text_pipeline(config), threads, "--test");
     main.official.assign(main.labels.size(), data::Split::Train);
     test.official.assign(test.labels.size(), data::Split::Test);
   }

@@ -62,8 +62,9 @@ data::VocabOptions vocab_options(const Config& config);
 // by every command (train, eval, predict), so a saved vocabulary stays an ordinary one.
 void move_unknown_last(std::vector<int32_t>& tokens, int32_t num_words);
 
-// The text cleaner every command uses (train, eval and predict must agree).
-const data::TextPipeline& text_pipeline();
+// The text cleaner of `config` (--stopwords): train, eval and predict must agree, so eval and
+// predict pass the checkpoint's config.
+const data::TextPipeline& text_pipeline(const Config& config);
 
 // "50000 reviews (25000 positive), train 40000, validation 10000, vocabulary 500" for logs.
 std::string describe(const PreparedData& d);

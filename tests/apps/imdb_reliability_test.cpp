@@ -16,6 +16,7 @@
 #include "apps/imdb/checkpoint_format.h"
 #include "apps/imdb/cli.h"
 #include "apps/imdb/metrics.h"
+#include "apps/imdb/prepare.h"
 #include "nn/safetensors.h"
 #include "tensor/error.h"
 #include "tests/apps/app_fixture.h"
@@ -172,6 +173,21 @@ TEST(ImdbCheckpointFormat, HostileMetadataIsAnErrorNamingTheKey) {
                    {"vocab", R"({"num_words": 500, "oov": "maybe", "words": [], "counts": []})"},
                    {"train_state", "{}"}};
   EXPECT_THROW(checkpoint_from_contents(file, "x"), Error);
+}
+
+// A checkpoint written before --stopwords existed (its config has no "stopwords" key) was
+// trained on text with the stopwords kept, whatever today's default is; one that names it keeps it.
+TEST(ImdbCheckpointFormat, OlderCheckpointsKeepTheirStopwords) {
+  const Config config;
+  const data::Vocabulary vocab =
+      data::Vocabulary::from_words({"good", "bad"}, vocab_options(config));
+  nlohmann::json older = to_json(config);
+  older.erase("stopwords");
+  nn::SafetensorsContents file;
+  file.metadata = checkpoint_metadata(config, vocab, TrainState{});
+  EXPECT_EQ(checkpoint_from_contents(file, "new").config.stopwords, "remove");
+  file.metadata["config"] = older.dump();
+  EXPECT_EQ(checkpoint_from_contents(file, "old").config.stopwords, "keep");
 }
 
 TEST(ImdbCheckpointFormat, NonFiniteValuesAreFoundInEveryFloatDtype) {

@@ -57,6 +57,8 @@ TEST(ImdbConfig, DefaultsAreTheOriginalStudy) {
   EXPECT_FALSE(c.bidirectional);
   EXPECT_EQ(c.pooling, "last");
   EXPECT_DOUBLE_EQ(c.target_accuracy, 0.83);
+  EXPECT_EQ(c.stopwords,
+            "remove");  // what the original's ~84% needs (docs/results/imdb-init-cpu.md)
 }
 
 TEST(ImdbConfig, LayersDefaultsPresetFileFlags) {
@@ -106,6 +108,43 @@ TEST(ImdbConfig, ValidationNamesTheFlag) {
   EXPECT_THROW(validate_against_data(c, 50), Error);
   EXPECT_NO_THROW(validate_against_data(c, 100));
   EXPECT_THROW(apply_preset(c, "turbo"), Error);
+  c = Config();
+  c.stopwords = "some";
+  try {
+    validate(c);
+    FAIL() << "stopwords 'some' accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--stopwords"), std::string::npos) << e.what();
+  }
+}
+
+// --stopwords remove drops data/stopwords_en.txt's words before the vocabulary is fitted: none
+// of them gets an id, and each review keeps more of its other words within max_len.
+TEST(ImdbPrepare, StopwordsRemovedOrKept) {
+  const std::string dir = testing_support::temp_dir("stopwords");
+  testing_support::make_tiny_aclimdb(dir, /*per_class=*/10);
+  Config c;
+  c.vocab = 50;
+  c.max_len = 8;
+  ASSERT_EQ(c.stopwords, "remove");
+  const PreparedData removed = prepare_data(c, dir + "/aclImdb", nullptr);
+  c.stopwords = "keep";
+  const PreparedData kept = prepare_data(c, dir + "/aclImdb", nullptr);
+  for (const char* word : {"the", "a", "and", "this", "was"}) {  // the fixture's filler stopwords
+    EXPECT_GT(kept.vocab.id(word), 0) << word;
+    EXPECT_EQ(removed.vocab.id(word), -1) << word;  // out of the vocabulary (--oov drop)
+  }
+  for (const char* word : {"great", "awful", "movie"})
+    EXPECT_GT(removed.vocab.id(word), 0) << word;
+  // Fewer words per review: more padding (id 0) in the encoded rows.
+  const auto pads = [](const PreparedData& d) {
+    return std::count(d.tokens.begin(), d.tokens.end(), 0);
+  };
+  EXPECT_GT(pads(removed), pads(kept));
+  EXPECT_EQ(text_pipeline(c).clean("This is not the END."), "this is not the end");
+  c.stopwords = "remove";
+  EXPECT_EQ(text_pipeline(c).clean("This is not the END."), "end");
+  fs::remove_all(dir);
 }
 
 // official-val validates on held-out TRAINING reviews: the test half must stay unseen until

@@ -165,3 +165,30 @@ TEST_F(BackendDispatch, MixedDevicesAreRejected) {
         << e.what();
   }
 }
+
+// The CPU allocator's cache (tensor/cpu/backend.cpp) reuses a freed block for a request of a
+// slightly different size in the same size class (batch-1 inference changes the sequence
+// length, so the size, with every query), and never for a larger one. Off under
+// AddressSanitizer, so this test only checks that reuse where the cache is on.
+TEST(CpuAllocator, ReusesAFreedBlockWithinItsSizeClass) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "the allocation cache is off under AddressSanitizer";
+#else
+  cpu::CpuBackend& cpu = cpu::cpu_backend();
+  cpu.empty_cache();
+  const Device host("cpu");
+  const std::size_t mb = std::size_t(1) << 20;
+  void* first = cpu.allocate(3 * mb, host);   // class 3 MiB (steps of 512 KiB from 2 MiB)
+  static_cast<char*>(first)[3 * mb - 1] = 1;  // the whole block is usable
+  cpu.deallocate(first, 3 * mb, host);
+  void* second = cpu.allocate(3 * mb - 100 * 1024, host);  // a shorter sequence: same class
+  EXPECT_EQ(second, first);
+  cpu.deallocate(second, 3 * mb - 100 * 1024, host);
+  // Larger than the cached block's class (3.5 MiB): the cached block is too small for it.
+  void* third = cpu.allocate(3 * mb + 600 * 1024, host);
+  EXPECT_NE(third, first);
+  static_cast<char*>(third)[3 * mb + 600 * 1024 - 1] = 1;
+  cpu.deallocate(third, 3 * mb + 600 * 1024, host);
+  cpu.empty_cache();
+#endif
+}
