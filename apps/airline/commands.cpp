@@ -251,9 +251,10 @@ json forecast_all(const Settings& st, const MonthlySeries& s, const std::string&
   std::printf("  %-4s mean +- sd over %-3d seeds      %7.2f  %7.2f   (+- %.2f, %.2f)\n",
               c.cell.c_str(), st.seeds, mean_of(one), mean_of(ahead), sd_of(one), sd_of(ahead));
   json j;
-  j["config"] = {{"cell", c.cell},     {"hidden", c.hidden},   {"window", c.window},
-                 {"epochs", c.epochs}, {"lr", c.lr},           {"train_months", c.train_months},
-                 {"origin", c.origin}, {"horizon", c.horizon}, {"seeds", st.seeds}};
+  j["config"] = {{"cell", c.cell},      {"hidden", c.hidden},   {"window", c.window},
+                 {"epochs", c.epochs},  {"lr", c.lr},           {"train_months", c.train_months},
+                 {"origin", c.origin},  {"horizon", c.horizon}, {"seeds", st.seeds},
+                 {"members", c.members}};
   j["rmse_one_step"] = {{"persistence", rmse(b.persistence, test)},
                         {"seasonal_naive", rmse(b.seasonal, test)},
                         {"holt_winters_additive", rmse(b.hw_add_one, test)},

@@ -91,6 +91,32 @@ void train(Regressor& model, const std::vector<double>& u, const ForecastConfig&
   }
 }
 
+// Adds `weight` x this net's forecasts to r.one_step (each test month from the true past) and
+// r.ahead (the recursive forecast from c.origin, its own forecasts fed back).
+void forecast_one_net(Regressor& model, const std::vector<double>& z, const std::vector<double>& u,
+                      const MinMaxScaler& scaler, const ForecastConfig& c, double weight,
+                      ForecastResult& r) {
+  const int64_t lag = lag_of(c), n = static_cast<int64_t>(z.size());
+  auto z_of = [&](const std::vector<double>& zz, int64_t t, double d_hat) {
+    const double z12 = zz[static_cast<size_t>(t - 12)];
+    return c.first_difference
+               ? d_hat + zz[static_cast<size_t>(t - 1)] + z12 - zz[static_cast<size_t>(t - 13)]
+               : d_hat + z12;
+  };
+  for (int64_t t = c.train_months; t < n; ++t) {  // one step ahead: the true past every month
+    const double d_hat = scaler.inverse(model.predict(window_before(u, lag, t, c.window)));
+    r.one_step[static_cast<size_t>(t - c.train_months)] += weight * std::exp(z_of(z, t, d_hat));
+  }
+  std::vector<double> zz(z.begin(), z.begin() + c.origin),
+      uu(u.begin(), u.begin() + (c.origin - lag));
+  for (int64_t t = c.origin; t < c.origin + c.horizon; ++t) {  // recursive: its own forecasts
+    const double u_hat = model.predict(window_before(uu, lag, t, c.window));
+    zz.push_back(z_of(zz, t, scaler.inverse(u_hat)));
+    uu.push_back(u_hat);
+    r.ahead[static_cast<size_t>(t - c.origin)] += weight * std::exp(zz.back());
+  }
+}
+
 }  // namespace
 
 int64_t forecaster_min_months(const ForecastConfig& c) {
@@ -106,33 +132,24 @@ ForecastResult run_forecaster(const MonthlySeries& s, const ForecastConfig& c, u
   LOOM_CHECK(c.train_months < n && c.origin >= c.train_months && c.origin + c.horizon <= n,
              s.source, ": ", n, " months; the forecaster trains on ", c.train_months,
              " and forecasts ", c.horizon, " from month ", c.origin);
+  LOOM_CHECK(c.members >= 1, "--members must be at least 1, got ", c.members);
   const std::vector<double> z = log_transform(s.values);
   const std::vector<double> seasonal = difference(z, 12);  // d[i]: month i + lag
   const std::vector<double> d = c.first_difference ? difference(seasonal, 1) : seasonal;
   const MinMaxScaler scaler(std::vector<double>(d.begin(), d.begin() + (c.train_months - lag)));
   const std::vector<double> u = scaler.apply(d);
-  Generator gen(seed);
-  Regressor model(c, gen);
   ForecastResult r;
   r.seed = seed;
-  train(model, u, c, &r.final_train_loss);
-  auto z_of = [&](const std::vector<double>& zz, int64_t t, double d_hat) {
-    const double z12 = zz[static_cast<size_t>(t - 12)];
-    return c.first_difference
-               ? d_hat + zz[static_cast<size_t>(t - 1)] + z12 - zz[static_cast<size_t>(t - 13)]
-               : d_hat + z12;
-  };
-  for (int64_t t = c.train_months; t < n; ++t) {  // one step ahead: the true past every month
-    const double d_hat = scaler.inverse(model.predict(window_before(u, lag, t, c.window)));
-    r.one_step.push_back(std::exp(z_of(z, t, d_hat)));
-  }
-  std::vector<double> zz(z.begin(), z.begin() + c.origin),
-      uu(u.begin(), u.begin() + (c.origin - lag));
-  for (int64_t t = c.origin; t < c.origin + c.horizon; ++t) {  // recursive: its own forecasts
-    const double u_hat = model.predict(window_before(uu, lag, t, c.window));
-    zz.push_back(z_of(zz, t, scaler.inverse(u_hat)));
-    uu.push_back(u_hat);
-    r.ahead.push_back(std::exp(zz.back()));
+  r.one_step.assign(static_cast<size_t>(n - c.train_months), 0.0);
+  r.ahead.assign(static_cast<size_t>(c.horizon), 0.0);
+  const double share = 1.0 / static_cast<double>(c.members);
+  for (int64_t m = 0; m < c.members; ++m) {  // each member's forecasts, averaged into r
+    Generator gen(seed + 1000 * static_cast<uint64_t>(m));
+    Regressor model(c, gen);
+    double loss = 0;
+    train(model, u, c, &loss);
+    r.final_train_loss += share * loss;
+    forecast_one_net(model, z, u, scaler, c, share, r);
   }
   const std::vector<double> test(s.values.begin() + c.train_months, s.values.end());
   r.rmse_one_step = rmse(r.one_step, test);

@@ -63,6 +63,10 @@ void add_forecast(CLI::App* c, Settings& s) {
   c->add_option("--origin", s.forecast.origin, "the multi-month forecast starts at this month")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  c->add_option("--members", s.forecast.members,
+                "nets averaged per forecaster (an ensemble; 1 = one net)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   c->add_option("--seeds", s.seeds, "forecaster seeds 1..N")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));

@@ -16,6 +16,7 @@
 
 #include "apps/airline/baselines.h"
 #include "apps/airline/classifier_study.h"
+#include "apps/airline/forecaster.h"
 #include "apps/airline/series.h"
 #include "apps/airline/transforms.h"
 #include "cuda/runtime/device.h"
@@ -148,6 +149,38 @@ std::string write_synthetic(const std::string& dir) {
     f << 2000 + t / 12 << "-" << (t % 12 < 9 ? "0" : "") << t % 12 + 1 << ","
       << (100 + 3 * t) * (1 + 0.2 * std::sin(2 * M_PI * t / 12)) + 5 * std::sin(1.7 * t) << "\n";
   return path;
+}
+
+// An ensemble's forecasts are the mean of its members' (member m of seed s is the single net of
+// seed s + 1000 m), and its RMSE is at most the members' mean RMSE (the triangle inequality).
+TEST(AirlineForecaster, AnEnsembleIsTheMeanOfItsMembers) {
+  MonthlySeries s;
+  s.source = "synthetic";
+  for (int t = 0; t < 60; ++t) {
+    s.months.push_back(std::to_string(2000 + t / 12) + "-" + std::to_string(t % 12 + 1));
+    s.values.push_back((100 + 3 * t) * (1 + 0.2 * std::sin(2 * M_PI * t / 12)) +
+                       5 * std::sin(1.7 * t));
+  }
+  ForecastConfig c;
+  c.train_months = 36, c.window = 6, c.hidden = 4, c.epochs = 20, c.origin = 48;
+  c.members = 3;
+  const ForecastResult ensemble = run_forecaster(s, c, 2);
+  c.members = 1;
+  std::vector<double> one(ensemble.one_step.size()), ahead(ensemble.ahead.size());
+  double mean_rmse = 0;
+  for (uint64_t m = 0; m < 3; ++m) {
+    const ForecastResult single = run_forecaster(s, c, 2 + 1000 * m);
+    for (size_t i = 0; i < one.size(); ++i)
+      one[i] += single.one_step[i] / 3;
+    for (size_t i = 0; i < ahead.size(); ++i)
+      ahead[i] += single.ahead[i] / 3;
+    mean_rmse += single.rmse_one_step / 3;
+  }
+  expect_near_all(ensemble.one_step, one, 1e-9);
+  expect_near_all(ensemble.ahead, ahead, 1e-9);
+  EXPECT_LE(ensemble.rmse_one_step, mean_rmse + 1e-12);
+  c.members = 0;
+  EXPECT_NE(error_of([&] { run_forecaster(s, c, 1); }).find("--members"), std::string::npos);
 }
 
 TEST(AirlineBinary, StudyRunsEndToEndOnAShortSeries) {
