@@ -77,7 +77,7 @@ lines += [
     f"| Holt-Winters multiplicative | {o['holt_winters_multiplicative']:.2f} | "
     f"{a['holt_winters_multiplicative']:.2f} |",
     "| SARIMA(0,1,1)(0,1,1)12 on log (quoted, not computed) | 14.0 | 18.6 |",
-    f"| {f['config']['cell']} (mean +- sd, {f['config']['seeds']} seeds) | {o['model_mean']:.2f} +- "
+    f"| {f['config']['cell']}, {f['config'].get('members', 1)} nets averaged (mean +- sd, {f['config']['seeds']} seeds) | {o['model_mean']:.2f} +- "
     f"{o['model_sd']:.2f} | {a['model_mean']:.2f} +- {a['model_sd']:.2f} |",
     "",
     "Per seed, one step: " + ", ".join(f"{v:.2f}" for v in o["model_per_seed"]) +
