@@ -4,19 +4,16 @@
 // Modes (one per process, so each run's peak RSS is its own):
 //   decode      ByteStream alone, a .bz2 file on --decode-threads threads (1: libbz2's own
 //               sequential decoder; more: block by block, bzip2_blocks.h); gzip on one thread
-//   pipeline    read_fasttext_corpus on --threads workers (+ the decoder thread and its
-//               --decode-threads block decoders), then
-//               Vocabulary::fit on every row (--vocab ids), then encode_texts to --max-len ids,
-//               in uint16 when the vocabulary fits (encode.h)
+//   pipeline    read_fasttext_corpus on --threads workers (+ the decoder thread, + bzip2 on
+//               --decode-threads), Vocabulary::fit on every row (--vocab ids), encode_texts to
+//               --max-len ids, in uint16 when the vocabulary fits (encode.h)
 //   sequential  the same with read_fasttext_corpus_sequential (one thread), for the ratio
 // Prints one JSON line: seconds per stage, MB/s, rows, tokens, peak RSS. run_stream_bench.sh
 // drives it on the synthetic corpus (make_synthetic_fasttext.py).
-// Usage: bench_stream FILE [--mode decode|pipeline|sequential] [--threads 2] [--vocab 20000]
-//                          [--max-len 100] [--max-rows 0] [--max-mb 0] [--decode-threads 0]
-//                          [--hash 0|1]
-// --decode-threads 0 is one per core (the library's default); --hash 1 (decode) prints an
-// FNV-1a hash of the text so two decoders can be compared.
-// --max-rows (pipeline, sequential) and --max-mb (decode: MB of text) time a prefix of the file.
+// Usage: bench_stream FILE [--mode M] [--threads 2] [--vocab 20000] [--max-len 100]
+//   [--max-rows 0] [--max-mb 0] [--decode-threads 0 (one per core)] [--hash 0|1 (decode: an
+//   FNV-1a hash of the text, to compare decoders)]; --max-rows (pipeline, sequential) and
+//   --max-mb (decode: MB of text) time a prefix of the file.
 #include <sys/resource.h>
 
 #include <chrono>
