@@ -5,8 +5,15 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
 
+#include "data/bzip2_blocks.h"
 #include "tensor/error.h"
 
 namespace loom::data {
@@ -37,7 +44,103 @@ struct ByteStream::Decoder {
   z_stream z{};
 };
 
-ByteStream::ByteStream(const std::string& path)
+// bzip2 on several threads. The reading thread cuts segments (Bzip2Splitter) and queues up to
+// `window` of them; workers decode each alone; read() takes them oldest first, so the text comes
+// out in file order and at most `window` blocks (a few MB each) are held at once. A segment that
+// fails alone is re-decoded joined with the next ones on the reading thread (a false magic).
+struct ByteStream::Parallel {
+  struct Job {
+    Bzip2Segment seg;
+    std::string text;  // written by a worker, read after `done`
+    bool done = false, ok = false;
+    std::exception_ptr error;  // the splitter's (bad bytes, a cut file), raised in its turn
+  };
+
+  Parallel(std::FILE* file, const std::string& path, std::string head, int threads)
+      : splitter(file, path, std::move(head)), window(3 * static_cast<size_t>(threads)) {
+    for (int t = 0; t < threads; ++t)
+      workers.emplace_back([this] { work(); });
+  }
+  ~Parallel() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stop = true;
+    }
+    work_cv.notify_all();
+    for (auto& t : workers)
+      t.join();
+  }
+
+  void fill() {  // the reading thread: queues segments until `window` are in flight
+    while (!split_done && in_order.size() < window) {
+      auto job = std::make_shared<Job>();
+      try {
+        if (!splitter.next(job->seg)) {
+          split_done = true;
+          break;
+        }
+      } catch (...) {
+        job->error = std::current_exception();
+        job->done = true;
+        split_done = true;
+        in_order.push_back(job);
+        break;
+      }
+      in_order.push_back(job);
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        todo.push_back(job);
+      }
+      work_cv.notify_one();
+    }
+  }
+
+  void wait(const Job& job) {
+    std::unique_lock<std::mutex> lock(mutex);
+    done_cv.wait(lock, [&] { return job.done; });
+  }
+
+  void work() {
+    for (;;) {
+      std::shared_ptr<Job> job;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        work_cv.wait(lock, [&] { return stop || !todo.empty(); });
+        if (stop) return;
+        job = std::move(todo.front());
+        todo.pop_front();
+      }
+      std::string text, why;
+      bool ok = false;
+      try {
+        const Bzip2Segment* part = &job->seg;
+        ok = decode_bzip2_stream(wrap_bzip2_block(&part, 1), text, why);
+      } catch (...) {  // out of memory: the reading thread decodes it again and reports
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        job->text.swap(text);
+        job->ok = ok;
+        job->done = true;
+      }
+      done_cv.notify_all();
+    }
+  }
+
+  Bzip2Splitter splitter;
+  size_t window;
+  bool split_done = false;
+  std::deque<std::shared_ptr<Job>> in_order;  // the reading thread's, oldest first
+  std::string text;                           // the block being handed out
+  size_t text_pos = 0;
+  std::mutex mutex;  // guards todo, stop and every Job's text, ok and done
+  std::condition_variable work_cv, done_cv;
+  std::deque<std::shared_ptr<Job>> todo;
+  bool stop = false;
+  std::vector<std::thread> workers;
+};
+
+ByteStream::ByteStream(const std::string& path, int decode_threads)
     : path_(path), in_(new char[kInputChunk]), decoder_(new Decoder) {
   file_ = std::fopen(path.c_str(), "rb");
   LOOM_CHECK(file_ != nullptr, "'", path, "': cannot open the file");
@@ -45,9 +148,15 @@ ByteStream::ByteStream(const std::string& path)
   const char* head = in_.get() + in_pos_;
   if (starts_bzip2(head, in_end_ - in_pos_)) compression_ = Compression::Bzip2;
   if (starts_gzip(head, in_end_ - in_pos_)) compression_ = Compression::Gzip;
+  if (compression_ == Compression::Bzip2 && decode_threads > 1) {
+    parallel_ = std::make_unique<Parallel>(file_, path_, std::string(head, in_end_ - in_pos_),
+                                           decode_threads);
+    in_pos_ = in_end_;  // the splitter owns those bytes now
+  }
 }
 
 ByteStream::~ByteStream() {
+  parallel_.reset();  // joins the workers before the file closes
   if (stream_open_ && compression_ == Compression::Bzip2) BZ2_bzDecompressEnd(&decoder_->bz);
   if (stream_open_ && compression_ == Compression::Gzip) inflateEnd(&decoder_->z);
   if (file_ != nullptr) std::fclose(file_);
@@ -87,7 +196,7 @@ size_t ByteStream::read(char* out, size_t capacity) {
       in_offset_ += static_cast<int64_t>(n);
       break;
     case Compression::Bzip2:
-      n = read_bzip2(out, capacity);
+      n = parallel_ ? read_bzip2_parallel(out, capacity) : read_bzip2(out, capacity);
       break;
     case Compression::Gzip:
       n = read_gzip(out, capacity);
@@ -132,6 +241,40 @@ size_t ByteStream::read_bzip2(char* out, size_t capacity) {
     if (produced > 0) return produced;
     if (r == BZ_OK && at_end) fail("the file ends in the middle of a bzip2 stream (truncated?)");
   }
+}
+
+size_t ByteStream::read_bzip2_parallel(char* out, size_t capacity) {
+  Parallel& p = *parallel_;
+  while (p.text_pos == p.text.size()) {
+    p.fill();
+    if (p.in_order.empty()) {
+      in_offset_ = p.splitter.bytes_done();
+      return 0;
+    }
+    const std::shared_ptr<Parallel::Job> job = p.in_order.front();
+    p.in_order.pop_front();
+    p.wait(*job);
+    if (job->error) std::rethrow_exception(job->error);
+    in_offset_ = job->seg.file_bit / 8;
+    // Segments joined to this one leave the queue; their own results (if any) are dropped.
+    std::vector<std::shared_ptr<Parallel::Job>> joined;
+    auto next_segment = [&]() -> const Bzip2Segment* {
+      p.fill();
+      if (p.in_order.empty() || p.in_order.front()->error) return nullptr;
+      joined.push_back(p.in_order.front());
+      p.in_order.pop_front();
+      return &joined.back()->seg;
+    };
+    decode_segment_run(job->seg, job->ok, job->text, next_segment, path_);
+    const Bzip2Segment& last = joined.empty() ? job->seg : joined.back()->seg;
+    in_offset_ = (last.file_bit + last.bits) / 8;
+    p.text.swap(job->text);
+    p.text_pos = 0;
+  }
+  const size_t n = std::min(capacity, p.text.size() - p.text_pos);
+  std::memcpy(out, p.text.data() + p.text_pos, n);
+  p.text_pos += n;
+  return n;
 }
 
 size_t ByteStream::read_gzip(char* out, size_t capacity) {

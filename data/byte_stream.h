@@ -8,8 +8,10 @@
 // what pbzip2 or pigz write) read as one file, as bzip2 -d and gzip -d do.
 // Errors (corrupt data, a file cut short, trailing bytes that are not another stream) throw
 // loom::Error naming the file and the compressed byte offset where decoding stopped.
-// Left out: decoding one stream on several threads (bzip2 blocks are not byte-aligned: finding
-// them takes a bit-level scan, which libbz2 does not offer), xz/zstd, seeking.
+// bzip2 on several threads (decode_threads > 1): bzip2_blocks.h cuts the file into blocks, read
+// in chunks; a few blocks at a time decode on worker threads and read() hands out their text in
+// file order, the same bytes as the one-thread path (the reference).
+// Left out: gzip on several threads (deflate has no block boundaries to find), xz/zstd, seeking.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +27,8 @@ const char* compression_name(Compression c);  // "none", "gzip", "bzip2"
 class ByteStream {
  public:
   // Opens `path` and looks at its first bytes. Throws loom::Error naming it when it cannot.
-  explicit ByteStream(const std::string& path);
+  // decode_threads > 1: a bzip2 file decodes on that many threads (others ignore it).
+  explicit ByteStream(const std::string& path, int decode_threads = 1);
   ~ByteStream();
   ByteStream(const ByteStream&) = delete;
   ByteStream& operator=(const ByteStream&) = delete;
@@ -38,12 +41,14 @@ class ByteStream {
   int64_t compressed_bytes_read() const { return in_offset_; }  // consumed from the file so far
   int64_t bytes_out() const { return out_total_; }              // decompressed so far
 
-  struct Decoder;  // the libbz2 and zlib states (byte_stream.cpp)
+  struct Decoder;   // the libbz2 and zlib states (byte_stream.cpp)
+  struct Parallel;  // the block splitter, the worker threads, the blocks in flight
 
  private:
   bool refill();  // moves the unread bytes to the front, reads more; false when none came
   [[noreturn]] void fail(const std::string& what) const;
   size_t read_bzip2(char* out, size_t capacity);
+  size_t read_bzip2_parallel(char* out, size_t capacity);
   size_t read_gzip(char* out, size_t capacity);
 
   std::string path_;
@@ -56,6 +61,7 @@ class ByteStream {
   bool file_done_ = false;
   bool stream_open_ = false;  // inside a compressed stream (its end not reached yet)
   std::unique_ptr<Decoder> decoder_;
+  std::unique_ptr<Parallel> parallel_;  // set for bzip2 with decode_threads > 1
 };
 
 }  // namespace loom::data

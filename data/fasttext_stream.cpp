@@ -51,8 +51,8 @@ struct TextBatch {
 // Cuts the decompressed bytes into TextBatches of whole lines, about batch_bytes each.
 class LineBatcher {
  public:
-  LineBatcher(const std::string& path, size_t batch_bytes)
-      : stream_(path), batch_bytes_(std::max<size_t>(batch_bytes, 1)) {}
+  LineBatcher(const std::string& path, size_t batch_bytes, int decode_threads)
+      : stream_(path, decode_threads), batch_bytes_(std::max<size_t>(batch_bytes, 1)) {}
 
   bool next(TextBatch& b) {
     b.text.swap(carry_);
@@ -319,12 +319,17 @@ double merge_in_order(InOrder& tokenized, CorpusBuilder& builder) {
 LabeledCorpus read_fasttext_corpus(const std::string& path, const TextPipeline& pipeline,
                                    const StreamOptions& options) {
   const auto t0 = Clock::now();
-  // The decoder thread is busy all the time (decoding bounds the read): by default it keeps a
-  // core to itself.
+  // Decoding bounds the read (bzip2 is ~90% of its CPU time), so by default it gets every core:
+  // one bzip2 decoding thread per core, and one tokenizer per core but one. On 2 cores that is
+  // 2 decoders + 1 tokenizer: the tokenizers need about a tenth of the CPU, which they take
+  // from the decoders when they run; when they fall behind, the bounded queues stop the
+  // decoders (a few blocks ahead at most) and the cores go to the tokenizers. A gzip or plain
+  // file ignores decode_threads: its one decoder thread then has the spare core.
   const int workers = options.threads > 0 ? options.threads : std::max(1, resolve_threads(0) - 1);
+  const int decoders = resolve_threads(options.decode_threads);
   const size_t depth = options.queue_batches > 0 ? static_cast<size_t>(options.queue_batches)
                                                  : static_cast<size_t>(2 * workers);
-  LineBatcher batcher(path, options.batch_bytes);  // opened here: a missing file throws here
+  LineBatcher batcher(path, options.batch_bytes, decoders);  // a missing file throws here
   BoundedQueue<TextBatch> texts(depth);
   InOrder tokenized(static_cast<int64_t>(depth) + workers);
   std::vector<double> tokenize_seconds(static_cast<size_t>(workers), 0.0);

@@ -2,7 +2,8 @@
 //
 // For corpora too big to hold as text (3.6M Amazon reviews: 1.6 GB of text, 4 bytes per token
 // as a corpus). Three stages run at once, joined by bounded queues so memory stays flat:
-//   decoder thread     ByteStream (byte_stream.h) -> batches of whole lines (~1 MB each)
+//   decoder thread     ByteStream (byte_stream.h) -> batches of whole lines (~1 MB each);
+//                      a .bz2 file decodes on decode_threads more threads, block by block
 //   tokenizer workers  a batch -> labels + tokens over the batch's own dictionary
 //   calling thread     merges batches in file order into one dictionary, so the result is the
 //                      same as the sequential reader's (and as tokenize_texts on the read lines)
@@ -26,6 +27,7 @@ namespace loom::data {
 
 struct StreamOptions {
   int threads = 0;                       // tokenizer workers; <= 0: one per core but one
+  int decode_threads = 0;                // bzip2 decoding threads; <= 0: one per core
   size_t batch_bytes = size_t{1} << 20;  // text per batch (whole lines, so a bit more)
   int queue_batches = 0;                 // batches waiting per queue; <= 0: 2 per worker
   int64_t max_rows = 0;                  // > 0: stop after this many examples
@@ -36,7 +38,7 @@ struct StreamStats {
   int64_t text_bytes = 0;        // decompressed
   int64_t lines = 0;             // lines read, blank ones included
   double seconds = 0;            // wall time of the whole read
-  double decode_seconds = 0;     // decoder thread inside the decompressor
+  double decode_seconds = 0;     // decoder thread inside ByteStream::read (decoding or waiting)
   double tokenize_seconds = 0;   // all workers together, tokenizing
   double merge_seconds = 0;      // calling thread, merging dictionaries and tokens
 };

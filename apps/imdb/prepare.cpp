@@ -66,7 +66,8 @@ FileRows read_rows(const std::string& path, const data::TextPipeline& pipeline, 
     f.official.assign(f.labels.size(), data::Split::Unspecified);
   } else {
     data::StreamOptions so;
-    so.threads = std::max(1, threads - 1);  // the decoder thread keeps a core to itself
+    so.threads = std::max(1, threads - 1);  // tokenizers: every core but the decoder's
+    so.decode_threads = threads;            // a .bz2 file decodes on every core (byte_stream.h)
     data::LabeledCorpus read = data::read_fasttext_corpus(path, pipeline, so);
     f.corpus = std::move(read.corpus);
     f.labels = std::move(read.labels);

@@ -4,6 +4,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <bzlib.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>  // mkdtemp
 
@@ -25,6 +26,17 @@
 namespace loom::data::testing {
 
 namespace fs = std::filesystem;
+
+// One bzip2 stream (libbz2); block_100k = 1 makes a new block every 100 kB of input.
+inline std::string bzip2(const std::string& text, int block_100k = 9) {
+  std::string out(text.size() + text.size() / 50 + 1024, '\0');
+  auto n = static_cast<unsigned>(out.size());
+  EXPECT_EQ(BZ2_bzBuffToBuffCompress(out.data(), &n, const_cast<char*>(text.data()),
+                                     static_cast<unsigned>(text.size()), block_100k, 0, 0),
+            BZ_OK);
+  out.resize(n);
+  return out;
+}
 
 // A fresh directory under the system temp dir, removed with everything in it on destruction.
 class TempDir {

@@ -1,7 +1,6 @@
 // tests/data/stream_test.cpp: ByteStream (.bz2, .gz, plain) and read_fasttext_corpus, the
 // pipelined reader, against the sequential one and against read_text_dataset + tokenize_texts;
 // bad input (corrupt block, cut-short file, bad line deep in the file) named by file and place.
-#include <bzlib.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -19,21 +18,11 @@
 namespace loom::data {
 namespace {
 
+using testing::bzip2;
 using testing::expect_error;
 using testing::run_with_timeout;
 using testing::TempDir;
 using testing::write_file;
-
-// One bzip2 stream; block_100k = 1 makes a new block every 100 kB of input.
-std::string bzip2(const std::string& text, int block_100k = 9) {
-  std::string out(text.size() + text.size() / 50 + 1024, '\0');
-  auto n = static_cast<unsigned>(out.size());
-  EXPECT_EQ(BZ2_bzBuffToBuffCompress(out.data(), &n, const_cast<char*>(text.data()),
-                                     static_cast<unsigned>(text.size()), block_100k, 0, 0),
-            BZ_OK);
-  out.resize(n);
-  return out;
-}
 
 // One gzip member (zlib with the gzip wrapper).
 std::string gzip(const std::string& text) {
@@ -78,8 +67,8 @@ void expect_same(const LabeledCorpus& a, const LabeledCorpus& b) {
   EXPECT_EQ(a.labels, b.labels);
 }
 
-std::string read_all(const std::string& path, size_t piece) {
-  ByteStream s(path);
+std::string read_all(const std::string& path, size_t piece, int decode_threads = 1) {
+  ByteStream s(path, decode_threads);
   std::string out, buf(piece, '\0');
   while (size_t n = s.read(buf.data(), piece))
     out.append(buf.data(), n);
@@ -130,6 +119,67 @@ TEST(ByteStream, CorruptOrShortFilesNameTheFileAndOffset) {
   expect_error([&] { ByteStream s(dir.str("missing.bz2")); }, {"missing.bz2", "cannot open"});
 }
 
+// The parallel bzip2 path against the one-thread path (the reference), byte for byte.
+TEST(ByteStream, ParallelBzip2EqualsOneThread) {
+  TempDir dir;
+  const std::string text = fasttext_lines(6000, 8);  // ~400 kB: several 100k blocks
+  const std::string runs = std::string(3000000, 'a') + std::string(5000, 'b');  // RLE: ~20 bytes
+  write_file(dir.path() / "blocks.bz2", bzip2(text, 1));
+  write_file(dir.path() / "streams.bz2", bzip2(text.substr(0, 777), 1) + bzip2(text, 2) +
+                                             bzip2("") + bzip2("x") + bzip2(text.substr(5)));
+  write_file(dir.path() / "empty.bz2", bzip2(""));
+  write_file(dir.path() / "empties.bz2", bzip2("") + bzip2(""));
+  // Blocks of very different sizes: a tiny one, long runs (a few bytes of data, MBs of text),
+  // and 100k blocks of text.
+  write_file(dir.path() / "sizes.bz2",
+             bzip2("z", 1) + bzip2(runs + text + runs, 1) + bzip2(text.substr(0, 100)));
+  for (const char* name : {"blocks.bz2", "streams.bz2", "empty.bz2", "empties.bz2", "sizes.bz2"}) {
+    const std::string want = read_all(dir.str(name), 1 << 16);
+    for (int threads : {2, 3, 8}) {
+      for (size_t piece : {size_t{4093}, size_t{1} << 20}) {
+        run_with_timeout(60, [&] {
+          EXPECT_EQ(read_all(dir.str(name), piece, threads), want)
+              << name << " on " << threads << " threads in pieces of " << piece;
+        });
+      }
+    }
+  }
+  EXPECT_EQ(read_all(dir.str("streams.bz2"), 1, 2), read_all(dir.str("streams.bz2"), 4093));
+  ByteStream s(dir.str("blocks.bz2"), 2);
+  std::string buf(1 << 20, '\0');
+  while (s.read(buf.data(), buf.size()) > 0) {
+  }
+  EXPECT_EQ(s.bytes_out(), static_cast<int64_t>(text.size()));
+  EXPECT_EQ(s.compressed_bytes_read(), static_cast<int64_t>(bzip2(text, 1).size()));
+}
+
+TEST(ByteStream, ParallelBzip2BadFilesNameTheFileAndOffset) {
+  TempDir dir;
+  const std::string text = fasttext_lines(6000, 9);
+  const std::string bz = bzip2(text, 1);
+  std::string corrupt = bz;
+  corrupt[corrupt.size() / 2] = static_cast<char>(corrupt[corrupt.size() / 2] ^ 0x55);
+  write_file(dir.path() / "corrupt.bz2", corrupt);
+  write_file(dir.path() / "tail.bz2", bz + "junk");
+  write_file(dir.path() / "tail2.bz2", bz + "BZ");
+  for (int threads : {2, 3}) {
+    run_with_timeout(60, [&] {
+      expect_error([&] { read_all(dir.str("corrupt.bz2"), 1 << 16, threads); },
+                   {"corrupt.bz2", "corrupt bzip2 data", "compressed byte offset"});
+      expect_error([&] { read_all(dir.str("tail.bz2"), 1 << 16, threads); },
+                   {"tail.bz2", "not another bzip2"});
+      expect_error([&] { read_all(dir.str("tail2.bz2"), 1 << 16, threads); },
+                   {"tail2.bz2", "not another bzip2"});
+      // Cut in a block, in the end-of-stream trailer, in the first block's magic.
+      for (size_t keep : {bz.size() - 100, bz.size() - 3, size_t{7}, size_t{4}}) {
+        write_file(dir.path() / "short.bz2", bz.substr(0, keep));
+        expect_error([&] { read_all(dir.str("short.bz2"), 1 << 16, threads); },
+                     {"short.bz2", "ends in the middle", "truncated"});
+      }
+    });
+  }
+}
+
 TEST(FastTextStream, PipelineEqualsSequentialAndTheInMemoryPath) {
   TempDir dir;
   const std::string text = fasttext_lines(2500, 3);
@@ -153,6 +203,7 @@ TEST(FastTextStream, PipelineEqualsSequentialAndTheInMemoryPath) {
         for (size_t batch : {size_t{1}, size_t{300}, size_t{1} << 20}) {
           StreamOptions so;
           so.threads = threads;
+          so.decode_threads = threads;  // 1: libbz2 on one thread; 2, 3: block by block
           so.batch_bytes = batch;
           so.queue_batches = batch == 1 ? 1 : 0;
           run_with_timeout(60, [&] {
