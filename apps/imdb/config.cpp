@@ -174,7 +174,7 @@ std::string describe_preset(const std::string& preset) {
            "for 2 epochs on only the first 10000 reviews of the shuffled training split and "
            "validates on the first 2000 of the 10000 validation reviews; time to accuracy is "
            "measured to 75%. Everything else is the original configuration. It measures speed, not "
-           "accuracy: 200 optimizer steps leave the model well below a full run's ~82-84%. Sized "
+           "accuracy: 200 optimizer steps leave the model below a full run's ~84-85%. Sized "
            "for the whole CPU study to finish in under 15 minutes on 2 cores (1.1 minutes "
            "measured, idle).";
   if (preset == "full")
