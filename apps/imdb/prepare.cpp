@@ -66,8 +66,8 @@ FileRows read_rows(const std::string& path, const data::TextPipeline& pipeline, 
     f.official.assign(f.labels.size(), data::Split::Unspecified);
   } else {
     data::StreamOptions so;
-    so.threads = std::max(1, threads - 1);  // tokenizers: every core but the decoder's
-    so.decode_threads = threads;            // a .bz2 file decodes on every core (byte_stream.h)
+    so.threads = std::max(1, threads - 1);  // tokenizers: one per core but one, and a .bz2
+    so.decode_threads = threads;            // decodes on every core (fasttext_stream.cpp: why)
     data::LabeledCorpus read = data::read_fasttext_corpus(path, pipeline, so);
     f.corpus = std::move(read.corpus);
     f.labels = std::move(read.labels);
@@ -186,10 +186,11 @@ PreparedData prepare_data(const Config& config, const std::string& path,
   // (data/token_corpus.h); fitting and encoding below then work on integers. With --test, the
   // test file's rows follow the training file's, marked as the official test split.
   auto t0 = std::chrono::steady_clock::now();
-  FileRows main = read_rows(path, text_pipeline(config), threads, "--data");
+  const data::TextPipeline& pipeline = text_pipeline(config);
+  FileRows main = read_rows(path, pipeline, threads, "--data");
   FileRows test;
   if (!config.test.empty()) {
-    test = read_rows(config.test, text_pipeline(config), threads, "--test");
+    test = read_rows(config.test, pipeline, threads, "--test");
     main.official.assign(main.labels.size(), data::Split::Train);
     test.official.assign(test.labels.size(), data::Split::Test);
   }
