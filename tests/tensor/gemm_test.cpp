@@ -10,6 +10,7 @@
 // sum). (3) Results are the same bits on 1, 2 and 3 threads. On a CPU without AVX-512 (or AVX2)
 // the same tests run the kernels it has.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <Eigen/Core>
 #include <cmath>
@@ -21,6 +22,7 @@
 
 #include "tensor/cpu/cpu_features.h"
 #include "tensor/cpu/gemm/bf16_bits.h"
+#include "tensor/cpu/gemm/blocking.h"
 #include "tensor/cpu/gemm/gemm.h"
 #include "tensor/cpu/gemm/kernels.h"
 #include "tensor/cpu/gemm/pack.h"
@@ -275,11 +277,12 @@ void expect_same_bits_on_1_2_3_threads(const Problem<TA, TB, TC>& p) {
 
 TEST_F(GemmTest, ThreadCountDoesNotChangeABit) {
   std::mt19937 rng(30);
-  // Every shape splits over 3 threads (3 x 2^20 multiply-adds or more); the last into runs of
-  // columns as well (3 A micro-panels).
-  for (const Shape& s : {Shape{203, 157, 301}, Shape{100, 400, 100}, Shape{25, 700, 300}}) {
+  // Every shape splits over 3 threads (kMinThreadWork = 2^22 multiply-adds a thread, or more):
+  // the first two share each block, the second runs each thread on its own rows (B small beside
+  // A), the last splits into runs of columns as well (3 A micro-panels).
+  for (const Shape& s : {Shape{203, 257, 301}, Shape{1000, 130, 100}, Shape{25, 700, 800}}) {
     SCOPED_TRACE(testing::Message() << s.m << "x" << s.n << "x" << s.k);
-    ASSERT_GE(s.m * s.n * s.k, 3 << 20);
+    ASSERT_GE(s.m * s.n * s.k, 3 * kMinThreadWork);
     expect_same_bits_on_1_2_3_threads(
         Problem<float, float, float>(s.m, s.n, s.k, true, true, 3, 1.0, 0.5, rng));
     expect_same_bits_on_1_2_3_threads(
@@ -287,6 +290,49 @@ TEST_F(GemmTest, ThreadCountDoesNotChangeABit) {
     expect_same_bits_on_1_2_3_threads(
         Problem<uint8_t, int8_t, int32_t>(s.m, s.n, s.k, true, false, 1, 1, 1, rng));
   }
+}
+
+// Called from every thread of a parallel region, each thread on its own rows (an LSTM's
+// per-thread time loop): each runs the product alone, and gets the bits it gets outside.
+TEST_F(GemmTest, EachThreadOfARegionRunsItsOwnProduct) {
+  std::mt19937 rng(31);
+  const Problem<uint16_t, uint16_t, float> p(50, 400, 100, false, true, 0, 1.0, 1.0, rng);
+  set_num_threads(2);
+  const std::vector<float> want = run(p);
+  std::vector<std::vector<float>> got(2);
+#pragma omp parallel num_threads(2)
+  got[static_cast<std::size_t>(omp_get_thread_num())] = run(p);
+  for (const std::vector<float>& g : got)
+    EXPECT_EQ(std::memcmp(g.data(), want.data(), g.size() * sizeof(float)), 0);
+}
+
+// ---- B packed once -------------------------------------------------------------------------
+
+// B packed once gives the bits of packing it per call: one row (the GEMV path) and many, over
+// several column blocks (n > 512) and k blocks (k > 512 pairs' worth), B transposed or not.
+TEST_F(GemmTest, Bf16PrepackedBGivesTheSameBits) {
+  std::mt19937 rng(32);
+  for (bool tb : {false, true}) {
+    for (int64_t m : {1, 13}) {
+      SCOPED_TRACE(testing::Message() << "m " << m << (tb ? ", B transposed" : ""));
+      const Problem<uint16_t, uint16_t, float> p(m, 600, 1100, false, tb, 2, 1.0, 0.5, rng);
+      PackedBf16B packed;
+      pack_b_bf16(p.b.data(), p.args, packed);
+      std::vector<float> got = p.c;
+      gemm_bf16_packed(p.a.data(), packed, got.data(), p.args);
+      const std::vector<float> want = run(p);
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+    }
+  }
+  PackedBf16B never;
+  std::vector<uint16_t> a(4);
+  std::vector<float> c(4);
+  MatmulArgs args;
+  args.m = 2, args.n = 2, args.k = 2, args.lda = 2, args.ldb = 2, args.ldc = 2;
+  EXPECT_THROW(gemm_bf16_packed(a.data(), never, c.data(), args), Error);  // not packed
+  pack_b_bf16(a.data(), args, never);
+  args.k = 3;
+  EXPECT_THROW(gemm_bf16_packed(a.data(), never, c.data(), args), Error);  // another k
 }
 
 // ---- fp32 against Eigen --------------------------------------------------------------------

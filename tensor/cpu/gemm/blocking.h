@@ -26,4 +26,10 @@ constexpr int64_t kNc = 512;
 constexpr int64_t kTargetUnits = 8;
 constexpr int64_t kMinUnitWork = int64_t{1} << 16;
 
+// Multiply-adds per thread below which a second thread does not pay: waking a waiting thread and
+// the barriers between blocks cost tens of microseconds on a shared or virtual machine, about what
+// 4 M multiply-adds take on one core. Measured here (docs/results/gemm-cpu.md): at the LSTM's
+// 100 x 400 x 100 (4 M) fp32 ran at 144 GOP/s on one thread and 74 on two.
+constexpr int64_t kMinThreadWork = int64_t{1} << 22;
+
 }  // namespace loom::cpu::gemm

@@ -51,14 +51,48 @@ T* scratch(int which, int64_t elements) {
   return reinterpret_cast<T*>((address + 63) / 64 * 64);
 }
 
+// The two loops a team shares. Every thread of the team calls them; `omp for` splits the
+// iterations and its end waits for the whole team. `alone`: one thread runs the product with no
+// team of its own (a small product, or a caller that is itself one thread of a parallel region,
+// like an LSTM's per-thread time loop): plain loops, no OpenMP construct at all, since an
+// orphaned `omp for` would bind to the caller's team, whose other threads never reach it. (A
+// nested one-thread region would be correct too, but costs ~2.5 us per call here, which an LSTM
+// step's GEMM pays 100 times a sequence.)
+template <typename Body>
+void team_for_static(bool alone, int64_t n, const Body& body) {
+  if (alone) {
+    for (int64_t i = 0; i < n; ++i)
+      body(i);
+    return;
+  }
+#pragma omp for schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    body(i);
+}
+
+// Any schedule gives the same bits (a unit's result does not depend on who runs it); dynamic
+// keeps both cores busy when another process takes one of them.
+template <typename Body>
+void team_for_dynamic(bool alone, int64_t n, const Body& body) {
+  if (alone) {
+    for (int64_t i = 0; i < n; ++i)
+      body(i);
+    return;
+  }
+#pragma omp for schedule(dynamic, 1)
+  for (int64_t i = 0; i < n; ++i)
+    body(i);
+}
+
 // One block of the product: columns [col0, col0 + cols) x k values [k0, k0 + depth). Called by
-// every thread of the team: the threads pack the block's B panels into the shared `packed_b`,
-// wait, then take units (an A micro-panel times a run of B micro-panels) until none is left.
-// `prepacked`, when not null, holds the block's panels already (pack_b_u8s8): no packing.
+// every thread of the team (or by one thread, `alone`): the threads pack the block's B panels
+// into the shared `packed_b`, wait, then take units (an A micro-panel times a run of B
+// micro-panels) until none is left. `prepacked`, when not null, holds the block's panels already
+// (pack_b_bf16, pack_b_u8s8): no packing.
 template <typename TA, typename TB, typename TC>
 void run_block(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kernel, int64_t col0,
                int64_t cols, int64_t k0, int64_t depth, int64_t runs, TB* packed_b,
-               const TB* prepacked) {
+               const TB* prepacked, bool alone) {
   constexpr int G = kGroup<TA>;
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t groups = (depth + G - 1) / G;
@@ -67,19 +101,15 @@ void run_block(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kern
   if (prepacked != nullptr) {
     packed_b = const_cast<TB*>(prepacked);  // read only below
   } else {
-#pragma omp for schedule(static)
-    for (int64_t jp = 0; jp < col_panels; ++jp) {
+    team_for_static(alone, col_panels, [&](int64_t jp) {
       const int64_t j = jp * nr;
       kernel.pack_b(p.b, col0 + j, std::min<int64_t>(nr, cols - j), k0, depth,
                     packed_b + jp * b_panel_size);
-    }  // (the end of an omp for waits for every thread: the block is packed)
+    });  // (the end of an omp for waits for every thread: the block is packed)
   }
   TA* packed_a = scratch<TA>(0, mr * groups * G);
   const TC beta = k0 == 0 ? p.beta : TC(1);  // later k blocks add to what the first wrote
-  // Any schedule gives the same bits (a unit's result does not depend on who runs it); dynamic
-  // keeps both cores busy when another process takes one of them.
-#pragma omp for schedule(dynamic, 1)
-  for (int64_t unit = 0; unit < row_panels * runs; ++unit) {
+  team_for_dynamic(alone, row_panels * runs, [&](int64_t unit) {
     const int64_t i = unit / runs * mr, run = unit % runs;
     const int64_t rows = std::min<int64_t>(mr, p.m - i);
     kernel.pack_a(p.a, i, rows, k0, depth, packed_a);  // stays in L1 for the loop below
@@ -94,7 +124,7 @@ void run_block(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kern
                            beta};
       kernel.run(groups, packed_a, packed_b + jp * b_panel_size, tile);
     }
-  }  // (and waits again: packed_b is rewritten by the next block)
+  });  // (and waits again: packed_b is rewritten by the next block)
 }
 
 // k == 0: op(A) op(B) is the zero matrix, so C = beta C (0 when beta == 0, C unread).
@@ -117,34 +147,73 @@ void for_each_block(int64_t n, int64_t k, const Body& body) {
       body(col0, std::min(nc, n - col0), k0, std::min(kc, k - k0));
 }
 
+// Every block of the product, in order, on `threads` threads sharing each block (the team), or
+// on this thread alone (threads == 1).
 template <typename TA, typename TB, typename TC>
-void run_product(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kernel,
-                 const TB* prepacked = nullptr) {
-  if (p.m == 0 || p.n == 0) return;
-  if (p.k == 0) return scale_c(p);
+void run_blocks(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kernel,
+                const TB* prepacked, int threads, int64_t runs) {
   const int64_t kc = k_block_depth(p.k, kKc<TA>, kGroup<TA>);
   const int64_t nc = std::min<int64_t>(p.n, kNc);
-  const int64_t row_panels = (p.m + kernel.mr - 1) / kernel.mr;
-  const int64_t runs = column_runs(row_panels, (nc + kernel.nr - 1) / kernel.nr, p.m * p.n * p.k);
-  TB* packed_b = prepacked != nullptr ? nullptr  // shared by the team
+  TB* packed_b = prepacked != nullptr ? nullptr  // this thread's, shared by its team
                                       : scratch<TB>(1, packed_size<TB>(nc, kc, kernel.nr));
-  const int threads = row_slices(row_panels * runs, p.m * p.n * p.k);
+  const bool alone = threads == 1;
   auto team = [&] {      // what every thread of the team runs
     int64_t offset = 0;  // of the block's panels in `prepacked`
     for_each_block<TB>(p.n, p.k, [&](int64_t col0, int64_t cols, int64_t k0, int64_t depth) {
       run_block(p, kernel, col0, cols, k0, depth, runs, packed_b,
-                prepacked != nullptr ? prepacked + offset : nullptr);
+                prepacked != nullptr ? prepacked + offset : nullptr, alone);
       offset += packed_size<TB>(cols, depth, kernel.nr);
     });
   };
-  // One thread, and no team around this call to bind the omp for loops to: no parallel region
-  // (the loops run on this thread alone), which saves the region's cost on GEMV-sized products.
-  if (threads == 1 && omp_get_num_threads() == 1) {
+  if (alone) {
     team();
     return;
   }
 #pragma omp parallel num_threads(threads)
   team();
+}
+
+// Rows [r0, r1) of the product: op(A)'s and C's, the same B.
+template <typename TA, typename TB, typename TC>
+Product<TA, TB, TC> rows_of(const Product<TA, TB, TC>& p, int64_t r0, int64_t r1) {
+  Product<TA, TB, TC> part = p;
+  part.a.data = p.a.at(r0, 0);
+  part.c = p.c + r0 * p.ldc;
+  part.m = r1 - r0;
+  return part;
+}
+
+// How threads share a product. One thread (row_slices gives one inside a parallel region): no
+// region, which saves its cost on GEMV-sized products and on every step of an LSTM's per-thread
+// loop. B small beside A (n <= m / 4: weights times a long batch of rows, or an LSTM's weight
+// gradient [4H, T*B] x [T*B, H]): every thread takes its own rows of C and runs them alone,
+// packing B for itself; no thread ever waits for another, where sharing each block costs two
+// barriers per block (40 for k = 10,000, each a sleep and a wake-up of a waiting thread),
+// and packing B twice costs little next to packing A. Otherwise the team shares each block.
+// Every element is computed the same way in all three (the tile contract of microkernel.h).
+template <typename TA, typename TB, typename TC>
+void run_product(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kernel,
+                 const TB* prepacked = nullptr) {
+  if (p.m == 0 || p.n == 0) return;
+  if (p.k == 0) return scale_c(p);
+  const int64_t nc = std::min<int64_t>(p.n, kNc);
+  const int64_t row_panels = (p.m + kernel.mr - 1) / kernel.mr;
+  const int64_t runs = column_runs(row_panels, (nc + kernel.nr - 1) / kernel.nr, p.m * p.n * p.k);
+  const int64_t work = p.m * p.n * p.k;
+  const int threads = static_cast<int>(std::min<int64_t>(
+      row_slices(row_panels * runs, work), std::max<int64_t>(1, work / kMinThreadWork)));
+  if (threads > 1 && 4 * p.n <= p.m && row_panels >= 2 * threads) {
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num(), n_threads = omp_get_num_threads();
+      const int64_t first = row_panels * t / n_threads * kernel.mr;
+      const int64_t last = std::min(p.m, row_panels * (t + 1) / n_threads * kernel.mr);
+      if (last > first) run_blocks(rows_of(p, first, last), kernel, prepacked, 1, 1);
+    }
+    return;
+  }
+  run_blocks(p, kernel, prepacked, threads,
+             threads == 1 ? 1 : runs);  // alone: no A panel packed twice
 }
 
 void check_args(const MatmulArgs& p, const char* fn) {
@@ -187,6 +256,61 @@ int32_t integer_scalar(double x, const char* fn, const char* name) {
   return static_cast<int32_t>(x);
 }
 
+// Packs op(B) for `kernel`: every block's panels, one block after the other in the driver's
+// order (for_each_block), so that run_product finds block b's panels at the running offset.
+template <typename TA, typename TB, typename TC>
+void pack_b_once(const MicroKernel<TA, TB, TC>& kernel, const TB* b, const MatmulArgs& args,
+                 PackedB<TB>& out, const char* fn) {
+  LOOM_CHECK(args.k >= 0 && args.n >= 0, fn, ": expected k, n >= 0, got ", args.k, ", ", args.n);
+  LOOM_CHECK(args.ldb >= std::max<int64_t>(1, args.trans_b ? args.k : args.n), fn,
+             ": ldb = ", args.ldb, " is less than B's stored columns");
+  const MatrixView<TB> view =
+      args.trans_b ? MatrixView<TB>{b, 1, args.ldb} : MatrixView<TB>{b, args.ldb, 1};
+  int64_t total = 0;
+  for_each_block<TB>(args.n, args.k, [&](int64_t, int64_t cols, int64_t, int64_t depth) {
+    total += packed_size<TB>(cols, depth, kernel.nr);
+  });
+  out.k = args.k;
+  out.n = args.n;
+  out.kernel = &kernel;
+  out.panels.resize(static_cast<std::size_t>(total));
+  int64_t offset = 0;
+  for_each_block<TB>(args.n, args.k, [&](int64_t col0, int64_t cols, int64_t k0, int64_t depth) {
+    const int64_t panel = packed_size<TB>(kernel.nr, depth, kernel.nr);
+    for (int64_t j = 0; j < cols; j += kernel.nr)
+      kernel.pack_b(view, col0 + j, std::min<int64_t>(kernel.nr, cols - j), k0, depth,
+                    out.panels.data() + offset + j / kernel.nr * panel);
+    offset += packed_size<TB>(cols, depth, kernel.nr);
+  });
+}
+
+// C = alpha op(A) B + beta C with B from pack_b_once.
+template <typename TA, typename TB, typename TC>
+void gemm_prepacked(const MicroKernel<TA, TB, TC>& kernel, const TA* a, const PackedB<TB>& b, TC* c,
+                    const MatmulArgs& args, TC alpha, TC beta, const char* fn) {
+  LOOM_CHECK(b.kernel != nullptr, fn, ": B was never packed (pack it first)");
+  LOOM_CHECK(b.kernel == &kernel, fn, ": B was packed for another kernel (",
+             static_cast<const MicroKernel<TA, TB, TC>*>(b.kernel)->name, ", now ", kernel.name,
+             ")");
+  LOOM_CHECK(args.batch == 1 && args.k == b.k && args.n == b.n, fn, ": k x n = ", args.k, " x ",
+             args.n, " (batch ", args.batch, ") but B was packed as ", b.k, " x ", b.n);
+  MatmulArgs checked = args;
+  checked.trans_b = false;
+  checked.ldb = std::max<int64_t>(1, args.n);
+  check_args(checked, fn);
+  Product<TA, TB, TC> p;
+  p.a = args.trans_a ? MatrixView<TA>{a, 1, args.lda} : MatrixView<TA>{a, args.lda, 1};
+  p.b = MatrixView<TB>{nullptr, 0, 0};  // never read: the panels are packed
+  p.c = c;
+  p.ldc = args.ldc;
+  p.m = args.m;
+  p.n = args.n;
+  p.k = args.k;
+  p.alpha = alpha;
+  p.beta = beta;
+  run_product(p, kernel, b.panels.data());
+}
+
 }  // namespace
 
 void gemm_f32(const float* a, const float* b, float* c, const MatmulArgs& args) {
@@ -209,54 +333,23 @@ void gemm_u8s8(const uint8_t* a, const int8_t* b, int32_t* c, const MatmulArgs& 
 }
 
 void pack_b_u8s8(const int8_t* b, const MatmulArgs& args, PackedU8S8B& out) {
-  LOOM_CHECK(args.k >= 0 && args.n >= 0, "pack_b_u8s8: expected k, n >= 0, got ", args.k, ", ",
-             args.n);
-  LOOM_CHECK(args.ldb >= std::max<int64_t>(1, args.trans_b ? args.k : args.n),
-             "pack_b_u8s8: ldb = ", args.ldb, " is less than B's stored columns");
-  const KernelU8S8& kernel = u8s8_kernel(kernel_level());
-  const MatrixView<int8_t> view =
-      args.trans_b ? MatrixView<int8_t>{b, 1, args.ldb} : MatrixView<int8_t>{b, args.ldb, 1};
-  int64_t total = 0;
-  for_each_block<int8_t>(args.n, args.k, [&](int64_t, int64_t cols, int64_t, int64_t depth) {
-    total += packed_size<int8_t>(cols, depth, kernel.nr);
-  });
-  out.k = args.k;
-  out.n = args.n;
-  out.kernel = &kernel;
-  out.panels.resize(static_cast<std::size_t>(total));
-  int64_t offset = 0;
-  for_each_block<int8_t>(
-      args.n, args.k, [&](int64_t col0, int64_t cols, int64_t k0, int64_t depth) {
-        const int64_t panel = packed_size<int8_t>(kernel.nr, depth, kernel.nr);
-        for (int64_t j = 0; j < cols; j += kernel.nr)
-          kernel.pack_b(view, col0 + j, std::min<int64_t>(kernel.nr, cols - j), k0, depth,
-                        out.panels.data() + offset + j / kernel.nr * panel);
-        offset += packed_size<int8_t>(cols, depth, kernel.nr);
-      });
+  pack_b_once(u8s8_kernel(kernel_level()), b, args, out, "pack_b_u8s8");
+}
+
+void pack_b_bf16(const uint16_t* b, const MatmulArgs& args, PackedBf16B& out) {
+  pack_b_once(bf16_kernel(kernel_level()), b, args, out, "pack_b_bf16");
 }
 
 void gemm_u8s8_packed(const uint8_t* a, const PackedU8S8B& b, int32_t* c, const MatmulArgs& args) {
-  const KernelU8S8& kernel = u8s8_kernel(kernel_level());
-  LOOM_CHECK(b.kernel == &kernel, "gemm_u8s8_packed: B was packed for another kernel (",
-             static_cast<const KernelU8S8*>(b.kernel)->name, ", now ", kernel.name, ")");
-  LOOM_CHECK(args.batch == 1 && args.k == b.k && args.n == b.n,
-             "gemm_u8s8_packed: k x n = ", args.k, " x ", args.n, " (batch ", args.batch,
-             ") but B was packed as ", b.k, " x ", b.n);
-  MatmulArgs checked = args;
-  checked.trans_b = false;
-  checked.ldb = std::max<int64_t>(1, args.n);
-  check_args(checked, "gemm_u8s8_packed");
-  Product<uint8_t, int8_t, int32_t> p;
-  p.a = args.trans_a ? MatrixView<uint8_t>{a, 1, args.lda} : MatrixView<uint8_t>{a, args.lda, 1};
-  p.b = MatrixView<int8_t>{nullptr, 0, 0};  // never read: the panels are packed
-  p.c = c;
-  p.ldc = args.ldc;
-  p.m = args.m;
-  p.n = args.n;
-  p.k = args.k;
-  p.alpha = integer_scalar(args.alpha, "gemm_u8s8_packed", "alpha");
-  p.beta = integer_scalar(args.beta, "gemm_u8s8_packed", "beta");
-  run_product(p, kernel, b.panels.data());
+  const char* fn = "gemm_u8s8_packed";
+  gemm_prepacked(u8s8_kernel(kernel_level()), a, b, c, args,
+                 integer_scalar(args.alpha, fn, "alpha"), integer_scalar(args.beta, fn, "beta"),
+                 fn);
+}
+
+void gemm_bf16_packed(const uint16_t* a, const PackedBf16B& b, float* c, const MatmulArgs& args) {
+  gemm_prepacked(bf16_kernel(kernel_level()), a, b, c, args, static_cast<float>(args.alpha),
+                 static_cast<float>(args.beta), "gemm_bf16_packed");
 }
 
 }  // namespace loom::cpu::gemm
