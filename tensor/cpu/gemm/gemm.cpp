@@ -183,14 +183,15 @@ Product<TA, TB, TC> rows_of(const Product<TA, TB, TC>& p, int64_t r0, int64_t r1
   return part;
 }
 
-// How threads share a product. One thread (row_slices gives one inside a parallel region): no
-// region, which saves its cost on GEMV-sized products and on every step of an LSTM's per-thread
-// loop. B small beside A (n <= m / 4: weights times a long batch of rows, or an LSTM's weight
-// gradient [4H, T*B] x [T*B, H]): every thread takes its own rows of C and runs them alone,
-// packing B for itself; no thread ever waits for another, where sharing each block costs two
-// barriers per block (40 for k = 10,000, each a sleep and a wake-up of a waiting thread),
-// and packing B twice costs little next to packing A. Otherwise the team shares each block.
-// Every element is computed the same way in all three (the tile contract of microkernel.h).
+// How threads share a product. One thread (under kMinThreadWork multiply-adds a thread, and
+// always inside a parallel region, where row_slices gives one): no region, which saves its cost on
+// small products and on every step of an LSTM's per-thread loop. B small beside A (n <= m / 4:
+// weights times a long batch of rows, or an LSTM's weight gradient [4H, T*B] x [T*B, H]): every
+// thread takes its own rows of C and runs them alone, packing B for itself; no thread ever waits
+// for another, where sharing each block costs two barriers per block (40 for k = 10,000, each a
+// sleep and a wake-up of a waiting thread), and packing B twice costs little next to packing A.
+// Otherwise the team shares each block. Every element is computed the same way in all three (the
+// tile contract of microkernel.h).
 template <typename TA, typename TB, typename TC>
 void run_product(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kernel,
                  const TB* prepacked = nullptr) {
@@ -198,8 +199,8 @@ void run_product(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& ke
   if (p.k == 0) return scale_c(p);
   const int64_t nc = std::min<int64_t>(p.n, kNc);
   const int64_t row_panels = (p.m + kernel.mr - 1) / kernel.mr;
-  const int64_t runs = column_runs(row_panels, (nc + kernel.nr - 1) / kernel.nr, p.m * p.n * p.k);
   const int64_t work = p.m * p.n * p.k;
+  const int64_t runs = column_runs(row_panels, (nc + kernel.nr - 1) / kernel.nr, work);
   const int threads = static_cast<int>(std::min<int64_t>(
       row_slices(row_panels * runs, work), std::max<int64_t>(1, work / kMinThreadWork)));
   if (threads > 1 && 4 * p.n <= p.m && row_panels >= 2 * threads) {
