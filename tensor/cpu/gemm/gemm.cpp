@@ -51,37 +51,29 @@ T* scratch(int which, int64_t elements) {
   return reinterpret_cast<T*>((address + 63) / 64 * 64);
 }
 
-// The two loops a team shares. Every thread of the team calls them; `omp for` splits the
-// iterations and its end waits for the whole team. `alone`: one thread runs the product with no
-// team of its own (a small product, or a caller that is itself one thread of a parallel region,
-// like an LSTM's per-thread time loop): plain loops, no OpenMP construct at all, since an
-// orphaned `omp for` would bind to the caller's team, whose other threads never reach it. (A
-// nested one-thread region would be correct too, but costs ~2.5 us per call here, which an LSTM
-// step's GEMM pays 100 times a sequence.)
+// The two loops a team shares: body(i) for i in [0, n). Every thread of the team calls this; `omp
+// for` splits the iterations and its end waits for the whole team. `dynamic` hands them out one
+// at a time (any schedule gives the same bits, since a unit's result does not depend on who runs
+// it; dynamic keeps both cores busy when another process takes one of them). `alone`: one thread
+// runs the product with no team of its own (a small product, or a caller that is itself one
+// thread of a parallel region, like an LSTM's per-thread time loop): a plain loop, no OpenMP
+// construct at all, since an orphaned `omp for` would bind to the caller's team, whose other
+// threads never reach it. (A nested one-thread region would be correct too, but costs ~2.5 us per
+// call here, which an LSTM step's GEMM pays 100 times a sequence.)
 template <typename Body>
-void team_for_static(bool alone, int64_t n, const Body& body) {
+void team_for(bool alone, bool dynamic, int64_t n, const Body& body) {
   if (alone) {
     for (int64_t i = 0; i < n; ++i)
       body(i);
-    return;
-  }
-#pragma omp for schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    body(i);
-}
-
-// Any schedule gives the same bits (a unit's result does not depend on who runs it); dynamic
-// keeps both cores busy when another process takes one of them.
-template <typename Body>
-void team_for_dynamic(bool alone, int64_t n, const Body& body) {
-  if (alone) {
-    for (int64_t i = 0; i < n; ++i)
-      body(i);
-    return;
-  }
+  } else if (dynamic) {
 #pragma omp for schedule(dynamic, 1)
-  for (int64_t i = 0; i < n; ++i)
-    body(i);
+    for (int64_t i = 0; i < n; ++i)
+      body(i);
+  } else {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i)
+      body(i);
+  }
 }
 
 // One block of the product: columns [col0, col0 + cols) x k values [k0, k0 + depth). Called by
@@ -101,7 +93,7 @@ void run_block(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kern
   if (prepacked != nullptr) {
     packed_b = const_cast<TB*>(prepacked);  // read only below
   } else {
-    team_for_static(alone, col_panels, [&](int64_t jp) {
+    team_for(alone, /*dynamic=*/false, col_panels, [&](int64_t jp) {
       const int64_t j = jp * nr;
       kernel.pack_b(p.b, col0 + j, std::min<int64_t>(nr, cols - j), k0, depth,
                     packed_b + jp * b_panel_size);
@@ -109,7 +101,7 @@ void run_block(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kern
   }
   TA* packed_a = scratch<TA>(0, mr * groups * G);
   const TC beta = k0 == 0 ? p.beta : TC(1);  // later k blocks add to what the first wrote
-  team_for_dynamic(alone, row_panels * runs, [&](int64_t unit) {
+  team_for(alone, /*dynamic=*/true, row_panels * runs, [&](int64_t unit) {
     const int64_t i = unit / runs * mr, run = unit % runs;
     const int64_t rows = std::min<int64_t>(mr, p.m - i);
     kernel.pack_a(p.a, i, rows, k0, depth, packed_a);  // stays in L1 for the loop below
@@ -228,26 +220,32 @@ void check_args(const MatmulArgs& p, const char* fn) {
   LOOM_CHECK(p.ldc >= std::max<int64_t>(1, p.n), fn, ": ldc = ", p.ldc, " is less than n = ", p.n);
 }
 
+// The product `args` describes on A, B and C (B may be null when its panels are packed).
+template <typename TA, typename TB, typename TC>
+Product<TA, TB, TC> product_of(const TA* a, const TB* b, TC* c, const MatmulArgs& args, TC alpha,
+                               TC beta) {
+  Product<TA, TB, TC> p;
+  // op(A)(r, kk) is A[r, kk] or, transposed, A[kk, r]; op(B)(kk, j) likewise.
+  p.a = args.trans_a ? MatrixView<TA>{a, 1, args.lda} : MatrixView<TA>{a, args.lda, 1};
+  p.b = args.trans_b ? MatrixView<TB>{b, 1, args.ldb} : MatrixView<TB>{b, args.ldb, 1};
+  p.c = c;
+  p.ldc = args.ldc;
+  p.m = args.m;
+  p.n = args.n;
+  p.k = args.k;
+  p.alpha = alpha;
+  p.beta = beta;
+  return p;
+}
+
 // Runs each of the batch's products with `kernel`.
 template <typename TA, typename TB, typename TC>
 void gemm_batch(const TA* a, const TB* b, TC* c, const MatmulArgs& p,
                 const MicroKernel<TA, TB, TC>& kernel, TC alpha, TC beta) {
-  for (int64_t i = 0; i < p.batch; ++i) {
-    Product<TA, TB, TC> product;
-    const TA* a_i = a + i * p.stride_a;
-    const TB* b_i = b + i * p.stride_b;
-    // op(A)(r, kk) is A[r, kk] or, transposed, A[kk, r]; op(B)(kk, j) likewise.
-    product.a = p.trans_a ? MatrixView<TA>{a_i, 1, p.lda} : MatrixView<TA>{a_i, p.lda, 1};
-    product.b = p.trans_b ? MatrixView<TB>{b_i, 1, p.ldb} : MatrixView<TB>{b_i, p.ldb, 1};
-    product.c = c + i * p.stride_c;
-    product.ldc = p.ldc;
-    product.m = p.m;
-    product.n = p.n;
-    product.k = p.k;
-    product.alpha = alpha;
-    product.beta = beta;
-    run_product(product, kernel);
-  }
+  for (int64_t i = 0; i < p.batch; ++i)
+    run_product(
+        product_of(a + i * p.stride_a, b + i * p.stride_b, c + i * p.stride_c, p, alpha, beta),
+        kernel);
 }
 
 int32_t integer_scalar(double x, const char* fn, const char* name) {
@@ -299,17 +297,8 @@ void gemm_prepacked(const MicroKernel<TA, TB, TC>& kernel, const TA* a, const Pa
   checked.trans_b = false;
   checked.ldb = std::max<int64_t>(1, args.n);
   check_args(checked, fn);
-  Product<TA, TB, TC> p;
-  p.a = args.trans_a ? MatrixView<TA>{a, 1, args.lda} : MatrixView<TA>{a, args.lda, 1};
-  p.b = MatrixView<TB>{nullptr, 0, 0};  // never read: the panels are packed
-  p.c = c;
-  p.ldc = args.ldc;
-  p.m = args.m;
-  p.n = args.n;
-  p.k = args.k;
-  p.alpha = alpha;
-  p.beta = beta;
-  run_product(p, kernel, b.panels.data());
+  // B's view is never read: its panels are packed.
+  run_product(product_of<TA, TB, TC>(a, nullptr, c, checked, alpha, beta), kernel, b.panels.data());
 }
 
 }  // namespace
