@@ -20,6 +20,7 @@
 
 #include "tensor/cpu/backend.h"
 #include "tensor/cpu/gemm/gemm.h"
+#include "tensor/cpu/lstm_cell.h"
 #include "tensor/cpu/threads.h"
 #include "tensor/error.h"
 #include "tensor/kernels/lstm_pointwise.h"
@@ -28,39 +29,11 @@ namespace loom::cpu {
 namespace {
 
 // The cell for `rows` rows of H units (one step): pre-activations in gates, activated in place.
-// The loop over j is vectorised (V lanes at a time, calling libmvec's vector expf/tanhf); the
-// H % V units left over would call the scalar expf/tanhf, each about as slow as a whole vector
-// (at H = 100: 6 vectors and 4 scalar units, a third of the cell's time), so they go through the
-// same vector loop on a zero-padded copy instead.
-template <typename T>
-void cell_forward_units(T* gates, int64_t gate_stride, const T* c_prev, T* c, T* tanh_c, T* h,
-                        int64_t n) {
-#pragma omp simd
-  for (int64_t j = 0; j < n; ++j) {
-    kernels::lstm_pointwise_forward_at<T, T>(gates + j, gate_stride, c_prev + j, gates + j, c + j,
-                                             tanh_c + j, h + j);
-  }
-}
-
 template <typename T>
 void cell_forward(T* gates, const T* c_prev, T* c, T* tanh_c, T* h, int64_t rows, int64_t H) {
-  constexpr int64_t V = 64 / sizeof(T);  // lanes of a 512-bit vector
-  const int64_t body = H / V * V, tail = H - body;
   for (int64_t b = 0; b < rows; ++b) {
-    T* row = gates + b * 4 * H;
     const int64_t o = b * H;
-    cell_forward_units<T>(row, H, c_prev + o, c + o, tanh_c + o, h + o, body);
-    if (tail == 0) continue;
-    T g[4 * V] = {}, cp[V] = {}, cn[V], tc[V], hn[V];  // the tail, padded to one vector
-    for (int q = 0; q < 4; ++q)
-      std::copy_n(row + q * H + body, tail, g + q * V);
-    std::copy_n(c_prev + o + body, tail, cp);
-    cell_forward_units<T>(g, V, cp, cn, tc, hn, V);
-    for (int q = 0; q < 4; ++q)
-      std::copy_n(g + q * V, tail, row + q * H + body);
-    std::copy_n(cn, tail, c + o + body);
-    std::copy_n(tc, tail, tanh_c + o + body);
-    std::copy_n(hn, tail, h + o + body);
+    lstm_cell_row<T>(gates + b * 4 * H, H, c_prev + o, c + o, tanh_c + o, h + o);
   }
 }
 

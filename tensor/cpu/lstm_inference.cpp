@@ -7,7 +7,7 @@
 // rows' input projections from the table (the embedding and W_ih folded: a lookup instead of a
 // GEMM), adds h_{t-1} W_hh^T (float32 on Eigen, or int8 on the u8 x s8 GEMM with W_hh packed
 // once per call), and runs the
-// same cell math as training (tensor/kernels/lstm_pointwise.h). Batch rows are split over
+// same cell as training (tensor/cpu/lstm_cell.h). Batch rows are split over
 // threads as in lstm.cpp (rows never interact). Compiled with -ffast-math like lstm.cpp, for the
 // same reason (vectorised expf/tanhf).
 #include <algorithm>
@@ -16,8 +16,8 @@
 
 #include "tensor/cpu/backend.h"
 #include "tensor/cpu/int8_linear.h"
+#include "tensor/cpu/lstm_cell.h"
 #include "tensor/cpu/threads.h"
-#include "tensor/kernels/lstm_pointwise.h"
 
 namespace loom::cpu {
 namespace {
@@ -63,35 +63,6 @@ void add_recurrent(CpuBackend& be, const LstmInference& a, StepScratch& s, int64
   be.matmul(s.h.data(), a.w_hh, s.gates.data(), DType::Float32, g);
 }
 
-// The cell over one row of H units, in place (pre [4H] -> activations; c, h, tanh_c [H]).
-// A vector loop leaves H mod 16 units to a scalar remainder, and glibc's scalar tanhf/expf there
-// cost as much as the whole vector part at H = 100 (a profile of batch 1 showed it). So the
-// remainder is copied into a zero-padded block 16 wide and run as one full vector pass; the
-// padding lanes compute the cell of zeros and are dropped.
-void cell_row(float* pre, int64_t H, float* c, float* h, float* tanh_c) {
-  constexpr int64_t kWidth = 16;  // one AVX-512 register of floats (two AVX2 ones)
-  const int64_t body = H / kWidth * kWidth, rest = H - body;
-#pragma omp simd
-  for (int64_t j = 0; j < body; ++j)
-    kernels::lstm_pointwise_forward_at<float, float>(pre + j, H, c + j, pre + j, c + j, tanh_c + j,
-                                                     h + j);
-  if (rest == 0) return;
-  alignas(64) float g[4 * kWidth] = {}, cc[kWidth] = {}, hh[kWidth], tt[kWidth];
-  const std::size_t bytes = static_cast<std::size_t>(rest) * sizeof(float);
-  for (int64_t k = 0; k < 4; ++k)
-    std::memcpy(g + k * kWidth, pre + k * H + body, bytes);
-  std::memcpy(cc, c + body, bytes);
-#pragma omp simd
-  for (int64_t j = 0; j < kWidth; ++j)
-    kernels::lstm_pointwise_forward_at<float, float>(g + j, kWidth, cc + j, g + j, cc + j, tt + j,
-                                                     hh + j);
-  for (int64_t k = 0; k < 4; ++k)
-    std::memcpy(pre + k * H + body, g + k * kWidth, bytes);
-  std::memcpy(c + body, cc, bytes);
-  std::memcpy(h + body, hh, bytes);
-  std::memcpy(tanh_c + body, tt, bytes);
-}
-
 // The time loop for batch rows [b0, b0 + rows).
 void run_rows(CpuBackend& be, const LstmInference& a, int64_t b0, int64_t rows) {
   thread_local StepScratch s;
@@ -107,8 +78,8 @@ void run_rows(CpuBackend& be, const LstmInference& a, int64_t b0, int64_t rows) 
     }
     if (t > 0) add_recurrent(be, a, s, rows);  // h_0 = 0 adds nothing
     for (int64_t r = 0; r < rows; ++r)         // the cell, in place: activations over the gates
-      cell_row(s.gates.data() + r * 4 * H, H, s.c.data() + r * H, s.h.data() + r * H,
-               s.tanh_c.data() + r * H);
+      lstm_cell_row<float>(s.gates.data() + r * 4 * H, H, s.c.data() + r * H, s.c.data() + r * H,
+                           s.tanh_c.data() + r * H, s.h.data() + r * H);
   }
   std::memcpy(a.h_n + b0 * H, s.h.data(), rows * H * sizeof(float));
   std::memcpy(a.c_n + b0 * H, s.c.data(), rows * H * sizeof(float));
