@@ -5,15 +5,15 @@
 // Batch rows never interact (row b of h_t needs only row b of h_{t-1}), so the batch is split into
 // one row range per thread (tensor/cpu/threads.h's rules) and each thread runs the whole time loop
 // on its rows with no synchronisation between steps: per step one single-threaded GEMM and the
-// cell's pointwise math (tensor/kernels/lstm_pointwise.h, the code the CUDA kernels run). Splitting
-// each small per-step GEMM over threads instead costs two thread handoffs per step; on a loaded
-// machine that was 10x slower (docs/results/lstm-step-cpu.md). Mixed precision is the same loop:
-// the GEMM reads the gemm-dtype copies of h (or of dL/dgates) that each step writes after its
-// pointwise update.
+// cell (tensor/cpu/lstm_cell.h, over tensor/kernels/lstm_pointwise.h, the math the CUDA kernels
+// run). Splitting each small per-step GEMM over threads instead costs two thread handoffs per
+// step; on a loaded machine that was 10x slower (docs/results/lstm-step-cpu.md). Mixed precision
+// is the same loop: the GEMM reads the gemm-dtype copies of h (or of dL/dgates) that each step
+// writes after its pointwise update.
 //
-// This file is compiled with -ffast-math (tensor/CMakeLists.txt) so GCC vectorises the cell's
-// expf/tanhf with glibc's libmvec (the scalar loop was 5x slower). Safe here: lstm_sigmoid never
-// overflows exp, and finite inputs give no infinities or NaNs to preserve.
+// Compiled with -ffast-math (tensor/CMakeLists.txt) so GCC vectorises the cell's expf/tanhf with
+// libmvec (5x the scalar loop); safe: lstm_sigmoid never overflows exp, and finite inputs give no
+// infinities or NaNs to preserve.
 #include <algorithm>
 #include <cstring>
 #include <vector>

@@ -6,10 +6,9 @@
 // for int8 the quantized h and the int32 sums, all reused from call to call. Each step copies its
 // rows' input projections from the table (the embedding and W_ih folded: a lookup instead of a
 // GEMM), adds h_{t-1} W_hh^T (float32 on Eigen, or int8 on the u8 x s8 GEMM with W_hh packed
-// once per call), and runs the
-// same cell as training (tensor/cpu/lstm_cell.h). Batch rows are split over
-// threads as in lstm.cpp (rows never interact). Compiled with -ffast-math like lstm.cpp, for the
-// same reason (vectorised expf/tanhf).
+// once per call), and runs the same cell as training (tensor/cpu/lstm_cell.h). Batch rows are
+// split over threads as in lstm.cpp (rows never interact). Compiled with -ffast-math like lstm.cpp,
+// for the same reason (vectorised expf/tanhf).
 #include <algorithm>
 #include <cstring>
 #include <vector>

@@ -196,6 +196,9 @@ void run_product(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& ke
   const int threads = static_cast<int>(std::min<int64_t>(
       row_slices(row_panels * runs, work), std::max<int64_t>(1, work / kMinThreadWork)));
   if (threads > 1 && 4 * p.n <= p.m && row_panels >= 2 * threads) {
+    // Not threads.h's for_each_row_slice: its slices start on multiples of 16 rows (Eigen's
+    // rule) and its count ignores kMinThreadWork; these start on micro-panels (no extra ragged
+    // tile) and number `threads`.
 #pragma omp parallel num_threads(threads)
     {
       const int t = omp_get_thread_num(), n_threads = omp_get_num_threads();
@@ -205,8 +208,8 @@ void run_product(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& ke
     }
     return;
   }
-  run_blocks(p, kernel, prepacked, threads,
-             threads == 1 ? 1 : runs);  // alone: no A panel packed twice
+  // Alone, one run of columns: more would only pack each A panel again.
+  run_blocks(p, kernel, prepacked, threads, threads == 1 ? 1 : runs);
 }
 
 void check_args(const MatmulArgs& p, const char* fn) {
