@@ -36,7 +36,15 @@ def list_tests(build_dir, label_regex=None):
     return tests
 
 
-def run_ctest(build_dir, label_regex=None, jobs=2, timeout=300, exclude_regex=None):
+def exact_names_regex(names):
+    """A ctest -R regex that matches exactly these test names. CMake's regex language has no
+    escapes for every character Python's re.escape writes, so only its own specials are escaped."""
+    special = set("^$.[]()*+?|\\")
+    return "^(" + "|".join("".join("\\" + c if c in special else c for c in n) for n in names) + ")$"
+
+
+def run_ctest(build_dir, label_regex=None, jobs=2, timeout=300, exclude_regex=None,
+              name_regex=None):
     """{test name: (status, output)} of one ctest run; status is passed, failed or skipped."""
     with tempfile.TemporaryDirectory() as tmp:
         junit = os.path.join(tmp, "results.xml")
@@ -46,6 +54,8 @@ def run_ctest(build_dir, label_regex=None, jobs=2, timeout=300, exclude_regex=No
             cmd += ["-L", label_regex]
         if exclude_regex:
             cmd += ["-E", exclude_regex]
+        if name_regex:
+            cmd += ["-R", name_regex]
         subprocess.run(cmd, capture_output=True, text=True)
         if not os.path.exists(junit):
             return {}

@@ -11,6 +11,8 @@ import unittest
 from contextlib import redirect_stderr, redirect_stdout
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import check_student_edition as cse  # noqa: E402
+import ctest_runs  # noqa: E402
 import student_edition as se  # noqa: E402
 
 GOOD = """// a.cpp: a file.
@@ -116,6 +118,48 @@ class Edition(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertIn("b.h:2: BEGIN LAB 05 TASK 1 is never closed", err)
         self.assertFalse(os.path.exists(out))
+
+
+class Checker(unittest.TestCase):
+    TABLE = {"t_cut": ["lab01.task1"], "t_other": []}
+    TESTS = [{"name": "t_cut", "labels": ["lab01"]}, {"name": "t_other", "labels": ["lab02"]}]
+    SAID = "lab 01 task 1: not written yet"
+
+    def test_a_failure_without_the_message_is_a_problem(self):
+        results = {"t_cut": ("failed", "mpiexec: could not start"), "t_other": ("passed", "")}
+        problems, per_lab = cse.check(self.TESTS, results, self.TABLE, {"01", "02"})
+        self.assertEqual(len(problems), 1)
+        self.assertTrue(problems[0].startswith("t_cut: failed without saying"))
+        self.assertEqual(per_lab["lab01"], [1, 0, 0, 0])
+
+    def test_a_second_run_alone_decides(self):
+        results = {"t_cut": ("failed", "mpiexec: could not start"), "t_other": ("passed", "")}
+        problems, _ = cse.check(self.TESTS, results, self.TABLE, {"01", "02"})
+        asked = []
+
+        def alone(names):
+            asked.append(names)
+            return {"t_cut": ("failed", self.SAID)}
+
+        with redirect_stderr(io.StringIO()) as err:
+            again = cse.judge_again(["t_cut", "t_other"], problems, results, alone)
+        self.assertEqual(asked, [["t_cut"]])  # only the suspect runs again
+        self.assertIn("mpiexec: could not start", err.getvalue())  # the first output is shown
+        self.assertEqual(cse.check(self.TESTS, again, self.TABLE, {"01", "02"})[0], [])
+        # A cut that is wrong stays wrong on the second run.
+        with redirect_stderr(io.StringIO()):
+            again = cse.judge_again(["t_cut", "t_other"], problems, results,
+                                    lambda names: {"t_cut": ("failed", "segfault")})
+        self.assertEqual(len(cse.check(self.TESTS, again, self.TABLE, {"01", "02"})[0]), 1)
+
+    def test_exact_names_regex(self):
+        import re
+        names = ["a.b/c  # GetParam() = (4-byte object <00>)", "d[1]+e"]
+        rx = re.compile(ctest_runs.exact_names_regex(names))
+        for n in names:
+            self.assertTrue(rx.match(n), n)
+        for n in ("a.b/c", "axb/c  # GetParam() = (4-byte object <00>)", "d[1]+ef", "xd[1]+e"):
+            self.assertFalse(rx.match(n), n)
 
 
 if __name__ == "__main__":
