@@ -133,6 +133,26 @@ void add_strong_model_flags(CLI::App* sub, ConfigFlags& f) {
            ->default_str("0"),
        "embed_dropout")
       ->group(g);
+  bind(f,
+       sub->add_option("--ngram-buckets", t.ngram_buckets,
+                       "a bag of n-grams beside the LSTM: every word and every pair of "
+                       "neighbouring words (hashed into this many buckets), embedded and averaged "
+                       "for the head; 0 = none")
+           ->default_str("0"),
+       "ngram_buckets")
+      ->group(g);
+  bind(f,
+       sub->add_option("--ngram-dim", t.ngram_dim, "width of the n-gram bag's embedding")
+           ->default_str("16"),
+       "ngram_dim")
+      ->group(g);
+  bind(f,
+       sub->add_option("--ngram-lr-scale", t.ngram_lr_scale,
+                       "the n-gram bag learns this many times faster than the rest of the "
+                       "network (its rows are read scaled by it; Adam steps them by lr)")
+           ->default_str("1"),
+       "ngram_lr_scale")
+      ->group(g);
 }
 
 // The Seq2CNN model's options (the seq2cnn presets set them; --model seq2cnn alone applies the

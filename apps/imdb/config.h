@@ -44,6 +44,13 @@ struct Config {
   bool bidirectional = false;
   std::string pooling = "last";  // last | max-mean: the head reads h_T, or max and mean over time
   double embed_dropout = 0.0;    // drops whole token vectors (all channels of a token at once)
+  // A bag of n-grams beside the LSTM (fastText's features): every word and every hashed pair of
+  // neighbouring words of a review, embedded in ngram_dim and averaged; the head reads it with
+  // the LSTM's features. 0 buckets = no bag (apps/imdb/ngrams.h).
+  int64_t ngram_buckets = 0;
+  int64_t ngram_dim = 16;
+  // The bag learns this many times faster than the rest under Adam (model.cpp: ngram_bag).
+  double ngram_lr_scale = 1.0;
   // --- the model family: lstm (above) or seq2cnn (apps/imdb/seq2cnn.h; the presets seq2cnn and
   // seq2cnn-small set everything it needs) ---
   std::string model = "lstm";      // lstm | seq2cnn

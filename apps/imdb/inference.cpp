@@ -27,7 +27,7 @@ float sigmoid(float z) {
 
 bool fast_path_fits(const Config& c, const InferenceOptions& o) {
   return o.device.is_cpu() && !o.reference && c.model == "lstm" && c.lstm_layers == 1 &&
-         !c.bidirectional && c.pooling == "last";
+         !c.bidirectional && c.pooling == "last" && c.ngram_buckets == 0;
 }
 
 }  // namespace

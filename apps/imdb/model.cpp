@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "apps/imdb/ngrams.h"
 #include "apps/imdb/seq2cnn.h"
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
@@ -31,9 +32,10 @@ nn::LstmImpl lstm_impl_of(const std::string& name) {
   return name == "composed" ? nn::LstmImpl::Composed : nn::LstmImpl::Fused;
 }
 
-// F, the features the head reads (head_features).
+// F, the features the head reads: the LSTM's (head_features), then the n-gram bag's.
 int64_t head_feature_count(const Config& c) {
-  return (c.pooling == "max-mean" ? 2 : 1) * (c.bidirectional ? 2 : 1) * c.lstm_size;
+  return (c.pooling == "max-mean" ? 2 : 1) * (c.bidirectional ? 2 : 1) * c.lstm_size +
+         (c.ngram_buckets > 0 ? c.ngram_dim : 0);
 }
 
 // The network as an nn::Module, so its parameters get PyTorch's dotted names.
@@ -42,6 +44,7 @@ struct Net : nn::Module {
   std::shared_ptr<nn::SpatialDropout1d> spatial_dropout, lstm_input_dropout;
   std::shared_ptr<nn::LSTM> lstm;
   std::shared_ptr<nn::Linear> linear;
+  std::shared_ptr<nn::Embedding> ngram_embedding;  // --ngram-buckets > 0 only
 
   explicit Net(const Config& c) : nn::Module("ImdbNet") {
     const nn::InitScheme init = nn::init::scheme_from_name(c.init);
@@ -69,8 +72,36 @@ struct Net : nn::Module {
     linear = register_module(  // reads head_features(...) [B, F]
         "linear",
         std::make_shared<nn::Linear>(nn::LinearOptions(head_feature_count(c), 1).init(init)));
+    // Last, so a network without the bag draws the same initial weights as before it existed.
+    // Row 0 is the padding id of words and pairs alike (ngrams.h), kept at zero.
+    if (c.ngram_buckets > 0) {
+      ngram_embedding = register_module(
+          "ngram_embedding", std::make_shared<nn::Embedding>(
+                                 nn::EmbeddingOptions(c.vocab + c.ngram_buckets, c.ngram_dim)
+                                     .padding_idx(0)
+                                     .init(init)));
+      // Stored divided by the scale ngram_bag multiplies it by: the bag starts as it would
+      // without one (ngram_bag says why the scale is there).
+      const Tensor& w = ngram_embedding->weight.data();
+      w.copy_(mul(w, 1.0 / c.ngram_lr_scale));
+    }
   }
 };
+
+// The n-gram bag of each review (ngrams.h): the mean of its words' and word pairs' rows, the
+// padding ids left out, times s = --ngram-lr-scale. tokens [B, T] -> [B, ngram_dim].
+// Why s: Adam moves every weight by about lr a step whatever the size of its gradient, and a
+// bag's row is updated only in the steps whose batch holds its n-gram, so at the LSTM's lr the
+// bag learns slowly (fastText trains its bags at lr 0.1 and more). Reading the rows as s * E
+// makes each Adam step move the bag s times as far: a learning rate s times the rest's, for this
+// table alone, without a second optimizer (the gradient reaching E is s times larger, which Adam
+// divides away).
+Variable ngram_bag(Net& net, const Config& c, const Tensor& tokens) {
+  const Tensor ids = ngram_ids(tokens, c.vocab, c.ngram_buckets);  // [B, 2T - 1]
+  const Tensor padding = eq(ids, zeros({}, TensorOptions(ids.dtype(), ids.device())));
+  const Variable bag = nn::mean_over_time(net.ngram_embedding->forward(ids), padding);
+  return c.ngram_lr_scale == 1.0 ? bag : mul(bag, c.ngram_lr_scale);
+}
 
 // What the head reads, [B, F]. "last": the last step's state of the top layer (both directions'
 // final states with --bidirectional, as PyTorch's h_n holds them). "max-mean": the max and the
@@ -285,7 +316,9 @@ Variable ImdbModel::forward(const Tensor& tokens) {
                                   c.precision != "fp32");
   const Variable x = embed_tokens(net, c, tokens);  // [B, T, E]
   const nn::LstmOutput y = net.lstm->forward_full(x);
-  return net.linear->forward(head_features(c, y, tokens));  // [B, 1]
+  Variable features = head_features(c, y, tokens);  // [B, F]
+  if (net.ngram_embedding) features = concat({features, ngram_bag(net, c, tokens)}, 1);
+  return net.linear->forward(features);  // [B, 1]
 }
 
 Variable ImdbModel::forward_stage(const Tensor& tokens, const Variable& input) {

@@ -1,17 +1,17 @@
 // apps/imdb/model.h: the study's network with its loss and optimizer, behind one small class.
 //
 //   tokens [B, T] -> Embedding(vocab, embed) -> SpatialDropout1d(spatial_dropout)
-//                 -> SpatialDropout1d(lstm_dropout)      (Keras' LSTM(dropout=p): one mask per
-//                                                         review and input feature, all timesteps)
+//                 -> SpatialDropout1d(lstm_dropout)      (Keras' LSTM(dropout=p): all timesteps)
 //                 -> LSTM(embed, lstm_size; composed/fused) -> last step [B, H] -> Linear(H, 1)
+//   (--ngram-buckets: a bag of words and word pairs, ngrams.h, beside the LSTM, read by the Linear)
 //   loss = BCEWithLogits(logits, labels) (mean); predict: sigmoid; Adam(lr), clipping.
 // --precision fp16: the forward runs under nn::amp::AutocastGuard (the Linear's and the LSTM's
 // GEMMs take float16 copies of the float32 master weights, with float32 accumulation; the cell
 // state, the loss and Adam stay float32) and nn::amp::GradScaler scales the loss, unscales the
 // gradients, skips steps with inf/NaN and adapts the scale; bf16: bfloat16 GEMMs, no scaler
 // (CPU or cuBLAS). Only model.cpp, seq2cnn.* include nn/. Parameters are made on the CPU from the
-// default generator (seed it first), moved to `device`, and named as PyTorch's state_dict names
-// them (embedding.weight, lstm.weight_ih_l0, ...: tests/reference/torch_imdb.py loads them).
+// default generator (seed it first), moved to `device`, named as PyTorch's state_dict names them
+// (embedding.weight, lstm.weight_ih_l0, ...: tests/reference/torch_imdb.py loads them).
 // --model seq2cnn: Seq2Cnn (seq2cnn.h, fp32), logits z reported as z1 - z0. --pipeline-stages:
 // each process builds the whole network (one process's initial weights), trains its StagePlan.
 #pragma once

@@ -33,11 +33,17 @@ void read_sizes_from_tensors(const nn::SafetensorsContents& f, const std::set<st
     set("lstm_layers", c.lstm_layers, layers);
     set("bidirectional", c.bidirectional, f.find("lstm.weight_ih_l0_reverse") != nullptr);
   }
-  // The head reads H (last) or 2H (max-mean) features per direction.
+  // The n-gram bag: vocab + buckets rows of ngram_dim (ngrams.h).
+  if (const nn::TensorRecord* g = f.find("ngram_embedding.weight"); g && g->shape.size() == 2) {
+    set("ngram_buckets", c.ngram_buckets, g->shape[0] - c.vocab);
+    set("ngram_dim", c.ngram_dim, g->shape[1]);
+  }
+  // The head reads H (last) or 2H (max-mean) features per direction, then the bag's.
   if (const nn::TensorRecord* l = f.find("linear.weight"); l && l->shape.size() == 2) {
     const int64_t per_pooling = (c.bidirectional ? 2 : 1) * c.lstm_size;
-    if (l->shape[1] == per_pooling) set("pooling", c.pooling, std::string("last"));
-    if (l->shape[1] == 2 * per_pooling) set("pooling", c.pooling, std::string("max-mean"));
+    const int64_t bag = c.ngram_buckets > 0 ? c.ngram_dim : 0;
+    if (l->shape[1] - bag == per_pooling) set("pooling", c.pooling, std::string("last"));
+    if (l->shape[1] - bag == 2 * per_pooling) set("pooling", c.pooling, std::string("max-mean"));
   }
 }
 
@@ -145,10 +151,14 @@ Checkpoint load_model_file(const std::string& path, const Config& typed,
     const Config& c = ck.config;
     std::fprintf(stderr,
                  "note: '%s' is a plain state_dict: vocab %lld, embed %lld, lstm_size %lld, "
-                 "lstm_layers %lld%s, pooling %s, max_len %lld%s\n",
+                 "lstm_layers %lld%s, pooling %s%s, max_len %lld%s\n",
                  path.c_str(), static_cast<long long>(c.vocab), static_cast<long long>(c.embed),
                  static_cast<long long>(c.lstm_size), static_cast<long long>(c.lstm_layers),
                  c.bidirectional ? ", bidirectional" : "", c.pooling.c_str(),
+                 c.ngram_buckets > 0 ? (", n-gram bag " + std::to_string(c.ngram_buckets) +
+                                        " buckets x " + std::to_string(c.ngram_dim))
+                                           .c_str()
+                                     : "",
                  static_cast<long long>(c.max_len),
                  given.count("max_len") ? "" : " (the default: set --max-len to the model's)");
     return ck;

@@ -155,6 +155,10 @@ nn::StateDict remove_hidden_units(const nn::StateDict& p, const Config& c,
   if (c.pooling == "max-mean")
     for (int64_t k : kept)
       head_cols.push_back(H + k);
+  // The n-gram bag's columns come after the LSTM's and stay whole.
+  const int64_t lstm_cols = (c.pooling == "max-mean" ? 2 : 1) * H;
+  for (int64_t j = 0; c.ngram_buckets > 0 && j < c.ngram_dim; ++j)
+    head_cols.push_back(lstm_cols + j);
   const Device dev = param(p, "linear.weight").device();
   auto index = [&](const std::vector<int64_t>& v) {
     return from_vector<int64_t>(v, {static_cast<int64_t>(v.size())}).to(dev);

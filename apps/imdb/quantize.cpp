@@ -36,6 +36,10 @@ nn::SafetensorsContents quantize_checkpoint(const Checkpoint& ck, const std::str
              ": quantize handles the study's model (one unidirectional LSTM layer, pooling "
              "last); this checkpoint has --lstm-layers ",
              c.lstm_layers, c.bidirectional ? " --bidirectional" : "", " --pooling ", c.pooling);
+  LOOM_CHECK(c.ngram_buckets == 0, path,
+             ": quantize handles the study's model; this checkpoint has an n-gram bag "
+             "(--ngram-buckets ",
+             c.ngram_buckets, ")");
   LOOM_CHECK(ck.file.metadata.count(kQuantizationKey) == 0, path, ": is already quantized (",
              ck.file.metadata.at(kQuantizationKey), ")");
   nn::SafetensorsContents out;

@@ -1,7 +1,8 @@
 // tests/apps/imdb_compress_test.cpp: pruning and distillation. Structured pruning keeps the
 // function of the kept units (removing units whose outgoing weights are zero leaves every output
-// as it was, for both poolings and both LSTM implementations); the cubic schedule and the
-// magnitude mask; `imdb prune` and `imdb distill` end to end on a tiny dataset, and their errors.
+// as it was, for both poolings, with and without the n-gram bag, and both LSTM implementations);
+// the cubic schedule and the magnitude mask; `imdb prune` and `imdb distill` end to end on a tiny
+// dataset, and their errors.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -23,8 +24,10 @@ namespace {
 
 using namespace testing_support;
 
-Config tiny_config(const std::string& pooling, const std::string& impl) {
+Config tiny_config(const std::string& pooling, const std::string& impl, int64_t buckets = 0) {
   Config c;
+  c.ngram_buckets = buckets;  // the n-gram bag's head columns must survive the removal
+  c.ngram_dim = 3;
   c.vocab = 30;
   c.embed = 6;
   c.lstm_size = 7;
@@ -75,23 +78,25 @@ double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
 
 TEST(StructuredPruning, RemovingUnitsWithZeroOutgoingWeightsKeepsTheOutputs) {
   const std::vector<int64_t> removed = {0, 3, 5}, kept = {1, 2, 4, 6};
-  for (const char* pooling : {"last", "max-mean"}) {
+  for (const char* pooling : {"last", "max-mean", "max-mean + bag"}) {
     for (const char* impl : {"composed", "fused"}) {
       SCOPED_TRACE(std::string(pooling) + " " + impl);
-      const Config c = tiny_config(pooling, impl);
+      const bool bag = std::string(pooling) == "max-mean + bag";
+      const Config c = tiny_config(bag ? "max-mean" : pooling, impl, bag ? 11 : 0);
       manual_seed(3);
       ImdbModel m(c, kCPU);
       // Control: with their outgoing weights in place, the units matter.
       EXPECT_GT(max_diff(logits_of(m, c), logits_after_removal(m, c, kept)), 1e-4);
       // Zero only what reads the removed units (W_hh's columns, the head's columns); their
       // incoming weights stay, so they still compute a state that nothing reads.
-      const int64_t H = c.lstm_size, F = c.pooling == "max-mean" ? 2 * H : H;
+      const int64_t H = c.lstm_size, lstm_cols = c.pooling == "max-mean" ? 2 * H : H;
+      const int64_t F = lstm_cols + (bag ? c.ngram_dim : 0);  // the bag's columns stay
       std::vector<float> whh(static_cast<size_t>(4 * H * H), 1.0f), head(F, 1.0f);
       for (int64_t k : removed) {
         for (int64_t row = 0; row < 4 * H; ++row)
           whh[static_cast<size_t>(row * H + k)] = 0;
         head[static_cast<size_t>(k)] = 0;
-        if (F == 2 * H) head[static_cast<size_t>(H + k)] = 0;
+        if (lstm_cols == 2 * H) head[static_cast<size_t>(H + k)] = 0;
       }
       for (const auto& [name, v] : m.named_parameters()) {
         if (name == "lstm.weight_hh_l0")

@@ -2,7 +2,7 @@
 // plain state_dict (the model's tensors alone, vocabulary from --vocab) gives the same results as
 // the app checkpoint it came from; everything missing is named in one error; predict writes its
 // results alone on stdout (tsv or jsonl, full precision); eval --on all scores a file too small
-// to split.
+// to split; a model with an n-gram bag reads its sizes from the tensors too.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -120,6 +120,31 @@ TEST_F(ImdbPlainStateDict, EvalOfThePlainStateDictMatchesTheCheckpoint) {
   EXPECT_EQ(a["accuracy"], b["accuracy"]);
   EXPECT_EQ(a["loss"], b["loss"]);
   EXPECT_EQ(a["n"], 40);  // the official test half: 20 reviews of each class
+}
+
+TEST_F(ImdbPlainStateDict, AnNgramBagsSizesAreReadFromItsTable) {
+  const std::string run = root() + "/bag";
+  const RunResult trained =
+      run_imdb("train --data " + root() + "/aclImdb --out " + run + " --epochs 1 " +
+               tiny_model_flags() + " --pooling max-mean --ngram-buckets 50 --ngram-dim 3");
+  ASSERT_EQ(trained.status, 0) << trained.output;
+  std::vector<nn::TensorRecord> model;
+  for (const nn::TensorRecord& t : nn::load_safetensors(run + "/best.safetensors").tensors)
+    if (t.name.rfind("optim.", 0) != 0) model.push_back(t);
+  nn::save_safetensors(run + "/plain.safetensors", model);
+  const std::string data = " --data " + root() + "/aclImdb --on test --json ";
+  const RunResult app =
+      run_imdb("eval --checkpoint " + run + "/best.safetensors" + data + run + "/app.json");
+  ASSERT_EQ(app.status, 0) << app.output;
+  const RunResult plain =
+      run_imdb("eval --checkpoint " + run + "/plain.safetensors --vocab " + root() +
+               "/vocab.json --max-len 16" + data + run + "/plain.json");
+  ASSERT_EQ(plain.status, 0) << plain.output;
+  EXPECT_NE(plain.output.find("n-gram bag 50 buckets x 3"), std::string::npos) << plain.output;
+  nlohmann::json a = nlohmann::json::parse(std::ifstream(run + "/app.json"));
+  nlohmann::json b = nlohmann::json::parse(std::ifstream(run + "/plain.json"));
+  EXPECT_EQ(a["accuracy"], b["accuracy"]);
+  EXPECT_EQ(a["loss"], b["loss"]);
 }
 
 TEST_F(ImdbPlainStateDict, EverythingMissingIsNamedAtOnce) {

@@ -11,6 +11,9 @@ it), each with its own LOOM_LAB_PROBE file, and write one line per test that ent
     python3 docs/labs/tools/record_task_labels.py --build-dir build/probe/build \\
         --out tests/lab_tasks.txt
 
+--tests REGEX records only the tests whose names match (a Python regex) and keeps every other
+line of --out as it was: for tests just added, without running the whole suite (~12 minutes).
+
 A test that fails in the probe edition is reported (its record may be short). Which tasks a test
 runs can depend on the CPU: the GEMM's reference micro-kernel (lab 10) runs wherever the CPU
 lacks the vector kernels. Python 3 standard library only.
@@ -63,9 +66,16 @@ def main(argv=None):
     p.add_argument("--build-dir", required=True, help="a build of the probe edition")
     p.add_argument("--out", required=True, help="the table to write (tests/lab_tasks.txt)")
     p.add_argument("-j", "--jobs", type=int, default=2)
+    p.add_argument("--tests", default=None,
+                   help="record only the tests matching this regex; keep --out's other lines")
     args = p.parse_args(argv)
     tests = [t for t in ctest_runs.list_tests(args.build_dir) if t["command"]]
     rows, failed = {}, []
+    if args.tests:
+        tests = [t for t in tests if re.search(args.tests, t["name"])]
+        if os.path.exists(args.out):  # the lines of the tests not run again stay
+            rows = {name: labels for name, labels in ctest_runs.read_task_table(args.out).items()
+                    if not re.search(args.tests, name)}
     with tempfile.TemporaryDirectory() as tmp, \
             concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(run_one, t, os.path.join(tmp, f"{i}.txt")): t["name"]
