@@ -91,7 +91,7 @@ struct Net : nn::Module {
 // The n-gram bag of each review (ngrams.h): the mean of its words' and word pairs' rows, the
 // padding ids left out, times s = --ngram-lr-scale. tokens [B, T] -> [B, ngram_dim].
 // Why s: Adam moves every weight by about lr a step whatever the size of its gradient, and a
-// bag's row is updated only in the steps whose batch holds its n-gram, so at the LSTM's lr the
+// bag row gets a gradient only in the steps whose batch holds its n-gram, so at the LSTM's lr the
 // bag learns slowly (fastText trains its bags at lr 0.1 and more). Reading the rows as s * E
 // makes each Adam step move the bag s times as far: a learning rate s times the rest's, for this
 // table alone, without a second optimizer (the gradient reaching E is s times larger, which Adam
