@@ -396,7 +396,7 @@ void validate(const Config& c) {
              c.lstm_layers);
   LOOM_CHECK(one_of(c.pooling, {"last", "max-mean"}), "--pooling must be last or max-mean, got '",
              c.pooling, "'");
-  LOOM_CHECK(c.ngram_buckets == 0 || (c.ngram_buckets >= 1 && c.ngram_buckets <= (1 << 26)),
+  LOOM_CHECK(c.ngram_buckets >= 0 && c.ngram_buckets <= (1 << 26),
              "--ngram-buckets must be 0 (no n-gram bag) or in [1, 2^26], got ", c.ngram_buckets);
   LOOM_CHECK(c.ngram_dim >= 1 && c.ngram_dim <= 1024, "--ngram-dim must be in [1, 1024], got ",
              c.ngram_dim);
