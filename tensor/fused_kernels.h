@@ -42,6 +42,9 @@ struct LstmRecurrence {
 //   h_gemm  [T, B, H] gemm  out: the next step's GEMM operand, h_t (* h_mask) rounded to the gemm
 //           dtype; may be null only when gemm == state and there is no mask (h is read instead)
 //   c_n     [B, H] state  out, may be null: c after the last step
+//   x, w_ih, bias, in: null (and 0) unless the backend projects the input itself
+//           (lstm_projects_input): x [T, B, in] gemm, w_ih [4H, in] gemm, bias [4H] state (b_ih +
+//           b_hh); then each step computes its own x_t W_ih^T + bias, and gates is out only
 struct LstmForwardBuffers {
   void* gates = nullptr;
   const void* w_hh = nullptr;
@@ -53,6 +56,10 @@ struct LstmForwardBuffers {
   void* h_gemm = nullptr;
   void* c_n = nullptr;
   const void* h_mask = nullptr;
+  const void* x = nullptr;
+  const void* w_ih = nullptr;
+  const void* bias = nullptr;
+  int64_t in = 0;
 };
 
 //   dh      [T, B, H] state  in: dL/dh_t from outside the recurrence (the output's gradient)
@@ -173,6 +180,11 @@ class FusedKernels {
   virtual void lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) = 0;
   // Whether `persistent` really runs one kernel for this recurrence on the current device.
   virtual bool lstm_persistent_fits(const LstmRecurrence& r) = 0;
+  // Whether lstm_recurrence_forward takes x, w_ih and bias and projects each step's input itself,
+  // just before that step's recurrent GEMM. The CPU does: its rows of the step are then in cache,
+  // where a projection of all steps at once writes [T, B, 4H] to memory for every step to read
+  // back (tensor/cpu/lstm.cpp). A GPU gets gates precomputed by one large GEMM, which fills it.
+  virtual bool lstm_projects_input() { return false; }
 
   // The tanh RNN's recurrence (tensor/rnn.cpp does the GEMMs around it). A backend without one
   // inherits these bodies, which throw naming the backend (tensor/rnn.cpp).

@@ -118,10 +118,19 @@ LstmLayerForward lstm_layer_forward(const Tensor& x, const Tensor& h0, const Ten
   s.w_ih = dense_as(w_ih, gdt);
   s.w_hh = dense_as(w_hh, gdt);
 
-  // 1. gates [T, B, 4H] = (b_ih + b_hh) in every row, then += x W_ih^T in one GEMM.
-  s.act = add(b_ih, b_hh).expand({T, B, 4 * H}).contiguous();
-  gemm(dev, gdt, state, s.x.raw_data(), s.w_ih.raw_data(), s.act.raw_data(),
-       gemm_args(T * B, 4 * H, in, false, in, true, in, 4 * H, 1.0));
+  // 1. gates [T, B, 4H] = (b_ih + b_hh) in every row, then += x W_ih^T: in one GEMM for all
+  // steps, or step by step inside the recurrence when the backend projects the input itself
+  // (the CPU: lstm_projects_input in tensor/fused_kernels.h).
+  FusedKernels& fused = fused_kernels_for(dev, "LSTM");
+  const bool projects_input = fused.lstm_projects_input();
+  const Tensor bias = add(b_ih, b_hh);  // [4H], dense
+  if (projects_input) {
+    s.act = empty({T, B, 4 * H}, st);
+  } else {
+    s.act = bias.expand({T, B, 4 * H}).contiguous();
+    gemm(dev, gdt, state, s.x.raw_data(), s.w_ih.raw_data(), s.act.raw_data(),
+         gemm_args(T * B, 4 * H, in, false, in, true, in, 4 * H, 1.0));
+  }
 
   // 2. the recurrence writes the activations over the gates, every c, tanh(c) and h (into y's
   // first T rows), h's gemm-dtype copy when mixed, and c_n into y[T].
@@ -137,7 +146,13 @@ LstmLayerForward lstm_layer_forward(const Tensor& x, const Tensor& h0, const Ten
                        s.c.raw_data(),       s.tanh_c.raw_data(),
                        out.y.raw_data(),     own_h ? s.h.raw_data() : nullptr,
                        at(out.y, T * B * H), masked ? s.args.h_mask.raw_data() : nullptr};
-  fused_kernels_for(dev, "LSTM").lstm_recurrence_forward(r, f);
+  if (projects_input) {
+    f.x = s.x.raw_data();
+    f.w_ih = s.w_ih.raw_data();
+    f.bias = bias.raw_data();
+    f.in = in;
+  }
+  fused.lstm_recurrence_forward(r, f);
   return out;
 }
 

@@ -57,6 +57,7 @@ class CpuBackend final : public Backend, public FusedKernels {
   void lstm_recurrence_forward(const LstmRecurrence& r, const LstmForwardBuffers& b) override;
   void lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) override;
   bool lstm_persistent_fits(const LstmRecurrence& r) override;
+  bool lstm_projects_input() override { return true; }
   // rnn.cpp: the tanh RNN's time loop each way, batch rows split over threads.
   void rnn_recurrence_forward(const RnnRecurrence& r, const RnnForwardBuffers& b) override;
   void rnn_recurrence_backward(const RnnRecurrence& r, const RnnBackwardBuffers& b) override;

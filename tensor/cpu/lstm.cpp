@@ -64,50 +64,50 @@ struct StepRows {
   }
 };
 
-// W_hh [4H, H] (in r.gemm) as every step's GEMM reads it: transposed in the forward (h W_hh^T,
-// k = H, n = 4H), as it is in the backward (da W_hh, k = 4H, n = H). The bfloat16 GEMM packs its
-// B operand into panels at every call, all 4H x H values of it for a product of only nb x 4H x H
-// multiply-adds; W_hh is the same at every step, so here it is packed once per recurrence, before
-// the threads start, and shared by them (read only).
-struct RecurrentWeight {
+// A weight every step multiplies by, as the B operand op(W) (k x n) of a product: W_hh (transposed
+// in the forward, h W_hh^T; as it is in the backward, da W_hh) and, when the forward projects the
+// input here, W_ih (transposed). The bfloat16 GEMM packs its B operand into panels at every call,
+// all k x n values of it for a product of only nb x k x n multiply-adds; the weight is the same
+// at every step, so here it is packed once per recurrence, before the threads start, and shared
+// by them (read only).
+struct StepWeight {
   const void* w;
-  bool transposed;
-  int64_t H;
+  int64_t k, n;
+  bool transposed;           // stored [n, k] (op(W) = W^T), else [k, n]
   gemm::PackedBf16B packed;  // its panels, when the GEMMs run in bfloat16
 
-  RecurrentWeight(const LstmRecurrence& r, const void* w_hh, bool trans)
-      : w(w_hh), transposed(trans), H(r.H) {
-    if (r.gemm == DType::BFloat16 && r.B > 0)
+  StepWeight(const LstmRecurrence& r, const void* weight, int64_t k_, int64_t n_, bool trans)
+      : w(weight), k(k_), n(n_), transposed(trans) {
+    if (r.gemm == DType::BFloat16 && r.B > 0 && w != nullptr)
       gemm::pack_b_bf16(static_cast<const uint16_t*>(w), args(), packed);
   }
-  // op(W_hh) as the B of a product (m, A and C left for the caller).
+  // op(W) as the B of a product (m, A and C left for the caller).
   MatmulArgs args() const {
     MatmulArgs g;
-    g.k = transposed ? H : 4 * H;
-    g.n = transposed ? 4 * H : H;
+    g.k = k;
+    g.n = n;
     g.trans_b = transposed;
-    g.ldb = H;
+    g.ldb = std::max<int64_t>(1, transposed ? k : n);
     return g;
   }
 };
 
-// C [m, n] (+)= A [m, k] op(W_hh) with A in r.gemm and C in r.state: a plain, a mixed or a
+// C [m, n] (+)= A [m, k] op(W) with A in r.gemm and C in r.state: a plain, a mixed or a
 // prepacked bfloat16 GEMM.
-void gemm(CpuBackend& be, const LstmRecurrence& r, const void* a, int64_t lda,
-          const RecurrentWeight& w_hh, void* c, int64_t ldc, int64_t m, int64_t n, int64_t k,
-          double beta) {
-  MatmulArgs g = w_hh.args();
+void gemm(CpuBackend& be, const LstmRecurrence& r, const void* a, int64_t lda, const StepWeight& w,
+          void* c, int64_t ldc, int64_t m, int64_t n, int64_t k, double beta) {
+  MatmulArgs g = w.args();
   LOOM_CHECK(g.n == n && g.k == k, "LSTM recurrence: a ", m, " x ", k, " x ", n,
-             " product with W_hh, which is ", g.k, " x ", g.n, " here");
+             " product with a weight that is ", g.k, " x ", g.n, " here");
   g.m = m;
-  g.lda = lda, g.ldc = ldc;
+  g.lda = std::max<int64_t>(1, lda), g.ldc = ldc;
   g.beta = beta;
   if (r.gemm == DType::BFloat16)
-    gemm::gemm_bf16_packed(static_cast<const uint16_t*>(a), w_hh.packed, static_cast<float*>(c), g);
+    gemm::gemm_bf16_packed(static_cast<const uint16_t*>(a), w.packed, static_cast<float*>(c), g);
   else if (r.gemm == r.state)
-    be.matmul(a, w_hh.w, c, r.state, g);
+    be.matmul(a, w.w, c, r.state, g);
   else
-    be.matmul_mixed(a, w_hh.w, r.gemm, c, r.state, g);
+    be.matmul_mixed(a, w.w, r.gemm, c, r.state, g);
 }
 
 // out[i] = a[i] * b[i] (recurrent dropout's mask, applied to h or to a gradient).
@@ -120,11 +120,11 @@ void multiply(const T* a, const T* b, T* out, int64_t n) {
 // The forward time loop over rows [b0, b0 + nb).
 template <typename T>
 void forward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmForwardBuffers& f,
-                  const RecurrentWeight& w_hh, int64_t b0, int64_t nb) {
+                  const StepWeight& w_ih, const StepWeight& w_hh, int64_t b0, int64_t nb) {
   const int64_t T_ = r.T, B = r.B, H = r.H;
   const std::size_t es = sizeof(T), eg = dtype_size(r.gemm);
   const StepRows gates{f.gates, es, B, 4 * H}, c{f.c, es, B, H}, tc{f.tanh_c, es, B, H},
-      h{f.h, es, B, H}, hg{f.h_gemm, eg, B, H};
+      h{f.h, es, B, H}, hg{f.h_gemm, eg, B, H}, x{f.x, eg, B, f.in};
   const T* mask = f.h_mask != nullptr ? static_cast<const T*>(f.h_mask) + b0 * H : nullptr;
   std::vector<T> masked(mask != nullptr ? nb * H : 0);  // h_t * mask, before its rounding
   const void* h_prev = static_cast<const char*>(f.h0) + b0 * H * eg;  // [nb, H] gemm dtype
@@ -132,6 +132,11 @@ void forward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmForwardBuff
   for (int64_t step = 0; step < T_; ++step) {
     const int64_t t = r.reverse ? T_ - 1 - step : step;
     T* g = reinterpret_cast<T*>(gates.at(t, b0));
+    if (f.x != nullptr) {  // g = bias + x_t W_ih^T, for this step's rows only
+      for (int64_t b = 0; b < nb; ++b)
+        std::copy_n(static_cast<const T*>(f.bias), 4 * H, g + b * 4 * H);
+      gemm(be, r, x.at(t, b0), f.in, w_ih, g, 4 * H, nb, 4 * H, f.in, 1.0);
+    }
     gemm(be, r, h_prev, H, w_hh, g, 4 * H, nb, 4 * H, H, 1.0);  // g += h W_hh^T
     T* c_t = reinterpret_cast<T*>(c.at(t, b0));
     T* h_t = reinterpret_cast<T*>(h.at(t, b0));
@@ -152,7 +157,7 @@ void forward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmForwardBuff
 // The backward time loop (last step first) over rows [b0, b0 + nb).
 template <typename T>
 void backward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmBackwardBuffers& bw,
-                   const RecurrentWeight& w_hh, int64_t b0, int64_t nb) {
+                   const StepWeight& w_hh, int64_t b0, int64_t nb) {
   // BEGIN LAB 04 TASK 2 uses(be, r, bw, w_hh, b0, nb)
   const int64_t T_ = r.T, B = r.B, H = r.H;
   const std::size_t es = sizeof(T), eg = dtype_size(r.gemm);
@@ -211,20 +216,24 @@ void check_dtypes(const char* op, const LstmRecurrence& r, const void* h_mask = 
 
 void CpuBackend::lstm_recurrence_forward(const LstmRecurrence& r, const LstmForwardBuffers& f) {
   check_dtypes("lstm_recurrence_forward", r, f.h_mask, f.h_gemm);
+  LOOM_CHECK(f.x == nullptr || (f.w_ih != nullptr && f.bias != nullptr && f.in >= 0),
+             "lstm_recurrence_forward: an input x needs w_ih, bias and its size `in`");
   if (r.B == 0) return;
-  const RecurrentWeight w_hh(r, f.w_hh, /*trans=*/true);
-  for_each_row_slice(r.B, r.T * r.B * 4 * r.H * r.H, [&](int64_t b0, int64_t nb) {
+  const StepWeight w_hh(r, f.w_hh, r.H, 4 * r.H, /*trans=*/true);
+  const StepWeight w_ih(r, f.x != nullptr ? f.w_ih : nullptr, f.in, 4 * r.H, /*trans=*/true);
+  const int64_t work = r.T * r.B * 4 * r.H * (r.H + (f.x != nullptr ? f.in : 0));
+  for_each_row_slice(r.B, work, [&](int64_t b0, int64_t nb) {
     if (r.state == DType::Float32)
-      forward_rows<float>(*this, r, f, w_hh, b0, nb);
+      forward_rows<float>(*this, r, f, w_ih, w_hh, b0, nb);
     else
-      forward_rows<double>(*this, r, f, w_hh, b0, nb);
+      forward_rows<double>(*this, r, f, w_ih, w_hh, b0, nb);
   });
 }
 
 void CpuBackend::lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) {
   check_dtypes("lstm_recurrence_backward", r);
   if (r.B == 0) return;
-  const RecurrentWeight w_hh(r, b.w_hh, /*trans=*/false);
+  const StepWeight w_hh(r, b.w_hh, 4 * r.H, r.H, /*trans=*/false);
   for_each_row_slice(r.B, r.T * r.B * 4 * r.H * r.H, [&](int64_t b0, int64_t nb) {
     if (r.state == DType::Float32)
       backward_rows<float>(*this, r, b, w_hh, b0, nb);

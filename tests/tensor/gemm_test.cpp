@@ -233,6 +233,33 @@ TEST_F(GemmTest, EveryKernelGivesTheBitsOfItsScalarTwin) {
   }
 }
 
+// Every kernel's packer of A writes the panels of pack.h's (a vector one must not change a bit):
+// A as stored and transposed, whole and ragged panels, an even and an odd depth.
+TEST_F(GemmTest, EveryPackerOfAWritesThePortablePanels) {
+  std::mt19937 rng(13);
+  const int64_t m = 23, k = 41;  // stored [m, k] or, transposed, [k, m]
+  const std::vector<uint16_t> stored = random_values<uint16_t>(m * k, rng);
+  for (KernelLevel level : {KernelLevel::Reference, KernelLevel::Avx2, KernelLevel::Avx512}) {
+    const KernelBf16& kernel = bf16_kernel(level);
+    SCOPED_TRACE(kernel.name);
+    const int mr = kernel.mr;
+    for (bool transposed : {false, true})
+      for (int64_t rows : {int64_t{mr}, int64_t{mr - 3}})
+        for (int64_t depth : {int64_t{40}, int64_t{37}}) {
+          const MatrixView<uint16_t> a = transposed ? MatrixView<uint16_t>{stored.data(), 1, m}
+                                                    : MatrixView<uint16_t>{stored.data(), k, 1};
+          const int64_t size = packed_size<uint16_t>(mr, depth, mr);
+          std::vector<uint16_t> got(size, 7), want(size, 9);
+          kernel.pack_a(a, 5, rows, 1, depth, got.data());
+          ASSERT_TRUE(mr == 10 || mr == 4) << "a new register block: add its portable packer";
+          (mr == 10 ? pack_a<uint16_t, 10> : pack_a<uint16_t, 4>)(a, 5, rows, 1, depth,
+                                                                  want.data());
+          EXPECT_EQ(got, want) << (transposed ? "transposed, " : "") << rows << " rows, depth "
+                               << depth;
+        }
+  }
+}
+
 // The runs of `p` at every kernel level: the same bits (the level changes speed only).
 template <typename TA, typename TB, typename TC>
 void expect_same_bits_at_every_level(const Problem<TA, TB, TC>& p) {
@@ -378,6 +405,41 @@ TEST_F(GemmTest, KZeroScalesCByBeta) {
   args.beta = 0.0;  // C is not read: NaN becomes 0
   gemm_f32(nullptr, nullptr, c.data(), args);
   EXPECT_EQ(c, std::vector<float>(6, 0.0f));
+}
+
+// A batch of products each too small to split (an LSTM's input gradient for a batch-first x: T
+// products of B x 4H x in) runs whole products on each thread: the bits of one thread, and of each
+// product alone.
+TEST_F(GemmTest, ABatchOfSmallProductsSplitsOverThreadsWithTheSameBits) {
+  std::mt19937 rng(51);
+  const int64_t batch = 7, m = 50, n = 100, k = 400;  // 2 M multiply-adds each: one thread's
+  ASSERT_LT(m * n * k, kMinThreadWork);
+  const std::vector<uint16_t> a = random_values<uint16_t>(batch * m * k, rng);
+  const std::vector<uint16_t> b = random_values<uint16_t>(k * n, rng);
+  MatmulArgs args;
+  args.batch = batch, args.m = m, args.n = n, args.k = k, args.lda = k, args.ldb = n;
+  args.ldc = batch * n;  // product i writes columns [i n, (i + 1) n) of each row, as dx does
+  args.stride_a = m * k, args.stride_b = 0, args.stride_c = n;
+  auto run_batch = [&](int threads) {
+    set_num_threads(threads);
+    std::vector<float> c(m * batch * n);
+    gemm_bf16(a.data(), b.data(), c.data(), args);
+    return c;
+  };
+  const std::vector<float> want = run_batch(1);
+  for (int threads : {2, 3})
+    EXPECT_EQ(0, std::memcmp(run_batch(threads).data(), want.data(), want.size() * sizeof(float)))
+        << threads << " threads";
+  MatmulArgs one = args;
+  one.batch = 1, one.ldc = n;
+  for (int64_t i = 0; i < batch; ++i) {
+    std::vector<float> single(m * n);
+    gemm_bf16(a.data() + i * m * k, b.data(), single.data(), one);
+    for (int64_t r = 0; r < m; ++r)
+      ASSERT_EQ(0, std::memcmp(single.data() + r * n, want.data() + r * batch * n + i * n,
+                               n * sizeof(float)))
+          << "product " << i << ", row " << r;
+  }
 }
 
 TEST_F(GemmTest, BatchRunsEachProductAtItsStrides) {

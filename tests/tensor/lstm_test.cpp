@@ -198,6 +198,60 @@ LayerInputs layer_inputs(int64_t T, int64_t B, int64_t in, int64_t H, DType dt, 
 double max_diff(const Tensor& a, const Tensor& b) {
   return loom::max(loom::abs(loom::sub(a, b))).item<double>();
 }
+
+// Given x, w_ih and bias, the CPU recurrence projects each step's input itself (what
+// tensor/lstm.cpp asks of a backend whose lstm_projects_input() is true): the gates, c and h of
+// projecting every step first in one GEMM (what a GPU is given). Bit for bit on the packed
+// bfloat16 GEMM, whose tiles round alike whatever rows a product has; float32 GEMMs (Eigen) may
+// sum in another order for 40 rows than for 320.
+TEST(LstmRecurrence, ProjectingTheInputStepByStepGivesWhatOneProjectionGives) {
+  const int64_t T = 8, B = 40, H = 48, in = 24;  // ~4.4M multiply-adds: rows split over threads
+  const DType st = DType::Float32;
+  for (DType gdt : {DType::Float32, DType::BFloat16}) {
+    SCOPED_TRACE(loom::dtype_name(gdt));
+    loom::Generator g(5);
+    auto u = [&](const loom::Shape& shape, DType dt) {
+      return loom::uniform(shape, -0.5, 0.5, g, st).to(dt);
+    };
+    const Tensor x = u({T, B, in}, gdt), w_ih = u({4 * H, in}, gdt), w_hh = u({4 * H, H}, gdt),
+                 bias = u({4 * H}, st), h0 = u({B, H}, gdt), c0 = u({B, H}, st);
+    loom::cpu::CpuBackend& be = loom::cpu::cpu_backend();
+    const loom::LstmRecurrence r{T, B, H, false, st, gdt, false};
+    auto run = [&](bool project) {
+      Tensor gates = loom::empty({T, B, 4 * H}, st);
+      if (!project) {  // bias in every row, then += x W_ih^T for all steps
+        gates = bias.expand({T, B, 4 * H}).contiguous();
+        loom::MatmulArgs a;
+        a.m = T * B, a.n = 4 * H, a.k = in, a.trans_b = true, a.lda = in, a.ldb = in;
+        a.ldc = 4 * H, a.beta = 1.0;
+        if (gdt == st)
+          be.matmul(x.raw_data(), w_ih.raw_data(), gates.raw_data(), st, a);
+        else
+          be.matmul_mixed(x.raw_data(), w_ih.raw_data(), gdt, gates.raw_data(), st, a);
+      }
+      const Tensor c = loom::empty({T, B, H}, st), tc = loom::empty({T, B, H}, st),
+                   h = loom::empty({T, B, H}, st), hg = loom::empty({T, B, H}, gdt);
+      loom::LstmForwardBuffers f{
+          gates.raw_data(), w_hh.raw_data(), h0.raw_data(), c0.raw_data(),
+          c.raw_data(),     tc.raw_data(),   h.raw_data(),  gdt != st ? hg.raw_data() : nullptr};
+      if (project) {
+        f.x = x.raw_data(), f.w_ih = w_ih.raw_data(), f.bias = bias.raw_data(), f.in = in;
+      }
+      be.lstm_recurrence_forward(r, f);
+      return std::vector<Tensor>{gates, c, h};
+    };
+    const std::vector<Tensor> once = run(false), stepwise = run(true);
+    for (std::size_t i = 0; i < once.size(); ++i) {
+      const std::vector<float> a = once[i].to_vector<float>(), b = stepwise[i].to_vector<float>();
+      if (gdt == DType::BFloat16) {
+        EXPECT_EQ(a, b) << "output " << i;
+      } else {
+        EXPECT_LE(max_diff(once[i], stepwise[i]), 1e-5) << "output " << i;
+      }
+    }
+  }
+}
+
 double max_abs(const Tensor& a) {
   return loom::max(loom::abs(a)).item<double>();
 }

@@ -241,16 +241,6 @@ Product<TA, TB, TC> product_of(const TA* a, const TB* b, TC* c, const MatmulArgs
   return p;
 }
 
-// Runs each of the batch's products with `kernel`.
-template <typename TA, typename TB, typename TC>
-void gemm_batch(const TA* a, const TB* b, TC* c, const MatmulArgs& p,
-                const MicroKernel<TA, TB, TC>& kernel, TC alpha, TC beta) {
-  for (int64_t i = 0; i < p.batch; ++i)
-    run_product(
-        product_of(a + i * p.stride_a, b + i * p.stride_b, c + i * p.stride_c, p, alpha, beta),
-        kernel);
-}
-
 int32_t integer_scalar(double x, const char* fn, const char* name) {
   LOOM_CHECK(std::trunc(x) == x && x >= std::numeric_limits<int32_t>::min() &&
                  x <= std::numeric_limits<int32_t>::max(),
@@ -286,6 +276,36 @@ void pack_b_once(const MicroKernel<TA, TB, TC>& kernel, const TB* b, const Matmu
   });
 }
 
+// Runs each of the batch's products with `kernel`. One B for the whole batch (stride_b 0: an
+// LSTM's input gradient for a batch-first x multiplies each step's rows by W_ih) is packed once,
+// not once a product. When one product is too small for every thread (under kMinThreadWork
+// multiply-adds each: that gradient is T products of B x 4H x in), one after another would leave
+// the other threads idle; then each thread takes whole products instead, and each product runs
+// alone on its thread (run_product inside a parallel region), which gives it the bits it gets
+// anywhere else, as does the prepacked B.
+template <typename TA, typename TB, typename TC>
+void gemm_batch(const TA* a, const TB* b, TC* c, const MatmulArgs& p,
+                const MicroKernel<TA, TB, TC>& kernel, TC alpha, TC beta, const char* fn) {
+  PackedB<TB> shared_b;
+  const bool pack_once = p.batch > 1 && p.stride_b == 0 && p.m > 0;
+  if (pack_once) pack_b_once(kernel, b, p, shared_b, fn);
+  auto product = [&](int64_t i) {
+    run_product(
+        product_of(a + i * p.stride_a, b + i * p.stride_b, c + i * p.stride_c, p, alpha, beta),
+        kernel, pack_once ? shared_b.panels.data() : nullptr);
+  };
+  const int64_t work = p.m * p.n * p.k;
+  const int threads = row_slices(p.batch, p.batch * work);
+  if (threads > 1 && work / kMinThreadWork < threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < p.batch; ++i)
+      product(i);
+    return;
+  }
+  for (int64_t i = 0; i < p.batch; ++i)
+    product(i);
+}
+
 // C = alpha op(A) B + beta C with B from pack_b_once.
 template <typename TA, typename TB, typename TC>
 void gemm_prepacked(const MicroKernel<TA, TB, TC>& kernel, const TA* a, const PackedB<TB>& b, TC* c,
@@ -309,20 +329,20 @@ void gemm_prepacked(const MicroKernel<TA, TB, TC>& kernel, const TA* a, const Pa
 void gemm_f32(const float* a, const float* b, float* c, const MatmulArgs& args) {
   check_args(args, "gemm_f32");
   gemm_batch(a, b, c, args, f32_kernel(kernel_level()), static_cast<float>(args.alpha),
-             static_cast<float>(args.beta));
+             static_cast<float>(args.beta), "gemm_f32");
 }
 
 void gemm_bf16(const uint16_t* a, const uint16_t* b, float* c, const MatmulArgs& args) {
   check_args(args, "gemm_bf16");
   gemm_batch(a, b, c, args, bf16_kernel(kernel_level()), static_cast<float>(args.alpha),
-             static_cast<float>(args.beta));
+             static_cast<float>(args.beta), "gemm_bf16");
 }
 
 void gemm_u8s8(const uint8_t* a, const int8_t* b, int32_t* c, const MatmulArgs& args) {
   check_args(args, "gemm_u8s8");
   const int32_t alpha = integer_scalar(args.alpha, "gemm_u8s8", "alpha");
   const int32_t beta = integer_scalar(args.beta, "gemm_u8s8", "beta");
-  gemm_batch(a, b, c, args, u8s8_kernel(kernel_level()), alpha, beta);
+  gemm_batch(a, b, c, args, u8s8_kernel(kernel_level()), alpha, beta, "gemm_u8s8");
 }
 
 void pack_b_u8s8(const int8_t* b, const MatmulArgs& args, PackedU8S8B& out) {

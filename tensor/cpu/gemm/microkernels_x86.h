@@ -34,5 +34,8 @@ void bf16_kernel_avx512(int64_t k_groups, const uint16_t* a, const uint16_t* b,
                         const CTile<float>& tile);
 void u8s8_kernel_avx512(int64_t k_groups, const uint8_t* a, const int8_t* b,
                         const CTile<int32_t>& tile);
+// pack_a<uint16_t, kAvx512Mr> (pack.h) with a vector loop for a transposed A (same panels).
+void pack_a_bf16_avx512(const MatrixView<uint16_t>& a, int64_t first, int64_t count, int64_t k0,
+                        int64_t depth, uint16_t* packed);
 
 }  // namespace loom::cpu::gemm
