@@ -233,6 +233,38 @@ TEST_F(GemmTest, EveryKernelGivesTheBitsOfItsScalarTwin) {
   }
 }
 
+// A kernel that reads A where it is stored (run_a_in_place) gives the bits of `run` on the same
+// rows packed, over whole and cut-short tiles, beta 0 and not, with rows of A padded (lda).
+TEST_F(GemmTest, AKernelReadingAUnpackedGivesTheBitsOfThePackedPanel) {
+  std::mt19937 rng(14);
+  int kernels_tried = 0;
+  for (KernelLevel level : {KernelLevel::Reference, KernelLevel::Avx2, KernelLevel::Avx512}) {
+    const KernelBf16& kernel = bf16_kernel(level);
+    if (kernel.run_a_in_place == nullptr) continue;
+    SCOPED_TRACE(kernel.name);
+    ++kernels_tried;
+    const int mr = kernel.mr, nr = kernel.nr;
+    for (int64_t groups : {1, 37, 256}) {
+      const int64_t depth = 2 * groups, lda = depth + 6, ldc = nr + 3;
+      const std::vector<uint16_t> a = random_values<uint16_t>(mr * lda, rng);
+      const std::vector<uint16_t> b = random_values<uint16_t>(groups * nr * 2, rng);
+      std::vector<uint16_t> packed(packed_size<uint16_t>(mr, depth, mr));
+      kernel.pack_a({a.data(), lda, 1}, 0, mr, 0, depth, packed.data());
+      for (int cols : {nr, nr / 2 + 1, 3})
+        for (float beta : {0.0f, 0.5f}) {
+          const std::vector<float> c = random_values<float>(mr * ldc, rng);
+          std::vector<float> got = c, want = c;
+          kernel.run(groups, packed.data(), b.data(), {want.data(), ldc, mr, cols, 1.5f, beta});
+          kernel.run_a_in_place(groups, a.data(), lda, b.data(),
+                                {got.data(), ldc, mr, cols, 1.5f, beta});
+          ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+              << groups << " k groups, " << cols << " columns, beta " << beta;
+        }
+    }
+  }
+  if (kernels_tried == 0) GTEST_SKIP() << "no kernel on this CPU reads A unpacked";
+}
+
 // Every kernel's packer of A writes the panels of pack.h's (a vector one must not change a bit):
 // A as stored and transposed, whole and ragged panels, an even and an odd depth.
 TEST_F(GemmTest, EveryPackerOfAWritesThePortablePanels) {
@@ -281,6 +313,8 @@ TEST_F(GemmTest, EveryKernelLevelGivesTheSameBits) {
         Problem<float, float, float>(s.m, s.n, s.k, false, true, 1, 1.5, 0.5, rng));
     expect_same_bits_at_every_level(
         Problem<uint16_t, uint16_t, float>(s.m, s.n, s.k, true, false, 2, 1.0, 1.0, rng));
+    expect_same_bits_at_every_level(  // A as stored: whole panels read unpacked at even k
+        Problem<uint16_t, uint16_t, float>(s.m, s.n, s.k, false, true, 3, 1.0, 0.5, rng));
     expect_same_bits_at_every_level(
         Problem<uint8_t, int8_t, int32_t>(s.m, s.n, s.k, false, false, 0, 1, 0, rng));
   }

@@ -101,10 +101,14 @@ void run_block(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kern
   }
   TA* packed_a = scratch<TA>(0, mr * groups * G);
   const TC beta = k0 == 0 ? p.beta : TC(1);  // later k blocks add to what the first wrote
+  // Whole panels of an A whose k values are adjacent go to the kernel unpacked, if it can read
+  // them so (microkernel.h): its rows are reread from L1 just as a packed panel would be.
+  const bool a_readable = kernel.run_a_in_place != nullptr && p.a.col_stride == 1 && depth % G == 0;
   team_for(alone, /*dynamic=*/true, row_panels * runs, [&](int64_t unit) {
     const int64_t i = unit / runs * mr, run = unit % runs;
     const int64_t rows = std::min<int64_t>(mr, p.m - i);
-    kernel.pack_a(p.a, i, rows, k0, depth, packed_a);  // stays in L1 for the loop below
+    const bool in_place = a_readable && rows == mr;
+    if (!in_place) kernel.pack_a(p.a, i, rows, k0, depth, packed_a);  // stays in L1 below
     for (int64_t jp = run_begin(run, runs, col_panels); jp < run_begin(run + 1, runs, col_panels);
          ++jp) {
       const int64_t j = jp * nr;
@@ -114,7 +118,11 @@ void run_block(const Product<TA, TB, TC>& p, const MicroKernel<TA, TB, TC>& kern
                            static_cast<int>(std::min<int64_t>(nr, cols - j)),
                            p.alpha,
                            beta};
-      kernel.run(groups, packed_a, packed_b + jp * b_panel_size, tile);
+      if (in_place)
+        kernel.run_a_in_place(groups, p.a.at(i, k0), p.a.row_stride, packed_b + jp * b_panel_size,
+                              tile);
+      else
+        kernel.run(groups, packed_a, packed_b + jp * b_panel_size, tile);
     }
   });  // (and waits again: packed_b is rewritten by the next block)
 }

@@ -13,11 +13,13 @@ namespace loom::cpu::gemm {
 namespace {
 
 // A kernel with its scalar twin and its packers, all of the same register block MR x NR: pack.h's,
-// or a vector packer of A that writes the same panels.
+// or a vector packer of A that writes the same panels; and its variant reading A unpacked, if any.
 template <int MR, int NR, typename TA, typename TB, typename TC>
 MicroKernel<TA, TB, TC> with_twins(const char* name, MicroKernelFn<TA, TB, TC> run,
-                                   PackFn<TA> packer_a = pack_a<TA, MR>) {
-  return {name, MR, NR, run, reference_kernel<MR, NR, TA, TB, TC>, packer_a, pack_b<TB, NR>};
+                                   PackFn<TA> packer_a = pack_a<TA, MR>,
+                                   InPlaceAKernelFn<TA, TB, TC> a_in_place = nullptr) {
+  return {name,           MR,        NR, run, reference_kernel<MR, NR, TA, TB, TC>, packer_a,
+          pack_b<TB, NR>, a_in_place};
 }
 
 constexpr int kRefMr = 4, kRefNr = 16;
@@ -32,8 +34,9 @@ const KernelU8S8 kU8S8Reference = with_twins<kRefMr, kRefNr>(
 const KernelF32 kF32Avx2 = with_twins<kAvx2Mr, kAvx2Nr>("avx2 fp32 6x16", fp32_kernel_avx2);
 const KernelF32 kF32Avx512 =
     with_twins<kAvx512Mr, kAvx512Nr>("avx512 fp32 10x32", fp32_kernel_avx512);
-const KernelBf16 kBf16Avx512 = with_twins<kAvx512Mr, kAvx512Nr>(
-    "avx512_bf16 bf16 10x32", bf16_kernel_avx512, pack_a_bf16_avx512);
+const KernelBf16 kBf16Avx512 =
+    with_twins<kAvx512Mr, kAvx512Nr>("avx512_bf16 bf16 10x32", bf16_kernel_avx512,
+                                     pack_a_bf16_avx512, bf16_kernel_avx512_a_in_place);
 const KernelU8S8 kU8S8Avx512 =
     with_twins<kAvx512Mr, kAvx512Nr>("avx512_vnni u8s8 10x32", u8s8_kernel_avx512);
 #endif

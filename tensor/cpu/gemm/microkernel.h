@@ -42,6 +42,15 @@ struct CTile {
 template <typename TA, typename TB, typename TC>
 using MicroKernelFn = void (*)(int64_t k_groups, const TA* a, const TB* b, const CTile<TC>& tile);
 
+// The same kernel reading a whole panel of A where it is stored, not packed: mr rows lda
+// elements apart, each row's k values adjacent (op(A) = A, col_stride 1), whole k groups. It
+// gives the bits of `run` on that panel packed: the same values, summed in the same order. The
+// driver then skips packing A (gemm.cpp): an LSTM step's A (h or dL/dgates of its rows) is used
+// by one product only, so its packing is paid back by nothing.
+template <typename TA, typename TB, typename TC>
+using InPlaceAKernelFn = void (*)(int64_t k_groups, const TA* a, int64_t lda, const TB* b,
+                                  const CTile<TC>& tile);
+
 // Packs `count` rows of op(A) (or columns of op(B)) from `first`, k values [k0, k0 + depth),
 // into the layout above: pack_a<T, mr> and pack_b<T, nr> of pack.h.
 template <typename T>
@@ -58,6 +67,7 @@ struct MicroKernel {
   MicroKernelFn<TA, TB, TC> reference;  // the scalar twin with the same mr, nr (for the tests)
   PackFn<TA> pack_a;                    // into panels of mr rows
   PackFn<TB> pack_b;                    // into panels of nr columns
+  InPlaceAKernelFn<TA, TB, TC> run_a_in_place = nullptr;  // optional: A not packed
 };
 
 using KernelF32 = MicroKernel<float, float, float>;

@@ -88,21 +88,23 @@ LOOM_TARGET_AVX512F void fp32_tile(int64_t k_groups, const float* a, const float
 }
 
 // VDPBF16PS t, a, b: per lane, t += a_odd * b_odd, then t += a_even * b_even (microkernel.h).
-template <int NV>
-LOOM_TARGET_AVX512_BF16 void bf16_tile(int64_t k_groups, const uint16_t* a, const uint16_t* b,
-                                       const CTile<float>& tile) {
+// A is a packed panel (lda == 0: group g of row i at a[2 (g MR + i)]) or, IN_PLACE, the matrix
+// as stored (group g of row i at a[i lda + 2 g]): the same values in the same order either way.
+template <int NV, bool IN_PLACE>
+LOOM_TARGET_AVX512_BF16 void bf16_tile(int64_t k_groups, const uint16_t* a, int64_t lda,
+                                       const uint16_t* b, const CTile<float>& tile) {
   __m512 t[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
     for (int v = 0; v < NV; ++v)
       t[i][v] = _mm512_setzero_ps();
-  for (int64_t g = 0; g < k_groups; ++g, a += 2 * MR, b += 64) {
+  for (int64_t g = 0; g < k_groups; ++g, a += IN_PLACE ? 2 : 2 * MR, b += 64) {
     __m512bh b_row[NV];  // 16 lanes of bfloat16 pairs each
     for (int v = 0; v < NV; ++v)
       b_row[v] = (__m512bh)_mm512_loadu_si512(b + 32 * v);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const __m512bh a_i = (__m512bh)broadcast_group(a + 2 * i);
+      const __m512bh a_i = (__m512bh)broadcast_group(a + (IN_PLACE ? i * lda : 2 * i));
       for (int v = 0; v < NV; ++v)
         t[i][v] = _mm512_dpbf16_ps(t[i][v], a_i, b_row[v]);
     }
@@ -191,7 +193,14 @@ void fp32_kernel_avx512(int64_t k_groups, const float* a, const float* b,
 
 void bf16_kernel_avx512(int64_t k_groups, const uint16_t* a, const uint16_t* b,
                         const CTile<float>& tile) {
-  tile.cols <= 16 ? bf16_tile<1>(k_groups, a, b, tile) : bf16_tile<2>(k_groups, a, b, tile);
+  tile.cols <= 16 ? bf16_tile<1, false>(k_groups, a, 0, b, tile)
+                  : bf16_tile<2, false>(k_groups, a, 0, b, tile);
+}
+
+void bf16_kernel_avx512_a_in_place(int64_t k_groups, const uint16_t* a, int64_t lda,
+                                   const uint16_t* b, const CTile<float>& tile) {
+  tile.cols <= 16 ? bf16_tile<1, true>(k_groups, a, lda, b, tile)
+                  : bf16_tile<2, true>(k_groups, a, lda, b, tile);
 }
 
 void u8s8_kernel_avx512(int64_t k_groups, const uint8_t* a, const int8_t* b,

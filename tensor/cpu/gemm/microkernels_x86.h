@@ -32,6 +32,8 @@ constexpr int kAvx512Mr = 10, kAvx512Nr = 32;
 void fp32_kernel_avx512(int64_t k_groups, const float* a, const float* b, const CTile<float>& tile);
 void bf16_kernel_avx512(int64_t k_groups, const uint16_t* a, const uint16_t* b,
                         const CTile<float>& tile);
+void bf16_kernel_avx512_a_in_place(int64_t k_groups, const uint16_t* a, int64_t lda,
+                                   const uint16_t* b, const CTile<float>& tile);
 void u8s8_kernel_avx512(int64_t k_groups, const uint8_t* a, const int8_t* b,
                         const CTile<int32_t>& tile);
 // pack_a<uint16_t, kAvx512Mr> (pack.h) with a vector loop for a transposed A (same panels).
