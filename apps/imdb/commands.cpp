@@ -2,7 +2,12 @@
 // train runs data-parallel when a launcher started several processes (distributed.h).
 #include "apps/imdb/commands.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 
@@ -42,6 +47,21 @@ void prepare_output_folder(const Config& c) {
   std::filesystem::create_directories(c.out, ec);
   LOOM_CHECK(!ec, "--out: cannot create '", c.out, "': ", ec.message());
   write_config(c, c.out + "/config.json");
+}
+
+void prepare_output_file(const std::string& path, const char* flag) {
+  if (path.empty()) return;
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  LOOM_CHECK(!ec, flag, ": cannot create the folder '", parent.string(), "' for '", path,
+             "': ", ec.message());
+  // Made and removed at once: the same test of the folder the final write will pass.
+  const std::string probe = path + ".check." + std::to_string(::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  LOOM_CHECK(fd >= 0, flag, ": cannot write '", path, "': ", std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 namespace {

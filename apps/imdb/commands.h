@@ -33,4 +33,9 @@ void apply_threads(int64_t threads);
 // Creates config.out and writes config.json into it.
 void prepare_output_folder(const Config& c);
 
+// For a file a command writes when its work is done (distill's, prune's, quantize's --out and
+// --json; "" is no file): creates its folder and checks that a file can be made there, so that
+// a bad path fails before the work, not after an hour of it. `flag` names the option.
+void prepare_output_file(const std::string& path, const char* flag);
+
 }  // namespace loom::imdb

@@ -64,6 +64,8 @@ void write_result(const std::string& path, const nlohmann::json& j) {
 
 int run_distill(const Request& r) {
   const DistillRequest& q = r.distill;
+  prepare_output_file(q.out, "--out");
+  prepare_output_file(q.json_out, "--json");
   const Checkpoint teacher_ck = load_checkpoint(q.teacher);
   Config tc = teacher_ck.config;
   const Config sc = student_config(teacher_ck, r);

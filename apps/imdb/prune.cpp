@@ -339,6 +339,8 @@ namespace loom::imdb {
 
 int run_prune(const Request& r) {
   const PruneRequest& p = r.prune;
+  prepare_output_file(p.out, "--out");
+  prepare_output_file(p.json_out, "--json");
   const Checkpoint ck = load_checkpoint(p.checkpoint);
   Config c = ck.config;
   c.threads = r.config.threads;

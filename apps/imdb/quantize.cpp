@@ -66,6 +66,7 @@ nn::SafetensorsContents quantize_checkpoint(const Checkpoint& ck, const std::str
 
 int run_quantize(const Request& r) {
   const std::string& in = r.quantize.checkpoint;
+  prepare_output_file(r.quantize.out, "--out");
   const Checkpoint ck = load_checkpoint(in);
   const nn::SafetensorsContents q = quantize_checkpoint(ck, in);
   nn::save_safetensors(r.quantize.out, q.tensors, q.metadata);

@@ -209,6 +209,38 @@ TEST_F(ImdbCompressCommands, DistilledAndAloneStudentsTrain) {
   }
 }
 
+// The files written at the end get their folders at the start, and a path that cannot be
+// written is refused before any training (distill ran to its end, then failed, once).
+TEST_F(ImdbCompressCommands, OutputFoldersAreMadeAndBadPathsRefusedBeforeTheWork) {
+  const std::string out = root() + "/new/folder/student.safetensors";
+  const std::string json = root() + "/other/student.json";
+  const RunResult r = run_imdb("distill --teacher " + checkpoint() +
+                               " --lstm-size 4 --epochs 1 --out " + out + " --json " + json);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(out));
+  EXPECT_TRUE(std::filesystem::exists(json));
+  const std::string under_a_file = checkpoint() + "/x";  // a folder inside a regular file
+  auto expect_refused = [](const std::string& args, const std::string& expected) {
+    const RunResult bad = run_imdb(args);
+    EXPECT_FALSE(bad.crashed) << bad.output;
+    EXPECT_NE(bad.status, 0) << args;
+    EXPECT_NE(bad.output.find(expected), std::string::npos) << args << "\n" << bad.output;
+    EXPECT_EQ(bad.output.find("epoch 1"), std::string::npos) << "trained first:\n" << bad.output;
+  };
+  expect_refused("distill --teacher " + checkpoint() + " --lstm-size 4 --epochs 1 --out " +
+                     under_a_file + "/s.safetensors",
+                 "--out: cannot create the folder");
+  expect_refused("distill --teacher " + checkpoint() + " --lstm-size 4 --epochs 1 --out " + out +
+                     " --json " + under_a_file + "/s.json",
+                 "--json: cannot create the folder");
+  expect_refused("prune --checkpoint " + checkpoint() +
+                     " --sparsity 0.5 --structured --finetune-epochs 1 --out " + under_a_file +
+                     "/p.safetensors",
+                 "--out: cannot create the folder");
+  expect_refused("quantize --checkpoint " + checkpoint() + " --out " + under_a_file + "/q",
+                 "--out: cannot create the folder");
+}
+
 TEST_F(ImdbCompressCommands, BadInputIsNamed) {
   const std::string ck = " --checkpoint " + checkpoint() + " --out " + root() + "/x.safetensors";
   auto expect_error = [](const std::string& args, const std::string& expected) {
