@@ -4,12 +4,12 @@
 //
 // Batch rows never interact (row b of h_t needs only row b of h_{t-1}), so the batch is split into
 // one row range per thread (tensor/cpu/threads.h's rules) and each thread runs the whole time loop
-// on its rows with no synchronisation between steps: per step one single-threaded GEMM and the
-// cell (tensor/cpu/lstm_cell.h, over tensor/kernels/lstm_pointwise.h, the math the CUDA kernels
-// run). Splitting each small per-step GEMM over threads instead costs two thread handoffs per
-// step; on a loaded machine that was 10x slower (docs/results/lstm-step-cpu.md). Mixed precision
-// is the same loop: the GEMM reads the gemm-dtype copies of h (or of dL/dgates) that each step
-// writes after its pointwise update.
+// on its rows with no synchronisation between steps: per step single-threaded GEMMs (the forward
+// projects the step's input too, lstm_projects_input) and the cell (tensor/cpu/lstm_cell.h, the
+// math of tensor/kernels/lstm_pointwise.h). Splitting each small GEMM over threads instead costs
+// two thread handoffs per step; on a loaded machine that was 10x slower
+// (docs/results/lstm-step-cpu.md). Mixed precision is the same loop: the GEMM reads the gemm-dtype
+// copies of h (or of dL/dgates) that each step writes after its pointwise update.
 //
 // Compiled with -ffast-math (tensor/CMakeLists.txt) so GCC vectorises the cell's expf/tanhf with
 // libmvec (5x the scalar loop); safe: lstm_sigmoid never overflows exp, and finite inputs give no

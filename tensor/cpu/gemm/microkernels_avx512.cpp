@@ -9,7 +9,9 @@
 // row loops are unrolled); C is touched once, through lane masks at the tile's edges, and a
 // tile of at most 16 columns runs one register per row. Each function carries its instruction
 // set as a target attribute: the file builds whatever the -march, and kernels.cpp calls a
-// function only when the CPU has its instructions.
+// function only when the CPU has its instructions. The bf16 kernel also has an entry that reads
+// A unpacked (run_a_in_place, microkernel.h) and a vector packer for a transposed A: the LSTM's
+// per-step and weight-gradient products, where packing A took a large share of the time.
 #include <immintrin.h>
 
 #include <cstring>
