@@ -139,9 +139,12 @@ bool one_slice_runs_inline() {
   return omp_get_level() > 0 || get_num_threads() == 1;
 }
 
-int64_t slice_begin(int64_t rows, int s, int slices) {
+int64_t slice_begin(int64_t rows, int s, int slices, int64_t align) {
   if (s >= slices) return rows;
-  return rows * s / slices / kSliceAlign * kSliceAlign;
+  // The multiple of align nearest to an equal split (rounding down gave 10 + 27 rows of 37 for
+  // align 10), never past the end.
+  const int64_t even = rows * s / slices;
+  return std::min(rows, (even + align / 2) / align * align);
 }
 
 }  // namespace cpu

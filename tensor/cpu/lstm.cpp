@@ -199,6 +199,16 @@ void backward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmBackwardBu
   // END LAB 04 TASK 2
 }
 
+// Where the batch is cut between threads. Eigen (float32, float64) computes rows in groups whose
+// rounding depends on where a group ends: kSliceAlign (threads.h). loom's bfloat16 GEMM computes
+// a row the same in any tile, and a tile of mr rows costs the same however few of them are
+// filled: cut at multiples of mr. At batch 100 on 2 threads that is 50 + 50 rows, 5 tiles each;
+// cut at 16, 48 + 52 gave one thread a sixth tile of 2 rows at every step and the other thread
+// waited for it (docs/results/lstm-step-bf16-cpu.md).
+int64_t slice_alignment(const LstmRecurrence& r) {
+  return r.gemm == DType::BFloat16 ? gemm::bf16_tile_rows() : kSliceAlign;
+}
+
 void check_dtypes(const char* op, const LstmRecurrence& r, const void* h_mask = nullptr,
                   const void* h_gemm = nullptr) {
   LOOM_CHECK(h_mask == nullptr || h_gemm != nullptr, op,
@@ -222,24 +232,26 @@ void CpuBackend::lstm_recurrence_forward(const LstmRecurrence& r, const LstmForw
   const StepWeight w_hh(r, f.w_hh, r.H, 4 * r.H, /*trans=*/true);
   const StepWeight w_ih(r, f.x != nullptr ? f.w_ih : nullptr, f.in, 4 * r.H, /*trans=*/true);
   const int64_t work = r.T * r.B * 4 * r.H * (r.H + (f.x != nullptr ? f.in : 0));
-  for_each_row_slice(r.B, work, [&](int64_t b0, int64_t nb) {
+  const auto run_rows = [&](int64_t b0, int64_t nb) {
     if (r.state == DType::Float32)
       forward_rows<float>(*this, r, f, w_ih, w_hh, b0, nb);
     else
       forward_rows<double>(*this, r, f, w_ih, w_hh, b0, nb);
-  });
+  };
+  for_each_row_slice(r.B, work, run_rows, slice_alignment(r));
 }
 
 void CpuBackend::lstm_recurrence_backward(const LstmRecurrence& r, const LstmBackwardBuffers& b) {
   check_dtypes("lstm_recurrence_backward", r);
   if (r.B == 0) return;
   const StepWeight w_hh(r, b.w_hh, 4 * r.H, r.H, /*trans=*/false);
-  for_each_row_slice(r.B, r.T * r.B * 4 * r.H * r.H, [&](int64_t b0, int64_t nb) {
+  const auto run_rows = [&](int64_t b0, int64_t nb) {
     if (r.state == DType::Float32)
       backward_rows<float>(*this, r, b, w_hh, b0, nb);
     else
       backward_rows<double>(*this, r, b, w_hh, b0, nb);
-  });
+  };
+  for_each_row_slice(r.B, r.T * r.B * 4 * r.H * r.H, run_rows, slice_alignment(r));
 }
 
 // The CPU has one loop; "persistent" (the whole recurrence in one call) is what it always does.

@@ -27,9 +27,10 @@ int row_slices(int64_t rows, int64_t work);
 // rows). Boundaries fall on multiples of kSliceAlign rows: Eigen's GEMM computes rows in groups
 // (the micro-kernel's register block) and a group cut short at a slice's end takes a different
 // code path, which can round differently; aligned, every row is computed the same way however
-// the rows are split.
+// the rows are split. A caller whose rows go through loom's own GEMM passes that kernel's tile
+// height instead (tensor/cpu/lstm.cpp): it computes a row the same in any tile.
 constexpr int64_t kSliceAlign = 16;
-int64_t slice_begin(int64_t rows, int s, int slices);
+int64_t slice_begin(int64_t rows, int s, int slices, int64_t align = kSliceAlign);
 
 // Calls body(first_row, row_count) for each non-empty slice of `rows`, each slice on its own
 // thread: the one loop every row split in the CPU backend goes through.
@@ -42,7 +43,7 @@ bool one_slice_runs_inline();
 // region costs about a microsecond, which a GEMV-sized call (an LSTM step at batch 1) would
 // otherwise pay every time.
 template <typename Body>
-void for_each_row_slice(int64_t rows, int64_t work, const Body& body) {
+void for_each_row_slice(int64_t rows, int64_t work, const Body& body, int64_t align = kSliceAlign) {
   const int slices = row_slices(rows, work);
   if (slices == 1 && one_slice_runs_inline()) {
     if (rows > 0) body(int64_t{0}, rows);
@@ -53,8 +54,8 @@ void for_each_row_slice(int64_t rows, int64_t work, const Body& body) {
   std::exception_ptr error;
 #pragma omp parallel for num_threads(slices) schedule(static, 1)
   for (int s = 0; s < slices; ++s) {
-    const int64_t first = slice_begin(rows, s, slices);
-    const int64_t count = slice_begin(rows, s + 1, slices) - first;
+    const int64_t first = slice_begin(rows, s, slices, align);
+    const int64_t count = slice_begin(rows, s + 1, slices, align) - first;
     try {
       if (count > 0) body(first, count);
     } catch (...) {

@@ -8,7 +8,8 @@
 // makes `--resume` on a different machine exact. The sizes are large enough that the GEMMs and
 // the recurrence really split (at least 2 x 2^20 multiply-adds), and the batch (37 rows) is not a
 // multiple of the alignment. Without the alignment (kSliceAlign = 1), 2 threads changed about 5%
-// of the weights' bytes in the fused run.
+// of the weights' bytes in the fused run. bfloat16's recurrence cuts at its GEMM's tile height
+// instead (tensor/cpu/lstm.cpp).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -31,6 +32,7 @@ struct RunOptions {
   nn::LstmImpl impl = nn::LstmImpl::Fused;
   bool autocast = false;
   bool bidirectional = false;
+  DType low = DType::Float16;  // autocast's dtype
 };
 
 // Three Adam steps of Embedding -> LSTM -> last step -> Linear on `threads` threads; returns the
@@ -56,7 +58,7 @@ std::vector<unsigned char> train(int threads, const RunOptions& o) {
     adam.zero_grad(true);
     Variable loss;
     {
-      nn::amp::AutocastGuard guard(DType::Float16, o.autocast);
+      nn::amp::AutocastGuard guard(o.low, o.autocast);
       const Variable out = lstm.forward(emb.forward(tokens));
       loss = nn::bce_with_logits(fc.forward(select(out, 1, T - 1)), labels);
     }
@@ -96,6 +98,33 @@ TEST(ThreadCount, SoDoesTheComposedLstm) {
 
 TEST(ThreadCount, SoDoesMixedPrecision) {
   expect_same_for_every_thread_count({nn::LstmImpl::Fused, true, false});
+}
+
+// bfloat16 runs loom's own GEMM, and the recurrence cuts its batch at multiples of that kernel's
+// tile height (10 rows on AVX-512), not of kSliceAlign: 20 + 17 rows here on 2 threads.
+TEST(ThreadCount, SoDoesBfloat16WithItsOwnSliceBoundaries) {
+  expect_same_for_every_thread_count({nn::LstmImpl::Fused, true, false, DType::BFloat16});
+}
+
+TEST(ThreadCount, SlicesEndOnTheMultipleOfTheAlignmentNearestAnEvenSplit) {
+  EXPECT_EQ(cpu::slice_begin(100, 1, 2, 10), 50);  // a bf16 batch of 100: 5 tiles per thread
+  EXPECT_EQ(cpu::slice_begin(100, 1, 2), 48);      // Eigen's kSliceAlign of 16
+  EXPECT_EQ(cpu::slice_begin(37, 1, 2, 10), 20);   // nearest, not rounded down (10)
+  EXPECT_EQ(cpu::slice_begin(30, 9, 10), 30);      // never past the end (32)
+  EXPECT_EQ(cpu::slice_begin(30, 10, 10), 30);
+  for (int64_t rows : {1, 7, 37, 100, 1000})
+    for (int slices : {1, 2, 3, 8})
+      for (int64_t align : {1, 10, 16}) {
+        int64_t prev = 0;
+        for (int s = 0; s <= slices; ++s) {
+          const int64_t b = cpu::slice_begin(rows, s, slices, align);
+          EXPECT_LE(prev, b) << rows << " rows, slice " << s << " of " << slices;
+          EXPECT_TRUE(b == rows || b % align == 0) << b;
+          prev = b;
+        }
+        EXPECT_EQ(cpu::slice_begin(rows, 0, slices, align), 0);
+        EXPECT_EQ(prev, rows);
+      }
 }
 
 }  // namespace

@@ -346,6 +346,10 @@ void gemm_bf16(const uint16_t* a, const uint16_t* b, float* c, const MatmulArgs&
              static_cast<float>(args.beta), "gemm_bf16");
 }
 
+int bf16_tile_rows() {
+  return bf16_kernel(kernel_level()).mr;
+}
+
 void gemm_u8s8(const uint8_t* a, const int8_t* b, int32_t* c, const MatmulArgs& args) {
   check_args(args, "gemm_u8s8");
   const int32_t alpha = integer_scalar(args.alpha, "gemm_u8s8", "alpha");

@@ -31,6 +31,10 @@ void gemm_bf16(const uint16_t* a, const uint16_t* b, float* c, const MatmulArgs&
 // must be integers in int32's range.
 void gemm_u8s8(const uint8_t* a, const int8_t* b, int32_t* c, const MatmulArgs& args);
 
+// The rows of C one call of this CPU's bf16 micro-kernel computes (its mr). A caller that splits
+// rows over threads cuts at multiples of it, so that no thread runs a tile it could have filled.
+int bf16_tile_rows();
+
 // op(B) (k x n) in the panels of the kernel this CPU runs, block by block in the driver's order
 // (gemm.cpp), packed once and kept: for a B that many products share (a layer's weights, an
 // LSTM's W_hh at every step), so that each product skips packing it.
