@@ -110,7 +110,10 @@ LstmLayerForward lstm_layer_forward(const Tensor& x, const Tensor& h0, const Ten
   s.args = args;
   if (args.h_mask.defined()) s.args.h_mask = args.h_mask.contiguous();  // kept for backward
   s.x_batch_major = is_batch_major(x);
-  s.x = dense_as(x, gdt);  // time-major (a batch-major x is copied a row at a time)
+  // Time-major. A batch-major x is rounded first, where it lies, then moved: the transposing
+  // copy then moves 16-bit values, not float32 ones.
+  s.x = s.x_batch_major ? dense_as(x.transpose(0, 1), gdt).transpose(0, 1).contiguous()
+                        : dense_as(x, gdt);
   const bool masked = args.h_mask.defined();
   // The first step's GEMM operand: h0, masked like every later h_{t-1} (recurrent dropout).
   s.h0 = dense_as(masked ? mul(dense_as(h0, state), s.args.h_mask) : h0, gdt);
@@ -239,12 +242,14 @@ LstmLayerGrads lstm_layer_backward(const Tensor& dy_in, const LstmLayerSaved& s,
          gemm_args(4 * H, in, T * B, true, 4 * H, false, in, in, 0.0));
   }
   if (want.w_hh) g.w_hh = recurrent_weight_grad(dA_g, s, state);
-  if (want.bias) {  // db = column sums of dA, as a GEMM ones [1, T*B] x dA [T*B, 4H] (a sum
-    // reduction was ~4x slower at these sizes); from the state-dtype dA, never its rounding.
-    const Tensor ones = full({1, T * B}, 1.0, st);
+  if (want.bias) {  // db = column sums of dA, as a GEMV dA^T [4H, T*B] x ones [T*B, 1] (a sum
+    // reduction was ~4x slower at these sizes; as ones [1, T*B] x dA it ran on one thread, its
+    // one row of output being all a GEMM splits over threads); from the state-dtype dA, never
+    // its rounding.
+    const Tensor ones = full({T * B, 1}, 1.0, st);
     g.bias = empty({4 * H}, st);
-    gemm(dev, state, state, ones.raw_data(), dA.raw_data(), g.bias.raw_data(),
-         gemm_args(1, 4 * H, T * B, false, T * B, false, 4 * H, 4 * H, 0.0));
+    gemm(dev, state, state, dA.raw_data(), ones.raw_data(), g.bias.raw_data(),
+         gemm_args(4 * H, 1, T * B, true, 4 * H, false, 1, 1, 0.0));
   }
   return g;
 }

@@ -28,15 +28,6 @@
 namespace loom::cpu {
 namespace {
 
-// The cell for `rows` rows of H units (one step): pre-activations in gates, activated in place.
-template <typename T>
-void cell_forward(T* gates, const T* c_prev, T* c, T* tanh_c, T* h, int64_t rows, int64_t H) {
-  for (int64_t b = 0; b < rows; ++b) {
-    const int64_t o = b * H;
-    lstm_cell_row<T>(gates + b * 4 * H, H, c_prev + o, c + o, tanh_c + o, h + o);
-  }
-}
-
 // dc is read (as dc_next) before it is written (as dc_prev): in place is fine.
 template <typename T>
 void cell_backward(const T* dh, T* dc, const T* act, T* d_pre, const T* c_prev, const T* tanh_c,
@@ -140,7 +131,7 @@ void forward_rows(CpuBackend& be, const LstmRecurrence& r, const LstmForwardBuff
     gemm(be, r, h_prev, H, w_hh, g, 4 * H, nb, 4 * H, H, 1.0);  // g += h W_hh^T
     T* c_t = reinterpret_cast<T*>(c.at(t, b0));
     T* h_t = reinterpret_cast<T*>(h.at(t, b0));
-    cell_forward<T>(g, c_prev, c_t, reinterpret_cast<T*>(tc.at(t, b0)), h_t, nb, H);
+    lstm_cell_rows<T>(g, nb, H, c_prev, c_t, reinterpret_cast<T*>(tc.at(t, b0)), h_t);
     // The next step's GEMM operand: h_t, masked (recurrent dropout), in the gemm dtype.
     const T* operand = h_t;
     if (mask != nullptr) {

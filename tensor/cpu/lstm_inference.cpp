@@ -76,9 +76,9 @@ void run_rows(CpuBackend& be, const LstmInference& a, int64_t b0, int64_t rows) 
       std::memcpy(s.gates.data() + r * 4 * H, a.table + id * 4 * H, 4 * H * sizeof(float));
     }
     if (t > 0) add_recurrent(be, a, s, rows);  // h_0 = 0 adds nothing
-    for (int64_t r = 0; r < rows; ++r)         // the cell, in place: activations over the gates
-      lstm_cell_row<float>(s.gates.data() + r * 4 * H, H, s.c.data() + r * H, s.c.data() + r * H,
-                           s.tanh_c.data() + r * H, s.h.data() + r * H);
+    // the cell, in place: activations over the gates, c over c_prev
+    lstm_cell_rows<float>(s.gates.data(), rows, H, s.c.data(), s.c.data(), s.tanh_c.data(),
+                          s.h.data());
   }
   std::memcpy(a.h_n + b0 * H, s.h.data(), rows * H * sizeof(float));
   std::memcpy(a.c_n + b0 * H, s.c.data(), rows * H * sizeof(float));
