@@ -42,6 +42,15 @@ const char* scalar_op_name(ScalarOp op);
 const char* binary_op_name(BinaryOp op);
 const char* reduce_op_name(ReduceOp op);
 
+// A binary op where one operand repeats along a middle axis: `out` and the full operand are
+// dense [outer, mid, inner], the repeated one dense [outer, 1, inner] (a bias row over a batch:
+// outer 1; a dropout mask [B, 1, E] over the steps of [B, T, E]). repeated_is_a: a is the
+// repeated operand, else b.
+struct RepeatedOperand {
+  int64_t outer = 1, mid = 1, inner = 1;
+  bool repeated_is_a = false;
+};
+
 // C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] for b in [0, batch), where op(X) is X or
 // X^T. A[b] starts at a + b*stride_a and is stored row-major with leading dimension lda:
 // untransposed it is [m, k] (lda >= k), transposed it is stored as [k, m] (lda >= m).
@@ -88,6 +97,15 @@ class Backend {
   // out[i] = a[i] op b[i]; a, b have `dtype`; out has `dtype` or Bool for comparisons.
   virtual void binary(BinaryOp op, const void* a, const void* b, void* out, DType dtype,
                       int64_t n) = 0;
+  // out = a op b with one operand repeated (RepeatedOperand), reading it where it is instead of
+  // a materialized copy. Returns false when this backend has no such loop (the default): the
+  // frontend then expands the repeated operand into a dense copy and calls binary. Called for
+  // the ops whose every element is exact (Add Sub Mul Div Max Min and the comparisons), so the
+  // result is the same bits either way.
+  virtual bool binary_repeated(BinaryOp, const void*, const void*, void*, DType,
+                               const RepeatedOperand&) {
+    return false;
+  }
   // out[i] = cond[i] ? a[i] : b[i]; cond is Bool.
   virtual void where(const void* cond, const void* a, const void* b, void* out, DType dtype,
                      int64_t n) = 0;

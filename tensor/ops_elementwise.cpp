@@ -2,7 +2,10 @@
 //
 // Broadcasting is done here, in the frontend: each operand is expand()ed to the output shape
 // and made contiguous (a no-op for operands that already have it), so the backend's binary
-// kernel only ever sees two equal-length dense buffers.
+// kernel only ever sees two equal-length dense buffers. One common case skips the copy: a dense
+// operand and one that repeats along a run of its dims (a [B, 1, E] dropout mask on [B, T, E]),
+// which the backend's binary_repeated reads where it lies.
+#include <optional>
 #include <string>
 
 #include "tensor/backend.h"
@@ -25,14 +28,67 @@ void check_pair(const Tensor& a, const Tensor& b, const char* op) {
              "); cast one with .to(dtype)");
 }
 
+// When `full` is dense in the output's shape and `rep`, padded with leading 1s to the same rank,
+// differs from it in one run of consecutive dims only (where rep has size 1), the two are
+// [outer, mid, inner] and [outer, 1, inner]: rep repeats along the run. Else nothing.
+std::optional<RepeatedOperand> repeated_along_one_run(const Shape& full, const Shape& rep) {
+  const std::size_t R = full.size();
+  if (rep.size() > R) return std::nullopt;
+  Shape s(R - rep.size(), 1);
+  s.insert(s.end(), rep.begin(), rep.end());
+  int64_t first = -1, last = -1;
+  for (std::size_t d = 0; d < R; ++d) {
+    if (s[d] == full[d]) continue;
+    if (first < 0) first = static_cast<int64_t>(d);
+    last = static_cast<int64_t>(d);
+  }
+  if (first < 0) return std::nullopt;  // same shape: nothing repeats
+  RepeatedOperand r;
+  for (int64_t d = 0; d < static_cast<int64_t>(R); ++d) {
+    if (d >= first && d <= last && s[d] != 1) return std::nullopt;  // two runs
+    int64_t& part = d < first ? r.outer : d <= last ? r.mid : r.inner;
+    part *= full[d];
+  }
+  return r;
+}
+
+// The ops whose every element is exactly rounded, whatever loop computes it (binary_repeated).
+bool is_exact(BinaryOp op) {
+  return op == BinaryOp::Add || op == BinaryOp::Sub || op == BinaryOp::Mul || op == BinaryOp::Div ||
+         is_comparison(op);
+}
+
+// a op b where one of them repeats along a run of dims of the other (a bias over a batch, a
+// dropout mask over time steps), run by the backend without a materialized copy of it when it
+// can; otherwise an undefined tensor.
+Tensor binary_without_copy(BinaryOp op, const Tensor& a, const Tensor& b, const Shape& out_shape,
+                           DType out_dtype) {
+  if (!is_exact(op)) return Tensor();
+  const bool a_full = a.shape() == out_shape && a.is_contiguous();
+  const bool b_full = b.shape() == out_shape && b.is_contiguous();
+  if (a_full == b_full) return Tensor();
+  std::optional<RepeatedOperand> r =
+      repeated_along_one_run(out_shape, a_full ? b.shape() : a.shape());
+  if (!r) return Tensor();
+  r->repeated_is_a = b_full;
+  const Tensor ca = a.contiguous(), cb = b.contiguous();
+  Tensor out = empty(out_shape, TensorOptions(out_dtype, a.device()));
+  if (out.numel() == 0) return out;
+  const bool done =
+      backend_for(a.device())
+          .binary_repeated(op, ca.raw_data(), cb.raw_data(), out.raw_data(), a.dtype(), *r);
+  return done ? out : Tensor();
+}
+
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = binary_op_name(op);
   check_pair(a, b, name);
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
+  const DType out_dtype = is_comparison(op) ? DType::Bool : a.dtype();
+  if (Tensor out = binary_without_copy(op, a, b, out_shape, out_dtype); out.defined()) return out;
   const Tensor ca = a.expand(out_shape).contiguous();
   const Tensor cb = b.expand(out_shape).contiguous();
-  Tensor out =
-      empty(out_shape, TensorOptions(is_comparison(op) ? DType::Bool : a.dtype(), a.device()));
+  Tensor out = empty(out_shape, TensorOptions(out_dtype, a.device()));
   if (out.numel() > 0) {
     backend_for(a.device())
         .binary(op, ca.raw_data(), cb.raw_data(), out.raw_data(), a.dtype(), out.numel());

@@ -37,6 +37,9 @@ class CpuBackend final : public Backend, public FusedKernels {
                     int64_t n) override;
   void binary(BinaryOp op, const void* a, const void* b, void* out, DType dtype,
               int64_t n) override;
+  // elementwise.cpp: one call of the kernel per row of the full operand.
+  bool binary_repeated(BinaryOp op, const void* a, const void* b, void* out, DType dtype,
+                       const RepeatedOperand& r) override;
   void where(const void* cond, const void* a, const void* b, void* out, DType dtype,
              int64_t n) override;
   void reduce(ReduceOp op, const void* x, void* out, DType dtype, int64_t outer, int64_t n,

@@ -343,6 +343,52 @@ void CpuBackend::binary(BinaryOp op, const void* a, const void* b, void* out, DT
   });
 }
 
+// The repeated row meets each row of the full operand where both lie: one kernel call per row
+// of `inner` elements (or, for inner == 1, per run of `mid` elements against a buffer filled with
+// the one repeated value). Each element goes through the same kernel as in binary, so the bits
+// are those of binary on the materialized operand for the exact ops the frontend sends here.
+// Runs shorter than a vector, 16-bit floats (converted in blocks per call) and bool are left to
+// the frontend's materialized copy.
+bool CpuBackend::binary_repeated(BinaryOp op, const void* a, const void* b, void* out, DType dtype,
+                                 const RepeatedOperand& r) {
+  if (r.inner == 1 ? r.mid < 16 : r.inner < 16) return false;  // runs shorter than a vector
+  const std::size_t es = dtype_size(dtype), out_es = is_comparison(op) ? sizeof(bool) : es;
+  const char* full = static_cast<const char*>(r.repeated_is_a ? b : a);
+  const char* rep = static_cast<const char*>(r.repeated_is_a ? a : b);
+  char* o = static_cast<char*>(out);
+  bool done = true;
+  dispatch_dtype(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, bool> || kIsNarrowFloat<T>) {  // left to the copy
+      done = false;
+    } else {
+      // out = x op y on n elements, with x the full operand's (the repeated one's when swapped).
+      auto run = [&](const void* f, const void* rr, void* y, int64_t n) {
+        const T* x = static_cast<const T*>(r.repeated_is_a ? rr : f);
+        const T* z = static_cast<const T*>(r.repeated_is_a ? f : rr);
+        if constexpr (std::is_floating_point_v<T>)
+          binary_float<T>(op, x, z, y, n);
+        else
+          binary_int<T>(op, x, z, y, n);
+      };
+      if (r.inner == 1) {  // [outer, mid] op [outer, 1]: a run of mid elements per outer index
+        std::vector<T> same(static_cast<std::size_t>(r.mid));
+        for (int64_t i = 0; i < r.outer; ++i) {
+          std::fill(same.begin(), same.end(), reinterpret_cast<const T*>(rep)[i]);
+          run(full + i * r.mid * es, same.data(), o + i * r.mid * out_es, r.mid);
+        }
+        return;
+      }
+      for (int64_t i = 0; i < r.outer; ++i)
+        for (int64_t m = 0; m < r.mid; ++m) {
+          const int64_t row = (i * r.mid + m) * r.inner;
+          run(full + row * es, rep + i * r.inner * es, o + row * out_es, r.inner);
+        }
+    }
+  });
+  return done;
+}
+
 void CpuBackend::where(const void* cond, const void* a, const void* b, void* out, DType dtype,
                        int64_t n) {
   const bool* c = static_cast<const bool*>(cond);

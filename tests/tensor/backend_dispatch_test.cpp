@@ -154,6 +154,18 @@ TEST_F(BackendDispatch, TransposedMatmulOperandsAreNotCopied) {
   EXPECT_EQ(rec().last_matmul.stride_b, 0);
 }
 
+// A backend without binary_repeated (the default returns false) gets the repeated operand
+// expanded into a dense copy (compact) and one binary call, with the same result.
+TEST_F(BackendDispatch, ABackendWithoutARepeatedLoopGetsTheOperandCopied) {
+  Generator gen(3);
+  const Tensor x = randn({2, 3, 20}, gen), mask = randn({2, 1, 20}, gen);
+  const Tensor xd = x.to(dev), maskd = mask.to(dev);
+  rec().calls.clear();
+  const Tensor y = mul(xd, maskd);
+  EXPECT_EQ(rec().calls, (std::vector<std::string>{"compact", "binary"}));
+  EXPECT_EQ(y.to_vector<float>(), mul(x, mask).to_vector<float>());  // the CPU reads it in place
+}
+
 TEST_F(BackendDispatch, MixedDevicesAreRejected) {
   try {
     add(zeros({2}), zeros({2}, dev));

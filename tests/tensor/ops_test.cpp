@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <utility>
 
+#include "tensor/cpu/backend.h"
 #include "tensor/cpu/threads.h"
 #include "tensor/ops.h"
 #include "tensor/tensor.h"
@@ -33,6 +36,58 @@ TEST(Elementwise, BinaryArithmetic) {
   EXPECT_EQ(maximum(a, b).to_vector<float>(), (V{4, 3, 3, 4}));
   EXPECT_EQ(minimum(a, b).to_vector<float>(), (V{1, 2, 2, 1}));
   EXPECT_EQ(pow(a, b).to_vector<float>(), (V{1, 8, 9, 4}));
+}
+
+// The CPU reads an operand that repeats along a run of dims (a [B, 1, E] dropout mask over
+// [B, T, E], a bias row over a batch, a [B, T, 1] token mask) where it lies
+// (CpuBackend::binary_repeated) instead of a materialized copy: every element must be the bits of
+// the plain kernel on the copy, for each op it takes, either operand repeated, and the shapes it
+// leaves to the copy (short rows, two runs of repeated dims).
+TEST(Elementwise, AnOperandRepeatedAlongARunOfDimsGivesTheBitsOfItsCopy) {
+  Generator gen(11);
+  const std::vector<std::pair<Shape, Shape>> cases = {
+      {{4, 30, 20}, {4, 1, 20}},       // a dropout mask over the steps
+      {{40, 24}, {24}},                // a bias over a batch (outer 1)
+      {{3, 5, 17}, {1, 1, 17}},        // leading dims repeated
+      {{6, 40, 1}, {6, 1, 1}},         // inner 1: one value per run of 40
+      {{5, 9, 1}, {5, 1, 1}},          // inner 1, runs shorter than a vector: the copy
+      {{3, 6, 8}, {3, 1, 8}},          // rows of 8: the copy
+      {{2, 3, 20, 4}, {2, 1, 20, 1}},  // two runs: the copy
+  };
+  const BinaryOp ops[] = {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul,
+                          BinaryOp::Div, BinaryOp::Lt,  BinaryOp::Ge};
+  for (DType dt : {DType::Float32, DType::Float64, DType::Int32}) {
+    for (const auto& [big, small] : cases) {
+      // Away from 0: integer division by a generated 0 would throw.
+      const Tensor full = mul(add(rand(big, gen), 1.0), 7.0).to(dt);
+      const Tensor rep = mul(add(rand(small, gen), 1.0), 5.0).to(dt);
+      const Tensor copy = rep.expand(big).contiguous();
+      for (BinaryOp op : ops) {
+        for (bool swapped : {false, true}) {
+          const Tensor& a = swapped ? rep : full;
+          const Tensor& b = swapped ? full : rep;
+          const Tensor got = op == BinaryOp::Add   ? add(a, b)
+                             : op == BinaryOp::Sub ? sub(a, b)
+                             : op == BinaryOp::Mul ? mul(a, b)
+                             : op == BinaryOp::Div ? div(a, b)
+                             : op == BinaryOp::Lt  ? lt(a, b)
+                                                   : ge(a, b);
+          // The plain kernel on two dense buffers of the output's size.
+          const Tensor want = empty(big, TensorOptions(got.dtype()));
+          const Tensor& ca = swapped ? copy : full;
+          const Tensor& cb = swapped ? full : copy;
+          cpu::cpu_backend().binary(op, ca.raw_data(), cb.raw_data(), want.raw_data(), dt,
+                                    want.numel());
+          ASSERT_EQ(got.shape(), big);
+          EXPECT_EQ(std::memcmp(got.raw_data(), want.raw_data(),
+                                static_cast<std::size_t>(got.numel()) * dtype_size(got.dtype())),
+                    0)
+              << binary_op_name(op) << " " << dtype_name(dt) << " " << shape_str(big) << " and "
+              << shape_str(small) << (swapped ? ", repeated operand first" : "");
+        }
+      }
+    }
+  }
 }
 
 TEST(Elementwise, Scalars) {
