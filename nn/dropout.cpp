@@ -24,9 +24,13 @@ Tensor dropout_mask(const Shape& shape, double p, Generator& gen, TensorOptions 
 // SpatialDropout1d: [B, 1, C]).
 Variable dropout_with_mask_shape(const Variable& x, double p, const Shape& mask_shape,
                                  Generator& gen) {
-  const Tensor mask = dropout_mask(mask_shape, p, gen, TensorOptions(x.dtype(), x.device()));
+  return dropout_with_mask(x,
+                           dropout_mask(mask_shape, p, gen, TensorOptions(x.dtype(), x.device())));
+}
+
+Variable dropout_with_mask(const Variable& x, const Tensor& mask) {
   struct Saved {
-    Tensor mask;  // keep / (1 - p), of mask_shape
+    Tensor mask;  // keep / (1 - p), broadcast to x
   };
   return record(
       "DropoutBackward", mul(x.data(), mask), {x}, Saved{mask},
@@ -49,10 +53,15 @@ SpatialDropout1d::SpatialDropout1d(const DropoutOptions& options, Generator& gen
 }
 
 Variable SpatialDropout1d::forward(const Variable& x) {
+  const Tensor mask = draw_mask(x);
+  return mask.defined() ? dropout_with_mask(x, mask) : x;
+}
+
+Tensor SpatialDropout1d::draw_mask(const Variable& x) {
   LOOM_CHECK(x.dim() == 3, "SpatialDropout1d: expected [batch, seq, channels], got ",
              shape_str(x.shape()));
-  if (!is_training() || p_ == 0.0) return x;
-  return dropout_with_mask_shape(x, p_, {x.size(0), 1, x.size(2)}, *gen_);
+  if (!is_training() || p_ == 0.0) return Tensor();
+  return dropout_mask({x.size(0), 1, x.size(2)}, p_, *gen_, TensorOptions(x.dtype(), x.device()));
 }
 
 }  // namespace loom::nn

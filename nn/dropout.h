@@ -36,6 +36,10 @@ Tensor dropout_mask(const Shape& shape, double p, Generator& gen, TensorOptions 
 Variable dropout_with_mask_shape(const Variable& x, double p, const Shape& mask_shape,
                                  Generator& gen);
 
+// y = x * mask (broadcast), dx = g * mask: the op the two above run, for a caller that draws
+// the mask itself (several masks of one shape multiply into one: one pass over x).
+Variable dropout_with_mask(const Variable& x, const Tensor& mask);
+
 class Dropout : public Module {
  public:
   explicit Dropout(const DropoutOptions& options = {}, Generator& gen = default_generator());
@@ -54,6 +58,9 @@ class SpatialDropout1d : public Module {
                             Generator& gen = default_generator());
   // [batch, seq, channels] -> same shape; mask [batch, 1, channels]
   Variable forward(const Variable& x) override;
+  // The mask forward(x) would multiply by (the same draw from the generator), or an undefined
+  // tensor where forward returns x unchanged (eval, p = 0).
+  Tensor draw_mask(const Variable& x);
   double p() const { return p_; }
 
  private:

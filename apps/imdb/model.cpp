@@ -123,9 +123,15 @@ Variable embed_tokens(Net& net, const Config& c, const Tensor& tokens) {
   Variable x = net.embedding->forward(tokens);   // [B, T, E]
   if (net.is_training() && c.embed_dropout > 0)  // whole tokens dropped: mask [B, T, 1]
     x = nn::dropout_with_mask_shape(x, c.embed_dropout, {B, T, 1}, default_generator());
-  x = net.spatial_dropout->forward(x);     // mask [B, 1, E]
-  x = net.lstm_input_dropout->forward(x);  // mask [B, 1, E]
-  return x;
+  // SpatialDropout1D, then the LSTM's input dropout: two [B, 1, E] masks, drawn in that order
+  // as the modules' forward would, multiplied into one so x is read and written once (the
+  // product rounds once where two multiplies rounded twice).
+  const Tensor spatial = net.spatial_dropout->draw_mask(x);
+  const Tensor input = net.lstm_input_dropout->draw_mask(x);
+  const Tensor mask = spatial.defined() && input.defined() ? mul(spatial, input)
+                      : spatial.defined()                  ? spatial
+                                                           : input;
+  return mask.defined() ? nn::dropout_with_mask(x, mask) : x;
 }
 
 // LSTM layers [first, end) of the network's LSTM on x [B, T, in] (batch first): the functional

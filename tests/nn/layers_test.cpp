@@ -204,6 +204,29 @@ TEST(SpatialDropout1d, DropsWholeChannelsPerSample) {
   EXPECT_GRADCHECK(f, {randn({2, 3, 4}, gen, DType::Float64)});
 }
 
+// draw_mask is the mask forward multiplies by (the same draw); undefined where forward is the
+// identity. The IMDB model multiplies two of them into one mask (apps/imdb/model.cpp).
+TEST(SpatialDropout1d, DrawMaskIsTheMaskForwardUses) {
+  Generator gen(20);
+  SpatialDropout1d sd(DropoutOptions(0.3), gen);
+  const Variable x(randn({3, 5, 8}, gen));
+  gen.manual_seed(21);
+  const Tensor y = sd.forward(x).data();
+  gen.manual_seed(21);
+  const Tensor mask = sd.draw_mask(x);
+  ASSERT_EQ(mask.shape(), (Shape{3, 1, 8}));
+  EXPECT_TRUE(all_close(y, mul(x.data(), mask), 0, 0));
+  EXPECT_TRUE(all_close(dropout_with_mask(x, mask).data(), y, 0, 0));
+  sd.eval();
+  EXPECT_FALSE(sd.draw_mask(x).defined());
+  EXPECT_THROW(sd.draw_mask(Variable(ones({4, 10}))), Error);
+  // dropout_with_mask's gradient: g * mask.
+  sd.train();
+  const Tensor keep = sd.draw_mask(x).to(DType::Float64);
+  const auto f = [&](const std::vector<Variable>& in) { return dropout_with_mask(in[0], keep); };
+  EXPECT_GRADCHECK(f, {randn({3, 5, 8}, gen, DType::Float64)});
+}
+
 // ---- activations -------------------------------------------------------------------------
 
 TEST(Activations, ModulesForwardAndGradcheck) {
