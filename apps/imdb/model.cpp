@@ -117,21 +117,29 @@ Variable head_features(const Config& c, const nn::LstmOutput& y, const Tensor& t
   return concat({select(y.h_n, 0, top), select(y.h_n, 0, top + 1)}, 1);
 }
 
-// Embedding and the dropouts before the LSTM: tokens [B, T] -> [B, T, E].
+// Embedding and the dropouts before the LSTM: tokens [B, T] -> [B, T, E], computed time-major
+// ([T, B, E]) and returned as its [B, T, E] view. The LSTM reads its input time-major: a batch-
+// major x would cost it a transposing copy per step (tensor/lstm.cpp), this one none.
 Variable embed_tokens(Net& net, const Config& c, const Tensor& tokens) {
   const int64_t B = tokens.size(0), T = tokens.size(1);
-  Variable x = net.embedding->forward(tokens);   // [B, T, E]
-  if (net.is_training() && c.embed_dropout > 0)  // whole tokens dropped: mask [B, T, 1]
-    x = nn::dropout_with_mask_shape(x, c.embed_dropout, {B, T, 1}, default_generator());
+  Variable x = net.embedding->forward(tokens.t().contiguous());  // [T, B, E]
+  // Every mask is drawn batch-major, as before, and applied through its transposed view.
+  if (net.is_training() && c.embed_dropout > 0) {  // whole tokens dropped: mask [B, T, 1]
+    const Tensor tokens_kept = nn::dropout_mask({B, T, 1}, c.embed_dropout, default_generator(),
+                                                TensorOptions(x.dtype(), x.device()));
+    x = nn::dropout_with_mask(x, tokens_kept.transpose(0, 1));
+  }
   // SpatialDropout1D, then the LSTM's input dropout: two [B, 1, E] masks, drawn in that order
   // as the modules' forward would, multiplied into one so x is read and written once (the
   // product rounds once where two multiplies rounded twice).
-  const Tensor spatial = net.spatial_dropout->draw_mask(x);
-  const Tensor input = net.lstm_input_dropout->draw_mask(x);
+  const Variable x_bte(x.data().transpose(0, 1));  // the shape the modules draw for
+  const Tensor spatial = net.spatial_dropout->draw_mask(x_bte);
+  const Tensor input = net.lstm_input_dropout->draw_mask(x_bte);
   const Tensor mask = spatial.defined() && input.defined() ? mul(spatial, input)
                       : spatial.defined()                  ? spatial
                                                            : input;
-  return mask.defined() ? nn::dropout_with_mask(x, mask) : x;
+  if (mask.defined()) x = nn::dropout_with_mask(x, mask.transpose(0, 1));
+  return transpose(x, 0, 1);
 }
 
 // LSTM layers [first, end) of the network's LSTM on x [B, T, in] (batch first): the functional
