@@ -242,14 +242,14 @@ LstmLayerGrads lstm_layer_backward(const Tensor& dy_in, const LstmLayerSaved& s,
          gemm_args(4 * H, in, T * B, true, 4 * H, false, in, in, 0.0));
   }
   if (want.w_hh) g.w_hh = recurrent_weight_grad(dA_g, s, state);
-  if (want.bias) {  // db = column sums of dA, as a GEMV dA^T [4H, T*B] x ones [T*B, 1] (a sum
-    // reduction was ~4x slower at these sizes; as ones [1, T*B] x dA it ran on one thread, its
-    // one row of output being all a GEMM splits over threads); from the state-dtype dA, never
-    // its rounding.
-    const Tensor ones = full({T * B, 1}, 1.0, st);
+  if (want.bias) {  // db = column sums of dA, as a GEMM ones [1, T*B] x dA [T*B, 4H] (a sum
+    // reduction was ~4x slower at these sizes); from the state-dtype dA, never its rounding.
+    // One row of output: one thread. dA^T x ones splits its 4H rows over threads, but it reads
+    // the same 16 MB and was no faster (bench_lstm_step, 2 threads).
+    const Tensor ones = full({1, T * B}, 1.0, st);
     g.bias = empty({4 * H}, st);
-    gemm(dev, state, state, dA.raw_data(), ones.raw_data(), g.bias.raw_data(),
-         gemm_args(4 * H, 1, T * B, true, 4 * H, false, 1, 1, 0.0));
+    gemm(dev, state, state, ones.raw_data(), dA.raw_data(), g.bias.raw_data(),
+         gemm_args(1, 4 * H, T * B, false, T * B, false, 4 * H, 4 * H, 0.0));
   }
   return g;
 }
