@@ -100,7 +100,7 @@ class Backend {
   // out = a op b with one operand repeated (RepeatedOperand), reading it where it is instead of
   // a materialized copy. Returns false when this backend has no such loop (the default): the
   // frontend then expands the repeated operand into a dense copy and calls binary. Called for
-  // the ops whose every element is exact (Add Sub Mul Div Max Min and the comparisons), so the
+  // the ops whose every element is exactly rounded (Add Sub Mul Div and the comparisons), so the
   // result is the same bits either way.
   virtual bool binary_repeated(BinaryOp, const void*, const void*, void*, DType,
                                const RepeatedOperand&) {

@@ -58,41 +58,34 @@ bool is_exact(BinaryOp op) {
          is_comparison(op);
 }
 
-// a op b where one of them repeats along a run of dims of the other (a bias over a batch, a
-// dropout mask over time steps), run by the backend without a materialized copy of it when it
-// can; otherwise an undefined tensor.
-Tensor binary_without_copy(BinaryOp op, const Tensor& a, const Tensor& b, const Shape& out_shape,
-                           DType out_dtype) {
-  if (!is_exact(op)) return Tensor();
-  const bool a_full = a.shape() == out_shape && a.is_contiguous();
-  const bool b_full = b.shape() == out_shape && b.is_contiguous();
-  if (a_full == b_full) return Tensor();
-  std::optional<RepeatedOperand> r =
-      repeated_along_one_run(out_shape, a_full ? b.shape() : a.shape());
-  if (!r) return Tensor();
+// out = a op b where one of them repeats along a run of dims of the other (a bias over a batch,
+// a dropout mask over time steps), run by the backend without a materialized copy of it when it
+// can. False: nothing written, the caller broadcasts by copying.
+bool binary_without_copy(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (!is_exact(op)) return false;
+  const Shape& shape = out.shape();
+  const bool a_full = a.shape() == shape && a.is_contiguous();
+  const bool b_full = b.shape() == shape && b.is_contiguous();
+  if (a_full == b_full) return false;
+  std::optional<RepeatedOperand> r = repeated_along_one_run(shape, a_full ? b.shape() : a.shape());
+  if (!r) return false;
   r->repeated_is_a = b_full;
-  const Tensor ca = a.contiguous(), cb = b.contiguous();
-  Tensor out = empty(out_shape, TensorOptions(out_dtype, a.device()));
-  if (out.numel() == 0) return out;
-  const bool done =
-      backend_for(a.device())
-          .binary_repeated(op, ca.raw_data(), cb.raw_data(), out.raw_data(), a.dtype(), *r);
-  return done ? out : Tensor();
+  const Tensor ca = a.contiguous(), cb = b.contiguous();  // the repeated one is small
+  return backend_for(a.device())
+      .binary_repeated(op, ca.raw_data(), cb.raw_data(), out.raw_data(), a.dtype(), *r);
 }
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = binary_op_name(op);
   check_pair(a, b, name);
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
-  const DType out_dtype = is_comparison(op) ? DType::Bool : a.dtype();
-  if (Tensor out = binary_without_copy(op, a, b, out_shape, out_dtype); out.defined()) return out;
+  Tensor out =
+      empty(out_shape, TensorOptions(is_comparison(op) ? DType::Bool : a.dtype(), a.device()));
+  if (out.numel() == 0 || binary_without_copy(op, a, b, out)) return out;
   const Tensor ca = a.expand(out_shape).contiguous();
   const Tensor cb = b.expand(out_shape).contiguous();
-  Tensor out = empty(out_shape, TensorOptions(out_dtype, a.device()));
-  if (out.numel() > 0) {
-    backend_for(a.device())
-        .binary(op, ca.raw_data(), cb.raw_data(), out.raw_data(), a.dtype(), out.numel());
-  }
+  backend_for(a.device())
+      .binary(op, ca.raw_data(), cb.raw_data(), out.raw_data(), a.dtype(), out.numel());
   return out;
 }
 

@@ -36,8 +36,9 @@ void lstm_cell_units(T* gates, int64_t stride, const T* c_prev, T* c, T* tanh_c,
 // units (4 of 100) are gathered into one block, padded with zeros to whole vectors, and run as
 // one more vector pass: a row's tail copied into a vector-wide block of its own was loaded back
 // right after the narrow stores that wrote it, which the CPU cannot forward to a wide load; that
-// stall was a third of the cell's time at H = 100 (perf annotate, batch 50 per thread). The
-// padding lanes compute the cell of zeros and are dropped.
+// stall was a third of the cell's time at H = 100 (perf annotate, batch 50 per thread). In one
+// block for all the rows, a row's stores are long done when the pass reaches them. The padding
+// lanes compute the cell of zeros and are dropped.
 template <typename T>
 void lstm_cell_rows(T* gates, int64_t rows, int64_t H, const T* c_prev, T* c, T* tanh_c, T* h) {
   constexpr int64_t V = 64 / sizeof(T);  // lanes of a 512-bit vector (two AVX2 ones)

@@ -24,7 +24,8 @@ namespace cpu {
 int row_slices(int64_t rows, int64_t work);
 
 // The first row of slice s of `slices` over `rows` rows (slice_begin(rows, slices, slices) ==
-// rows). Boundaries fall on multiples of kSliceAlign rows: Eigen's GEMM computes rows in groups
+// rows): the multiple of `align` nearest to s rows / slices. Boundaries fall on multiples of
+// kSliceAlign rows by default: Eigen's GEMM computes rows in groups
 // (the micro-kernel's register block) and a group cut short at a slice's end takes a different
 // code path, which can round differently; aligned, every row is computed the same way however
 // the rows are split. A caller whose rows go through loom's own GEMM passes that kernel's tile
