@@ -36,8 +36,9 @@ Tensor dropout_mask(const Shape& shape, double p, Generator& gen, TensorOptions 
 Variable dropout_with_mask_shape(const Variable& x, double p, const Shape& mask_shape,
                                  Generator& gen);
 
-// y = x * mask (broadcast), dx = g * mask: the op the two above run, for a caller that draws
-// the mask itself (several masks of one shape multiply into one: one pass over x).
+// y = x * mask (broadcast), dx = g * mask: the op of dropout_with_mask_shape and of the modules
+// below, for a caller that draws the mask itself (masks of one shape multiply into one: one
+// pass over x).
 Variable dropout_with_mask(const Variable& x, const Tensor& mask);
 
 class Dropout : public Module {

@@ -119,7 +119,8 @@ Variable head_features(const Config& c, const nn::LstmOutput& y, const Tensor& t
 
 // Embedding and the dropouts before the LSTM: tokens [B, T] -> [B, T, E], computed time-major
 // ([T, B, E]) and returned as its [B, T, E] view. The LSTM reads its input time-major: a batch-
-// major x would cost it a transposing copy per step (tensor/lstm.cpp), this one none.
+// major x would cost it a transposing copy of the whole input at every forward
+// (tensor/lstm.cpp), this one none.
 Variable embed_tokens(Net& net, const Config& c, const Tensor& tokens) {
   const int64_t B = tokens.size(0), T = tokens.size(1);
   Variable x = net.embedding->forward(tokens.t().contiguous());  // [T, B, E]
