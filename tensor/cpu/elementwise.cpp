@@ -362,14 +362,15 @@ bool CpuBackend::binary_repeated(BinaryOp op, const void* a, const void* b, void
     if constexpr (std::is_same_v<T, bool> || kIsNarrowFloat<T>) {  // left to the copy
       done = false;
     } else {
-      // out = x op y on n elements, with x the full operand's (the repeated one's when swapped).
-      auto run = [&](const void* f, const void* rr, void* y, int64_t n) {
-        const T* x = static_cast<const T*>(r.repeated_is_a ? rr : f);
-        const T* z = static_cast<const T*>(r.repeated_is_a ? f : rr);
+      // y = a op b on n elements of a row of the full operand and of the repeated one, each put
+      // back on its side of the op.
+      auto run = [&](const void* full_row, const void* rep_row, void* y, int64_t n) {
+        const T* lhs = static_cast<const T*>(r.repeated_is_a ? rep_row : full_row);
+        const T* rhs = static_cast<const T*>(r.repeated_is_a ? full_row : rep_row);
         if constexpr (std::is_floating_point_v<T>)
-          binary_float<T>(op, x, z, y, n);
+          binary_float<T>(op, lhs, rhs, y, n);
         else
-          binary_int<T>(op, x, z, y, n);
+          binary_int<T>(op, lhs, rhs, y, n);
       };
       if (r.inner == 1) {  // [outer, mid] op [outer, 1]: a run of mid elements per outer index
         std::vector<T> same(static_cast<std::size_t>(r.mid));
